@@ -1,0 +1,293 @@
+package textproto
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"testing/iotest"
+)
+
+var fuzzSeeds = []string{
+	"EHLO x\r\nMAIL FROM:<a@b>\r\n",
+	"a\n.\nb\r\n.\r\nNOOP\r\n",
+	"a\r\n.\nMAIL FROM:<x>\r\n.\r\nNOOP\r\n",
+	"a\r.\r\n.\r\n",
+	"a\n.\r\n.\r\n",
+	"a\r\n.\r\r\n.\r\n",
+	"..\r\n...\r\n.\r\n",
+	".\r\n",
+	"\r\n.\r\n",
+	"a\x00b\r\n\xff\r\n.\r\n",
+	"x\r\r\r\n\n\n\r\n.\r\n",
+	"",
+	".",
+	"\r",
+}
+
+// policies indexes a few policies for the fuzzers.
+func fuzzPolicy(sel byte) Policy {
+	acts := [...]Action{Reject, Normalize, Allow}
+	return Policy{
+		BareLF:   acts[sel%3],
+		BareCR:   acts[(sel/3)%3],
+		NUL:      acts[(sel/9)%3],
+		EightBit: acts[(sel/27)%3],
+	}
+}
+
+type lineResult struct {
+	line string
+	err  string
+}
+
+func readAllLines(rd io.Reader, max int, p Policy) []lineResult {
+	r := NewReader(rd)
+	var res []lineResult
+	for {
+		line, err := r.ReadLine(max, p)
+		if err != nil {
+			res = append(res, lineResult{err: err.Error()})
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return res
+			}
+			var lt *LineTooLongError
+			var ve *ViolationError
+			if !errors.As(err, &lt) && !errors.As(err, &ve) {
+				return res
+			}
+			continue
+		}
+		res = append(res, lineResult{line: string(line)})
+	}
+}
+
+func FuzzReadLine(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s), uint16(0), byte(0))
+		f.Add([]byte(s), uint16(5), byte(4))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, max uint16, sel byte) {
+		m := int(max % 2000)
+		p := fuzzPolicy(sel)
+		whole := readAllLines(bytes.NewReader(data), m, p)
+		one := readAllLines(iotest.OneByteReader(bytes.NewReader(data)), m, p)
+		if len(whole) != len(one) {
+			t.Fatalf("whole %d results, one-byte %d", len(whole), len(one))
+		}
+		if m <= 0 {
+			m = MaxCommandLine
+		}
+		for i := range whole {
+			if whole[i] != one[i] {
+				t.Fatalf("result %d: whole %q, one-byte %q", i, whole[i], one[i])
+			}
+			if whole[i].err != "" {
+				continue
+			}
+			l := whole[i].line
+			if len(l)+2 > m {
+				t.Fatalf("line of %d bytes over limit %d", len(l), m)
+			}
+			if p.BareLF != Allow && bytes.IndexByte([]byte(l), '\n') >= 0 {
+				t.Fatalf("LF in line %q", l)
+			}
+			if p.BareCR != Allow && bytes.IndexByte([]byte(l), '\r') >= 0 {
+				t.Fatalf("CR in line %q", l)
+			}
+			if p.NUL != Allow && bytes.IndexByte([]byte(l), 0) >= 0 {
+				t.Fatalf("NUL in line %q", l)
+			}
+		}
+		if len(whole) > len(data)+1 {
+			t.Fatalf("%d results for %d bytes", len(whole), len(data))
+		}
+	})
+}
+
+type dotResult struct {
+	out  string
+	err  error
+	rest string
+}
+
+func decodeWith(t *testing.T, rd io.Reader, lim DataLimits, outSize int) dotResult {
+	r := NewReader(rd)
+	d := r.DotReader(lim)
+	var out bytes.Buffer
+	buf := make([]byte, outSize)
+	var err error
+	for {
+		var n int
+		n, err = d.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	res := dotResult{out: out.String(), err: err}
+	if err == io.EOF || !errors.Is(err, io.ErrUnexpectedEOF) {
+		res.rest = readRest(t, r)
+	}
+	return res
+}
+
+// refDecode is a slow, obvious model of DotReader under
+// DefaultIntakePolicy. bad means some *ViolationError.
+func refDecode(data []byte) (out, rest []byte, bad, eof bool) {
+	p := append([]byte("\r\n"), data...)
+	k := bytes.Index(p, []byte(terminator))
+	if k < 0 {
+		return nil, nil, false, true
+	}
+	wire, rest := data[:k], data[k+3:]
+	for i, c := range wire {
+		if c == 0 || (c == '\r' && (i+1 == len(wire) || wire[i+1] != '\n')) {
+			bad = true
+		}
+	}
+	var norm []byte
+	for i, c := range wire {
+		if c == '\n' && (i == 0 || wire[i-1] != '\r') {
+			norm = append(norm, '\r')
+		}
+		norm = append(norm, c)
+	}
+	lines := bytes.SplitAfter(norm, []byte("\r\n"))
+	for _, l := range lines {
+		if len(l) == 0 {
+			continue
+		}
+		if string(l) == ".\r\n" {
+			bad = true
+		}
+		if l[0] == '.' {
+			l = l[1:]
+		}
+		out = append(out, l...)
+	}
+	return out, rest, bad, false
+}
+
+func FuzzDotRoundTrip(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Encoding then decoding gives back the normalised input.
+		got, err := roundTrip(data)
+		if err != nil {
+			t.Fatalf("round trip: %v", err)
+		}
+		if want := normalize(data); !bytes.Equal(got, want) {
+			t.Fatalf("round trip: got %q, want %q", got, want)
+		}
+
+		// Decoding arbitrary input: same result whatever the chunking,
+		// and the same as the model.
+		lim := DataLimits{}
+		whole := decodeWith(t, bytes.NewReader(data), lim, 4096)
+		one := decodeWith(t, iotest.OneByteReader(bytes.NewReader(data)), lim, 1)
+		half := decodeWith(t, iotest.HalfReader(bytes.NewReader(data)), lim, 3)
+		for _, other := range []dotResult{one, half} {
+			if other.err != whole.err && other.err.Error() != whole.err.Error() {
+				t.Fatalf("errors differ: %v / %v", whole.err, other.err)
+			}
+			if other.rest != whole.rest {
+				t.Fatalf("rest differs: %q / %q", whole.rest, other.rest)
+			}
+			if whole.err == io.EOF && other.out != whole.out {
+				t.Fatalf("output differs: %q / %q", whole.out, other.out)
+			}
+		}
+		out, rest, bad, eof := refDecode(data)
+		switch {
+		case eof:
+			if whole.err != io.ErrUnexpectedEOF {
+				t.Fatalf("err = %v, want unexpected EOF", whole.err)
+			}
+			return
+		case bad:
+			var ve *ViolationError
+			if !errors.As(whole.err, &ve) {
+				t.Fatalf("err = %v, want a violation", whole.err)
+			}
+		default:
+			if whole.err != io.EOF {
+				t.Fatalf("err = %v, want io.EOF", whole.err)
+			}
+			if whole.out != string(out) {
+				t.Fatalf("out = %q, want %q", whole.out, out)
+			}
+		}
+		if whole.rest != string(rest) {
+			t.Fatalf("rest = %q, want %q", whole.rest, rest)
+		}
+
+		// Limits: never more than MaxSize delivered, and still in sync.
+		lim = DataLimits{MaxSize: int64(len(data) / 3), MaxLineLength: 20}
+		limited := decodeWith(t, iotest.HalfReader(bytes.NewReader(data)), lim, 7)
+		if lim.MaxSize > 0 && int64(len(limited.out)) > lim.MaxSize {
+			t.Fatalf("%d bytes over MaxSize %d", len(limited.out), lim.MaxSize)
+		}
+		if limited.rest != string(rest) {
+			t.Fatalf("limited rest = %q, want %q", limited.rest, rest)
+		}
+	})
+}
+
+func FuzzChunk(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s), []byte{1, 3}, byte(1))
+	}
+	f.Fuzz(func(t *testing.T, data, cuts []byte, sel byte) {
+		p := fuzzPolicy(sel)
+		if len(cuts) > 64 {
+			cuts = cuts[:64]
+		}
+		whole, werr := filterChunks(t, data, []int{len(data)}, p)
+		var sizes []int
+		left := len(data)
+		for _, c := range cuts {
+			n := min(int(c), left)
+			sizes = append(sizes, n)
+			left -= n
+		}
+		sizes = append(sizes, left)
+		split, serr := filterChunks(t, data, sizes, p)
+		if (werr == nil) != (serr == nil) {
+			t.Fatalf("errors differ: %v / %v", werr, serr)
+		}
+		if werr == nil && !bytes.Equal(whole, split) {
+			t.Fatalf("output differs: %q / %q", whole, split)
+		}
+		if p.BareLF == Normalize && p.BareCR == Normalize && p.NUL == Allow && werr == nil {
+			want := normalize(data)
+			if !bytes.HasSuffix(data, []byte("\n")) && !bytes.HasSuffix(data, []byte("\r")) && len(want) > 0 {
+				want = want[:len(want)-2]
+			}
+			if !bytes.Equal(whole, want) {
+				t.Fatalf("normalised %q, want %q", whole, want)
+			}
+		}
+	})
+}
+
+func filterChunks(t *testing.T, data []byte, sizes []int, p Policy) ([]byte, error) {
+	t.Helper()
+	r := NewReader(bytes.NewReader(append(data, "QUIT\r\n"...)))
+	var f BDATFilter
+	f.Reset(p)
+	var out bytes.Buffer
+	var firstErr error
+	for i, n := range sizes {
+		_, err := io.Copy(&out, f.Chunk(r.ChunkReader(int64(n)), i == len(sizes)-1))
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if line, err := r.ReadLine(0, Policy{}); err != nil || string(line) != "QUIT" {
+		t.Fatalf("out of sync after chunks: %q, %v", line, err)
+	}
+	return out.Bytes(), firstErr
+}
