@@ -160,7 +160,7 @@ func hasUTF8Param(params string) bool {
 const (
 	seenSize uint16 = 1 << iota
 	seenBody
-	seenSMTPUTF8
+	_ // SMTPUTF8 may repeat (see parseMail)
 	seenRet
 	seenEnvID
 	seenAuth
@@ -220,33 +220,39 @@ func parseMail(arg string, opts *ParseOptions) (Path, MailParams, *Error) {
 			if opts.Allowed&(Param8BitMIME|ParamBinaryMIME) == 0 {
 				return Path{}, m, notRecognized("MAIL", kw)
 			}
-			if err := once(seenBody, "BODY"); err != nil {
-				return Path{}, m, err
-			}
+			var body BodyType
 			switch {
 			case strings.EqualFold(val, "7BIT"):
-				m.Body = Body7Bit
+				body = Body7Bit
 			case strings.EqualFold(val, "8BITMIME"):
 				if opts.Allowed&Param8BitMIME == 0 {
 					return Path{}, m, notRecognized("MAIL", "BODY=8BITMIME")
 				}
-				m.Body = Body8BitMIME
+				body = Body8BitMIME
 			case strings.EqualFold(val, "BINARYMIME"):
 				if opts.Allowed&ParamBinaryMIME == 0 {
 					return Path{}, m, notRecognized("MAIL", "BODY=BINARYMIME")
 				}
-				m.Body = BodyBinaryMIME
+				body = BodyBinaryMIME
 			default:
 				return Path{}, m, paramError("Invalid BODY value")
 			}
+			// A repeat that says the same thing is harmless and real
+			// clients send it (Python's smtplib adds BODY=8BITMIME and
+			// SMTPUTF8 itself when the caller already passed them;
+			// Postfix accepts it): refuse only a contradiction.
+			if seen&seenBody != 0 && body != m.Body {
+				return Path{}, m, paramError("Duplicate parameter BODY with another value")
+			}
+			seen |= seenBody
+			m.Body = body
 		case strings.EqualFold(kw, "SMTPUTF8"):
 			// RFC 6531 3.4: no value.
 			if opts.Allowed&ParamSMTPUTF8 == 0 {
 				return Path{}, m, notRecognized("MAIL", kw)
 			}
-			if err := once(seenSMTPUTF8, "SMTPUTF8"); err != nil {
-				return Path{}, m, err
-			}
+			// A repeated SMTPUTF8 is accepted: it carries no value, so a
+			// repeat cannot contradict (see BODY above).
 			if val != "" {
 				return Path{}, m, paramError("SMTPUTF8 takes no value")
 			}

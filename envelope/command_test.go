@@ -230,7 +230,12 @@ func TestParseMailCommand(t *testing.T) {
 		{name: "BODY bad", arg: "FROM:<a@b> BODY=9BIT", err: errParam},
 		{name: "BODY twice", arg: "FROM:<a@b> BODY=7BIT BODY=8BITMIME", err: errParam},
 		{name: "SMTPUTF8 with value", arg: "FROM:<a@b> SMTPUTF8=yes", err: errParam},
-		{name: "SMTPUTF8 twice", arg: "FROM:<a@b> SMTPUTF8 SMTPUTF8", err: errParam},
+		// Python's smtplib repeats SMTPUTF8 and BODY=8BITMIME when the
+		// caller passed them too; Postfix accepts that, and so do we.
+		{name: "SMTPUTF8 twice", arg: "FROM:<a@b> SMTPUTF8 SMTPUTF8", path: addr("a", "b"),
+			params: MailParams{SMTPUTF8: true}},
+		{name: "BODY same value twice", arg: "FROM:<a@b> BODY=8BITMIME body=8bitmime", path: addr("a", "b"),
+			params: MailParams{Body: Body8BitMIME}},
 		{name: "RET bad", arg: "FROM:<a@b> RET=ALL", err: errParam},
 		{name: "RET twice", arg: "FROM:<a@b> RET=FULL RET=HDRS", err: errParam},
 		{name: "ENVID bad xtext", arg: "FROM:<a@b> ENVID=a+2", err: errParam},

@@ -1,0 +1,161 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/smtpkit/smtp/client"
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/smtptest"
+	"github.com/smtpkit/smtp/server"
+)
+
+// exampleServer starts a submission-like server on 127.0.0.1 for the
+// examples: STARTTLS with a test certificate, AUTH PLAIN for user/secret.
+func exampleServer() (addr string, cert *smtptest.Certificate, stop func()) {
+	cert, err := smtptest.NewCertificate()
+	if err != nil {
+		log.Fatal(err)
+	}
+	st := &store{users: map[string]string{"user": "secret"}}
+	srv := &server.Server{
+		Hostname:     "mail.example.test",
+		Backend:      st,
+		TLSConfig:    cert.ServerConfig(),
+		AuthRequired: true,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(ln)
+	return ln.Addr().String(), cert, func() { srv.Close() }
+}
+
+// Sending a message through a submission server (RFC 6409): STARTTLS,
+// authentication, then one call that pipelines MAIL, RCPT and the data.
+func Example() {
+	addr, cert, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	c, err := client.DialStartTLS(ctx, addr, &client.Options{
+		LocalName: "laptop.example.test",
+		TLSConfig: cert.ClientConfig(), // a real program keeps the default: the system roots
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	// The strongest mechanism both sides know; never a clear-text
+	// password without TLS.
+	if err := c.AuthAuto(ctx, client.Credentials{Username: "user", Password: "secret"}); err != nil {
+		log.Fatal(err)
+	}
+
+	from, _ := envelope.ParsePath("<me@example.test>", envelope.ParseOptions{})
+	to, _ := envelope.ParsePath("<you@example.test>", envelope.ParseOptions{})
+	env := envelope.Envelope{From: from, To: []envelope.Recipient{{Path: to}}}
+	msg := "From: me@example.test\nTo: you@example.test\nSubject: hello\n\nHi!\n"
+
+	res, err := c.Send(ctx, env, strings.NewReader(msg))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Code, res.Text())
+	if err := c.Quit(ctx); err != nil {
+		log.Fatal(err)
+	}
+	// Output: 250 queued as Q1
+}
+
+// SendMail is the short form for plain address strings.
+func ExampleClient_SendMail() {
+	addr, cert, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	c, err := client.DialStartTLS(ctx, addr, &client.Options{TLSConfig: cert.ClientConfig()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(ctx, client.PlainAuth("", "user", "secret")); err != nil {
+		log.Fatal(err)
+	}
+	err = c.SendMail(ctx, "me@example.test", []string{"you@example.test", "<them@example.test>"},
+		strings.NewReader("Subject: hi\r\n\r\nHello.\r\n"))
+	fmt.Println(err)
+	c.Quit(ctx)
+	// Output: <nil>
+}
+
+// exampleResolver stands in for the DNS: example.test has one MX on
+// 127.0.0.1, and nomail.test publishes a null MX (RFC 7505).
+type exampleResolver struct{}
+
+func (exampleResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	switch name {
+	case "example.test":
+		return []*net.MX{{Host: "mx.example.test.", Pref: 10}}, nil
+	case "nomail.test":
+		return []*net.MX{{Host: ".", Pref: 0}}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+func (exampleResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	if host == "mx.example.test" {
+		return []net.IPAddr{{IP: net.IPv4(127, 0, 0, 1)}}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// Delivering to the recipients' mail exchangers: MX lookup (with an
+// injected resolver here; net.DefaultResolver by default), one transaction
+// per domain, and an outcome per recipient that says what a queue should
+// do with it.
+func ExampleDeliverer_Deliver() {
+	st := &store{}
+	srv := &server.Server{Hostname: "mx.example.test", Backend: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	d := &client.Deliverer{
+		Resolver: exampleResolver{},
+		Port:     ln.Addr().(*net.TCPAddr).Port, // 25 by default
+		Options:  &client.Options{LocalName: "relay.example.test"},
+	}
+	env := envelope.Envelope{From: envelope.Path{Null: true}}
+	for _, s := range []string{"<a@example.test>", "<b@nomail.test>", "<c@example.test>"} {
+		p, _ := envelope.ParsePath(s, envelope.ParseOptions{})
+		env.To = append(env.To, envelope.Recipient{Path: p})
+	}
+	msg := strings.NewReader("Subject: report\r\n\r\nok\r\n")
+	for _, o := range d.Deliver(context.Background(), env, msg, msg.Size()) {
+		switch {
+		case o.Delivered():
+			fmt.Println(o.Recipient.Path, "delivered by", o.Host)
+		case o.OutcomeUnknown():
+			fmt.Println(o.Recipient.Path, "maybe delivered: do not resend blindly")
+		case o.Temporary():
+			fmt.Println(o.Recipient.Path, "retry later:", o.Err)
+		default:
+			fmt.Println(o.Recipient.Path, "bounce:", o.Err)
+		}
+	}
+	// Output:
+	// <a@example.test> delivered by mx.example.test
+	// <b@nomail.test> bounce: smtp: MX (refused by the client): 556 5.1.10 domain nomail.test does not accept mail (null MX)
+	// <c@example.test> delivered by mx.example.test
+}

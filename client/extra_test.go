@@ -1,0 +1,260 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/proxy"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/smtptest"
+)
+
+func TestParamsNeedExtensions(t *testing.T) {
+	fs := newFakeServer(t, "PIPELINING", "8BITMIME")
+	c := dialT(t, fs.start(), nil)
+	tests := []struct {
+		name string
+		mod  func(e *envelope.Envelope)
+		ext  string
+	}{
+		{"RET", func(e *envelope.Envelope) { e.Mail.Ret = envelope.RetFull }, "DSN"},
+		{"ENVID", func(e *envelope.Envelope) { e.Mail.EnvID = "x1" }, "DSN"},
+		{"NOTIFY", func(e *envelope.Envelope) { e.To[0].Params.Notify = envelope.NotifySuccess }, "DSN"},
+		{"REQUIRETLS", func(e *envelope.Envelope) { e.Mail.RequireTLS = true }, "REQUIRETLS"},
+		{"BINARYMIME", func(e *envelope.Envelope) { e.Mail.Body = envelope.BodyBinaryMIME }, "BINARYMIME"},
+	}
+	for _, tc := range tests {
+		e := env("a@x.example", "b@y.example")
+		tc.mod(&e)
+		_, err := c.Send(testCtx(t), e, strings.NewReader("x\r\n"))
+		var xe *ExtensionError
+		var ce *Error
+		if !errors.As(err, &xe) || xe.Extension != tc.ext || !errors.As(err, &ce) || !ce.Local || !ce.Permanent() {
+			t.Errorf("%s: err = %v", tc.name, err)
+		}
+	}
+	if got := fs.bytes(); got != "EHLO client.example\r\n" {
+		t.Errorf("sent %q", got)
+	}
+}
+
+func TestBinaryMIME(t *testing.T) {
+	fs := newFakeServer(t, "PIPELINING", "CHUNKING", "BINARYMIME")
+	c := dialT(t, fs.start(), nil)
+	e := env("a@x.example", "b@y.example")
+	e.Mail.Body = envelope.BodyBinaryMIME
+	const bin = "\x00\x01\n\r\xff.\r\n"
+	if _, err := c.Send(testCtx(t), e, strings.NewReader(bin)); err != nil {
+		t.Fatal(err)
+	}
+	if m := fs.msgs(); len(m) != 1 || m[0] != bin {
+		t.Errorf("content %q", m)
+	}
+	if !strings.Contains(fs.bytes(), "BODY=BINARYMIME") {
+		t.Errorf("wire %q", fs.bytes())
+	}
+	// DATA cannot carry it.
+	if err := c.Mail(testCtx(t), path("a@x.example"), &envelope.MailParams{Body: envelope.BodyBinaryMIME}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(testCtx(t), path("b@y.example"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Data(testCtx(t)); !errors.Is(err, ErrBadSequence) {
+		t.Errorf("Data with BINARYMIME: %v", err)
+	}
+}
+
+func TestDataWriter8Bit(t *testing.T) {
+	fs := newFakeServer(t)
+	c := dialT(t, fs.start(), nil)
+	ctx := testCtx(t)
+	if err := c.Mail(ctx, path("a@x.example"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(ctx, path("b@y.example"), nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Write([]byte("ok\r\ncaf\xc3\xa9\r\n"))
+	var xe *ExtensionError
+	if !errors.As(err, &xe) || xe.Extension != "8BITMIME" {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := w.Close(); err == nil {
+		t.Errorf("Close succeeded")
+	}
+	time.Sleep(20 * time.Millisecond)
+	if strings.Contains(fs.bytes(), "\r\n.\r\n") || len(fs.msgs()) != 0 {
+		t.Errorf("message completed: %q", fs.bytes())
+	}
+}
+
+// socks5Server is a minimal SOCKS5 proxy (RFC 1928, no authentication,
+// CONNECT only) for one connection.
+func socks5Server(t *testing.T) (addr string, used chan string) {
+	used = make(chan string, 1)
+	addr = rawServer(t, func(c net.Conn) {
+		buf := make([]byte, 262)
+		if _, err := io.ReadFull(c, buf[:2]); err != nil {
+			return
+		}
+		io.ReadFull(c, buf[:buf[1]])
+		c.Write([]byte{5, 0})
+		if _, err := io.ReadFull(c, buf[:4]); err != nil {
+			return
+		}
+		var host string
+		switch buf[3] {
+		case 1:
+			io.ReadFull(c, buf[:4])
+			host = net.IP(buf[:4]).String()
+		case 3:
+			io.ReadFull(c, buf[:1])
+			n := int(buf[0])
+			io.ReadFull(c, buf[:n])
+			host = string(buf[:n])
+		default:
+			return
+		}
+		io.ReadFull(c, buf[:2])
+		target := net.JoinHostPort(host, itoa(int64(binary.BigEndian.Uint16(buf[:2]))))
+		used <- target
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
+			return
+		}
+		defer up.Close()
+		c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
+		go io.Copy(up, c)
+		io.Copy(c, up)
+	})
+	return addr, used
+}
+
+func TestSOCKS5(t *testing.T) {
+	fs := newFakeServer(t, "PIPELINING")
+	target := fs.start()
+	paddr, used := socks5Server(t)
+	d, err := proxy.SOCKS5("tcp", paddr, nil, proxy.Direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialT(t, target, &Options{Dialer: d.(proxy.ContextDialer)})
+	if _, err := c.Send(testCtx(t), env("a@x.example", "b@y.example"), strings.NewReader("via proxy\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit(testCtx(t))
+	if got := <-used; got != target {
+		t.Errorf("proxy connected to %q, want %q", got, target)
+	}
+	if m := fs.msgs(); len(m) != 1 || m[0] != "via proxy\r\n" {
+		t.Errorf("messages %q", m)
+	}
+}
+
+// FuzzServerReplies lets arbitrary bytes play the server: the client must
+// return (an error or not) without panicking or hanging.
+func FuzzServerReplies(f *testing.F) {
+	f.Add([]byte("220 hi\r\n250-x\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n354 go\r\n250 done\r\n221 bye\r\n"))
+	f.Add([]byte("220 hi\r\n250-x\r\n250-CHUNKING\r\n250 LMTP\r\n250 ok\r\n550 no\r\n250 ok\r\n"))
+	f.Add([]byte("220-a\r\n220 b\r\n250 x\r\n421 4.3.2 bye\r\n"))
+	f.Add([]byte("220 hi\n250\n250 \n3"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		cs, ss := net.Pipe()
+		go io.Copy(io.Discard, ss)
+		go func() {
+			ss.Write(in)
+			ss.Close()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := NewClient(ctx, cs, "", &Options{LocalName: "fuzz.example", CommandTimeout: time.Second, ChunkSize: 16})
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Hello(ctx, "")
+		e := env("a@x.example", "b@y.example", "c@y.example")
+		c.Send(ctx, e, strings.NewReader("hello\r\n.dot\r\n"))
+		c.Quit(ctx)
+	})
+}
+
+func TestDialTLS(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	fs := newFakeServer(t, "PIPELINING", "STARTTLS")
+	fs.ln = tls.NewListener(fs.ln, cert.ServerConfig())
+	c, err := DialTLS(testCtx(t), fs.start(), &Options{LocalName: "client.example", TLSConfig: cert.ClientConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.TLSConnectionState(); !ok {
+		t.Fatal("no TLS")
+	}
+	if err := c.StartTLS(testCtx(t), nil); !errors.Is(err, ErrBadSequence) {
+		t.Errorf("StartTLS over TLS: %v", err)
+	}
+	if _, err := c.Send(testCtx(t), env("a@x.example", "b@y.example"), strings.NewReader("secure\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Quit(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if m := fs.msgs(); len(m) != 1 || m[0] != "secure\r\n" {
+		t.Errorf("messages %q", m)
+	}
+}
+
+// TestDataCancel: cancelling the context aborts a Data writer blocked on a
+// server that stopped reading.
+func TestDataCancel(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	addr := rawServer(t, func(c net.Conn) {
+		c.Write([]byte("220 hi\r\n"))
+		buf := make([]byte, 4096)
+		for _, r := range []string{"250 hi\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n"} {
+			c.Read(buf)
+			c.Write([]byte(r))
+		}
+		select { // stop reading
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	c := dialT(t, addr, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := c.Mail(ctx, path("a@x.example"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(ctx, path("b@y.example"), nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	chunk := []byte(strings.Repeat("x", 1000) + "\r\n")
+	for err == nil && time.Since(start) < 2*time.Second {
+		_, err = w.Write(chunk)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v after %v", err, time.Since(start))
+	}
+}

@@ -1,0 +1,856 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/session"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/textproto"
+)
+
+// Result is the outcome of Send. The Result returned by Send belongs to the
+// Client and is overwritten by its next Send; copy what you keep (Clone).
+type Result struct {
+	// Recipients has one entry per recipient of the envelope, in order.
+	Recipients []RecipientResult
+	// Code and Enhanced are the server's reply to the end of the message
+	// (for LMTP: the first recipient's); Code is 0 when the message was not
+	// sent.
+	Code     reply.Code
+	Enhanced reply.EnhancedCode
+	text     []byte
+}
+
+// Text returns the text of the reply to the end of the message (lines
+// joined with "\n"), which often carries the server's queue ID.
+func (r *Result) Text() string { return string(r.text) }
+
+// Reply returns the reply to the end of the message, or nil when the
+// message was not sent.
+func (r *Result) Reply() *reply.Reply {
+	if r.Code == 0 {
+		return nil
+	}
+	return reply.New(r.Code, r.Enhanced, string(r.text))
+}
+
+// Accepted returns the number of recipients the message was delivered to
+// (that is, whose Err is nil).
+func (r *Result) Accepted() int {
+	n := 0
+	for i := range r.Recipients {
+		if r.Recipients[i].Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Clone returns a copy of r that the Client does not reuse.
+func (r *Result) Clone() *Result {
+	c := &Result{Code: r.Code, Enhanced: r.Enhanced}
+	c.Recipients = append([]RecipientResult(nil), r.Recipients...)
+	c.text = append([]byte(nil), r.text...)
+	return c
+}
+
+// RecipientResult is the outcome for one recipient.
+type RecipientResult struct {
+	// Path is the recipient.
+	Path envelope.Path
+	// Code and Enhanced are the reply to RCPT, or for LMTP the
+	// recipient's reply after the message; zero when nothing was sent.
+	Code     reply.Code
+	Enhanced reply.EnhancedCode
+	// Err is nil when the server took the message for this recipient.
+	// Otherwise it is an *Error (the recipient, MAIL, or the message was
+	// refused, or the client refused to send), an *OutcomeUnknownError, or
+	// a *NetError.
+	Err error
+}
+
+// RecipientsError reports that the message did not reach every recipient,
+// while MAIL and the message themselves were not refused as a whole:
+// some RCPT was refused, or (LMTP) some recipient's delivery failed.
+// Accepted may be 0 (every recipient refused: nothing was sent).
+// errors.As finds each failure's *Error through Unwrap.
+type RecipientsError struct {
+	// Accepted is the number of recipients that got the message.
+	Accepted int
+	// Failed are the others, with their errors.
+	Failed []RecipientResult
+}
+
+// Error implements error.
+func (e *RecipientsError) Error() string {
+	var b strings.Builder
+	b.WriteString("smtp: message refused for ")
+	b.WriteString(strconv.Itoa(len(e.Failed)))
+	b.WriteString(" of ")
+	b.WriteString(strconv.Itoa(len(e.Failed) + e.Accepted))
+	b.WriteString(" recipients")
+	for i, f := range e.Failed {
+		if i == 3 {
+			b.WriteString("; ...")
+			break
+		}
+		b.WriteString("; ")
+		b.WriteString(f.Path.String())
+		b.WriteString(": ")
+		b.WriteString(f.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the failed recipients' errors.
+func (e *RecipientsError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Failed))
+	for _, f := range e.Failed {
+		errs = append(errs, f.Err)
+	}
+	return errs
+}
+
+// Temporary reports whether every failure is transient, so that a retry of
+// the failed recipients may succeed.
+func (e *RecipientsError) Temporary() bool {
+	for _, f := range e.Failed {
+		if !isTemporary(f.Err) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// ErrNoRecipients is the cause of the Local *Error Send returns for an
+// envelope without recipients.
+var ErrNoRecipients = errors.New("no recipients")
+
+// pending is a reply the client waits for.
+type pending struct {
+	kind uint8
+	idx  int // recipient index for RCPT
+}
+
+const (
+	pRset uint8 = iota
+	pMail
+	pRcpt
+	pData
+	pBdat
+	pBdatLast
+)
+
+// sendState is the state of one Send, kept in the Client to be reused.
+type sendState struct {
+	src      io.Reader
+	n        int   // bytes of the current chunk in c.body
+	eof      bool  // the message ends with the current chunk
+	total    int64 // bytes read so far
+	check8   bool  // 8-bit bytes are not allowed
+	lmtp     bool
+	mailErr  error
+	dataErr  error // DATA/BDAT refused, or the end of message refused (SMTP)
+	fatal    error // network or protocol failure, or local abort
+	accepted int
+	dataOK   bool // 354 received
+	ended    bool // the end-of-message reply(ies) were read
+	mailSent bool // MAIL went on the wire
+	read     int  // replies of c.pend already read
+	lastCmd  string
+}
+
+// Send sends one message: MAIL FROM with env.From and env.Mail, RCPT TO for
+// every recipient, then the message read from msg with DATA, or with BDAT
+// when the server offers CHUNKING (RFC 3030; needed for BODY=BINARYMIME).
+// When the server offers PIPELINING (RFC 2920) MAIL, every RCPT and DATA go
+// in one round trip, and BDAT chunks are pipelined with them; otherwise each
+// command waits for its reply. Hello is said first if it was not.
+//
+// Before anything is sent it refuses (a Local *Error): UTF-8 addresses
+// without SMTPUTF8, 8-bit content without 8BITMIME, binary content without
+// BINARYMIME and CHUNKING, and a message larger than the server's SIZE when
+// the size is known (the message fits the read-ahead buffer, or msg has a
+// Len or Size method). It adds SMTPUTF8, BODY=8BITMIME and SIZE= when they
+// apply and the server offers them. When 8-bit content or an excess of SIZE
+// only shows further in a long stream, the message is abandoned (BDAT: RSET;
+// DATA: the connection is closed, so nothing is delivered). Line ends are
+// sent as CRLF, except for BODY=BINARYMIME, which is sent verbatim.
+//
+// err is nil when every recipient got the message. Otherwise it is the
+// failure of MAIL or of the message as a whole (an *Error), an
+// *OutcomeUnknownError when the connection broke after the end of the
+// message, a *NetError, or a *RecipientsError when only some recipients
+// failed; the Result tells each recipient's outcome in all cases but a
+// failure before MAIL. Send resets a transaction left open by a failed
+// Send first.
+func (c *Client) Send(ctx context.Context, env envelope.Envelope, msg io.Reader) (*Result, error) {
+	if err := c.ensureHello(ctx); err != nil {
+		return nil, err
+	}
+	stop := c.watch(ctx)
+	if stop != nil {
+		defer stop()
+	}
+	res := &c.res
+	res.Code, res.Enhanced, res.text = 0, reply.EnhancedCode{}, res.text[:0]
+	res.Recipients = res.Recipients[:0]
+	for i := range env.To {
+		res.Recipients = append(res.Recipients, RecipientResult{Path: env.To[i].Path})
+	}
+	err := c.send(ctx, &env, msg)
+	return res, c.finish(err)
+}
+
+// send runs the transaction; its error is a failure before MAIL's reply
+// or a local refusal, recorded for every recipient by finish.
+func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader) error {
+	s := &c.st
+	*s = sendState{lmtp: c.opts.LMTP}
+	c.pend = c.pend[:0]
+	if len(env.To) == 0 {
+		return localError("RCPT", reply.New(reply.CodeBadSequence, reply.Enh(5, 5, 1), "no recipients"), ErrNoRecipients)
+	}
+	reset := c.needReset || c.m.InTransaction()
+	if !reset {
+		if err := c.check(session.MAIL, "MAIL"); err != nil {
+			return err
+		}
+	}
+
+	// Read ahead, to know the size and the 8-bit content before MAIL.
+	binary := env.Mail.Body == envelope.BodyBinaryMIME
+	s.src = msg
+	if !binary {
+		// RFC 5321 2.3.8: only CRLF line ends go out. The filter keeps its
+		// state across reads, so a CR at the end of one read and an LF at
+		// the start of the next stay one CRLF.
+		c.filter.Reset(textproto.OutputPolicy())
+		s.src = c.filter.Chunk(msg, true)
+	}
+	// The first read is sized to the message when it tells its length, so
+	// that a small message does not cost a full chunk buffer per
+	// connection.
+	first := c.chunkSize()
+	if l, ok := knownLen(msg); ok && l+1 < int64(first) {
+		first = max(int(l)+1, 512)
+	} else if !ok {
+		first = min(first, firstReadSize)
+	}
+	if err := c.fillN(first); err != nil {
+		return err
+	}
+	size := int64(-1)
+	if s.eof {
+		size = int64(s.n)
+	} else if l, ok := knownLen(msg); ok {
+		size = int64(s.n) + l
+	}
+	eightBit := -1
+	switch {
+	case binary:
+		eightBit = 0
+	case has8bit(c.body[:s.n]):
+		eightBit = 1
+	case s.eof:
+		eightBit = 0
+	}
+	mp, err := c.mailParams(env.Mail, env.NeedsSMTPUTF8(), eightBit, size)
+	if err != nil {
+		return err
+	}
+	for i := range env.To {
+		if err := c.rcptCheck(&env.To[i]); err != nil {
+			return err
+		}
+	}
+	s.check8 = mp.Body != envelope.Body8BitMIME && mp.Body != envelope.BodyBinaryMIME
+	bdat := c.ext.Chunking && (binary || !c.opts.NoChunking)
+	pipe := c.ext.Pipelining && !c.opts.NoPipelining
+
+	// MAIL is built (and checked) before anything is queued, so that a
+	// refusal leaves nothing half-written.
+	line, err := envelope.AppendMailCommand(c.cmd[:0], c.asciiPath(env.From, mp.SMTPUTF8), mp)
+	if err != nil {
+		return errBadArgument("MAIL", err)
+	}
+	c.cmd = line
+	c.setWriteDeadline(ctx, c.cmdTimeout())
+	if reset {
+		// RFC 2920 3.1: RSET may go anywhere in a pipelined group.
+		if err := c.writeString("RSET"); err != nil {
+			return c.broken(ctx, "RSET", err)
+		}
+		c.push(pRset, 0)
+		if !pipe {
+			if err := c.drain(ctx, 0); err != nil {
+				return err
+			}
+			if c.needReset {
+				return s.mailErr
+			}
+		}
+	}
+	if err := c.writeLine(c.cmd); err != nil {
+		return c.broken(ctx, "MAIL", err)
+	}
+	s.mailSent = true
+	c.push(pMail, 0)
+	if !pipe {
+		if err := c.drain(ctx, 0); err != nil || s.mailErr != nil {
+			return err
+		}
+	}
+	sent := 0
+	for i := range env.To {
+		r := &env.To[i]
+		line, err := envelope.AppendRcptCommand(c.cmd[:0], c.asciiPath(r.Path, mp.SMTPUTF8), r.Params, mp.SMTPUTF8)
+		if err != nil {
+			c.res.Recipients[i].Err = errBadArgument("RCPT", err)
+			continue
+		}
+		c.cmd = line
+		if err := c.writeLine(line); err != nil {
+			return c.broken(ctx, "RCPT", err)
+		}
+		c.push(pRcpt, i)
+		sent++
+		if !pipe {
+			if err := c.drain(ctx, 0); err != nil {
+				return err
+			}
+		}
+	}
+	if sent == 0 || (!pipe && s.accepted == 0) {
+		// Nothing to send the message to: read what is pending and leave
+		// the transaction to be reset.
+		c.needReset = true
+		return c.drain(ctx, 0)
+	}
+	if bdat {
+		return c.sendBDAT(ctx, pipe)
+	}
+	return c.sendDATA(ctx)
+}
+
+// push records a reply to wait for.
+func (c *Client) push(kind uint8, idx int) {
+	c.pend = append(c.pend, pending{kind: kind, idx: idx})
+}
+
+// firstReadSize is the read-ahead of a message of unknown length.
+const firstReadSize = 4096
+
+func (c *Client) chunkSize() int {
+	if c.opts.ChunkSize > 0 {
+		return c.opts.ChunkSize
+	}
+	return DefaultChunkSize
+}
+
+// fill reads the next chunk of the message into c.body.
+func (c *Client) fill() error { return c.fillN(c.chunkSize()) }
+
+// fillN reads up to size bytes of the message into c.body.
+func (c *Client) fillN(size int) error {
+	s := &c.st
+	if cap(c.body) < size {
+		c.body = make([]byte, size)
+	}
+	buf := c.body[:size]
+	n, err := io.ReadFull(s.src, buf)
+	s.n = n
+	s.total += int64(n)
+	switch err {
+	case nil:
+		return nil
+	case io.EOF, io.ErrUnexpectedEOF:
+		s.eof = true
+		return nil
+	}
+	return &MessageError{Err: err}
+}
+
+// MessageError reports that reading the message from the caller's reader
+// failed. Nothing was delivered.
+type MessageError struct {
+	Err error
+}
+
+// Error implements error.
+func (e *MessageError) Error() string { return "smtp: reading the message: " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *MessageError) Unwrap() error { return e.Err }
+
+// checkChunk applies the 8BITMIME and SIZE refusals to a chunk read after
+// MAIL was sent.
+func (c *Client) checkChunk(cmd string) error {
+	s := &c.st
+	if s.check8 && has8bit(c.body[:s.n]) {
+		return errNeeds8BitMIME(cmd)
+	}
+	if c.ext.Size > 0 && s.total > c.ext.Size {
+		return errTooLarge(cmd, s.total, c.ext.Size)
+	}
+	return nil
+}
+
+// sendDATA ends the pipelined group with DATA, streams the message after
+// 354 and reads the end-of-message reply or replies.
+func (c *Client) sendDATA(ctx context.Context) error {
+	s := &c.st
+	if err := c.writeLine(append(c.cmd[:0], "DATA"...)); err != nil {
+		return c.broken(ctx, "DATA", err)
+	}
+	c.push(pData, 0)
+	if err := c.drain(ctx, 0); err != nil {
+		return err
+	}
+	if !s.dataOK {
+		c.needReset = s.mailErr == nil
+		return nil
+	}
+	if s.accepted == 0 || s.mailErr != nil {
+		// RFC 2920 3.1: DATA accepted although no recipient was: send
+		// an empty message, whose reply is a failure.
+		c.setWriteDeadline(ctx, c.opts.timeout(c.opts.DataBlockTimeout, DefaultDataBlockTimeout))
+		if err := c.writeLine(append(c.cmd[:0], '.')); err != nil {
+			return c.broken(ctx, "DATA", err)
+		}
+		c.pend = append(c.pend[:0], pending{kind: pBdatLast})
+		s.read = 0
+		s.lastCmd = "DATA"
+		return c.drain(ctx, 0)
+	}
+	pol := textproto.OutputPolicy()
+	dot := c.w.DotWriter(pol)
+	blockTimeout := c.opts.timeout(c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
+	for {
+		if s.n > 0 {
+			c.setWriteDeadline(ctx, blockTimeout)
+			if _, err := dot.Write(c.body[:s.n]); err != nil {
+				return c.broken(ctx, "DATA", err)
+			}
+		}
+		if s.eof {
+			break
+		}
+		if err := c.fill(); err != nil {
+			return c.abort(ctx, err)
+		}
+		if err := c.checkChunk("DATA"); err != nil {
+			return c.abort(ctx, err)
+		}
+	}
+	c.setWriteDeadline(ctx, blockTimeout)
+	if err := dot.Close(); err != nil {
+		return c.broken(ctx, "DATA", err)
+	}
+	c.pend = append(c.pend[:0], pending{kind: pBdatLast})
+	s.read = 0
+	s.lastCmd = "DATA"
+	return c.drain(ctx, 0)
+}
+
+// abort gives up a message in the middle of DATA: the only way not to
+// deliver a part of it is to drop the connection (RFC 5321 4.1.1.4 has no
+// way to cancel DATA).
+func (c *Client) abort(ctx context.Context, cause error) error {
+	c.err = cause
+	c.conn.Close()
+	c.logWarn("message abandoned in DATA; connection closed")
+	return cause
+}
+
+// sendBDAT sends the message in BDAT chunks (RFC 3030 2), the first one
+// pipelined with MAIL and RCPT when pipe is set. One chunk's reply is
+// allowed to be outstanding while the next chunk is sent.
+func (c *Client) sendBDAT(ctx context.Context, pipe bool) error {
+	s := &c.st
+	s.lastCmd = "BDAT"
+	blockTimeout := c.opts.timeout(c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
+	keep := 1
+	if !pipe {
+		keep = 0
+	}
+	for {
+		c.setWriteDeadline(ctx, blockTimeout)
+		c.cmd = append(c.cmd[:0], "BDAT "...)
+		c.cmd = strconv.AppendInt(c.cmd, int64(s.n), 10)
+		kind := pBdat
+		if s.eof {
+			c.cmd = append(c.cmd, " LAST"...)
+			kind = pBdatLast
+		}
+		if err := c.writeLine(c.cmd); err != nil {
+			return c.broken(ctx, "BDAT", err)
+		}
+		if _, err := c.w.Write(c.body[:s.n]); err != nil {
+			return c.broken(ctx, "BDAT", err)
+		}
+		c.push(kind, 0)
+		if s.eof {
+			return c.drain(ctx, 0)
+		}
+		if err := c.drain(ctx, keep); err != nil {
+			return err
+		}
+		if s.mailErr != nil || s.dataErr != nil || (c.st.read >= c.rcptEnd() && s.accepted == 0) {
+			break // RFC 3030 2: no more chunks after a failure
+		}
+		if err := c.fill(); err != nil {
+			c.needReset = true
+			c.drain(ctx, 0)
+			return err
+		}
+		if err := c.checkChunk("BDAT"); err != nil {
+			// The chunks sent are complete: RSET abandons the message
+			// and keeps the connection.
+			c.needReset = true
+			c.drain(ctx, 0)
+			return err
+		}
+	}
+	c.needReset = true
+	return c.drain(ctx, 0)
+}
+
+// rcptEnd returns the index in c.pend just after the last RCPT.
+func (c *Client) rcptEnd() int {
+	for i := len(c.pend) - 1; i >= 0; i-- {
+		if c.pend[i].kind == pRcpt || c.pend[i].kind == pMail {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// drain flushes what was written and reads the pending replies until only
+// keep remain unread.
+func (c *Client) drain(ctx context.Context, keep int) error {
+	s := &c.st
+	if err := c.w.Flush(); err != nil {
+		return c.broken(ctx, c.pendName(), err)
+	}
+	for len(c.pend)-s.read > keep {
+		p := c.pend[s.read]
+		s.read++
+		if p.kind == pBdatLast {
+			if err := c.readLast(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		name := kindName(p.kind)
+		var d = c.cmdTimeout()
+		switch p.kind {
+		case pMail:
+			d = c.opts.timeout(c.opts.MailTimeout, DefaultMailTimeout)
+		case pRcpt:
+			d = c.opts.timeout(c.opts.RcptTimeout, DefaultRcptTimeout)
+		case pData:
+			d = c.opts.timeout(c.opts.DataInitTimeout, DefaultDataInitTimeout)
+		case pBdat:
+			d = c.opts.timeout(c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
+		}
+		c.setReadDeadline(ctx, d)
+		r, err := c.readRaw(ctx, name)
+		if err != nil {
+			return err
+		}
+		c.handle(p, r)
+	}
+	if s.read == len(c.pend) {
+		c.pend, s.read = c.pend[:0], 0
+	}
+	return nil
+}
+
+func (c *Client) pendName() string {
+	if s := &c.st; s.read < len(c.pend) {
+		return kindName(c.pend[s.read].kind)
+	}
+	return "DATA"
+}
+
+func kindName(k uint8) string {
+	switch k {
+	case pRset:
+		return "RSET"
+	case pMail:
+		return "MAIL"
+	case pRcpt:
+		return "RCPT"
+	case pData:
+		return "DATA"
+	}
+	return "BDAT"
+}
+
+// advance moves the state machine after a reply to cmd, when the machine
+// agrees that cmd was in sequence (a pipelined command may not be).
+func (c *Client) advance(cmd session.Command, ok bool) {
+	if c.m.Check(cmd) != nil {
+		return
+	}
+	if ok {
+		c.m.Apply(cmd)
+	} else {
+		c.m.Fail(cmd)
+	}
+}
+
+// handle records the reply to one pipelined command.
+func (c *Client) handle(p pending, r reply.RawReply) {
+	s := &c.st
+	switch p.kind {
+	case pRset:
+		c.advance(session.RSET, r.Code == reply.CodeOK)
+		if r.Code == reply.CodeOK {
+			c.needReset = false
+		} else {
+			s.mailErr = newReplyError("RSET", r.Reply())
+		}
+	case pMail:
+		ok := r.Code == reply.CodeOK
+		c.advance(session.MAIL, ok)
+		if !ok && s.mailErr == nil {
+			s.mailErr = newReplyError("MAIL", r.Reply())
+		}
+	case pRcpt:
+		rr := &c.res.Recipients[p.idx]
+		rr.Code, rr.Enhanced = r.Code, r.Enhanced
+		// RFC 5321 4.2.2: 251 "will forward" accepts the recipient.
+		ok := r.Code == reply.CodeOK || r.Code == reply.CodeWillForward
+		if s.mailErr != nil {
+			rr.Err = s.mailErr
+			return
+		}
+		c.advance(session.RCPT, ok)
+		if ok {
+			s.accepted++
+		} else {
+			rr.Err = newReplyError("RCPT", r.Reply())
+		}
+	case pData:
+		ok := r.Code == reply.CodeStartMailInput
+		if s.mailErr == nil && s.accepted > 0 {
+			c.advance(session.DATA, ok)
+		}
+		if ok {
+			s.dataOK = true
+		} else if s.mailErr == nil && s.accepted > 0 {
+			s.dataErr = newReplyError("DATA", r.Reply())
+		}
+	case pBdat:
+		ok := r.Code == reply.CodeOK
+		if s.mailErr == nil && s.accepted > 0 {
+			if ok {
+				if c.m.Check(session.BDAT) == nil {
+					c.m.ApplyBDAT(false)
+				}
+			} else {
+				c.advance(session.BDAT, false)
+				if s.dataErr == nil {
+					s.dataErr = newReplyError("BDAT", r.Reply())
+				}
+			}
+		}
+	}
+}
+
+// readLast reads the reply, or for LMTP the replies (RFC 2033 4.2: one per
+// accepted recipient, in order), to the end of the message.
+func (c *Client) readLast(ctx context.Context) error {
+	s := &c.st
+	cmd := s.lastCmd
+	c.setReadDeadline(ctx, c.opts.timeout(c.opts.DataTermTimeout, DefaultDataTermTimeout))
+	n := 1
+	if s.lmtp && s.accepted > 0 && s.mailErr == nil && s.dataErr == nil {
+		n = s.accepted
+	}
+	next := 0 // next recipient to get an LMTP reply
+	for k := 0; k < n; k++ {
+		r, err := c.readEndRaw(ctx, cmd)
+		if err != nil {
+			if n > 1 {
+				// The recipients answered keep their outcome.
+				for ; next < len(c.res.Recipients); next++ {
+					if rr := &c.res.Recipients[next]; rr.Err == nil {
+						rr.Err = err
+					}
+				}
+				return nil
+			}
+			return err
+		}
+		if s.mailErr != nil || s.accepted == 0 || s.dataErr != nil {
+			// An answer to data the server had no transaction for.
+			if s.dataErr == nil && s.mailErr == nil {
+				s.dataErr = newReplyError(cmd, r.Reply())
+			}
+			continue
+		}
+		ok := r.Code == reply.CodeOK
+		if k == 0 {
+			c.res.Code, c.res.Enhanced = r.Code, r.Enhanced
+			c.res.text = appendText(c.res.text[:0], r)
+		}
+		if n == 1 {
+			if !ok {
+				s.dataErr = newReplyError(cmd, r.Reply())
+			}
+			continue
+		}
+		for next < len(c.res.Recipients) && c.res.Recipients[next].Err != nil {
+			next++
+		}
+		if next < len(c.res.Recipients) {
+			rr := &c.res.Recipients[next]
+			rr.Code, rr.Enhanced = r.Code, r.Enhanced
+			if !ok {
+				rr.Err = newReplyError(cmd, r.Reply())
+			}
+			next++
+		}
+	}
+	s.ended = true
+	c.m.EndMessage()
+	return nil
+}
+
+func appendText(dst []byte, r reply.RawReply) []byte {
+	for i := 0; i < r.NumLines(); i++ {
+		if i > 0 {
+			dst = append(dst, '\n')
+		}
+		dst = append(dst, r.Line(i)...)
+	}
+	return dst
+}
+
+// finish turns the transaction's outcome into Send's error, recording it
+// for every recipient that has none.
+func (c *Client) finish(err error) error {
+	s := &c.st
+	if s.mailSent && s.mailErr == nil && (err != nil || s.dataErr != nil || !s.ended) {
+		// Whatever the server's state, RSET before the next transaction
+		// puts both sides back in step (RFC 5321 4.1.1.5).
+		c.needReset = true
+	}
+	rs := c.res.Recipients
+	setAll := func(e error) {
+		for i := range rs {
+			if rs[i].Err == nil {
+				rs[i].Err = e
+			}
+		}
+	}
+	switch {
+	case err != nil:
+		setAll(err)
+		return err
+	case s.mailErr != nil:
+		setAll(s.mailErr)
+		return s.mailErr
+	case s.dataErr != nil && s.accepted > 0:
+		setAll(s.dataErr)
+		return s.dataErr
+	case !s.ended && c.err != nil:
+		setAll(c.err)
+		return c.err
+	}
+	failed := 0
+	for i := range rs {
+		if rs[i].Err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		if !s.ended {
+			// Nothing was sent and nothing failed: cannot happen, but
+			// never report success for an unsent message.
+			e := localError(s.lastCmd, reply.LocalError(), errors.New("message not sent"))
+			setAll(e)
+			return e
+		}
+		return nil
+	}
+	re := &RecipientsError{Accepted: len(rs) - failed, Failed: make([]RecipientResult, 0, failed)}
+	for i := range rs {
+		if rs[i].Err != nil {
+			re.Failed = append(re.Failed, rs[i])
+		}
+	}
+	return re
+}
+
+// knownLen returns the remaining length of msg when it tells it.
+func knownLen(msg io.Reader) (int64, bool) {
+	switch m := msg.(type) {
+	case interface{ Len() int }:
+		return int64(m.Len()), true
+	case interface{ Size() int64 }:
+		return m.Size(), true
+	}
+	return 0, false
+}
+
+// has8bit reports whether b holds a byte >= 0x80 (RFC 6152: 8-bit data).
+func has8bit(b []byte) bool {
+	for _, x := range b {
+		if x >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// SendMail is Send for plain address strings: from ("" for the null
+// reverse-path) and each of to as "local@domain" or "<local@domain>". It
+// reuses one envelope, so that a loop of SendMail calls allocates little.
+func (c *Client) SendMail(ctx context.Context, from string, to []string, msg io.Reader) error {
+	var err error
+	c.env.Mail = envelope.MailParams{}
+	if c.env.From, err = parsePath(from); err != nil {
+		return errBadArgument("MAIL", err)
+	}
+	c.env.To = c.env.To[:0]
+	for _, t := range to {
+		p, err := parsePath(t)
+		if err != nil || p.Null {
+			if err == nil {
+				err = errors.New("null recipient path")
+			}
+			return errBadArgument("RCPT", err)
+		}
+		c.env.To = append(c.env.To, envelope.Recipient{Path: p})
+	}
+	_, err = c.Send(ctx, c.env, msg)
+	return err
+}
+
+// parsePath parses an address given by the caller: "", "<>", "a@b" or
+// "<a@b>". UTF-8 is accepted here; Send checks it against SMTPUTF8.
+func parsePath(s string) (envelope.Path, error) {
+	opts := envelope.ParseOptions{SMTPUTF8: true}
+	if s == "" {
+		return envelope.Path{Null: true}, nil
+	}
+	if s[0] == '<' {
+		return envelope.ParsePath(s, opts)
+	}
+	a, err := envelope.ParseAddress(s, opts)
+	return envelope.Path{Address: a}, err
+}

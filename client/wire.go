@@ -1,0 +1,108 @@
+package client
+
+import (
+	"context"
+	"io"
+	"net"
+
+	"github.com/smtpkit/smtp/reply"
+)
+
+// replyReader is the client's view of reply.Reader: every reply the client
+// reads goes through it, with the bounds of Options.
+type replyReader struct {
+	rd *reply.Reader
+}
+
+func newReplyReader(conn net.Conn, maxLine, maxLines int) *replyReader {
+	return &replyReader{rd: reply.NewReader(conn, reply.Limits{MaxLineLength: maxLine, MaxLines: maxLines})}
+}
+
+// readReply reads one reply under the deadline already set. A network
+// error, a malformed reply or a reply over the limits breaks the
+// connection: what follows could not be trusted to be in step.
+func (c *Client) readReply(ctx context.Context, cmd string) (*reply.Reply, error) {
+	r, err := c.r.rd.ReadReply()
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, c.broken(ctx, cmd, err)
+	}
+	c.traceReply(r)
+	return r, nil
+}
+
+// readEnd reads the reply to the end of a message (final dot or BDAT
+// LAST): a failure here leaves the outcome unknown (RFC 5321 6.1).
+func (c *Client) readEnd(ctx context.Context, cmd string) (*reply.Reply, error) {
+	r, err := c.r.rd.ReadReply()
+	if err != nil {
+		return nil, c.unknownOutcome(ctx, cmd, err)
+	}
+	c.traceReply(r)
+	return r, nil
+}
+
+// readRaw reads one reply as a view valid until the next read: the hot
+// path, which allocates nothing.
+func (c *Client) readRaw(ctx context.Context, cmd string) (reply.RawReply, error) {
+	r, err := c.r.rd.ReadRaw()
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return r, c.broken(ctx, cmd, err)
+	}
+	if c.opts.Trace != nil {
+		c.traceReply(r.Reply())
+	}
+	return r, nil
+}
+
+// readEndRaw is readEnd for the hot path.
+func (c *Client) readEndRaw(ctx context.Context, cmd string) (reply.RawReply, error) {
+	r, err := c.r.rd.ReadRaw()
+	if err != nil {
+		return r, c.unknownOutcome(ctx, cmd, err)
+	}
+	if c.opts.Trace != nil {
+		c.traceReply(r.Reply())
+	}
+	return r, nil
+}
+
+// trace writes one line sent by the client ('C') to Options.Trace.
+func (c *Client) trace(dir byte, line []byte) {
+	if c.opts.Trace == nil {
+		return
+	}
+	b := make([]byte, 0, len(line)+5)
+	b = append(b, dir, ':', ' ')
+	b = append(b, line...)
+	b = append(b, '\r', '\n')
+	c.opts.Trace.Write(b)
+}
+
+// traceReply writes a reply received to Options.Trace.
+func (c *Client) traceReply(r *reply.Reply) {
+	if c.opts.Trace == nil {
+		return
+	}
+	wire := r.AppendWire(nil, true)
+	for len(wire) > 0 {
+		i := 0
+		for i < len(wire) && wire[i] != '\n' {
+			i++
+		}
+		line := wire[:i]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		c.trace('S', line)
+		if i < len(wire) {
+			i++
+		}
+		wire = wire[i:]
+	}
+}

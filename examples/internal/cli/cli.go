@@ -1,0 +1,113 @@
+// Package cli holds the small pieces the example programs share: repeatable
+// flags, user:pass credentials, TLS key pairs and a line printer.
+package cli
+
+import (
+	"bufio"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Strings is a repeatable string flag (flag.Value).
+type Strings []string
+
+// String implements flag.Value.
+func (s *Strings) String() string { return strings.Join(*s, ",") }
+
+// Set implements flag.Value: each use of the flag appends one value.
+func (s *Strings) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+// Users maps user names to passwords, from repeated -auth user:pass flags.
+type Users map[string]string
+
+// ParseUsers parses "user:pass" values. The password may contain ':'; the
+// user name may not be empty.
+func ParseUsers(vals []string) (Users, error) {
+	u := Users{}
+	for _, v := range vals {
+		name, pass, ok := strings.Cut(v, ":")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("-auth %q: want user:pass", v)
+		}
+		u[name] = pass
+	}
+	return u, nil
+}
+
+// Check reports whether password is user's, in time independent of where
+// the password differs.
+func (u Users) Check(user, password string) bool {
+	want, ok := u[user]
+	if !ok {
+		// Compare anyway, so that an unknown user costs the same time.
+		subtle.ConstantTimeCompare([]byte(password), []byte(password))
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(password)) == 1
+}
+
+// LoadKeyPair loads a certificate and key for a server. Both or neither of
+// certFile and keyFile must be given; with neither it returns nil.
+func LoadKeyPair(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Printer writes lines to w through a buffer flushed FlushDelay after the
+// first unflushed line, so that a busy server does not pay a system call
+// per printed line. It is safe for concurrent use.
+type Printer struct {
+	mu      sync.Mutex
+	w       *bufio.Writer
+	pending bool
+	timer   *time.Timer
+}
+
+// FlushDelay is how long a printed line may wait in the Printer's buffer.
+const FlushDelay = 100 * time.Millisecond
+
+// NewPrinter returns a Printer writing to w.
+func NewPrinter(w io.Writer) *Printer {
+	p := &Printer{w: bufio.NewWriterSize(w, 16<<10)}
+	p.timer = time.AfterFunc(time.Hour, p.Flush)
+	p.timer.Stop()
+	return p
+}
+
+// Line writes b and a newline.
+func (p *Printer) Line(b []byte) {
+	p.mu.Lock()
+	p.w.Write(b)
+	p.w.WriteByte('\n')
+	if !p.pending {
+		p.pending = true
+		p.timer.Reset(FlushDelay)
+	}
+	p.mu.Unlock()
+}
+
+// Flush writes out the buffered lines.
+func (p *Printer) Flush() {
+	p.mu.Lock()
+	p.pending = false
+	p.w.Flush()
+	p.mu.Unlock()
+}

@@ -1,0 +1,489 @@
+package queue
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Subdirectories and files of a queue directory.
+const (
+	tmpDir   = "tmp"   // files being written; emptied by Open
+	dataDir  = "data"  // message bytes, one file per message named by its ID
+	stateDir = "state" // envelopes and delivery state, ID.json
+	lockFile = "lock"  // held by the owning process
+	stateExt = ".json"
+)
+
+// ErrLocked is returned by Open when another process owns the queue.
+var ErrLocked = errors.New("queue: locked by another process")
+
+// ErrNotFound is returned for an ID that is not in the queue.
+var ErrNotFound = errors.New("queue: no such message")
+
+// Error reports a failed queue operation on a file.
+type Error struct {
+	Op   string // "create", "write", "fsync", "rename", "remove", "read", "decode", "lock", "mkdir"
+	Path string
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("queue: %s %s: %v", e.Op, e.Path, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Queue is a queue directory owned by this process. Its methods are safe for
+// concurrent use as long as no two goroutines work on the same message at
+// the same time (the relay's scheduler hands each message to one worker).
+type Queue struct {
+	dir  string
+	lock *os.File
+	seq  atomic.Uint64
+	// syncDir flushes a directory; a test seam, nil = SyncDir.
+	syncDir func(string) error
+}
+
+// Open takes ownership of the queue in dir, creating it if missing. It
+// removes what a crash may have left: files in tmp/ and message data with no
+// state file (a message whose Commit never finished, hence never
+// acknowledged).
+func Open(dir string) (*Queue, error) {
+	for _, sub := range []string{"", tmpDir, dataDir, stateDir} {
+		p := filepath.Join(dir, sub)
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return nil, &Error{Op: "mkdir", Path: p, Err: err}
+		}
+	}
+	lock, err := lockDir(filepath.Join(dir, lockFile))
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue{dir: dir, lock: lock}
+	if err := q.cleanup(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return q, nil
+}
+
+// Dir returns the queue directory.
+func (q *Queue) Dir() string { return q.dir }
+
+// Close releases the queue's lock.
+func (q *Queue) Close() error { return q.lock.Close() }
+
+func (q *Queue) cleanup() error {
+	tmp := filepath.Join(q.dir, tmpDir)
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return &Error{Op: "read", Path: tmp, Err: err}
+	}
+	for _, e := range ents {
+		os.Remove(filepath.Join(tmp, e.Name()))
+	}
+	data := filepath.Join(q.dir, dataDir)
+	ents, err = os.ReadDir(data)
+	if err != nil {
+		return &Error{Op: "read", Path: data, Err: err}
+	}
+	for _, e := range ents {
+		if _, err := os.Stat(q.statePath(e.Name())); errors.Is(err, os.ErrNotExist) {
+			os.Remove(filepath.Join(data, e.Name()))
+		}
+	}
+	return nil
+}
+
+func (q *Queue) statePath(id string) string {
+	return filepath.Join(q.dir, stateDir, id+stateExt)
+}
+
+func (q *Queue) dataPath(id string) string { return filepath.Join(q.dir, dataDir, id) }
+
+func (q *Queue) fsyncDir(dir string) error {
+	if q.syncDir != nil {
+		return q.syncDir(dir)
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir flushes a directory's entries (creations, renames, removals) to
+// stable storage.
+func SyncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// newID returns a queue ID: the time in base 36 (so IDs sort by arrival),
+// a per-process sequence number and randomness.
+func (q *Queue) newID(now time.Time) string {
+	b := make([]byte, 0, 32)
+	b = strconv.AppendInt(b, now.UnixMicro(), 36)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, q.seq.Add(1), 36)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, rand.Uint64()&0xffffffffff, 36)
+	return string(b)
+}
+
+// validID reports whether id can name queue files (no path separators).
+func validID(id string) bool {
+	if id == "" || id == "." || id == ".." || len(id) > 200 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Writer receives the bytes of a new message. Write the message, then Commit
+// with its envelope (or Abort).
+type Writer struct {
+	q    *Queue
+	id   string
+	f    *os.File
+	w    *bufio.Writer
+	tmp  string
+	n    int64
+	err  error
+	done bool
+}
+
+// Create starts a new message with a fresh ID.
+func (q *Queue) Create() (*Writer, error) {
+	return q.create(q.newID(time.Now()))
+}
+
+func (q *Queue) create(id string) (*Writer, error) {
+	tmp := filepath.Join(q.dir, tmpDir, id+".data")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, &Error{Op: "create", Path: tmp, Err: err}
+	}
+	// The struct hides *os.File's ReadFrom from bufio, so that ReadFrom
+	// fills the buffer rather than allocating a copy buffer.
+	return &Writer{q: q, id: id, f: f, w: bufio.NewWriterSize(struct{ io.Writer }{f}, 32<<10), tmp: tmp}, nil
+}
+
+// ID returns the ID the message will have.
+func (w *Writer) ID() string { return w.id }
+
+// Size returns the number of bytes written so far.
+func (w *Writer) Size() int64 { return w.n }
+
+// Write appends p to the message; errors are sticky.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.done {
+		return 0, &Error{Op: "write", Path: w.tmp, Err: os.ErrClosed}
+	}
+	n, err := w.w.Write(p)
+	w.n += int64(n)
+	if err != nil {
+		w.err = &Error{Op: "write", Path: w.tmp, Err: err}
+	}
+	return n, w.err
+}
+
+// ReadFrom appends everything r yields to the message. An error of r (a
+// size-limit error of a DATA reader, say) is returned as it is, an error of
+// the file as an *Error; either way the message can then only be aborted.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.done {
+		return 0, &Error{Op: "write", Path: w.tmp, Err: os.ErrClosed}
+	}
+	tr := trackingReader{r: r}
+	n, err := w.w.ReadFrom(&tr)
+	w.n += n
+	switch {
+	case err == nil:
+		return n, nil
+	case tr.err != nil && err == tr.err:
+		w.err = err
+	default:
+		w.err = &Error{Op: "write", Path: w.tmp, Err: err}
+	}
+	return n, w.err
+}
+
+// trackingReader remembers the error of its reader, so that ReadFrom can
+// tell it from a write error.
+type trackingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (t *trackingReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
+
+// Commit makes the message durable with the envelope m (whose ID and Size
+// it sets): the data file is fsynced and renamed into data/, then the state
+// file is written the same way, each directory fsynced after its rename.
+// When Commit returns nil the message survives any crash; on an error
+// nothing of it stays in the queue.
+func (w *Writer) Commit(m *Message) error {
+	if w.done {
+		return &Error{Op: "commit", Path: w.tmp, Err: os.ErrClosed}
+	}
+	if w.err != nil {
+		err := w.err
+		w.Abort()
+		return err
+	}
+	w.done = true
+	fail := func(op, path string, err error) error {
+		w.f.Close()
+		os.Remove(w.tmp)
+		return &Error{Op: op, Path: path, Err: err}
+	}
+	if err := w.w.Flush(); err != nil {
+		return fail("write", w.tmp, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fail("fsync", w.tmp, err)
+	}
+	if err := w.f.Close(); err != nil {
+		os.Remove(w.tmp)
+		return &Error{Op: "close", Path: w.tmp, Err: err}
+	}
+	final := w.q.dataPath(w.id)
+	if err := os.Rename(w.tmp, final); err != nil {
+		os.Remove(w.tmp)
+		return &Error{Op: "rename", Path: final, Err: err}
+	}
+	if err := w.q.fsyncDir(filepath.Dir(final)); err != nil {
+		os.Remove(final)
+		return &Error{Op: "fsync", Path: filepath.Dir(final), Err: err}
+	}
+	m.ID = w.id
+	m.Size = w.n
+	if m.Created.IsZero() {
+		m.Created = time.Now()
+	}
+	if err := w.q.Save(m); err != nil {
+		// The state may have been renamed into place before the failure:
+		// take both back, the message was not accepted.
+		os.Remove(w.q.statePath(w.id))
+		os.Remove(final)
+		return err
+	}
+	return nil
+}
+
+// Abort discards the message. It is a no-op after Commit.
+func (w *Writer) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	w.f.Close()
+	os.Remove(w.tmp)
+}
+
+// Add queues a complete message held in memory (a bounce, for example) in
+// one step.
+func (q *Queue) Add(m *Message, data []byte) error {
+	w, err := q.Create()
+	if err != nil {
+		return err
+	}
+	w.Write(data)
+	return w.Commit(m)
+}
+
+// Save replaces the state file of m atomically and durably: it writes a
+// temporary file, fsyncs it, renames it over state/ID.json and fsyncs the
+// directory. A reader sees either the old or the new state, never a mix.
+func (q *Queue) Save(m *Message) error {
+	if !validID(m.ID) {
+		return &Error{Op: "save", Path: m.ID, Err: errors.New("invalid message ID")}
+	}
+	b, err := json.MarshalIndent(m, "", "\t")
+	if err != nil {
+		return &Error{Op: "encode", Path: m.ID, Err: err}
+	}
+	b = append(b, '\n')
+	tmp := filepath.Join(q.dir, tmpDir, m.ID+".state."+strconv.FormatUint(q.seq.Add(1), 36))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return &Error{Op: "create", Path: tmp, Err: err}
+	}
+	fail := func(op string, err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return &Error{Op: op, Path: tmp, Err: err}
+	}
+	if _, err := f.Write(b); err != nil {
+		return fail("write", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail("fsync", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return &Error{Op: "close", Path: tmp, Err: err}
+	}
+	final := q.statePath(m.ID)
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return &Error{Op: "rename", Path: final, Err: err}
+	}
+	if err := q.fsyncDir(filepath.Dir(final)); err != nil {
+		return &Error{Op: "fsync", Path: filepath.Dir(final), Err: err}
+	}
+	return nil
+}
+
+// OpenData opens the bytes of message id for reading.
+func (q *Queue) OpenData(id string) (*os.File, error) {
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	f, err := os.Open(q.dataPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	return f, err
+}
+
+// ReadData returns the bytes of message id.
+func (q *Queue) ReadData(id string) ([]byte, error) {
+	f, err := q.OpenData(id)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// Remove deletes message id: first its state file (made durable, so the
+// message is gone for good), then its data. A crash in between leaves only
+// data, which Open removes.
+func (q *Queue) Remove(id string) error {
+	if !validID(id) {
+		return ErrNotFound
+	}
+	sp := q.statePath(id)
+	if err := os.Remove(sp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return &Error{Op: "remove", Path: sp, Err: err}
+	}
+	if err := q.fsyncDir(filepath.Dir(sp)); err != nil {
+		return &Error{Op: "fsync", Path: filepath.Dir(sp), Err: err}
+	}
+	if err := os.Remove(q.dataPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return &Error{Op: "remove", Path: q.dataPath(id), Err: err}
+	}
+	return nil
+}
+
+// Get reads the state of message id.
+func (q *Queue) Get(id string) (*Message, error) {
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	return readState(q.statePath(id))
+}
+
+// Load reads the state of every queued message, sorted by ID (arrival
+// order). A state file that cannot be read or decoded is reported in errs
+// and left in place; the others are returned.
+func (q *Queue) Load() (msgs []*Message, errs []error) {
+	return list(q.dir)
+}
+
+// List reads the queue in dir without owning it: it takes no lock and
+// changes nothing, so it works while a relay runs on the same queue. A
+// message delivered (removed) while List runs is simply left out; since
+// state files are replaced by rename, List never sees a partial one.
+func List(dir string) ([]*Message, error) {
+	if _, err := os.Stat(filepath.Join(dir, stateDir)); err != nil {
+		return nil, &Error{Op: "read", Path: filepath.Join(dir, stateDir), Err: err}
+	}
+	msgs, errs := list(dir)
+	return msgs, errors.Join(errs...)
+}
+
+func list(dir string) (msgs []*Message, errs []error) {
+	sd := filepath.Join(dir, stateDir)
+	ents, err := os.ReadDir(sd)
+	if err != nil {
+		return nil, []error{&Error{Op: "read", Path: sd, Err: err}}
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, stateExt) || !validID(strings.TrimSuffix(name, stateExt)) {
+			continue
+		}
+		m, err := readState(filepath.Join(sd, name))
+		if errors.Is(err, ErrNotFound) {
+			continue // removed since ReadDir
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	sort.Slice(msgs, func(i, j int) bool { return msgs[i].ID < msgs[j].ID })
+	return msgs, errs
+}
+
+// maxStateSize bounds a state file read, so a damaged file cannot exhaust
+// memory.
+const maxStateSize = 16 << 20
+
+func readState(path string) (*Message, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, &Error{Op: "read", Path: path, Err: err}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxStateSize))
+	if err != nil {
+		return nil, &Error{Op: "read", Path: path, Err: err}
+	}
+	m := new(Message)
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, &Error{Op: "decode", Path: path, Err: err}
+	}
+	want := strings.TrimSuffix(filepath.Base(path), stateExt)
+	if m.ID != want {
+		return nil, &Error{Op: "decode", Path: path, Err: fmt.Errorf("ID %q in file named %q", m.ID, want)}
+	}
+	return m, nil
+}

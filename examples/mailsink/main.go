@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smtpkit/smtp/examples/internal/cli"
+	"github.com/smtpkit/smtp/examples/internal/maildir"
+	"github.com/smtpkit/smtp/server"
+)
+
+// Defaults of the flags.
+const (
+	DefaultListen  = "127.0.0.1:2525"
+	DefaultMaildir = "maildir"
+	// ShutdownGrace is how long a graceful shutdown waits for sessions in
+	// progress before closing them.
+	ShutdownGrace = 30 * time.Second
+)
+
+// config is the parsed command line.
+type config struct {
+	listen        string
+	maildir       string
+	discard       bool
+	hostname      string
+	tlsCert       string
+	tlsKey        string
+	implicitTLS   bool
+	auth          cli.Strings
+	maxSize       int64
+	maxRcpts      int
+	lmtp          bool
+	proxyProtocol bool
+	reject        cli.Strings
+	quiet         bool
+	verbose       bool
+	// Limits and timeouts of the server; zero means the server's default.
+	maxConns       int
+	maxConnsPerIP  int
+	commandTimeout time.Duration
+	dataTimeout    time.Duration
+}
+
+// parseFlags parses args (without the program name).
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("mailsink", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.listen, "listen", DefaultListen, "`address` to listen on")
+	fs.StringVar(&c.maildir, "maildir", DefaultMaildir, "Maildir `directory` to store messages in")
+	fs.BoolVar(&c.discard, "discard", false, "accept messages and throw them away")
+	fs.StringVar(&c.hostname, "hostname", "", "`name` in the greeting and EHLO reply (default: the host name)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "certificate `file` (PEM) for STARTTLS")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "private key `file` (PEM) for STARTTLS")
+	fs.BoolVar(&c.implicitTLS, "implicit-tls", false, "TLS from the first byte (RFC 8314) instead of STARTTLS")
+	fs.Var(&c.auth, "auth", "`user:pass` allowed to authenticate (repeatable); requires AUTH before MAIL")
+	fs.Int64Var(&c.maxSize, "max-size", 0, "largest message in `bytes` (default 32 MiB)")
+	fs.IntVar(&c.maxRcpts, "max-rcpts", 0, "recipients per transaction (default 100)")
+	fs.BoolVar(&c.lmtp, "lmtp", false, "speak LMTP (RFC 2033)")
+	fs.BoolVar(&c.proxyProtocol, "proxy-protocol", false, "expect a PROXY protocol header on every connection")
+	fs.Var(&c.reject, "reject", "refuse this recipient `address` with 550 (repeatable)")
+	fs.BoolVar(&c.quiet, "quiet", false, "do not print a line per message")
+	fs.BoolVar(&c.verbose, "v", false, "log connections and trace the protocol on stderr")
+	fs.IntVar(&c.maxConns, "max-conns", 0, "connections served at once (default 10000; -1: no limit)")
+	fs.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 0, "connections served at once per client IP (default: no limit)")
+	fs.DurationVar(&c.commandTimeout, "command-timeout", 0, "how long to wait for a command (default 5m, RFC 5321 4.5.3.2.7)")
+	fs.DurationVar(&c.dataTimeout, "data-timeout", 0, "how long to wait for each block of message data (default 3m, RFC 5321 4.5.3.2.5)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.implicitTLS && c.tlsCert == "" {
+		return nil, errors.New("-implicit-tls needs -tls-cert and -tls-key")
+	}
+	if c.maxSize < 0 || c.maxRcpts < 0 {
+		return nil, errors.New("-max-size and -max-rcpts must not be negative")
+	}
+	if c.maxConnsPerIP < 0 || c.commandTimeout < 0 || c.dataTimeout < 0 {
+		return nil, errors.New("-max-conns-per-ip, -command-timeout and -data-timeout must not be negative")
+	}
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "mailsink:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "mailsink:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+	srv, sink, err := newServer(cfg, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	where := "discarding messages"
+	if sink.dir != nil {
+		where = "storing into " + sink.dir.Path()
+	}
+	fmt.Fprintf(stderr, "mailsink: listening on %s, %s\n", l.Addr(), where)
+
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.implicitTLS {
+			errc <- srv.ServeTLS(l)
+		} else {
+			errc <- srv.Serve(l)
+		}
+	}()
+	select {
+	case err := <-errc:
+		sink.out.Flush()
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stderr, "mailsink: shutting down")
+	// A second signal (the first one's context is done, so listen again)
+	// or the grace period ends the sessions still running.
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	go func() {
+		select {
+		case <-again:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	err = srv.Shutdown(sctx)
+	if err != nil {
+		srv.Close()
+	}
+	<-errc
+	sink.out.Flush()
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// newServer builds the server and its backend from the configuration.
+func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, error) {
+	users, err := cli.ParseUsers(cfg.auth)
+	if err != nil {
+		return nil, nil, err
+	}
+	tlsConfig, err := cli.LoadKeyPair(cfg.tlsCert, cfg.tlsKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	var dir *maildir.Dir
+	if !cfg.discard {
+		if dir, err = maildir.Open(cfg.maildir); err != nil {
+			return nil, nil, err
+		}
+	}
+	s := newSink(dir)
+	s.users, s.out, s.quiet = users, cli.NewPrinter(stdout), cfg.quiet
+	for _, r := range cfg.reject {
+		s.reject[strings.ToLower(r)] = true
+	}
+	level := slog.LevelWarn
+	if cfg.verbose {
+		level = slog.LevelDebug
+	}
+	s.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	srv := &server.Server{
+		Addr:                cfg.listen,
+		Hostname:            cfg.hostname,
+		TLSConfig:           tlsConfig,
+		Backend:             s,
+		Logger:              s.log,
+		LMTP:                cfg.lmtp,
+		ProxyProtocol:       cfg.proxyProtocol,
+		AuthRequired:        len(users) > 0,
+		AllowInsecureAuth:   tlsConfig == nil,
+		EnableSMTPUTF8:      true,
+		EnableChunking:      true,
+		EnableDSN:           true,
+		MaxMessageBytes:     cfg.maxSize,
+		MaxRecipients:       cfg.maxRcpts,
+		MaxConnections:      cfg.maxConns,
+		MaxConnectionsPerIP: cfg.maxConnsPerIP,
+		CommandTimeout:      cfg.commandTimeout,
+		DataBlockTimeout:    cfg.dataTimeout,
+	}
+	if cfg.verbose {
+		srv.Trace = stderr
+	}
+	return srv, s, nil
+}

@@ -1,0 +1,40 @@
+// Command relay is a store-and-forward mail relay (the MTA of the SMTP
+// model, RFC 5321 2.3.10): authenticated clients submit mail, which is
+// written durably to an on-disk queue before the 250 reply and then
+// delivered to each recipient's domain, with retries on a backoff schedule
+// and a delivery status notification (RFC 3464) to the sender for what
+// cannot be delivered.
+//
+//	go run ./examples/relay -listen 127.0.0.1:2587 -auth alice:secret \
+//	    -queue ./queue -route example.test=127.0.0.1:2525 -retry 10s,1m
+//	go run ./examples/relay -queue ./queue -list      # what is queued
+//
+// Flags (the relay contract of ../../../shared/CONTRACT.md, and more):
+//
+//	-listen ADDR        submission listener (default 127.0.0.1:2587)
+//	-tls-cert F -tls-key F   offer STARTTLS; AUTH is then accepted only over TLS
+//	-auth user:pass     repeatable, at least one: who may relay
+//	-queue DIR          the durable queue (default ./queue, created if missing)
+//	-route DOMAIN=HOST:PORT  repeatable; deliver DOMAIN's mail there instead of
+//	                    to its MX ("*" routes every other domain: a smart host)
+//	-retry LIST         delays between attempts, e.g. "1s,2s,4s", the last one
+//	                    repeating (default 30m,1h,2h,4h: RFC 5321 4.5.4.1)
+//	-max-age D          give up and bounce after this long (default 120h)
+//	-hostname NAME      name in the greeting, Received fields and bounces
+//	-workers N          deliveries in parallel (default 4)
+//	-list               print the queue and exit (works while a relay runs)
+//	-v                  log the server's connections and protocol trace
+//
+// No open relay: MAIL before AUTH gets 530 5.7.0 (RFC 4954 6), and there is
+// no mail accepted without authentication. Passwords never travel in clear
+// over a network: without a certificate the relay listens only on a
+// loopback address (where AUTH in clear is allowed); with one, AUTH is
+// offered only after STARTTLS (RFC 4954 4).
+//
+// Durability: every accepted message is two files in the queue (its bytes
+// and its envelope with per-recipient state), each fsynced and renamed into
+// place with its directory fsynced, before the 250. After each attempt the
+// state of every recipient is saved the same way, so a recipient that got
+// the message is never sent it again, even after a crash. A restart picks
+// the queue up where it was.
+package main

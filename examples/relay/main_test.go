@@ -1,0 +1,441 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtp/client"
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/examples/internal/e2e"
+	"github.com/smtpkit/smtp/examples/internal/queue"
+)
+
+// The binaries built by TestMain.
+var relayBin, sendmailBin, mailsinkBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "relay-test")
+	if err != nil {
+		panic(err)
+	}
+	bins, err := e2e.BuildIn(dir, "relay", "sendmail", "mailsink")
+	if err != nil {
+		os.RemoveAll(dir)
+		panic(err)
+	}
+	relayBin = bins["relay"]
+	sendmailBin = bins["sendmail"]
+	mailsinkBin = bins["mailsink"]
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestParseFlags(t *testing.T) {
+	c, err := parseFlags([]string{"-auth", "a:b", "-route", "Y.test.=127.0.0.1:25", "-route", "*=h:2",
+		"-retry", "1s,2s", "-max-age", "1h", "-hostname", "r.test", "-queue", "/q"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.routes["y.test"] != "127.0.0.1:25" || c.routes["*"] != "h:2" || len(c.schedule.Delays) != 2 ||
+		c.schedule.MaxAge != time.Hour || c.hostname != "r.test" || c.queueDir != "/q" || c.listen != DefaultListen {
+		t.Errorf("parsed %+v", c)
+	}
+	c, err = parseFlags([]string{"-auth", "a:b"}, io.Discard)
+	if err != nil || c.schedule.MaxAge != 5*24*time.Hour || c.schedule.Delays != nil || c.queueDir != "queue" {
+		t.Errorf("defaults %+v %v", c, err)
+	}
+	if c, err := parseFlags([]string{"-list", "-queue", "q"}, io.Discard); err != nil || !c.list {
+		t.Errorf("-list: %v", err)
+	}
+	for _, bad := range [][]string{
+		{}, // no -auth: nobody could relay
+		{"-auth", "a:b", "-route", "nohost"},
+		{"-auth", "a:b", "-route", "x=noport"},
+		{"-auth", "a:b", "-retry", "1s,x"},
+		{"-auth", "a:b", "-max-age", "0s"},
+		{"-auth", "a:b", "-workers", "0"},
+		{"-auth", "nopass"},
+	} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted", bad)
+		}
+	}
+}
+
+func TestAllowInsecureAuth(t *testing.T) {
+	for _, tc := range []struct {
+		listen  string
+		tls     bool
+		allow   bool
+		wantErr bool
+	}{
+		{"127.0.0.1:2587", false, true, false},
+		{"[::1]:2587", false, true, false},
+		{"localhost:2587", false, true, false},
+		{"0.0.0.0:587", false, false, true},
+		{":587", false, false, true},
+		{"0.0.0.0:587", true, false, false},
+		{"127.0.0.1:587", true, false, false},
+	} {
+		allow, err := allowInsecureAuth(tc.listen, tc.tls)
+		if allow != tc.allow || (err != nil) != tc.wantErr {
+			t.Errorf("allowInsecureAuth(%q, %v) = %v, %v", tc.listen, tc.tls, allow, err)
+		}
+	}
+}
+
+// world is a relay with two destination sinks: x.test (the senders'
+// domain, for bounces) and y.test, each on its own port.
+type world struct {
+	t         *testing.T
+	dir       string
+	relayAddr string
+	cert, key string
+	xAddr     string
+	yAddr     string
+	xMaildir  string
+	yMaildir  string
+	queue     string
+	relay     *e2e.Proc
+}
+
+func newWorld(t *testing.T) *world {
+	dir := t.TempDir()
+	w := &world{t: t, dir: dir, relayAddr: e2e.FreeAddr(t), xAddr: e2e.FreeAddr(t), yAddr: e2e.FreeAddr(t),
+		xMaildir: filepath.Join(dir, "x"), yMaildir: filepath.Join(dir, "y"), queue: filepath.Join(dir, "queue")}
+	w.cert, w.key = e2e.WriteCert(t, dir)
+	return w
+}
+
+func (w *world) startRelay(extra ...string) {
+	args := []string{"-listen", w.relayAddr, "-tls-cert", w.cert, "-tls-key", w.key, "-auth", "alice:alice-pw",
+		"-queue", w.queue, "-route", "x.test=" + w.xAddr, "-route", "y.test=" + w.yAddr,
+		"-retry", "200ms", "-hostname", "relay.test"}
+	w.relay = e2e.Start(w.t, w.dir, relayBin, append(args, extra...)...)
+	w.relay.WaitListen(w.relayAddr, 10*time.Second)
+}
+
+func (w *world) startSink(addr, md string, extra ...string) *e2e.Proc {
+	p := e2e.Start(w.t, w.dir, mailsinkBin, append([]string{"-listen", addr, "-maildir", md, "-quiet"}, extra...)...)
+	p.WaitListen(addr, 10*time.Second)
+	return p
+}
+
+// submit sends msg through the relay with sendmail (STARTTLS + AUTH).
+func (w *world) submit(msg []byte, from string, to ...string) {
+	w.t.Helper()
+	args := []string{"-server", w.relayAddr, "-starttls", "-insecure", "-auth", "alice:alice-pw", "-from", from}
+	for _, r := range to {
+		args = append(args, "-to", r)
+	}
+	if code, _, stderr := e2e.Run(w.t, 20*time.Second, msg, sendmailBin, args...); code != 0 {
+		w.t.Fatalf("sendmail to the relay: exit %d: %s", code, stderr)
+	}
+}
+
+// list runs relay -list.
+func (w *world) list() []string {
+	w.t.Helper()
+	code, out, stderr := e2e.Run(w.t, 10*time.Second, nil, relayBin, "-list", "-queue", w.queue)
+	if code != 0 {
+		w.t.Fatalf("relay -list: exit %d: %s", code, stderr)
+	}
+	return strings.Split(strings.TrimSpace(out), "\n")
+}
+
+// waitQueue waits until the queue listing satisfies ok.
+func (w *world) waitQueue(what string, ok func(lines []string) bool) []string {
+	w.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		lines := w.list()
+		if ok(lines) {
+			return lines
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("queue never %s:\n%s", what, strings.Join(lines, "\n"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func emptyQueue(lines []string) bool { return len(lines) == 1 && lines[0] == "" }
+
+// stripReceived checks and removes the relay's Received field (RFC 5321
+// 4.4), which ends at the first line end not followed by folding space.
+func stripReceived(t *testing.T, body []byte) []byte {
+	t.Helper()
+	if !bytes.HasPrefix(body, []byte("Received: from ")) {
+		t.Fatalf("no Received field first: %q", body[:min(len(body), 80)])
+	}
+	end := 0
+	for {
+		i := bytes.Index(body[end:], []byte("\r\n"))
+		if i < 0 {
+			t.Fatalf("Received field does not end: %q", body)
+		}
+		end += i + 2
+		if end >= len(body) || (body[end] != ' ' && body[end] != '\t') {
+			break
+		}
+	}
+	if rec := body[:end]; !bytes.Contains(rec, []byte("by relay.test with ESMTPSA id ")) {
+		t.Errorf("Received field %q", rec)
+	}
+	return body[end:]
+}
+
+// TestRelayRetryThenDeliver: sendmail -> relay -> mailsink, the sink down
+// at first: the relay retries and delivers once it is up, byte for byte.
+func TestRelayRetryThenDeliver(t *testing.T) {
+	w := newWorld(t)
+	w.startRelay()
+	msg := []byte("From: a@x.test\r\nTo: b@y.test\r\nSubject: retried\r\n\r\n.leading dot\r\n\xc3\xa9 8-bit\r\n")
+	w.submit(msg, "a@x.test", "b@y.test", "c@y.test")
+
+	// The queue shows the message deferred, with its last error.
+	lines := w.waitQueue("shows an attempt", func(l []string) bool {
+		return len(l) == 1 && strings.Contains(l[0], "attempts=") && !strings.Contains(l[0], "attempts=0 ")
+	})
+	if !strings.Contains(lines[0], "<a@x.test> b@y.test(pending),c@y.test(pending)") || !strings.Contains(lines[0], `error="`) ||
+		!strings.Contains(lines[0], "next=") {
+		t.Errorf("listing %q", lines[0])
+	}
+
+	w.startSink(w.yAddr, w.yMaildir)
+	files := e2e.Maildir(t, w.yMaildir, 1, 15*time.Second)
+	if len(files) != 1 {
+		t.Fatalf("%d messages delivered, want 1", len(files))
+	}
+	s := e2e.ReadStored(t, files[0])
+	if s.From != "a@x.test" || strings.Join(s.To, ",") != "b@y.test,c@y.test" {
+		t.Errorf("envelope from=%q to=%v", s.From, s.To)
+	}
+	if body := stripReceived(t, s.Body); !bytes.Equal(body, msg) {
+		t.Errorf("relayed message %q, want %q", body, msg)
+	}
+	w.waitQueue("empties", emptyQueue)
+	if err := w.relay.Stop(); err != nil {
+		t.Errorf("relay exit after SIGTERM: %v", err)
+	}
+	logs := w.relay.Stderr.String()
+	for _, want := range []string{"msg=queued", "msg=attempt", "result=pending", "result=delivered", "msg=done"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q", want)
+		}
+	}
+}
+
+// TestRelayBounce: a permanent 550 gives an RFC 3464 report in the
+// sender's mailbox; the message with a null reverse-path that fails is not
+// bounced.
+func TestRelayBounce(t *testing.T) {
+	w := newWorld(t)
+	w.startSink(w.xAddr, w.xMaildir)
+	w.startSink(w.yAddr, w.yMaildir, "-reject", "nobody@y.test")
+	w.startRelay()
+	msg := []byte("Subject: partly bounced\r\nMessage-ID: <orig@x.test>\r\n\r\nhello\r\n")
+	w.submit(msg, "a@x.test", "b@y.test", "nobody@y.test")
+
+	if files := e2e.Maildir(t, w.yMaildir, 1, 10*time.Second); len(files) != 1 {
+		t.Fatalf("%d delivered to y.test", len(files))
+	}
+	files := e2e.Maildir(t, w.xMaildir, 1, 10*time.Second)
+	if len(files) != 1 {
+		t.Fatalf("%d bounces in the sender's mailbox, want 1", len(files))
+	}
+	s := e2e.ReadStored(t, files[0])
+	if s.From != "" || strings.Join(s.To, ",") != "a@x.test" {
+		t.Errorf("bounce envelope from=<%s> to=%v, want <> to a@x.test", s.From, s.To)
+	}
+	body := string(s.Body)
+	for _, want := range []string{
+		"Content-Type: multipart/report; report-type=delivery-status",
+		"Content-Type: message/delivery-status",
+		"Reporting-MTA: dns; relay.test",
+		"Final-Recipient: rfc822; nobody@y.test",
+		"Action: failed",
+		"Status: 5.1.1",
+		"Diagnostic-Code: smtp; 550 5.1.1",
+		"Content-Type: message/rfc822",
+		"Message-ID: <orig@x.test>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("bounce lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "Final-Recipient: rfc822; b@y.test") {
+		t.Error("the delivered recipient is in the bounce")
+	}
+	w.waitQueue("empties", emptyQueue)
+
+	// A bounce that bounces: no report of the report.
+	w.submit([]byte("Subject: a bounce\r\n\r\nx\r\n"), "<>", "nobody@y.test")
+	w.waitQueue("empties", emptyQueue)
+	time.Sleep(300 * time.Millisecond)
+	if files := e2e.Maildir(t, w.xMaildir, 2, 0); len(files) != 1 {
+		t.Errorf("%d files in the sender's mailbox, want still 1", len(files))
+	}
+	if !strings.Contains(w.relay.Stderr.String(), "not bouncing a bounce") {
+		t.Error("no log line for the dropped bounce")
+	}
+}
+
+// TestRelayExpiry: with -max-age, a recipient that stays unreachable is
+// given up and reported (status 4.4.7).
+func TestRelayExpiry(t *testing.T) {
+	w := newWorld(t)
+	w.startSink(w.xAddr, w.xMaildir)
+	w.startRelay("-max-age", "1s")
+	w.submit([]byte("Subject: expires\r\n\r\nx\r\n"), "a@x.test", "b@y.test") // y.test is down
+	files := e2e.Maildir(t, w.xMaildir, 1, 10*time.Second)
+	if len(files) != 1 {
+		t.Fatalf("%d bounces, want 1", len(files))
+	}
+	body := string(e2e.ReadStored(t, files[0]).Body)
+	if !strings.Contains(body, "Status: 4.4.7") || !strings.Contains(body, "Final-Recipient: rfc822; b@y.test") {
+		t.Errorf("expiry report:\n%s", body)
+	}
+	w.waitQueue("empties", emptyQueue)
+}
+
+// TestRelayCrashRecovery: the relay is killed with SIGKILL while messages
+// are queued (one of them already delivered to one of its recipients),
+// restarted, and delivers each message exactly once to each recipient.
+func TestRelayCrashRecovery(t *testing.T) {
+	w := newWorld(t)
+	w.startSink(w.xAddr, w.xMaildir) // x.test up, y.test down
+	w.startRelay()
+	const n = 5
+	for i := range n {
+		w.submit([]byte(fmt.Sprintf("Subject: crash %d\r\n\r\nbody %d\r\n", i, i)), "a@x.test", "b@y.test")
+	}
+	// A message for both domains: x.test gets it now, y.test later.
+	w.submit([]byte("Subject: split\r\n\r\nsplit\r\n"), "a@x.test", "c@x.test", "d@y.test")
+	w.waitQueue("shows the partial delivery", func(l []string) bool {
+		return len(l) == n+1 && strings.Contains(strings.Join(l, "\n"), "c@x.test(delivered),d@y.test(pending)")
+	})
+	w.relay.Kill()
+
+	w.startSink(w.yAddr, w.yMaildir)
+	// -list works with no relay running.
+	if lines := w.list(); len(lines) != n+1 {
+		t.Errorf("listing after the crash: %q", lines)
+	}
+	w.startRelay()
+	w.waitQueue("empties", emptyQueue)
+	time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
+
+	count := map[string]int{}
+	for _, f := range e2e.Maildir(t, w.yMaildir, n+1, 5*time.Second) {
+		s := e2e.ReadStored(t, f)
+		subj := string(s.Body[bytes.Index(s.Body, []byte("Subject: ")):])
+		subj = subj[:strings.Index(subj, "\r\n")]
+		count[subj+" to "+strings.Join(s.To, ",")]++
+	}
+	for i := range n {
+		if k := fmt.Sprintf("Subject: crash %d to b@y.test", i); count[k] != 1 {
+			t.Errorf("%q delivered %d times", k, count[k])
+		}
+	}
+	if k := "Subject: split to d@y.test"; count[k] != 1 {
+		t.Errorf("%q delivered %d times", k, count[k])
+	}
+	if files := e2e.Maildir(t, w.xMaildir, 2, 0); len(files) != 1 {
+		t.Errorf("x.test got %d messages, want the split one once", len(files))
+	}
+}
+
+// TestNoOpenRelay: without AUTH nothing is relayed; AUTH is not offered
+// before TLS when a certificate is configured.
+func TestNoOpenRelay(t *testing.T) {
+	w := newWorld(t)
+	w.startSink(w.yAddr, w.yMaildir)
+	w.startRelay()
+	// sendmail without -auth: MAIL gets 530, a permanent failure.
+	code, _, stderr := e2e.Run(t, 20*time.Second, []byte("Subject: x\r\n\r\nx\r\n"), sendmailBin,
+		"-server", w.relayAddr, "-starttls", "-insecure", "-from", "a@x.test", "-to", "b@y.test")
+	if code != 69 || !strings.Contains(stderr, "530") {
+		t.Errorf("unauthenticated: exit %d, %s", code, stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, w.relayAddr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if ext := c.Extensions(); len(ext.Auth) != 0 {
+		t.Errorf("AUTH %v offered before STARTTLS", ext.Auth)
+	}
+	err = c.Mail(ctx, envelope.Path{Address: envelope.Address{Local: "a", Domain: "x.test"}}, nil)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Code != 530 {
+		t.Errorf("MAIL in clear without AUTH: %v, want 530", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if lines := w.list(); !emptyQueue(lines) {
+		t.Errorf("queue %q", lines)
+	}
+	if files := e2e.Maildir(t, w.yMaildir, 1, 0); len(files) != 0 {
+		t.Errorf("%d messages relayed without authentication", len(files))
+	}
+}
+
+// TestRelayRefusesInsecureSetup: no -auth, or a public listener without a
+// certificate, and the relay does not start.
+func TestRelayRefusesInsecureSetup(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"-queue", filepath.Join(dir, "q")},
+		{"-queue", filepath.Join(dir, "q"), "-auth", "a:b", "-listen", "0.0.0.0:0"},
+	} {
+		code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, args...)
+		if code == 0 || !strings.Contains(stderr, "relay: ") {
+			t.Errorf("relay %q: exit %d, %s", args, code, stderr)
+		}
+	}
+}
+
+// TestQueueLocked: a second relay on the same queue refuses to start.
+func TestQueueLocked(t *testing.T) {
+	w := newWorld(t)
+	w.startRelay()
+	code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-listen", e2e.FreeAddr(t), "-auth", "a:b", "-queue", w.queue)
+	if code == 0 || !strings.Contains(stderr, queue.ErrLocked.Error()) {
+		t.Errorf("second relay: exit %d, %s", code, stderr)
+	}
+}
+
+// TestRelayLoopbackWithoutTLS: on a loopback listener without a
+// certificate, AUTH in clear is allowed (the password crosses no network).
+func TestRelayLoopbackWithoutTLS(t *testing.T) {
+	w := newWorld(t)
+	w.startSink(w.yAddr, w.yMaildir)
+	w.relay = e2e.Start(t, w.dir, relayBin, "-listen", w.relayAddr, "-auth", "alice:alice-pw", "-queue", w.queue,
+		"-route", "y.test="+w.yAddr, "-hostname", "relay.test")
+	w.relay.WaitListen(w.relayAddr, 10*time.Second)
+	code, _, stderr := e2e.Run(t, 20*time.Second, []byte("Subject: x\r\n\r\nx\r\n"), sendmailBin,
+		"-server", w.relayAddr, "-auth", "alice:alice-pw", "-from", "a@x.test", "-to", "b@y.test")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if files := e2e.Maildir(t, w.yMaildir, 1, 10*time.Second); len(files) != 1 {
+		t.Errorf("%d delivered", len(files))
+	}
+	if err := w.relay.Stop(); err != nil {
+		t.Errorf("relay exit: %v", err)
+	}
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/examples/internal/cli"
+	"github.com/smtpkit/smtp/examples/internal/maildir"
+	"github.com/smtpkit/smtp/examples/internal/queue"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/server"
+)
+
+// submission is the server.Backend of the relay's listener: authenticated
+// clients hand in mail, which is queued durably before the 250.
+type submission struct {
+	q        *queue.Queue
+	sched    *scheduler
+	users    cli.Users
+	hostname string
+	log      *slog.Logger
+}
+
+// NewSession implements server.Backend.
+func (b *submission) NewSession(_ context.Context, c *server.Conn) (server.Session, error) {
+	return &submitSession{b: b, conn: c}, nil
+}
+
+type submitSession struct {
+	b    *submission
+	conn *server.Conn
+	msg  *queue.Message // the transaction, nil before MAIL
+}
+
+// AuthPassword implements server.PasswordAuthenticator (AUTH PLAIN, LOGIN).
+// Acting as another user is not allowed.
+func (s *submitSession) AuthPassword(_ context.Context, identity, username, password string) error {
+	if (identity != "" && identity != username) || !s.b.users.Check(username, password) {
+		s.b.log.Warn("authentication failed", "conn", s.conn.ID(), "remote", s.conn.RemoteAddr().String(), "user", username)
+		return server.ErrAuthFailed
+	}
+	return nil
+}
+
+// AuthSecret implements server.SecretAuthenticator (CRAM-MD5).
+func (s *submitSession) AuthSecret(_ context.Context, username string) (string, error) {
+	pw, ok := s.b.users[username]
+	if !ok {
+		return "", server.ErrAuthFailed
+	}
+	return pw, nil
+}
+
+// Mail implements server.Session. The server refuses MAIL with 530 5.7.0
+// before AUTH (RFC 4954 6, Server.AuthRequired); the check here is a second
+// lock on the door: no open relay (RFC 5321 3.6.2, 7.1).
+func (s *submitSession) Mail(_ context.Context, from envelope.Path, p envelope.MailParams) error {
+	if s.conn.Identity() == "" {
+		return reply.AuthRequired()
+	}
+	m := &queue.Message{
+		SMTPUTF8: p.SMTPUTF8,
+		EightBit: p.Body == envelope.Body8BitMIME,
+		EnvID:    p.EnvID,
+	}
+	if !from.Null {
+		m.From = from.Address.String()
+	}
+	switch p.Ret {
+	case envelope.RetFull:
+		m.Ret = "FULL"
+	case envelope.RetHdrs:
+		m.Ret = "HDRS"
+	}
+	s.msg = m
+	return nil
+}
+
+// Rcpt implements server.Session: any recipient of an authenticated client
+// is relayed.
+func (s *submitSession) Rcpt(_ context.Context, to envelope.Path, p envelope.RcptParams) error {
+	if s.conn.Identity() == "" || s.msg == nil {
+		// RFC 5321 3.6.2: relaying denied.
+		return reply.RelayDenied()
+	}
+	if to.Address.Domain == "" {
+		// <Postmaster> without a domain is this host's postmaster (RFC
+		// 5321 4.1.1.3); a relay without local mailboxes has none.
+		return reply.MailboxUnavailable("No local mailboxes here")
+	}
+	r := queue.Recipient{Addr: to.Address.String(), State: queue.Pending}
+	if p.Notify != 0 {
+		r.Notify = p.Notify.String()
+	}
+	if p.ORcpt != nil {
+		r.ORcpt = p.ORcpt.AddrType + ";" + p.ORcpt.Addr
+	}
+	s.msg.Recipients = append(s.msg.Recipients, r)
+	return nil
+}
+
+// Data implements server.Session: it writes the message with a Received
+// field (RFC 5321 4.4) into the queue and commits it, fsync of files and
+// directories included, before the server says 250 (RFC 5321 6.1: the
+// relay is then responsible for the message).
+func (s *submitSession) Data(ctx context.Context, r io.Reader) error {
+	m := s.msg
+	if m == nil || len(m.Recipients) == 0 {
+		return reply.BadSequence("No valid recipients")
+	}
+	w, err := s.b.q.Create()
+	if err != nil {
+		return s.storeFailed(ctx, err)
+	}
+	now := time.Now()
+	if _, err := w.Write(s.received(w.ID(), now)); err != nil {
+		w.Abort()
+		return s.storeFailed(ctx, err)
+	}
+	if _, err := w.ReadFrom(r); err != nil {
+		w.Abort()
+		var qe *queue.Error
+		if errors.As(err, &qe) {
+			return s.storeFailed(ctx, err)
+		}
+		return err // the reader's: too large, connection lost...
+	}
+	m.Created = now
+	m.NextAttempt = now
+	m.Client = s.client()
+	if err := w.Commit(m); err != nil {
+		return s.storeFailed(ctx, err)
+	}
+	s.b.log.Info("queued", "id", m.ID, "from", "<"+m.From+">", "rcpts", len(m.Recipients),
+		"size", m.Size, "client", m.Client)
+	s.b.sched.add(m.ID, now)
+	s.msg = nil
+	return reply.Queued(m.ID)
+}
+
+// storeFailed answers a queue failure: 452 4.3.1 for a full disk (RFC 3463
+// 3.4), else the server's 451 4.3.0; the message is not acknowledged.
+func (s *submitSession) storeFailed(ctx context.Context, err error) error {
+	s.b.log.ErrorContext(ctx, "message not queued", "conn", s.conn.ID(), "err", err)
+	if maildir.IsNoSpace(err) {
+		return reply.InsufficientStorage()
+	}
+	return err
+}
+
+// client describes the submitter for logs and the listing.
+func (s *submitSession) client() string {
+	return s.conn.RemoteAddr().String() + " user=" + s.conn.Identity()
+}
+
+// received returns the trace field RFC 5321 4.4 requires of a relay:
+// "Received: from HELO (IP) by HOSTNAME with PROTOCOL id ID; DATE", the
+// protocol named per RFC 3848 (ESMTPSA: ESMTP with TLS and AUTH) and RFC
+// 6531 (UTF8SMTP...).
+func (s *submitSession) received(id string, now time.Time) []byte {
+	proto := "ESMTP"
+	if s.msg.SMTPUTF8 {
+		proto = "UTF8SMTP"
+	}
+	if s.conn.TLS() != nil {
+		proto += "S"
+	}
+	if s.conn.Identity() != "" {
+		proto += "A"
+	}
+	ip := "unknown"
+	if ta, ok := s.conn.RemoteAddr().(*net.TCPAddr); ok {
+		ip = ta.IP.String()
+	}
+	helo := sanitize(s.conn.Hello())
+	if helo == "" {
+		helo = "unknown"
+	}
+	var b []byte
+	b = append(b, "Received: from "...)
+	b = append(b, helo...)
+	b = append(b, " (["...)
+	b = append(b, ip...)
+	b = append(b, "])\r\n\tby "...)
+	b = append(b, sanitize(s.b.hostname)...)
+	b = append(b, " with "...)
+	b = append(b, proto...)
+	b = append(b, " id "...)
+	b = append(b, id...)
+	b = append(b, ";\r\n\t"...)
+	b = now.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n"...)
+}
+
+// sanitize keeps a name from the network to printable ASCII without
+// spaces, at most 255 characters (a domain's limit, RFC 1035 2.3.4).
+func sanitize(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r <= ' ' || r >= 0x7f || r == '(' || r == ')' || r == ';' {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	return s
+}
+
+// Reset implements server.Session.
+func (s *submitSession) Reset(context.Context) { s.msg = nil }
+
+// Logout implements server.Session.
+func (s *submitSession) Logout(context.Context) error { return nil }

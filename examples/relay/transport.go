@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/smtpkit/smtp/client"
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/examples/internal/queue"
+)
+
+// smtpTransport delivers with the client package's Deliverer: to the static
+// route of a domain when there is one (STARTTLS when offered, certificate
+// not verified), else to the domain's MX hosts (RFC 5321 5.1) with
+// opportunistic TLS (RFC 7435).
+type smtpTransport struct {
+	base client.Deliverer
+	// smartHost is the "*" route: where every domain without its own
+	// route goes ("" = the MX hosts).
+	smartHost string
+}
+
+func newSMTPTransport(hostname string, routes map[string]string) *smtpTransport {
+	t := &smtpTransport{smartHost: routes["*"]}
+	rs := map[string]string{}
+	for d, a := range routes {
+		if d != "*" {
+			rs[d] = a
+		}
+	}
+	t.base = client.Deliverer{
+		Options: &client.Options{LocalName: hostname},
+		Routes:  rs,
+	}
+	return t
+}
+
+func (t *smtpTransport) deliver(ctx context.Context, m *queue.Message, domain string, rcpts []int, msg io.ReaderAt, size int64) []outcome {
+	env, bad := buildEnvelope(m, rcpts)
+	if bad != nil {
+		return bad
+	}
+	d := &t.base
+	if _, routed := d.Routes[domain]; !routed && t.smartHost != "" {
+		dd := t.base
+		dd.Routes = map[string]string{domain: t.smartHost}
+		d = &dd
+	}
+	res := d.Deliver(ctx, env, msg, size)
+	outs := make([]outcome, len(res))
+	for i := range res {
+		outs[i] = outcomeOf(&res[i])
+	}
+	return outs
+}
+
+// buildEnvelope builds the envelope for m's recipients rcpts. An address
+// that no longer parses (a damaged queue file) fails permanently.
+func buildEnvelope(m *queue.Message, rcpts []int) (envelope.Envelope, []outcome) {
+	opts := envelope.ParseOptions{SMTPUTF8: true}
+	env := envelope.Envelope{From: envelope.Path{Null: true}}
+	env.Mail.SMTPUTF8 = m.SMTPUTF8
+	if m.EightBit {
+		env.Mail.Body = envelope.Body8BitMIME
+	}
+	fail := func(err error) []outcome {
+		outs := make([]outcome, len(rcpts))
+		for i := range outs {
+			outs[i] = outcome{state: queue.Failed, status: "5.1.3", diag: "bad address in the queue: " + err.Error()}
+		}
+		return outs
+	}
+	if m.From != "" {
+		p, err := envelope.ParsePath("<"+m.From+">", opts)
+		if err != nil {
+			return env, fail(err)
+		}
+		env.From = p
+	}
+	for _, i := range rcpts {
+		p, err := envelope.ParsePath("<"+m.Recipients[i].Addr+">", opts)
+		if err != nil {
+			return env, fail(err)
+		}
+		env.To = append(env.To, envelope.Recipient{Path: p})
+	}
+	return env, nil
+}
+
+// outcomeOf turns the Deliverer's result for a recipient into queue state:
+// delivered; failed on a permanent failure (a 5xx, or a local refusal that
+// will not change, like a null MX); else pending, to retry (RFC 5321
+// 4.5.4.1). A connection lost after the end of the data (the outcome is
+// unknown) is retried too: a possible duplicate is better than a lost
+// message (RFC 5321 6.1).
+func outcomeOf(o *client.RecipientOutcome) outcome {
+	out := outcome{remote: o.Host, status: o.Enhanced.String()}
+	switch {
+	case o.Delivered():
+		out.state = queue.Delivered
+		out.diag = replyText(int(o.Code), out.status, "")
+		if !validStatus(out.status) {
+			out.status = "2.0.0"
+		}
+		return out
+	case o.Permanent():
+		out.state = queue.Failed
+	default:
+		out.state = queue.Pending
+	}
+	var ce *client.Error
+	if errors.As(o.Err, &ce) {
+		out.status = ce.Enhanced.String()
+		out.diag = replyText(int(ce.Code), out.status, ce.Text)
+		if ce.Local {
+			// Not the remote's reply: say so, so that a report does not
+			// present it as one (RFC 3464 2.3.6).
+			out.diag = "local: " + out.diag
+		}
+	} else if o.Err != nil {
+		out.diag = oneLine(o.Err.Error())
+	}
+	if !validStatus(out.status) {
+		out.status = ""
+	}
+	return out
+}
+
+// replyText formats a reply as one line: "550 5.1.1 text".
+func replyText(code int, enh, text string) string {
+	s := strconv.Itoa(code)
+	if validStatus(enh) {
+		s += " " + enh
+	}
+	if text != "" {
+		s += " " + oneLine(text)
+	}
+	return s
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// validStatus checks the shape of an RFC 3463 code: class.subject.detail.
+func validStatus(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || (parts[0] != "2" && parts[0] != "4" && parts[0] != "5") {
+		return false
+	}
+	for _, p := range parts[1:] {
+		if len(p) == 0 || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}

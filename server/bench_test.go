@@ -1,0 +1,120 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/server"
+)
+
+// discard is the cheapest backend: it accepts everything and throws the
+// data away, like mailsink -discard.
+type discard struct{}
+
+func (discard) NewSession(ctx context.Context, c *server.Conn) (server.Session, error) {
+	return discardSession{}, nil
+}
+
+type discardSession struct{}
+
+func (discardSession) Mail(context.Context, envelope.Path, envelope.MailParams) error { return nil }
+func (discardSession) Rcpt(context.Context, envelope.Path, envelope.RcptParams) error { return nil }
+func (discardSession) Data(_ context.Context, r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+func (discardSession) Reset(context.Context)        {}
+func (discardSession) Logout(context.Context) error { return nil }
+
+// benchClient opens a connection past EHLO.
+func benchClient(b *testing.B, addr string) (net.Conn, *bufio.Reader) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := bufio.NewReader(nc)
+	readReplies(b, r, 1)
+	nc.Write([]byte("EHLO bench\r\n"))
+	readReplies(b, r, 1)
+	return nc, r
+}
+
+// readReplies reads n complete replies, checking each is positive.
+func readReplies(b *testing.B, r *bufio.Reader, n int) {
+	for n > 0 {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			b.Fatal(err)
+		}
+		if line[0] != '2' && line[0] != '3' {
+			b.Fatalf("negative reply %q", line)
+		}
+		if len(line) >= 4 && line[3] == '-' {
+			continue
+		}
+		n--
+	}
+}
+
+func benchMessage(size int) []byte {
+	var sb strings.Builder
+	sb.WriteString("From: a@example.org\r\nTo: b@example.org\r\nSubject: bench\r\n\r\n")
+	line := strings.Repeat("x", 70) + "\r\n"
+	for sb.Len() < size {
+		sb.WriteString(line)
+	}
+	sb.WriteString(".\r\n")
+	return []byte(sb.String())
+}
+
+// BenchmarkServerTransaction sends 1 KiB messages over one loopback
+// connection, one round trip per command as smtp-source does (lockstep),
+// and with all commands pipelined (RFC 2920).
+func BenchmarkServerTransaction(b *testing.B) {
+	s := newServer(discard{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve(l)
+	defer s.Close()
+	msg := benchMessage(1024)
+	mail := []byte("MAIL FROM:<a@example.org>\r\n")
+	rcpt := []byte("RCPT TO:<b@example.org>\r\n")
+	data := []byte("DATA\r\n")
+
+	b.Run("lockstep", func(b *testing.B) {
+		nc, r := benchClient(b, l.Addr().String())
+		defer nc.Close()
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			nc.Write(mail)
+			readReplies(b, r, 1)
+			nc.Write(rcpt)
+			readReplies(b, r, 1)
+			nc.Write(data)
+			readReplies(b, r, 1)
+			nc.Write(msg)
+			readReplies(b, r, 1)
+		}
+	})
+	b.Run("pipelined", func(b *testing.B) {
+		nc, r := benchClient(b, l.Addr().String())
+		defer nc.Close()
+		batch := append(append(append(append([]byte(nil), mail...), rcpt...), data...), msg...)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			nc.Write(batch)
+			readReplies(b, r, 4)
+		}
+	})
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"errors"
+	"io"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/session"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/textproto"
+)
+
+// cmdData answers DATA, receives the message and answers it (RFC 5321
+// 4.1.1.4).
+func (c *conn) cmdData(arg []byte) {
+	if len(arg) > 0 {
+		// RFC 5321 4.1.1.4: DATA takes no argument.
+		c.errors++
+		c.answer(session.DATA, reply.ParamSyntax("DATA takes no argument"))
+		return
+	}
+	if c.mailParams.Body == envelope.BodyBinaryMIME {
+		// RFC 3030 3: a BINARYMIME message can only be sent with BDAT.
+		c.errors++
+		c.answer(session.DATA, reply.BadSequence("BODY=BINARYMIME requires BDAT"))
+		return
+	}
+	c.answer(session.DATA, c.cfg.canned.startData)
+
+	dr := c.tr.DotReader(textproto.DataLimits{
+		MaxSize:       c.cfg.maxMessage,
+		MaxLineLength: c.cfg.maxTextLine,
+		Policy:        c.srv.Policy,
+	})
+	c.blockTimeout = c.cfg.dataBlockTimeout // RFC 5321 4.5.3.2.5
+	c.body = dataBody{c: c, r: dr}
+	perRcpt, err := c.deliver(&c.body)
+	// Read to the real end before answering, whatever the backend did.
+	derr := dr.Discard()
+	c.blockTimeout = 0
+	c.sm.EndMessage()
+	if derr != nil {
+		if v := c.dataViolation(derr); v != nil {
+			err, perRcpt = v, nil
+		} else {
+			// The connection failed: nothing is acknowledged.
+			c.closing = true
+			if isTimeout(derr) {
+				c.reply(c.cfg.canned.timeout)
+			}
+			return
+		}
+	}
+	c.answerMessage(perRcpt, err)
+	c.resetTransaction(true)
+}
+
+// dataBody is the io.Reader given to Data: the message stream, which moves
+// the deadline of the backend's context to DataTimeout after the end of
+// the data once the end was read (RFC 5321 4.5.3.2.6).
+type dataBody struct {
+	c   *conn
+	r   io.Reader
+	eof bool
+}
+
+func (b *dataBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF && !b.eof {
+		b.eof = true
+		b.c.stage.extend(b.c.cfg.dataTimeout)
+	}
+	return n, err
+}
+
+// deliver hands the message to the backend: LMTPData in LMTP mode when the
+// session has it, else Data.
+func (c *conn) deliver(body io.Reader) (perRcpt []error, err error) {
+	c.stage.begin(c.cfg.dataTimeout)
+	if ls, ok := c.sess.(LMTPSession); ok && c.srv.LMTP {
+		err = c.call("LMTPData", func() error {
+			var err error
+			perRcpt, err = ls.LMTPData(&c.stage, body)
+			return err
+		})
+	} else {
+		err = c.call("Data", func() error { return c.sess.Data(&c.stage, body) })
+	}
+	c.stage.end()
+	return perRcpt, err
+}
+
+// dataViolation returns the reply for an error of the data stream that
+// leaves the session in step (the reader went to the real end), or nil
+// for a network failure.
+func (c *conn) dataViolation(err error) *reply.Reply {
+	var tooBig *textproto.MessageTooLargeError
+	var tooLong *textproto.LineTooLongError
+	var viol *textproto.ViolationError
+	switch {
+	case errors.As(err, &tooBig):
+		// RFC 1870 6.1, RFC 5321 4.5.3.1.10: 552 after draining.
+		c.violation("message too large")
+		return reply.MessageTooBig(tooBig.Limit)
+	case errors.As(err, &tooLong):
+		// RFC 5321 4.5.3.1.10.
+		c.violation("text line too long")
+		return c.cfg.canned.lineTooLong
+	case errors.As(err, &viol):
+		// RFC 5321 2.3.8, 4.1.1.4: bare CR, bare LF under a strict
+		// policy, NUL, or a fake end of data (SMTP smuggling).
+		c.violation(viol.Kind.String() + " in message data")
+		return reply.New(reply.CodeTransactionFailed, reply.EnhMediaError(),
+			"Message refused: "+viol.Kind.String())
+	}
+	return nil
+}
+
+// answerMessage sends the reply (or, in LMTP, the replies) to the end of a
+// message. err is the backend's error or a stream violation reply;
+// perRcpt the LMTP statuses.
+func (c *conn) answerMessage(perRcpt []error, err error) {
+	r := c.messageReply("Data", err)
+	if !c.srv.LMTP {
+		c.reply(r)
+		return
+	}
+	// RFC 2033 4.2: one reply per accepted recipient, in order.
+	for i, to := range c.rcpts {
+		ri := r
+		if err == nil && perRcpt != nil {
+			if i < len(perRcpt) {
+				ri = c.messageReply("LMTPData", perRcpt[i])
+			} else {
+				ri = c.cfg.canned.localError
+			}
+		}
+		c.reply(ri)
+		c.recipientEvent(to, ri)
+	}
+}
+
+// messageReply is the reply to a message given the backend's error.
+func (c *conn) messageReply(method string, err error) *reply.Reply {
+	if err == nil {
+		return c.cfg.canned.queued
+	}
+	return c.backendReply(method, err)
+}
+
+// resetTransaction forgets the transaction and tells the backend (always
+// when force is set, else only if a transaction was open).
+func (c *conn) resetTransaction(force bool) {
+	open := c.sm.InTransaction()
+	c.mailParams = envelope.MailParams{}
+	c.rcpts = c.rcpts[:0]
+	c.nrcpts = 0
+	if (force || open) && c.sess != nil {
+		c.stage.begin(c.cfg.commandTimeout)
+		c.call("Reset", func() error { c.sess.Reset(&c.stage); return nil })
+		c.stage.end()
+	}
+}

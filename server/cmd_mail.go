@@ -1,0 +1,91 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/reply"
+)
+
+// cmdMail answers MAIL FROM (RFC 5321 4.1.1.2).
+func (c *conn) cmdMail(arg []byte) *reply.Reply {
+	if c.srv.AuthRequired && !c.sm.Authenticated() {
+		// RFC 4954 6: 530 5.7.0 until the client authenticates.
+		return c.cfg.canned.authRequired
+	}
+	from, params, err := envelope.ParseMailCommand(string(arg), c.parseOptions(true))
+	if err != nil {
+		c.errors++
+		return envelopeReply(err)
+	}
+	if c.cfg.maxMessage > 0 && params.Size > c.cfg.maxMessage {
+		// RFC 1870 6.1: a declared size over the fixed maximum gets 552.
+		return reply.MessageTooBig(c.cfg.maxMessage)
+	}
+	c.stage.begin(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.2
+	err = c.call("Mail", func() error { return c.sess.Mail(&c.stage, from, params) })
+	c.stage.end()
+	r := c.result("Mail", err)
+	if r == nil {
+		r = c.cfg.canned.senderOK
+	}
+	if r.Code.IsPositive() {
+		c.mailParams = params
+		c.rcpts = c.rcpts[:0]
+		c.nrcpts = 0
+	}
+	return r
+}
+
+// cmdRcpt answers RCPT TO (RFC 5321 4.1.1.3).
+func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
+	to, params, err := envelope.ParseRcptCommand(string(arg), c.parseOptions(false))
+	if err != nil {
+		c.errors++
+		r := envelopeReply(err)
+		c.recipientEvent(to, r)
+		return r
+	}
+	if c.cfg.maxRcpts > 0 && c.nrcpts >= c.cfg.maxRcpts {
+		// RFC 5321 4.5.3.1.10: 452 4.5.3; the client sends the other
+		// recipients in a later transaction.
+		c.recipientEvent(to, c.cfg.canned.tooManyRcpts)
+		return c.cfg.canned.tooManyRcpts
+	}
+	c.stage.begin(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.3
+	err = c.call("Rcpt", func() error { return c.sess.Rcpt(&c.stage, to, params) })
+	c.stage.end()
+	r := c.result("Rcpt", err)
+	if r == nil {
+		r = c.cfg.canned.rcptOK
+	}
+	if r.Code.IsPositive() {
+		c.nrcpts++
+		if c.srv.LMTP {
+			// RFC 2033 4.2: one reply per accepted recipient later.
+			c.rcpts = append(c.rcpts, to)
+		}
+	}
+	c.recipientEvent(to, r)
+	return r
+}
+
+// result turns a backend method's error into its reply: nil for plain
+// success (the caller uses its standard reply), the backend's own reply
+// (positive or not) when it returned a *reply.Reply, else 451.
+func (c *conn) result(method string, err error) *reply.Reply {
+	if err == nil {
+		return nil
+	}
+	return c.backendReply(method, err)
+}
+
+// envelopeReply is the reply to a MAIL or RCPT argument the envelope
+// package refused.
+func envelopeReply(err error) *reply.Reply {
+	var e *envelope.Error
+	if errors.As(err, &e) {
+		return e.Reply()
+	}
+	return reply.ParamSyntax("")
+}

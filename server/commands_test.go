@@ -1,0 +1,320 @@
+package server_test
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/server"
+)
+
+// TestTranscripts runs each transcript on a fresh connection to a default
+// server, after the greeting.
+func TestTranscripts(t *testing.T) {
+	tests := []struct {
+		name   string
+		script string
+	}{
+		{"helo", `
+			C: HELO client.example
+			S: 250 mx.test
+			C: MAIL FROM:<a@b.example>
+			S: 250 Sender OK
+			C: MAIL FROM:<a@b.example>
+			S: 503 Nested MAIL command: send RSET first
+		`},
+		{"helo without name", `
+			C: HELO
+			S: 501 Domain name or address literal required
+			C: EHLO
+			S: 501 Domain name or address literal required
+		`},
+		{"helo ignores extensions", `
+			C: HELO client
+			S: 250 mx.test
+			C: MAIL FROM:<a@b.example> SIZE=10
+			S: 555 {*}
+		`},
+		{"lhlo in smtp", `
+			C: LHLO client
+			S: 500 Command unrecognized
+		`},
+		{"mail before helo", `
+			C: MAIL FROM:<a@b.example>
+			S: 503 Send EHLO or HELO first
+		`},
+		{"rcpt before mail", `
+			C: EHLO client
+			` + ehloS + `
+			C: RCPT TO:<a@b.example>
+			S: 503 5.5.1 Need MAIL before RCPT
+			C: DATA
+			S: 503 5.5.1 Need MAIL before DATA
+		`},
+		{"data without rcpt", `
+			C: EHLO client
+			` + ehloS + `
+			C: MAIL FROM:<>
+			S: 250 2.1.0 Sender OK
+			C: DATA
+			S: 503 5.5.1 Need RCPT before DATA
+		`},
+		{"mail syntax", `
+			C: EHLO client
+			` + ehloS + `
+			C: MAIL FROM:a@b
+			S: 501 5.5.2 {*}
+			C: MAIL TO:<a@b.example>
+			S: 501 {*}
+			C: MAIL FROM:<a@b.example> FOO=BAR
+			S: 555 5.5.4 {*}
+		`},
+		{"mail size over limit", `
+			C: EHLO client
+			` + ehloS + `
+			C: MAIL FROM:<a@b.example> SIZE=33554433
+			S: 552 5.3.4 Message size exceeds fixed maximum message size of 33554432 octets
+			C: MAIL FROM:<a@b.example> SIZE=33554432 BODY=8BITMIME
+			S: 250 2.1.0 Sender OK
+		`},
+		{"rcpt syntax", `
+			C: EHLO client
+			` + ehloS + `
+			C: MAIL FROM:<a@b.example>
+			S: 250 2.1.0 Sender OK
+			C: RCPT TO:<>
+			S: 501 5.1.3 {*}
+			C: RCPT TO:<b@c.example> NOTIFY=NEVER
+			S: 555 5.5.4 {*}
+			C: DATA
+			S: 554 5.5.1 No valid recipients
+		`},
+		{"rset", `
+			C: EHLO client
+			` + ehloS + `
+			C: MAIL FROM:<a@b.example>
+			S: 250 2.1.0 Sender OK
+			C: RSET
+			S: 250 2.0.0 OK
+			C: RCPT TO:<b@c.example>
+			S: 503 5.5.1 Need MAIL before RCPT
+			C: RSET x
+			S: 501 5.5.4 RSET takes no argument
+		`},
+		{"noop vrfy expn help", `
+			C: NOOP
+			S: 250 OK
+			C: NOOP anything
+			S: 250 OK
+			C: VRFY postmaster
+			S: 252 Cannot VRFY user, but will accept message and attempt delivery
+			C: VRFY
+			S: 501 VRFY needs a user name or mailbox
+			C: EXPN list
+			S: 502 EXPN not available
+			C: HELP
+			S: 214-Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH
+			S: 214 See RFC 5321
+			C: EHLO client
+			` + ehloS + `
+			C: NOOP
+			S: 250 2.0.0 OK
+		`},
+		{"unknown command", `
+			C: FOO bar
+			S: 500 Command unrecognized
+			C: EHLO client
+			` + ehloS + `
+			C: MAILX FROM:<a@b.example>
+			S: 500 5.5.2 Command unrecognized
+		`},
+		{"starttls not offered", `
+			C: EHLO client
+			` + ehloS + `
+			C: STARTTLS
+			S: 502 5.5.1 STARTTLS not offered
+		`},
+		{"auth not available", `
+			C: EHLO client
+			` + ehloS + `
+			C: AUTH PLAIN AGZvbwBiYXI=
+			S: 502 5.5.1 AUTH not available
+		`},
+		{"bdat not offered", `
+			C: EHLO client
+			` + ehloS + `
+			C: MAIL FROM:<a@b.example>
+			S: 250 2.1.0 Sender OK
+			C: RCPT TO:<b@c.example>
+			S: 250 2.1.5 Recipient OK
+			C: BDAT 4 LAST
+			C: abcd
+			C: RSET
+			S: 502 5.5.1 BDAT not offered
+			S: 500 5.5.2 Command unrecognized
+			S: 250 2.0.0 OK
+		`},
+		{"data with argument", `
+			C: EHLO client
+			` + ehloS + `
+			C: MAIL FROM:<a@b.example>
+			S: 250 2.1.0 Sender OK
+			C: RCPT TO:<b@c.example>
+			S: 250 2.1.5 Recipient OK
+			C: DATA now
+			S: 501 5.5.4 DATA takes no argument
+		`},
+		{"pipelined transaction", `
+			C: EHLO client
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<b@c.example>
+			C: RCPT TO:<c@c.example>
+			C: DATA
+			` + ehloS + `
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+			S: 250 2.1.5 Recipient OK
+			S: 354 Start mail input; end with <CRLF>.<CRLF>
+			C: hello
+			C: .
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<b@c.example>
+			C: DATA
+			S: 250 2.0.0 OK: message accepted
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+			S: 354 Start mail input; end with <CRLF>.<CRLF>
+			C: .
+			C: QUIT
+			S: 250 2.0.0 OK: message accepted
+			S: 221 2.0.0 mx.test closing connection
+		`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lb := start(t, newServer(&testBackend{}))
+			c := dial(t, lb)
+			c.Run(tt.script)
+		})
+	}
+}
+
+// In the bdat-not-offered transcript the chunk "abcd\r\n" is 6 octets but
+// announced as 4: the server skips 4 and reads "\r\n" as an empty command
+// line, which is unrecognized: this shows it skipped exactly the octets.
+
+func TestBackendReplies(t *testing.T) {
+	b := &testBackend{
+		mail: func(from envelope.Path) error {
+			switch from.Local {
+			case "blocked":
+				return reply.PolicyRejected("You are blocked")
+			case "broken":
+				return errors.New("database password is hunter2")
+			case "custom":
+				return reply.New(reply.CodeOK, reply.EnhSenderOK(), "Welcome back")
+			}
+			return nil
+		},
+		rcpt: func(to envelope.Path) error {
+			if to.Local == "nobody" {
+				return reply.MailboxUnavailable("No such user")
+			}
+			return nil
+		},
+	}
+	lb := start(t, newServer(b))
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		` + ehloS + `
+		C: MAIL FROM:<blocked@b.example>
+		S: 550 5.7.1 You are blocked
+		C: MAIL FROM:<broken@b.example>
+		S: 451 4.3.0 Requested action aborted: local error in processing
+		C: MAIL FROM:<custom@b.example>
+		S: 250 2.1.0 Welcome back
+		C: RCPT TO:<nobody@c.example>
+		S: 550 5.1.1 No such user
+		C: RCPT TO:<somebody@c.example>
+		S: 250 2.1.5 Recipient OK
+	`)
+}
+
+func TestDataReplyFromBackend(t *testing.T) {
+	b := &testBackend{}
+	b.data = func(r io.Reader) (string, error) {
+		buf := new(strings.Builder)
+		_, err := io.Copy(buf, r)
+		if err != nil {
+			return "", err
+		}
+		if strings.Contains(buf.String(), "reject") {
+			return "", reply.New(reply.CodeTransactionFailed, reply.EnhNotAuthorized(), "Spam")
+		}
+		if strings.Contains(buf.String(), "fail") {
+			return "", errors.New("disk on fire")
+		}
+		return buf.String(), reply.Queued("Q123")
+	}
+	lb := start(t, newServer(b))
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		` + ehloS + `
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<b@c.example>
+		C: DATA
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C: reject me
+		C: .
+		S: 554 5.7.1 Spam
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<b@c.example>
+		C: DATA
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C: fail
+		C: .
+		S: 451 4.3.0 Requested action aborted: local error in processing
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<b@c.example>
+		C: DATA
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C: fine
+		C: .
+		S: 250 2.0.0 OK: queued as Q123
+	`)
+}
+
+// TestGreetingRefused: a backend refusing the session with 554 gets 503 to
+// everything but QUIT (RFC 5321 3.1); any other error gets 421.
+func TestGreetingRefused(t *testing.T) {
+	b := &testBackend{newSession: func(c *server.Conn) error {
+		return reply.NoService("mx.test")
+	}}
+	lb := start(t, newServer(b))
+	c := lb.Dial(t)
+	c.Run(`
+		S: 554 mx.test No SMTP service here
+		C: EHLO client
+		S: 503 No SMTP service here
+		C: QUIT
+		S: 221 mx.test closing connection
+	`)
+	c.ExpectClosed()
+
+	b2 := &testBackend{newSession: func(c *server.Conn) error { return errors.New("boom") }}
+	lb2 := start(t, newServer(b2))
+	c2 := lb2.Dial(t)
+	c2.Expect("421 mx.test Service not available, closing transmission channel\r\n")
+	c2.ExpectClosed()
+}

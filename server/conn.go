@@ -1,0 +1,620 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/session"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/textproto"
+)
+
+// errShutdown ends the wait for a command when the server shuts down.
+var errShutdown = errors.New("smtp server: shutting down")
+
+// errTooManyErrors ends a connection that made MaxErrors errors.
+var errTooManyErrors = errors.New("smtp server: too many errors")
+
+// conn is the server side of one connection, served by one goroutine.
+type conn struct {
+	srv *Server
+	cfg *config
+	nc  net.Conn // the connection; a *tls.Conn once TLS is on
+	raw net.Conn // the accepted connection, never changed: for Close and Shutdown
+	pub Conn     // what the backend sees
+
+	tr   *textproto.Reader
+	out  []byte  // replies queued for the next flush
+	outp *[]byte // the pool entry behind out, from Server.outs
+
+	rc   syscall.RawConn // for idle waits without buffers; nil for TLS
+	slab *[]byte         // buffer of pend, from Server.slabs
+	pend []byte          // read by waitIdle, not yet given to tr
+
+	idleRead  func(fd uintptr) bool // c.readIdle, made once
+	idleErr   error                 // set by readIdle
+	rawReadFn func(fd uintptr) bool // c.readInto, made once
+	rdBuf     []byte                // rawRead's destination
+	rdN       int
+	rdErr     error
+
+	stage stageCtx // also holds the connection's context
+
+	sess      Session
+	noService bool // NewSession refused with 554: only QUIT works (RFC 5321 3.1)
+	sm        session.Machine
+
+	ipKey string
+
+	// idle is set while the goroutine waits for a command outside a
+	// transaction, so that Shutdown can interrupt the wait.
+	idle atomic.Bool
+	// blockTimeout > 0 sets a read deadline per read (message data, RFC
+	// 5321 4.5.3.2.5); 0 means command mode, where one deadline set by
+	// setDeadline bounds the whole command line (4.5.3.2.7), so a client
+	// sending a byte now and then cannot hold the connection.
+	blockTimeout time.Duration
+	deadline     time.Time // the read deadline last set
+	wdeadline    time.Time // the write deadline last set
+	deadlineSet  bool      // waitIdle set the deadline of the next command
+
+	errors       int
+	authFailures int
+	mechs        []string // SASL mechanisms of the session
+	mechsDone    bool
+
+	// The transaction.
+	mailParams envelope.MailParams
+	rcpts      []envelope.Path // accepted recipients (kept for LMTP replies)
+	nrcpts     int
+
+	body dataBody   // the DATA stream given to the backend
+	bdat *bdatState // the BDAT stream given to the backend, made on first use
+
+	wbuf     []byte    // scratch for formatting replies
+	cmdStart time.Time // when the current command was read (events)
+	verb     string    // current command, for events
+	closing  bool      // close after the reply is flushed
+	endErr   error     // why the connection ended, for EventDisconnect
+}
+
+func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
+	c := &conn{srv: s, cfg: &s.cfg, nc: nc, raw: nc}
+	n := s.nextID.Add(1)
+	c.pub = Conn{
+		id:     s.cfg.idPrefix + "-" + strconv.FormatUint(n, 10),
+		srv:    s,
+		remote: nc.RemoteAddr(),
+		local:  nc.LocalAddr(),
+	}
+	if _, ok := nc.(*tls.Conn); ok || implicitTLS {
+		if !ok {
+			nc = tls.Server(nc, s.TLSConfig)
+			c.nc = nc
+		}
+	}
+	return c
+}
+
+// refuse answers a connection the server does not admit, and closes it.
+func (c *conn) refuse(r *reply.Reply) {
+	defer c.nc.Close()
+	if _, ok := c.nc.(*tls.Conn); ok {
+		// No greeting can be read before the handshake; just close.
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.nc.Write(r.AppendWire(nil, false))
+}
+
+// serve runs the connection to its end.
+func (c *conn) serve() {
+	// Kept small, like loop: these frames stay on the stack of every idle
+	// connection, and a stack under a quarter used can shrink at GC.
+	defer c.finish()
+	if c.start() {
+		c.loop()
+	}
+}
+
+// start runs the implicit TLS handshake, makes the backend's session and
+// greets the client. It reports whether the session goes on.
+func (c *conn) start() bool {
+	c.stage.base = c.srv.baseCtx
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		// Implicit TLS (RFC 8314 3.3): the handshake comes first.
+		if !c.handshake(tc, c.cfg.greetingTimeout) {
+			return false
+		}
+		c.sm = session.NewMachine(session.Options{LMTP: c.srv.LMTP, TLS: true})
+	} else {
+		c.sm = session.NewMachine(session.Options{LMTP: c.srv.LMTP})
+	}
+	c.tr = c.getReader()
+	c.setRawConn(c.nc)
+	c.event(EventConnect)
+
+	// The backend's session.
+	var sess Session
+	c.stage.begin(c.cfg.greetingTimeout)
+	err := c.call("NewSession", func() error {
+		var err error
+		sess, err = c.srv.Backend.NewSession(&c.stage, &c.pub)
+		return err
+	})
+	c.stage.end()
+	if err == nil {
+		c.sess = sess
+		c.reply(c.cfg.canned.greeting)
+		return true
+	}
+	var r *reply.Reply
+	if errors.As(err, &r) && !r.Positive() {
+		c.reply(r)
+		if r.Code == reply.CodeTransactionFailed {
+			// RFC 5321 3.1: wait for QUIT, 503 to the rest.
+			c.noService = true
+			return true
+		}
+	} else {
+		c.logError("NewSession", err)
+		c.reply(reply.New(reply.CodeServiceNotAvailable, reply.EnhSystemError(),
+			c.cfg.hostname+" Service not available, closing transmission channel"))
+	}
+	c.flush()
+	return false
+}
+
+// loop reads and answers commands until the session ends.
+func (c *conn) loop() {
+	for !c.closing && c.next() {
+	}
+	c.flush()
+}
+
+// next reads and answers one command. It reports whether the session goes
+// on.
+func (c *conn) next() bool {
+	if c.srv.shutdown.Load() && !c.sm.InTransaction() {
+		c.reply(c.cfg.canned.shutdown)
+		return false
+	}
+	var err error
+	if c.rc != nil && c.tr.Buffered() == 0 {
+		// Nothing left to answer: flush, then wait without buffers.
+		if err = c.flush(); err == nil {
+			err = c.waitIdle()
+		}
+	}
+	var line []byte
+	if err == nil {
+		line, err = c.readCommand()
+	}
+	if err != nil {
+		if !c.readFailed(err) {
+			return false
+		}
+	} else {
+		if c.srv.Trace != nil {
+			c.traceCommand(line, false)
+		}
+		c.command(line)
+	}
+	if c.tooManyErrors() {
+		c.closeTooManyErrors()
+		return false
+	}
+	return true
+}
+
+// closeTooManyErrors says 421 to a client that made too many errors (RFC
+// 5321 4.2.2 allows 421 in reply to any command).
+func (c *conn) closeTooManyErrors() {
+	c.reply(c.cfg.canned.tooManyErrors)
+	c.logger().Info("smtp: closing connection after too many errors", "conn", c.pub.id, "errors", c.errors)
+}
+
+// tooManyErrors reports whether the connection made MaxErrors errors.
+func (c *conn) tooManyErrors() bool {
+	return c.cfg.maxErrors > 0 && c.errors >= c.cfg.maxErrors
+}
+
+// readCommand reads one command line. MAIL and RCPT may be longer than
+// MaxLineLength by ParamLineAllowance (RFC 5321 4.5.3.1.4) and AUTH up to
+// textproto.MaxAuthLine (RFC 4954 4); the others are checked against
+// MaxLineLength by command.
+func (c *conn) readCommand() ([]byte, error) {
+	c.verb = ""
+	c.blockTimeout = 0
+	if !c.deadlineSet {
+		c.setDeadline(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.7
+	}
+	c.deadlineSet = false
+	c.idle.Store(!c.sm.InTransaction())
+	max := c.cfg.maxLine + ParamLineAllowance
+	if max < textproto.MaxAuthLine && c.authOffered() {
+		// RFC 4954 4: an AUTH line with its initial response may be up
+		// to 12288 octets (OAuth tokens are long).
+		max = textproto.MaxAuthLine
+	}
+	line, err := c.tr.ReadLine(max, c.srv.Policy)
+	c.idle.Store(false)
+	if c.events() && err == nil {
+		c.cmdStart = time.Now()
+	}
+	return line, err
+}
+
+// readFailed handles an error from readCommand. It reports whether the
+// session goes on.
+func (c *conn) readFailed(err error) bool {
+	var tooLong *textproto.LineTooLongError
+	var viol *textproto.ViolationError
+	switch {
+	case errors.As(err, &tooLong):
+		// RFC 5321 4.5.3.1.10: 500 and the session goes on; the reader
+		// has already skipped the rest of the line.
+		c.violation("line too long")
+		return c.protocolError(c.cfg.canned.lineTooLong)
+	case errors.As(err, &viol):
+		c.violation(viol.Kind.String())
+		return c.protocolError(reply.BadSyntax(viol.Kind.String() + " in command line"))
+	}
+	if !errors.Is(err, io.EOF) {
+		c.endErr = err
+	}
+	switch {
+	case errors.Is(err, errShutdown):
+		c.reply(c.cfg.canned.shutdown)
+		c.flush()
+		return false
+	case isTimeout(err):
+		// RFC 5321 4.5.3.2.7: the server may close after its timeout;
+		// say so with 421 first (RFC 5321 3.8).
+		c.reply(c.cfg.canned.timeout)
+		c.flush()
+		return false
+	}
+	// EOF, reset, unexpected EOF: the client is gone.
+	return false
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// protocolError answers a protocol error and counts it; after MaxErrors
+// the connection gets 421 and is closed. It reports whether the session
+// can go on.
+func (c *conn) protocolError(r *reply.Reply) bool {
+	c.errors++
+	c.reply(r)
+	return !c.tooManyErrors()
+}
+
+// command dispatches one command line.
+func (c *conn) command(line []byte) {
+	verb, arg := textproto.SplitCommand(line)
+	cmd := session.ParseCommand(verb)
+	c.verb = cmd.String()
+	if len(line)+2 > c.cfg.maxLine && cmd != session.MAIL && cmd != session.RCPT &&
+		(cmd != session.AUTH || len(line)+2 > textproto.MaxAuthLine) {
+		// RFC 5321 4.5.3.1.4, 4.5.3.1.10.
+		c.violation("line too long")
+		c.protocolError(c.cfg.canned.lineTooLong)
+		return
+	}
+	if err := textproto.ValidateCommandLine(line, c.srv.EnableSMTPUTF8); err != nil && len(line) > 0 {
+		// RFC 5321 4.1.1, RFC 6531 3.3: control characters, and 8-bit
+		// bytes without SMTPUTF8, have no place in a command.
+		c.violation(err.Error())
+		text := "Invalid character in command"
+		var ce *textproto.CommandError
+		if errors.As(err, &ce) && ce.Reason != "" {
+			text = "Invalid command: " + ce.Reason
+		}
+		c.protocolError(reply.BadSyntax(text))
+		return
+	}
+	if c.noService && cmd != session.QUIT {
+		// RFC 5321 3.1: after a 554 greeting, only QUIT.
+		c.protocolError(reply.BadSequence("No SMTP service here"))
+		return
+	}
+	if r := c.sm.Check(cmd); r != nil {
+		if cmd == session.BDAT {
+			// RFC 3030 2: the chunk's octets follow anyway; skip them.
+			if !c.skipChunk(arg) {
+				return
+			}
+		}
+		c.protocolError(r)
+		return
+	}
+	var r *reply.Reply
+	switch cmd {
+	case session.HELO, session.EHLO, session.LHLO:
+		r = c.cmdHello(cmd, arg)
+	case session.MAIL:
+		r = c.cmdMail(arg)
+	case session.RCPT:
+		r = c.cmdRcpt(arg)
+	case session.DATA:
+		c.cmdData(arg)
+		return
+	case session.BDAT:
+		c.cmdBDAT(arg)
+		return
+	case session.RSET:
+		r = c.cmdRset(arg)
+	case session.NOOP:
+		r = c.cfg.canned.ok
+	case session.QUIT:
+		r = c.cmdQuit(arg)
+	case session.VRFY:
+		r = c.cmdVrfy(arg)
+	case session.EXPN:
+		r = c.cmdExpn(arg)
+	case session.HELP:
+		r = c.cmdHelp(arg)
+	case session.STARTTLS:
+		c.cmdStartTLS(arg)
+		return
+	case session.AUTH:
+		c.cmdAuth(arg)
+		return
+	default:
+		r = reply.CommandUnrecognized()
+	}
+	if r != nil {
+		c.answer(cmd, r)
+	}
+}
+
+// answer sends the reply to a command that was allowed by the state
+// machine and moves the machine: Apply on success (2xx, or 354 for
+// DATA), Fail otherwise.
+func (c *conn) answer(cmd session.Command, r *reply.Reply) {
+	c.reply(r) // formatted in the state the command was sent in
+	if r.Code.IsPositive() || r.Code.IsIntermediate() {
+		c.sm.Apply(cmd)
+	} else {
+		c.sm.Fail(cmd)
+	}
+}
+
+// reply queues r for the client. The queue is flushed before the next
+// read from the network, so that pipelined commands (RFC 2920) get their
+// replies in one write.
+func (c *conn) reply(r *reply.Reply) {
+	if c.outp == nil {
+		c.outp = c.srv.outs.Get().(*[]byte)
+		c.out = (*c.outp)[:0]
+	}
+	if len(c.out) >= maxPooledOut {
+		// A client pipelining without reading its replies: do not
+		// queue without bound.
+		c.flush()
+	}
+	start := len(c.out)
+	c.out = r.AppendWire(c.out, c.sm.Extended())
+	if c.srv.Trace != nil {
+		c.trace("S: ", c.out[start:])
+	}
+	if c.events() && c.verb != "" {
+		ev := Event{Kind: EventCommand, Command: c.verb, Reply: r}
+		if !c.cmdStart.IsZero() {
+			ev.Latency = time.Since(c.cmdStart)
+		}
+		c.cfg.events.Event(&c.pub, ev)
+	}
+}
+
+// maxPooledOut is the largest reply buffer given back to the pool; a
+// bigger one (after a large pipelined batch) is dropped.
+const maxPooledOut = 4096
+
+// flush writes the queued replies.
+func (c *conn) flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	c.setWriteDeadline(c.cfg.commandTimeout)
+	_, err := c.nc.Write(c.out)
+	c.out = c.out[:0]
+	return err
+}
+
+// releaseOut gives the (flushed) reply buffer back to the pool, so an idle
+// connection holds none.
+func (c *conn) releaseOut() {
+	if c.outp == nil {
+		return
+	}
+	if cap(c.out) <= maxPooledOut {
+		*c.outp = c.out[:0]
+		c.srv.outs.Put(c.outp)
+	}
+	c.outp, c.out = nil, nil
+}
+
+// Read is what the textproto.Reader reads from: it flushes the queued
+// replies only when the read would block (so one write answers a whole
+// pipelined batch, RFC 2920 3.1), sets the read deadline of the current
+// stage, and lets Shutdown interrupt an idle wait.
+func (c *conn) Read(p []byte) (int, error) {
+	if c.pend != nil {
+		return c.readPending(p), nil
+	}
+	if c.rc == nil {
+		// TLS: no way to know whether the read would block.
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+	}
+	for {
+		if t := c.blockTimeout; t > 0 {
+			c.setDeadline(t)
+		}
+		idle := c.idle.Load()
+		if idle && c.srv.shutdown.Load() {
+			return 0, errShutdown
+		}
+		var n int
+		var err error
+		if c.rc != nil {
+			n, err = c.rawRead(p)
+		} else {
+			n, err = c.nc.Read(p)
+		}
+		if err != nil && isTimeout(err) && c.srv.shutdown.Load() &&
+			(c.deadline.IsZero() || time.Now().Before(c.deadline)) {
+			// Shutdown interrupted the wait.
+			if idle && n == 0 {
+				return 0, errShutdown
+			}
+			if n == 0 {
+				// Busy: the transaction goes on, under its real
+				// deadline.
+				c.nc.SetReadDeadline(c.deadline)
+				continue
+			}
+			err = nil
+		}
+		return n, err
+	}
+}
+
+// deadlineSlack: a deadline is moved only when the new one is later than
+// the current one by more than timeout/deadlineSlack. Moving a deadline
+// costs a runtime timer update; with the slack a busy connection updates
+// it rarely instead of on every command, and a timeout is still never
+// shorter than (1 - 1/deadlineSlack) of its setting.
+const deadlineSlack = 16
+
+// setDeadline sets the read deadline t from now (none for t <= 0).
+func (c *conn) setDeadline(t time.Duration) {
+	if t <= 0 {
+		if !c.deadline.IsZero() {
+			c.deadline = time.Time{}
+			c.nc.SetReadDeadline(c.deadline)
+		}
+		return
+	}
+	d := time.Now().Add(t)
+	if !c.deadline.IsZero() && d.Sub(c.deadline) < t/deadlineSlack && !d.Before(c.deadline) {
+		return
+	}
+	c.deadline = d
+	c.nc.SetReadDeadline(d)
+}
+
+// setWriteDeadline is setDeadline for writes.
+func (c *conn) setWriteDeadline(t time.Duration) {
+	if t <= 0 {
+		return
+	}
+	d := time.Now().Add(t)
+	if !c.wdeadline.IsZero() && d.Sub(c.wdeadline) < t/deadlineSlack && !d.Before(c.wdeadline) {
+		return
+	}
+	c.wdeadline = d
+	c.nc.SetWriteDeadline(d)
+}
+
+// interruptIdle makes a goroutine waiting for a command outside a
+// transaction return from its read, for Shutdown.
+func (c *conn) interruptIdle() {
+	if c.idle.Load() {
+		c.raw.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// finish ends the connection.
+func (c *conn) finish() {
+	if c.sess != nil {
+		c.stage.begin(c.cfg.commandTimeout)
+		if c.sm.InTransaction() {
+			c.call("Reset", func() error { c.sess.Reset(&c.stage); return nil })
+		}
+		err := c.call("Logout", func() error { return c.sess.Logout(&c.stage) })
+		c.stage.end()
+		if err != nil {
+			c.logError("Logout", err)
+		}
+	}
+	c.nc.Close()
+	c.putReader()
+	c.releaseOut()
+	if c.slab != nil {
+		c.srv.slabs.Put(c.slab)
+		c.slab, c.pend = nil, nil
+	}
+	c.stage.closeConn()
+	c.srv.release(c)
+	if c.cfg.events != nil {
+		c.cfg.events.Event(&c.pub, Event{Kind: EventDisconnect, Err: c.endErr})
+	}
+}
+
+// call runs a backend method, turning a panic into an error that is
+// logged with its stack.
+func (c *conn) call(method string, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logger().Error("smtp: backend panic", "conn", c.pub.id, "method", method,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = errBackendPanic
+		}
+	}()
+	return f()
+}
+
+// errBackendPanic stands for a recovered panic of the backend.
+var errBackendPanic = errors.New("smtp server: backend panic")
+
+// backendReply turns a backend error into the reply for the client: a
+// *reply.Reply as it is, anything else a logged 451 4.3.0.
+func (c *conn) backendReply(method string, err error) *reply.Reply {
+	var r *reply.Reply
+	if errors.As(err, &r) && r.Code.Valid() {
+		return r
+	}
+	if err != errBackendPanic {
+		c.logError(method, err)
+	}
+	return c.cfg.canned.localError
+}
+
+func (c *conn) logError(method string, err error) {
+	c.logger().Error("smtp: backend error", "conn", c.pub.id, "method", method, "err", err)
+}
+
+// handshake runs the server side of a TLS handshake and records its
+// result. It reports success.
+func (c *conn) handshake(tc *tls.Conn, timeout time.Duration) bool {
+	if timeout > 0 {
+		tc.SetDeadline(time.Now().Add(timeout))
+	}
+	err := tc.HandshakeContext(c.stage.connContext())
+	tc.SetDeadline(time.Time{})
+	c.deadline, c.wdeadline = time.Time{}, time.Time{}
+	if err != nil {
+		c.cfg.events.Event(&c.pub, Event{Kind: EventTLS, Err: err})
+		return false
+	}
+	st := tc.ConnectionState()
+	c.pub.setTLS(&st)
+	c.cfg.events.Event(&c.pub, Event{Kind: EventTLS, TLS: &st})
+	return true
+}

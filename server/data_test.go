@@ -1,0 +1,396 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/server"
+)
+
+func chunkingServer(b *testBackend) *server.Server {
+	s := newServer(b)
+	s.EnableChunking = true
+	return s
+}
+
+const ehloChunkingS = `S: 250-mx.test greets client
+S: 250-PIPELINING
+S: 250-SIZE 33554432
+S: 250-8BITMIME
+S: 250-ENHANCEDSTATUSCODES
+S: 250-CHUNKING
+S: 250 BINARYMIME
+`
+
+func TestBDAT(t *testing.T) {
+	b := &testBackend{}
+	lb := start(t, chunkingServer(b))
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<b@c.example>
+		` + ehloChunkingS + `
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+	`)
+	// Two chunks pipelined, the second LAST; a CR at the end of the first
+	// and LF at the start of the second make one CRLF.
+	c.Send("BDAT 7\r\nline 1\rBDAT 9 LAST\r\n\nline 2\r\n")
+	c.Expect("250 2.0.0 7 octets received\r\n250 2.0.0 OK: message accepted\r\n")
+	// A NOOP between chunks, and an empty LAST chunk.
+	c.Run(`
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<b@c.example>
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+	`)
+	c.Send("BDAT 3\r\nabcNOOP\r\nBDAT 0 LAST\r\n")
+	c.Expect("250 2.0.0 3 octets received\r\n250 2.0.0 OK\r\n250 2.0.0 OK: message accepted\r\n")
+	// BINARYMIME: taken verbatim, even a bare CR and NUL.
+	c.Run(`
+		C: MAIL FROM:<a@b.example> BODY=BINARYMIME
+		C: RCPT TO:<b@c.example>
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		C: DATA
+		S: 503 5.5.1 BODY=BINARYMIME requires BDAT
+	`)
+	c.Send("BDAT 5 LAST\r\na\rb\x00c")
+	c.Expect("250 2.0.0 OK: message accepted\r\n")
+	msgs := b.Messages()
+	if len(msgs) != 3 {
+		t.Fatalf("got %d messages", len(msgs))
+	}
+	for i, want := range []string{"line 1\r\nline 2\r\n", "abc", "a\rb\x00c"} {
+		if msgs[i].Data != want {
+			t.Errorf("message %d = %q, want %q", i, msgs[i].Data, want)
+		}
+	}
+}
+
+func TestBDATErrors(t *testing.T) {
+	t.Run("aborted by RSET", func(t *testing.T) {
+		b := &testBackend{}
+		lb := start(t, chunkingServer(b))
+		c := dial(t, lb)
+		c.Run(`
+			C: EHLO client
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<b@c.example>
+			` + ehloChunkingS + `
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+		`)
+		c.Send("BDAT 3\r\nabcRSET\r\nRCPT TO:<x@y.example>\r\n")
+		c.Expect("250 2.0.0 3 octets received\r\n250 2.0.0 OK\r\n503 5.5.1 Need MAIL before RCPT\r\n")
+		if n := len(b.Messages()); n != 0 {
+			t.Errorf("stored %d messages", n)
+		}
+	})
+	t.Run("too large", func(t *testing.T) {
+		b := &testBackend{}
+		s := chunkingServer(b)
+		s.MaxMessageBytes = 10
+		lb := start(t, s)
+		c := dial(t, lb)
+		c.Run(`
+			C: EHLO client
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<b@c.example>
+			S: 250-mx.test greets client
+			S: 250-PIPELINING
+			S: 250-SIZE 10
+			S: 250-8BITMIME
+			S: 250-ENHANCEDSTATUSCODES
+			S: 250-CHUNKING
+			S: 250 BINARYMIME
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+		`)
+		c.Send("BDAT 6\r\n123456BDAT 6 LAST\r\n123456NOOP\r\n")
+		c.Expect("250 2.0.0 6 octets received\r\n" +
+			"552 5.3.4 Message size exceeds fixed maximum message size of 10 octets\r\n" +
+			"250 2.0.0 OK\r\n")
+		if n := len(b.Messages()); n != 0 {
+			t.Errorf("stored %d messages", n)
+		}
+	})
+	t.Run("refused by backend mid-message", func(t *testing.T) {
+		b := &testBackend{data: func(r io.Reader) (string, error) {
+			return "", reply.ExceededStorage("Mailbox full")
+		}}
+		lb := start(t, chunkingServer(b))
+		c := dial(t, lb)
+		c.Run(`
+			C: EHLO client
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<b@c.example>
+			` + ehloChunkingS + `
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+		`)
+		// The second chunk, pipelined, is refused and skipped.
+		c.Send("BDAT 3\r\nabcBDAT 3 LAST\r\ndefNOOP\r\n")
+		c.Expect("552 5.2.2 Mailbox full\r\n503 5.5.1 Need MAIL before BDAT\r\n250 2.0.0 OK\r\n")
+	})
+	t.Run("malformed", func(t *testing.T) {
+		lb := start(t, chunkingServer(&testBackend{}))
+		c := dial(t, lb)
+		c.Run(`
+			C: EHLO client
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<b@c.example>
+			` + ehloChunkingS + `
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+			C: BDAT x
+			S: 501 5.5.4 Malformed BDAT command; closing connection
+		`)
+		c.ExpectClosed()
+	})
+}
+
+// lmtpSession reports per-recipient results: recipients whose local part
+// is "full" fail.
+type lmtpSession struct {
+	*testSession
+	rcpts []string
+}
+
+func (s *lmtpSession) Rcpt(ctx context.Context, to envelope.Path, p envelope.RcptParams) error {
+	s.rcpts = append(s.rcpts, to.Local)
+	return s.testSession.Rcpt(ctx, to, p)
+}
+
+func (s *lmtpSession) LMTPData(ctx context.Context, r io.Reader) ([]error, error) {
+	if err := s.testSession.Data(ctx, r); err != nil {
+		return nil, err
+	}
+	out := make([]error, len(s.rcpts))
+	for i, rc := range s.rcpts {
+		if rc == "full" {
+			out[i] = reply.New(reply.CodeInsufficientStorage, reply.EnhMailboxFull().WithClass(4), "Mailbox full")
+		}
+	}
+	s.rcpts = nil
+	return out, nil
+}
+
+func TestLMTP(t *testing.T) {
+	b := &testBackend{}
+	lmtp := server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		return &lmtpSession{testSession: &testSession{b: b, c: c}}, nil
+	})
+	s := newServer(lmtp)
+	s.LMTP = true
+	lb := start(t, s)
+	c := lb.Dial(t)
+	c.Run(`
+		S: 220 mx.test LMTP ready
+		C: EHLO client
+		S: 500 This is an LMTP server: use LHLO
+		C: LHLO client
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<ok@c.example>
+		C: RCPT TO:<full@c.example>
+		C: DATA
+		` + ehloS + `
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C: hi
+		C: .
+		S: 250 2.0.0 OK: message accepted
+		S: 452 4.2.2 Mailbox full
+	`)
+
+	// Without LMTPSession, Data's result goes to every recipient.
+	b2 := &testBackend{data: func(r io.Reader) (string, error) {
+		io.Copy(io.Discard, r)
+		return "", errors.New("down")
+	}}
+	s2 := newServer(b2)
+	s2.LMTP = true
+	lb2 := start(t, s2)
+	c2 := lb2.Dial(t)
+	c2.Run(`
+		S: 220 mx.test LMTP ready
+		C: LHLO client
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<x@c.example>
+		C: RCPT TO:<y@c.example>
+		C: DATA
+		` + ehloS + `
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C: hi
+		C: .
+		S: 451 4.3.0 Requested action aborted: local error in processing
+		S: 451 4.3.0 Requested action aborted: local error in processing
+	`)
+}
+
+// TestDataEarlyReturn: a backend that returns before reading everything
+// gets its reply only after the data was read to the real end.
+func TestDataEarlyReturn(t *testing.T) {
+	b := &testBackend{data: func(r io.Reader) (string, error) {
+		buf := make([]byte, 3)
+		io.ReadFull(r, buf)
+		return string(buf), nil
+	}}
+	lb := start(t, newServer(b))
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<b@c.example>
+		C: DATA
+		` + ehloS + `
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+	`)
+	c.Send(strings.Repeat("a long line of text\r\n", 5000) + ".\r\nNOOP\r\n")
+	c.Expect("250 2.0.0 OK: message accepted\r\n250 2.0.0 OK\r\n")
+}
+
+// panicSession panics in Rcpt for "boom" and in Data for "boom" content.
+type panicSession struct{ *testSession }
+
+func (s *panicSession) Rcpt(ctx context.Context, to envelope.Path, p envelope.RcptParams) error {
+	if to.Local == "boom" {
+		panic("rcpt exploded")
+	}
+	return s.testSession.Rcpt(ctx, to, p)
+}
+
+func (s *panicSession) Data(ctx context.Context, r io.Reader) error {
+	b := make([]byte, 4)
+	io.ReadFull(r, b)
+	if string(b) == "boom" {
+		panic("data exploded")
+	}
+	io.Copy(io.Discard, r)
+	return nil
+}
+
+func TestBackendPanic(t *testing.T) {
+	b := &testBackend{}
+	logs := &syncBuffer{}
+	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		return &panicSession{&testSession{b: b, c: c}}, nil
+	}))
+	s.Logger = slogTo(logs)
+	lb := start(t, s)
+	c := dial(t, lb)
+	other := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<boom@c.example>
+		C: RCPT TO:<ok@c.example>
+		C: DATA
+		` + ehloS + `
+		S: 250 2.1.0 Sender OK
+		S: 451 4.3.0 Requested action aborted: local error in processing
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C: boom and more
+		C: .
+		S: 451 4.3.0 Requested action aborted: local error in processing
+		C: NOOP
+		S: 250 2.0.0 OK
+	`)
+	other.Run(`
+		C: NOOP
+		S: 250 OK
+	`)
+	l := logs.String()
+	if !strings.Contains(l, "rcpt exploded") || !strings.Contains(l, "data exploded") || !strings.Contains(l, "conn=") {
+		t.Errorf("panics not logged with connection id:\n%s", l)
+	}
+}
+
+// ctxSession checks the contexts it gets.
+type ctxSession struct {
+	*testSession
+	mu        sync.Mutex
+	deadlines []time.Duration
+	dataCtx   context.Context
+}
+
+func (s *ctxSession) Mail(ctx context.Context, from envelope.Path, p envelope.MailParams) error {
+	d, _ := ctx.Deadline()
+	s.mu.Lock()
+	s.deadlines = append(s.deadlines, time.Until(d))
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *ctxSession) Data(ctx context.Context, r io.Reader) error {
+	s.mu.Lock()
+	s.dataCtx = ctx
+	s.mu.Unlock()
+	done := ctx.Done()
+	io.Copy(io.Discard, r)
+	d, _ := ctx.Deadline()
+	s.mu.Lock()
+	s.deadlines = append(s.deadlines, time.Until(d))
+	s.mu.Unlock()
+	select {
+	case <-done:
+		return errors.New("context done during Data")
+	default:
+	}
+	return nil
+}
+
+func TestContexts(t *testing.T) {
+	var sess *ctxSession
+	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		sess = &ctxSession{testSession: &testSession{b: &testBackend{}, c: c}}
+		return sess, nil
+	}))
+	s.CommandTimeout = time.Minute
+	s.DataTimeout = 2 * time.Minute
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<b@c.example>
+		C: DATA
+		` + ehloS + `
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C: x
+		C: .
+		S: 250 2.0.0 OK: message accepted
+	`)
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if len(sess.deadlines) != 2 {
+		t.Fatalf("deadlines = %v", sess.deadlines)
+	}
+	if d := sess.deadlines[0]; d < 50*time.Second || d > time.Minute {
+		t.Errorf("Mail deadline in %v, want about 1m", d)
+	}
+	if d := sess.deadlines[1]; d < 110*time.Second || d > 2*time.Minute {
+		t.Errorf("Data deadline in %v, want about 2m", d)
+	}
+	if err := sess.dataCtx.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Data context after return: %v, want Canceled", err)
+	}
+}

@@ -1,0 +1,262 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/reply"
+)
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// The kinds of events.
+const (
+	// EventConnect: a connection was accepted and admitted.
+	EventConnect EventKind = iota + 1
+	// EventTLS: a TLS handshake ended (TLS set) or failed (Err set).
+	EventTLS
+	// EventHello: the client gave its name (Hello) with HELO, EHLO or LHLO
+	// (Command).
+	EventHello
+	// EventAuth: an AUTH exchange ended: Mechanism, Identity (the user
+	// name, never a secret), Err nil on success.
+	EventAuth
+	// EventCommand: a reply was sent to a command (Command, Reply,
+	// Latency from the command's arrival to its reply). DATA and BDAT
+	// give one event per reply (354, then the final one).
+	EventCommand
+	// EventRecipient: the outcome for a recipient (Recipient, Reply):
+	// after RCPT, and in LMTP after the message.
+	EventRecipient
+	// EventViolation: the client broke the protocol (Violation): a line
+	// too long, a bare CR or LF, NUL, a smuggling sequence, pipelining
+	// where it is not allowed, a STARTTLS injection.
+	EventViolation
+	// EventDisconnect: the connection ended.
+	EventDisconnect
+)
+
+// String returns the kind's name.
+func (k EventKind) String() string {
+	switch k {
+	case EventConnect:
+		return "connect"
+	case EventTLS:
+		return "tls"
+	case EventHello:
+		return "hello"
+	case EventAuth:
+		return "auth"
+	case EventCommand:
+		return "command"
+	case EventRecipient:
+		return "recipient"
+	case EventViolation:
+		return "violation"
+	case EventDisconnect:
+		return "disconnect"
+	}
+	return "unknown"
+}
+
+// Event is one observable fact of a connection. Fields not listed for its
+// Kind are zero. It is passed by value, so no event costs an allocation;
+// Reply and TLS point to values that must not be modified.
+type Event struct {
+	Kind EventKind
+	// Command is the command verb in upper case ("MAIL"), "UNKNOWN" for
+	// an unrecognised one.
+	Command string
+	// Reply is the reply sent.
+	Reply *reply.Reply
+	// Latency is the time from reading the command to queuing its reply.
+	Latency time.Duration
+	// Hello is the name given with HELO, EHLO or LHLO.
+	Hello string
+	// Mechanism is the SASL mechanism of an AUTH.
+	Mechanism string
+	// Identity is the user name of an AUTH (never a password or token).
+	Identity string
+	// Recipient is the recipient of an EventRecipient.
+	Recipient envelope.Path
+	// Violation describes a protocol violation.
+	Violation string
+	// TLS is the state after a successful handshake.
+	TLS *tls.ConnectionState
+	// Err is a failure: of the TLS handshake, of AUTH, or the reason a
+	// connection ended (nil for QUIT or a clean close).
+	Err error
+}
+
+// Events receives the events of every connection, from the connections'
+// goroutines: an implementation must be safe for concurrent use, and fast,
+// since it runs on the path of every command. Metrics (Prometheus,
+// OpenTelemetry) are a switch on e.Kind.
+type Events interface {
+	Event(c *Conn, e Event)
+}
+
+// EventsFunc adapts a function to the Events interface.
+type EventsFunc func(c *Conn, e Event)
+
+// Event calls f.
+func (f EventsFunc) Event(c *Conn, e Event) { f(c, e) }
+
+// MultiEvents returns Events that passes each event to every one of es in
+// turn.
+func MultiEvents(es ...Events) Events {
+	list := append([]Events(nil), es...)
+	return EventsFunc(func(c *Conn, e Event) {
+		for _, x := range list {
+			x.Event(c, e)
+		}
+	})
+}
+
+// SlogEvents returns Events that log to l, each record with the connection
+// id ("conn"): connections, commands, recipients and successful AUTH and
+// TLS at Debug level, violations and failed TLS handshakes at Info, failed
+// AUTH at Warn. A nil l means slog.Default().
+func SlogEvents(l *slog.Logger) Events {
+	if l == nil {
+		l = slog.Default()
+	}
+	return slogEvents{l}
+}
+
+type slogEvents struct{ l *slog.Logger }
+
+func (s slogEvents) Event(c *Conn, e Event) {
+	ctx := context.Background()
+	level := slog.LevelDebug
+	switch e.Kind {
+	case EventViolation:
+		level = slog.LevelInfo
+	case EventTLS:
+		if e.Err != nil {
+			level = slog.LevelInfo
+		}
+	case EventAuth:
+		if e.Err != nil {
+			level = slog.LevelWarn
+		}
+	}
+	if !s.l.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("conn", c.ID()))
+	switch e.Kind {
+	case EventConnect:
+		attrs = append(attrs, slog.String("remote", addrString(c.RemoteAddr())))
+	case EventTLS:
+		if e.TLS != nil {
+			attrs = append(attrs, slog.String("version", tls.VersionName(e.TLS.Version)),
+				slog.String("cipher", tls.CipherSuiteName(e.TLS.CipherSuite)))
+		}
+	case EventHello:
+		attrs = append(attrs, slog.String("cmd", e.Command), slog.String("name", e.Hello))
+	case EventAuth:
+		attrs = append(attrs, slog.String("mechanism", e.Mechanism), slog.String("user", e.Identity))
+	case EventCommand:
+		attrs = append(attrs, slog.String("cmd", e.Command))
+		if e.Reply != nil {
+			attrs = append(attrs, slog.Int("code", int(e.Reply.Code)))
+		}
+		attrs = append(attrs, slog.Duration("latency", e.Latency))
+	case EventRecipient:
+		attrs = append(attrs, slog.String("rcpt", e.Recipient.String()))
+		if e.Reply != nil {
+			attrs = append(attrs, slog.Int("code", int(e.Reply.Code)))
+		}
+	case EventViolation:
+		attrs = append(attrs, slog.String("violation", e.Violation), slog.String("remote", addrString(c.RemoteAddr())))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("err", e.Err.Error()))
+	}
+	s.l.LogAttrs(ctx, level, "smtp "+e.Kind.String(), attrs...)
+}
+
+func addrString(a interface{ String() string }) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// events reports whether events are wanted.
+func (c *conn) events() bool { return c.cfg.events != nil }
+
+// event sends an event with no fields but its kind.
+func (c *conn) event(k EventKind) {
+	if c.cfg.events == nil {
+		return
+	}
+	c.cfg.events.Event(&c.pub, Event{Kind: k})
+}
+
+// violation reports a protocol violation.
+func (c *conn) violation(what string) {
+	if c.cfg.events == nil {
+		return
+	}
+	c.cfg.events.Event(&c.pub, Event{Kind: EventViolation, Violation: what})
+}
+
+// recipientEvent reports the outcome for a recipient.
+func (c *conn) recipientEvent(p envelope.Path, r *reply.Reply) {
+	if c.cfg.events == nil {
+		return
+	}
+	c.cfg.events.Event(&c.pub, Event{Kind: EventRecipient, Recipient: p, Reply: r})
+}
+
+func (c *conn) logger() *slog.Logger { return c.cfg.logger }
+
+// trace writes data (one or more lines) to Server.Trace, each line
+// prefixed with the connection id and dir ("C: " or "S: ").
+func (c *conn) trace(dir string, data []byte) {
+	s := c.srv
+	s.traceMu.Lock()
+	defer s.traceMu.Unlock()
+	var b []byte
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		b = append(b, c.pub.id...)
+		b = append(b, ' ')
+		b = append(b, dir...)
+		b = append(b, line...)
+		b = append(b, '\n')
+	}
+	s.Trace.Write(b)
+}
+
+// traceCommand traces a command line, with AUTH payloads redacted.
+func (c *conn) traceCommand(line []byte, auth bool) {
+	if auth {
+		c.trace("C: ", []byte("[redacted]"))
+		return
+	}
+	if len(line) >= 5 && bytes.EqualFold(line[:5], []byte("AUTH ")) {
+		// Keep the mechanism, drop the initial response (RFC 4954 4).
+		rest := line[5:]
+		if i := bytes.IndexByte(rest, ' '); i >= 0 {
+			b := append(append([]byte(nil), line[:5+i]...), " [redacted]"...)
+			c.trace("C: ", b)
+			return
+		}
+	}
+	c.trace("C: ", line)
+}

@@ -1,0 +1,201 @@
+package server_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtp/internal/smtptest"
+	"github.com/smtpkit/smtp/server"
+)
+
+// pipeListener hands out one prepared connection, then blocks until
+// closed.
+type pipeListener struct {
+	once   sync.Once
+	conn   net.Conn
+	ch     chan net.Conn
+	closed chan struct{}
+}
+
+func newPipeListener(c net.Conn) *pipeListener {
+	l := &pipeListener{conn: c, ch: make(chan net.Conn, 1), closed: make(chan struct{})}
+	l.ch <- c
+	return l
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "192.0.2.1:2525" }
+
+// pipeConn gives the server end a TCP-like remote address.
+type pipeConn struct{ net.Conn }
+
+func (pipeConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 40000} }
+
+// runSession serves one connection over net.Pipe, writes input in pieces
+// whose sizes come from split, and returns everything the server wrote.
+// It fails t if a reply line is malformed.
+func runSession(t testing.TB, s *server.Server, input []byte, split byte) string {
+	cli, srvEnd := net.Pipe()
+	l := newPipeListener(pipeConn{srvEnd})
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+
+	var out []byte
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		br := bufio.NewReader(cli)
+		for {
+			line, err := br.ReadBytes('\n')
+			out = append(out, line...)
+			if err != nil {
+				if len(line) > 0 {
+					t.Errorf("reply line without CRLF: %q", line)
+				}
+				return
+			}
+			if !validReplyLine(line) {
+				t.Errorf("malformed reply line %q", line)
+			}
+		}
+	}()
+
+	cli.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	step := int(split%61) + 1
+	for len(input) > 0 {
+		n := min(step, len(input))
+		if _, err := cli.Write(input[:n]); err != nil {
+			break
+		}
+		input = input[n:]
+		step = (step*7+3)%97 + 1
+	}
+	// Let the server answer what it has, then hang up.
+	time.Sleep(time.Millisecond)
+	cli.Close()
+	<-readDone
+	s.Close()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	return string(out)
+}
+
+// validReplyLine checks "ddd" then SP or "-", text without CR or LF, CRLF
+// (RFC 5321 4.2).
+func validReplyLine(line []byte) bool {
+	if len(line) < 5 || line[len(line)-2] != '\r' || line[len(line)-1] != '\n' {
+		return false
+	}
+	if line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5' || line[2] < '0' || line[2] > '9' {
+		return false
+	}
+	if len(line) > 5 && line[3] != ' ' && line[3] != '-' {
+		return false
+	}
+	for _, b := range line[3 : len(line)-2] {
+		if b == '\r' || b == '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+// fuzzServer builds a server whose features come from flags.
+func fuzzServer(flags byte, cert *smtptest.Certificate) *server.Server {
+	b := &testBackend{users: map[string]string{"alice": "secret"}}
+	s := newServer(b)
+	s.LMTP = flags&1 != 0
+	s.EnableChunking = flags&2 != 0
+	s.EnableSMTPUTF8 = flags&4 != 0
+	s.EnableDSN = flags&4 != 0
+	if flags&8 != 0 {
+		s.MaxMessageBytes = 64
+		s.MaxRecipients = 2
+		s.MaxLineLength = 64
+		s.MaxErrors = 5
+		s.MaxTextLineLength = 40
+	}
+	s.AllowInsecureAuth = flags&16 != 0
+	s.AuthRequired = flags&32 != 0
+	if flags&64 != 0 && cert != nil {
+		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
+	}
+	s.CommandTimeout = 2 * time.Second
+	s.DataBlockTimeout = 2 * time.Second
+	return s
+}
+
+// FuzzSession drives a whole session with arbitrary client bytes: the
+// server must never panic, hang or write a malformed reply.
+func FuzzSession(f *testing.F) {
+	seeds := []string{
+		"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n",
+		"EHLO x\r\nMAIL FROM:<a@b.c> SIZE=10 BODY=8BITMIME\r\nRCPT TO:<d@e.f> NOTIFY=SUCCESS ORCPT=rfc822;d@e.f\r\nDATA\r\n..x\r\n.\r\n",
+		"LHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n",
+		"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nBDAT 3\r\nabcBDAT 2 LAST\r\nde",
+		"EHLO x\r\nMAIL FROM:<a@b.c> BODY=BINARYMIME\r\nRCPT TO:<d@e.f>\r\nBDAT 3 LAST\r\na\x00\r",
+		"EHLO x\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@b.c>\r\n",
+		"EHLO x\r\nAUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\n",
+		"EHLO x\r\nAUTH PLAIN\r\n*\r\nAUTH CRAM-MD5\r\n",
+		"EHLO x\r\nSTARTTLS\r\nMAIL FROM:<a@b.c>\r\n",
+		"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nx\n.\nMAIL FROM:<e@v.l>\r\n.\r\n",
+		"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nx\r.\r\n\r\n.\r\n",
+		"HELO x\r\nVRFY a\r\nEXPN b\r\nHELP\r\nNOOP\r\nRSET\r\nFOO\r\n\r\n\x00\r\n",
+		"EHLO x\r\nMAIL FROM:<\xc3\xa9@b.c> SMTPUTF8\r\nRCPT TO:<\xc3\xa9@e.f>\r\n",
+		"EHLO " + string(make([]byte, 600)) + "\r\nNOOP\r\n",
+		"BDAT 99999999999999999999\r\nBDAT -1\r\nBDAT 1 LAST x\r\n",
+	}
+	for i, s := range seeds {
+		f.Add(byte(i*37), byte(i), []byte(s))
+	}
+	cert, err := smtptest.NewCertificate()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, flags, split byte, input []byte) {
+		if len(input) > 1<<14 {
+			return
+		}
+		runSession(t, fuzzServer(flags, cert), input, split)
+	})
+}
+
+// TestFuzzSeedsHaveReplies makes sure the fuzz harness really talks to the
+// server.
+func TestFuzzHarness(t *testing.T) {
+	out := runSession(t, fuzzServer(0, nil), []byte("EHLO x\r\nNOOP\r\nQUIT\r\n"), 3)
+	want := "220 mx.test ESMTP ready\r\n" + strings.Replace(ehloReply, "client", "x", 1) + "250 2.0.0 OK\r\n221 2.0.0 mx.test closing connection\r\n"
+	if out != want {
+		t.Errorf("got %q\nwant %q", out, want)
+	}
+}
+
+var _ = io.EOF
+var _ = strings.Replace

@@ -1,0 +1,257 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/smtptest"
+	"github.com/smtpkit/smtp/server"
+)
+
+// message is one message a testBackend received.
+type message struct {
+	From string
+	To   []string
+	Data string
+	Mail envelope.MailParams
+	Err  error // the error Data returned
+}
+
+// testBackend records what it receives. Hooks let a test change the
+// answers.
+type testBackend struct {
+	mu       sync.Mutex
+	messages []message
+	resets   int
+	logouts  int
+	conns    []*server.Conn
+
+	newSession func(c *server.Conn) error
+	mail       func(from envelope.Path) error
+	rcpt       func(to envelope.Path) error
+	data       func(r io.Reader) (string, error) // default: io.ReadAll
+	users      map[string]string                 // enables PasswordAuthenticator
+}
+
+func (b *testBackend) NewSession(ctx context.Context, c *server.Conn) (server.Session, error) {
+	if b.newSession != nil {
+		if err := b.newSession(c); err != nil {
+			return nil, err
+		}
+	}
+	b.mu.Lock()
+	b.conns = append(b.conns, c)
+	b.mu.Unlock()
+	s := &testSession{b: b, c: c}
+	if b.users != nil {
+		return &authSession{s}, nil
+	}
+	return s, nil
+}
+
+func (b *testBackend) Messages() []message {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]message(nil), b.messages...)
+}
+
+type testSession struct {
+	b   *testBackend
+	c   *server.Conn
+	cur message
+}
+
+func (s *testSession) Mail(ctx context.Context, from envelope.Path, p envelope.MailParams) error {
+	if _, ok := ctx.Deadline(); !ok {
+		return errors.New("Mail context has no deadline")
+	}
+	if s.b.mail != nil {
+		if err := s.b.mail(from); err != nil {
+			return err
+		}
+	}
+	s.cur = message{From: from.String(), Mail: p}
+	return nil
+}
+
+func (s *testSession) Rcpt(ctx context.Context, to envelope.Path, p envelope.RcptParams) error {
+	if s.b.rcpt != nil {
+		if err := s.b.rcpt(to); err != nil {
+			return err
+		}
+	}
+	s.cur.To = append(s.cur.To, to.String())
+	return nil
+}
+
+func (s *testSession) Data(ctx context.Context, r io.Reader) error {
+	var data string
+	var err error
+	if s.b.data != nil {
+		data, err = s.b.data(r)
+	} else {
+		var b []byte
+		b, err = io.ReadAll(r)
+		data = string(b)
+	}
+	m := s.cur
+	m.Data = data
+	m.Err = err
+	if err == nil {
+		s.b.mu.Lock()
+		s.b.messages = append(s.b.messages, m)
+		s.b.mu.Unlock()
+	}
+	return err
+}
+
+func (s *testSession) Reset(ctx context.Context) {
+	s.cur = message{}
+	s.b.mu.Lock()
+	s.b.resets++
+	s.b.mu.Unlock()
+}
+
+func (s *testSession) Logout(ctx context.Context) error {
+	s.b.mu.Lock()
+	s.b.logouts++
+	s.b.mu.Unlock()
+	return nil
+}
+
+// authSession adds password authentication.
+type authSession struct{ *testSession }
+
+func (s *authSession) AuthPassword(ctx context.Context, identity, username, password string) error {
+	if p, ok := s.b.users[username]; ok && p == password && (identity == "" || identity == username) {
+		return nil
+	}
+	return server.ErrAuthFailed
+}
+
+// newServer returns a server for tests with a quiet logger.
+func newServer(b server.Backend) *server.Server {
+	return &server.Server{
+		Hostname:         "mx.test",
+		Backend:          b,
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AuthFailureDelay: -1,
+	}
+}
+
+// start runs s on loopback and returns the loopback.
+func start(t *testing.T, s *server.Server) *smtptest.Loopback {
+	t.Helper()
+	return smtptest.Start(t, s)
+}
+
+// dial connects and reads the greeting.
+func dial(t *testing.T, lb *smtptest.Loopback) *smtptest.Conn {
+	t.Helper()
+	c := lb.Dial(t)
+	c.Timeout = 5 * time.Second
+	c.Expect("220 mx.test ESMTP ready\r\n")
+	return c
+}
+
+// ehlo is the EHLO reply of a default test server without TLS.
+const ehloReply = "250-mx.test greets client\r\n" +
+	"250-PIPELINING\r\n" +
+	"250-SIZE 33554432\r\n" +
+	"250-8BITMIME\r\n" +
+	"250 ENHANCEDSTATUSCODES\r\n"
+
+// ehloS is ehloReply as transcript lines.
+var ehloS = "S: " + strings.ReplaceAll(strings.TrimSuffix(ehloReply, "\r\n"), "\r\n", "\nS: ") + "\n"
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// eventLog records events.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []server.Event
+}
+
+func (l *eventLog) Event(c *server.Conn, e server.Event) {
+	if c.ID() == "" {
+		panic("event without connection id")
+	}
+	l.mu.Lock()
+	l.evs = append(l.evs, e)
+	l.mu.Unlock()
+}
+
+// has reports whether an event of kind k mentions text (in its violation,
+// command, hello, mechanism or identity).
+func (l *eventLog) has(k server.EventKind, text string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.evs {
+		if e.Kind != k {
+			continue
+		}
+		for _, s := range []string{e.Violation, e.Command, e.Hello, e.Mechanism, e.Identity} {
+			if strings.Contains(s, text) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (l *eventLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, e := range l.evs {
+		s := e.Kind.String() + ":" + e.Command + e.Violation + e.Hello + e.Mechanism
+		if e.Reply != nil {
+			s += " " + e.Reply.Code.String()
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func slogDebug(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -1,0 +1,387 @@
+package server_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtp/internal/smtptest"
+	"github.com/smtpkit/smtp/server"
+)
+
+// TestStartTLSInjection: commands pipelined after STARTTLS, before the
+// handshake, are dropped (RFC 3207 5, CVE-2011-0411), and the session
+// restarts: EHLO is needed again.
+func TestStartTLSInjection(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	b := &testBackend{}
+	s := newServer(b)
+	s.TLSConfig = cert.ServerConfig()
+	events := &eventLog{}
+	s.Events = events
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		S: 250-mx.test greets client
+		S: 250-PIPELINING
+		S: 250-SIZE 33554432
+		S: 250-8BITMIME
+		S: 250-ENHANCEDSTATUSCODES
+		S: 250 STARTTLS
+	`)
+	c.Send("STARTTLS\r\nMAIL FROM:<evil@attacker.example>\r\n")
+	c.Expect("220 2.0.0 Ready to start TLS\r\n")
+	c.StartTLS(cert.ClientConfig())
+	c.Run(`
+		C: RCPT TO:<victim@example.org>
+		S: 503 Send EHLO or HELO first
+		C: EHLO client
+		` + ehloS + `
+		C: RCPT TO:<victim@example.org>
+		S: 503 5.5.1 Need MAIL before RCPT
+		C: STARTTLS
+		S: 503 5.5.1 TLS already active
+	`)
+	if !events.has(server.EventViolation, "STARTTLS command injection") {
+		t.Errorf("no violation event for the injection; events: %v", events.list())
+	}
+	b.mu.Lock()
+	st := b.conns[0].TLS()
+	b.mu.Unlock()
+	if st == nil {
+		t.Error("Conn.TLS() is nil after STARTTLS")
+	}
+}
+
+// TestStartTLSClean: a normal STARTTLS then a transaction under TLS.
+func TestStartTLSClean(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	b := &testBackend{}
+	s := newServer(b)
+	s.TLSConfig = cert.ServerConfig()
+	s.EnableRequireTLS = true
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		S: 250-mx.test greets client
+		S: 250-PIPELINING
+		S: 250-SIZE 33554432
+		S: 250-8BITMIME
+		S: 250-ENHANCEDSTATUSCODES
+		S: 250 STARTTLS
+		C: MAIL FROM:<a@b.example> REQUIRETLS
+		S: 555 5.5.4 {*}
+		C: STARTTLS
+		S: 220 2.0.0 Ready to start TLS
+	`)
+	c.StartTLS(cert.ClientConfig())
+	c.Run(`
+		C: EHLO client
+		S: 250-mx.test greets client
+		S: 250-PIPELINING
+		S: 250-SIZE 33554432
+		S: 250-8BITMIME
+		S: 250-ENHANCEDSTATUSCODES
+		S: 250 REQUIRETLS
+		C: MAIL FROM:<a@b.example> REQUIRETLS
+		S: 250 2.1.0 Sender OK
+		C: RCPT TO:<b@c.example>
+		S: 250 2.1.5 Recipient OK
+		C: DATA
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C: secret
+		C: .
+		S: 250 2.0.0 OK: message accepted
+	`)
+	msgs := b.Messages()
+	if len(msgs) != 1 || !msgs[0].Mail.RequireTLS || msgs[0].Data != "secret\r\n" {
+		t.Errorf("messages = %+v", msgs)
+	}
+}
+
+// TestImplicitTLS: ServeTLS-style listener (RFC 8314).
+func TestImplicitTLS(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	s := newServer(&testBackend{})
+	s.TLSConfig = cert.ServerConfig()
+	lb := smtptest.StartTLS(t, s, cert.ServerConfig())
+	c := lb.DialTLS(t, cert.ClientConfig())
+	c.Run(`
+		S: 220 mx.test ESMTP ready
+		C: EHLO client
+		` + ehloS + `
+		C: STARTTLS
+		S: 503 5.5.1 TLS already active
+	`)
+}
+
+// TestSmuggling: only CR LF . CR LF ends DATA. Each fake end is refused
+// with the whole message, and what follows it is not run as commands.
+func TestSmuggling(t *testing.T) {
+	fakes := []string{"\n.\n", "\r\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\r", "\r\n.\r\r\n", "\r\n\x00.\r\n"}
+	for _, fake := range fakes {
+		t.Run(strings.NewReplacer("\r", "CR", "\n", "LF", "\x00", "NUL").Replace(fake), func(t *testing.T) {
+			b := &testBackend{}
+			lb := start(t, newServer(b))
+			c := dial(t, lb)
+			c.Run(`
+				C: EHLO client
+				C: MAIL FROM:<a@b.example>
+				C: RCPT TO:<b@c.example>
+				C: DATA
+				` + ehloS + `
+				S: 250 2.1.0 Sender OK
+				S: 250 2.1.5 Recipient OK
+				S: 354 Start mail input; end with <CRLF>.<CRLF>
+			`)
+			c.Send("Subject: one\r\n\r\nfirst" + fake +
+				"MAIL FROM:<evil@b.example>\r\nRCPT TO:<victim@c.example>\r\nDATA\r\nSubject: two\r\n\r\nsmuggled\r\n.\r\nNOOP\r\n")
+			r := c.Expect("5{*}\r\n250 2.0.0 OK\r\n")
+			if !strings.HasPrefix(r, "554 5.6.0") && !strings.HasPrefix(r, "550") {
+				t.Errorf("reply to the message = %q", r)
+			}
+			if n := len(b.Messages()); n != 0 {
+				t.Errorf("backend stored %d messages: %+v", n, b.Messages())
+			}
+		})
+	}
+}
+
+// TestBareLFEndNormalised: under the default policy a bare LF line end is
+// taken as CRLF in the data, but "\n.\n" is still no end.
+func TestBareLFInData(t *testing.T) {
+	b := &testBackend{}
+	lb := start(t, newServer(b))
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		C: MAIL FROM:<a@b.example>
+		C: RCPT TO:<b@c.example>
+		C: DATA
+		` + ehloS + `
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+	`)
+	c.Send("a\nb\r\n.\r\n")
+	c.Expect("250 2.0.0 OK: message accepted\r\n")
+	if m := b.Messages(); len(m) != 1 || m[0].Data != "a\r\nb\r\n" {
+		t.Errorf("messages = %+v", m)
+	}
+}
+
+// TestLimits checks each limit's reply code.
+func TestLimits(t *testing.T) {
+	t.Run("command line", func(t *testing.T) {
+		lb := start(t, newServer(&testBackend{}))
+		c := dial(t, lb)
+		long := "NOOP " + strings.Repeat("x", 507) // 512 + CRLF = 514
+		ok := "NOOP " + strings.Repeat("x", 505)   // 510 + CRLF = 512
+		c.Run(`
+			C: ` + long + `
+			S: 500 Line too long
+			C: ` + ok + `
+			S: 250 OK
+			C: EHLO client
+			S: ` + strings.TrimPrefix(ehloS, "S: ") + `
+			C: MAIL FROM:<a@b.example> SIZE=100 ENVID=` + strings.Repeat("x", 100) + ` ` + strings.Repeat("x", 500) + `=1
+			S: 555 5.5.4 {*}
+			C: ` + "MAIL FROM:<a@b.example> " + strings.Repeat("x", 2000) + `
+			S: 500 5.5.2 Line too long
+			C: NOOP
+			S: 250 2.0.0 OK
+		`)
+	})
+	t.Run("recipients", func(t *testing.T) {
+		s := newServer(&testBackend{})
+		s.MaxRecipients = 2
+		lb := start(t, s)
+		c := dial(t, lb)
+		c.Run(`
+			C: EHLO client
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<1@c.example>
+			C: RCPT TO:<2@c.example>
+			C: RCPT TO:<3@c.example>
+			C: DATA
+			` + ehloS + `
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+			S: 250 2.1.5 Recipient OK
+			S: 452 4.5.3 Too many recipients
+			S: 354 Start mail input; end with <CRLF>.<CRLF>
+		`)
+	})
+	t.Run("message size", func(t *testing.T) {
+		b := &testBackend{}
+		s := newServer(b)
+		s.MaxMessageBytes = 100
+		lb := start(t, s)
+		c := dial(t, lb)
+		c.Run(`
+			C: EHLO client
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<b@c.example>
+			C: DATA
+			S: 250-mx.test greets client
+			S: 250-PIPELINING
+			S: 250-SIZE 100
+			S: 250-8BITMIME
+			S: 250 ENHANCEDSTATUSCODES
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+			S: 354 Start mail input; end with <CRLF>.<CRLF>
+		`)
+		c.Send(strings.Repeat("0123456789\r\n", 50) + ".\r\nNOOP\r\n")
+		c.Expect("552 5.3.4 Message size exceeds fixed maximum message size of 100 octets\r\n250 2.0.0 OK\r\n")
+		if n := len(b.Messages()); n != 0 {
+			t.Errorf("stored %d messages", n)
+		}
+	})
+	t.Run("text line", func(t *testing.T) {
+		b := &testBackend{}
+		s := newServer(b)
+		s.MaxTextLineLength = 1000
+		lb := start(t, s)
+		c := dial(t, lb)
+		c.Run(`
+			C: EHLO client
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<b@c.example>
+			C: DATA
+			` + ehloS + `
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+			S: 354 Start mail input; end with <CRLF>.<CRLF>
+		`)
+		c.Send(strings.Repeat("x", 1200) + "\r\n.\r\n")
+		c.Expect("500 5.5.2 Line too long\r\n")
+	})
+	t.Run("errors", func(t *testing.T) {
+		s := newServer(&testBackend{})
+		s.MaxErrors = 3
+		lb := start(t, s)
+		c := dial(t, lb)
+		c.Run(`
+			C: FOO
+			C: BAR
+			C: NOOP
+			C: BAZ
+			S: 500 Command unrecognized
+			S: 500 Command unrecognized
+			S: 250 OK
+			S: 500 Command unrecognized
+			S: 421 mx.test Too many errors, closing transmission channel
+		`)
+		c.ExpectClosed()
+	})
+	t.Run("connections", func(t *testing.T) {
+		s := newServer(&testBackend{})
+		s.MaxConnections = 1
+		lb := start(t, s)
+		c1 := dial(t, lb)
+		c2 := lb.Dial(t)
+		c2.Expect("421 mx.test Too many connections, try again later\r\n")
+		c2.ExpectClosed()
+		c1.Run(`
+			C: QUIT
+			S: 221 mx.test closing connection
+		`)
+		c1.ExpectClosed()
+		waitFor(t, "connection released", func() bool {
+			c3 := lb.Dial(t)
+			r, _ := c3.ReadReply()
+			return strings.HasPrefix(r, "220")
+		})
+	})
+	t.Run("connections per IP", func(t *testing.T) {
+		s := newServer(&testBackend{})
+		s.MaxConnectionsPerIP = 2
+		lb := start(t, s)
+		dial(t, lb)
+		dial(t, lb)
+		c3 := lb.Dial(t)
+		c3.Expect("421 mx.test Too many connections, try again later\r\n")
+		c3.ExpectClosed()
+	})
+	t.Run("command timeout", func(t *testing.T) {
+		s := newServer(&testBackend{})
+		s.CommandTimeout = 100 * time.Millisecond
+		lb := start(t, s)
+		c := dial(t, lb)
+		c.Expect("421 mx.test Timeout, closing transmission channel\r\n")
+		c.ExpectClosed()
+	})
+	t.Run("slowloris", func(t *testing.T) {
+		// One byte now and then does not extend the time for a command.
+		s := newServer(&testBackend{})
+		s.CommandTimeout = 300 * time.Millisecond
+		lb := start(t, s)
+		c := dial(t, lb)
+		start := time.Now()
+		for i := 0; i < 10; i++ {
+			if err := c.Write([]byte("N")); err != nil {
+				break
+			}
+			time.Sleep(60 * time.Millisecond)
+		}
+		c.Expect("421 mx.test Timeout, closing transmission channel\r\n")
+		c.ExpectClosed()
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("closed after %v", d)
+		}
+	})
+	t.Run("data block timeout", func(t *testing.T) {
+		b := &testBackend{}
+		s := newServer(b)
+		s.DataBlockTimeout = 100 * time.Millisecond
+		lb := start(t, s)
+		c := dial(t, lb)
+		c.Run(`
+			C: EHLO client
+			C: MAIL FROM:<a@b.example>
+			C: RCPT TO:<b@c.example>
+			C: DATA
+			` + ehloS + `
+			S: 250 2.1.0 Sender OK
+			S: 250 2.1.5 Recipient OK
+			S: 354 Start mail input; end with <CRLF>.<CRLF>
+			C: partial
+		`)
+		c.Expect("421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
+		c.ExpectClosed()
+		if n := len(b.Messages()); n != 0 {
+			t.Errorf("stored %d messages", n)
+		}
+	})
+}
+
+// TestStartTLSInjectionLarge: a long pipelined tail after STARTTLS (more
+// than one read's worth) is not executed either: none of the NOOPs gets a
+// reply, in clear or otherwise.
+func TestStartTLSInjectionLarge(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	s := newServer(&testBackend{})
+	s.TLSConfig = cert.ServerConfig()
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		S: 250-mx.test greets client
+		S: 250-PIPELINING
+		S: 250-SIZE 33554432
+		S: 250-8BITMIME
+		S: 250-ENHANCEDSTATUSCODES
+		S: 250 STARTTLS
+	`)
+	c.Send("STARTTLS\r\n" + strings.Repeat("NOOP\r\n", 2000))
+	c.Expect("220 2.0.0 Ready to start TLS\r\n")
+	c.NetConn().SetReadDeadline(time.Now().Add(5 * time.Second))
+	rest, _ := io.ReadAll(c.NetConn())
+	if strings.Contains(string(rest), "250") {
+		t.Errorf("injected commands were answered: %q", rest)
+	}
+}

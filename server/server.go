@@ -1,0 +1,647 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base32"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smtpkit/smtp/internal/proxyproto"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/textproto"
+)
+
+// Limits and timeouts. Each is the default of the Server field of the same
+// name when that field is zero.
+const (
+	// DefaultMaxLineLength is the longest command line accepted, in octets
+	// including CRLF (RFC 5321 4.5.3.1.4). MAIL and RCPT get
+	// ParamLineAllowance more, for their extension parameters.
+	DefaultMaxLineLength = 512
+
+	// ParamLineAllowance is what MAIL and RCPT lines may have beyond
+	// MaxLineLength: RFC 5321 4.5.3.1.4 lets service extensions raise the
+	// limit, and SIZE (RFC 1870), AUTH= (RFC 4954 5: 500 octets), ENVID,
+	// RET, ORCPT and NOTIFY (RFC 3461 4: ORCPT alone up to 500) do.
+	ParamLineAllowance = 1024
+
+	// DefaultMaxTextLineLength is the longest line of message text
+	// accepted: 0, no limit. RFC 5321 4.5.3.1.6 sets 1000 octets, but real
+	// mail carries longer lines (HTML from mailing tools, unwrapped base64)
+	// and refusing them loses mail that every large provider accepts; the
+	// data is streamed, so a long line costs no memory.
+	DefaultMaxTextLineLength = 0
+
+	// DefaultMaxMessageBytes is the largest message accepted, advertised
+	// with SIZE (RFC 1870). RFC 5321 4.5.3.1.7 asks for at least 64 KiB;
+	// 32 MiB takes the attachments large providers accept.
+	DefaultMaxMessageBytes = 32 << 20
+
+	// DefaultMaxRecipients is the number of recipients per transaction:
+	// the minimum RFC 5321 4.5.3.1.8 requires a server to accept. Past it
+	// RCPT gets 452 4.5.3 (RFC 5321 4.5.3.1.10).
+	DefaultMaxRecipients = 100
+
+	// DefaultMaxErrors is the number of protocol errors (unknown or
+	// malformed commands, commands out of sequence, over-long lines) a
+	// connection may make before it gets 421 and is closed.
+	DefaultMaxErrors = 20
+
+	// DefaultMaxAuthFailures is the number of failed AUTH attempts a
+	// connection may make before it gets 421 and is closed.
+	DefaultMaxAuthFailures = 3
+
+	// DefaultAuthFailureDelay is how long the server waits after a failed
+	// AUTH before it answers, to slow down password guessing.
+	DefaultAuthFailureDelay = time.Second
+
+	// DefaultMaxConnections is the number of connections served at once;
+	// more get 421 4.7.0 and are closed.
+	DefaultMaxConnections = 10000
+
+	// DefaultMaxConnectionsPerIP is the number of connections served at
+	// once from one client IP address: 0, no limit (loopback tests, NAT and
+	// load balancers without PROXY protocol make any default wrong).
+	DefaultMaxConnectionsPerIP = 0
+
+	// DefaultCommandTimeout is how long the server waits for a command
+	// (RFC 5321 4.5.3.2.7, server timeout: 5 minutes). It is also the
+	// deadline of the contexts of Mail and Rcpt (4.5.3.2.2, 4.5.3.2.3: the
+	// client waits 5 minutes for their replies) and the write timeout.
+	DefaultCommandTimeout = 5 * time.Minute
+
+	// DefaultDataBlockTimeout is how long the server waits for each block
+	// of message data (RFC 5321 4.5.3.2.5: 3 minutes).
+	DefaultDataBlockTimeout = 3 * time.Minute
+
+	// DefaultDataTimeout is how long the client waits for the reply to
+	// the end of the message (RFC 5321 4.5.3.2.6, DATA termination: 10
+	// minutes): the deadline of the context given to Data.
+	DefaultDataTimeout = 10 * time.Minute
+
+	// DefaultGreetingTimeout is how long the client waits for the 220
+	// greeting (RFC 5321 4.5.3.2.1: 5 minutes): the deadline of the
+	// context given to Backend.NewSession, and of the TLS handshake of an
+	// implicit-TLS connection.
+	DefaultGreetingTimeout = 5 * time.Minute
+)
+
+// ErrServerClosed is returned by Serve, ListenAndServe and
+// ListenAndServeTLS after Shutdown or Close.
+var ErrServerClosed = errors.New("smtp server: closed")
+
+// Server is an SMTP (or LMTP) server. The zero value is not usable: set
+// Backend at least. Every other field has a useful zero value, the RFC
+// default named by the matching Default constant; a negative number
+// removes a limit. Fields must not be changed once serving has started.
+type Server struct {
+	// Addr is the TCP address ListenAndServe listens on; "" means ":25"
+	// (":465" for ListenAndServeTLS). LMTP has no standard TCP port (RFC
+	// 2033 5): set Addr.
+	Addr string
+
+	// Hostname is the name the server gives in its greeting and EHLO
+	// reply (RFC 5321 4.1.1.1, 4.3.1). "" means os.Hostname, or
+	// "localhost" when that fails.
+	Hostname string
+
+	// TLSConfig enables STARTTLS (RFC 3207) and is used by
+	// ListenAndServeTLS. Nil means no TLS: STARTTLS is not offered.
+	TLSConfig *tls.Config
+
+	// Backend makes a Session for each connection. Required.
+	Backend Backend
+
+	// Logger receives errors and connection events; every record carries
+	// the connection id. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// Events receives the connection's events (connect, TLS, EHLO, AUTH,
+	// commands with their replies and latency, recipients, violations,
+	// disconnect). Nil means a slog adapter on Logger (see SlogEvents).
+	Events Events
+
+	// Trace, if not nil, receives a protocol trace: every command and
+	// reply line, prefixed with the connection id and "C: " or "S: ", with
+	// AUTH payloads replaced by "[redacted]" and message data left out.
+	// Writes from different connections are serialised.
+	Trace io.Writer
+
+	// LMTP makes the server speak LMTP (RFC 2033): LHLO instead of
+	// HELO/EHLO and one reply per recipient after the message.
+	LMTP bool
+
+	// ProxyProtocol expects a PROXY protocol (v1 or v2) header on every
+	// accepted connection and takes the client address from it, for a
+	// server behind HAProxy or a cloud load balancer.
+	ProxyProtocol bool
+
+	// ProxyTrustedNetworks, with ProxyProtocol, lists the proxies allowed
+	// to send a PROXY header; other peers are served as direct
+	// connections (their address is the socket's). Empty means every
+	// peer must send a header.
+	ProxyTrustedNetworks []netip.Prefix
+
+	// AllowInsecureAuth offers AUTH on connections without TLS. By
+	// default AUTH is offered and accepted only under TLS (RFC 4954 4:
+	// plain-text mechanisms need a protected channel).
+	AllowInsecureAuth bool
+
+	// AuthRequired refuses MAIL with 530 5.7.0 until the client has
+	// authenticated (RFC 4954 6), for a submission server.
+	AuthRequired bool
+
+	// EnableSMTPUTF8 advertises SMTPUTF8 (RFC 6531): UTF-8 in addresses.
+	EnableSMTPUTF8 bool
+	// EnableDSN advertises DSN (RFC 3461); the parameters reach the
+	// backend in MailParams and RcptParams.
+	EnableDSN bool
+	// EnableChunking advertises CHUNKING and BINARYMIME (RFC 3030): BDAT.
+	EnableChunking bool
+	// EnableRequireTLS advertises REQUIRETLS (RFC 8689) on TLS
+	// connections; the flag reaches the backend in MailParams.
+	EnableRequireTLS bool
+	// DisableVRFY answers VRFY with 502 instead of asking the backend
+	// or answering 252.
+	DisableVRFY bool
+
+	// Policy says what happens to bare LF, bare CR, NUL and 8-bit bytes in
+	// commands and message data; the zero value is
+	// textproto.DefaultIntakePolicy. CR LF . CR LF is always the only end
+	// of DATA.
+	Policy textproto.Policy
+
+	// MaxLineLength bounds a command line (DefaultMaxLineLength).
+	MaxLineLength int
+	// MaxTextLineLength bounds a line of message text; 0 means no limit
+	// (DefaultMaxTextLineLength explains why).
+	MaxTextLineLength int
+	// MaxMessageBytes bounds a message (DefaultMaxMessageBytes); negative
+	// means no limit.
+	MaxMessageBytes int64
+	// MaxRecipients bounds the recipients of a transaction
+	// (DefaultMaxRecipients); negative means no limit.
+	MaxRecipients int
+	// MaxErrors bounds the protocol errors of a connection
+	// (DefaultMaxErrors); negative means no limit.
+	MaxErrors int
+	// MaxAuthFailures bounds the failed AUTH attempts of a connection
+	// (DefaultMaxAuthFailures); negative means no limit.
+	MaxAuthFailures int
+	// AuthFailureDelay is the pause after each failed AUTH
+	// (DefaultAuthFailureDelay); negative means none.
+	AuthFailureDelay time.Duration
+	// MaxConnections bounds the connections served at once
+	// (DefaultMaxConnections); negative means no limit.
+	MaxConnections int
+	// MaxConnectionsPerIP bounds the connections from one IP address
+	// (DefaultMaxConnectionsPerIP: none).
+	MaxConnectionsPerIP int
+
+	// CommandTimeout (DefaultCommandTimeout) bounds the wait for each
+	// whole command line, however slowly it trickles in; DataBlockTimeout
+	// (DefaultDataBlockTimeout) each read of message data; DataTimeout
+	// (DefaultDataTimeout) and GreetingTimeout (DefaultGreetingTimeout)
+	// are the deadlines given to the backend. These are the RFC 5321
+	// 4.5.3.2 timeouts; negative means none.
+	CommandTimeout   time.Duration
+	DataBlockTimeout time.Duration
+	DataTimeout      time.Duration
+	GreetingTimeout  time.Duration
+
+	initOnce sync.Once
+	cfg      config // resolved settings, set by init
+
+	mu         sync.Mutex
+	listeners  map[*net.Listener]struct{}
+	conns      map[*conn]struct{}
+	perIP      map[string]int
+	nconns     int
+	shutdown   atomic.Bool
+	connsDone  chan struct{} // closed when conns drains during shutdown
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+	nextID     atomic.Uint64
+	traceMu    sync.Mutex
+	readers    sync.Pool // *textproto.Reader of idle connections
+	slabs      sync.Pool // *[]byte of idleSlabSize
+	outs       sync.Pool // *[]byte reply buffers
+}
+
+// config holds the settings with defaults applied.
+type config struct {
+	hostname         string
+	idPrefix         string
+	maxLine          int
+	maxTextLine      int
+	maxMessage       int64 // 0: none
+	maxRcpts         int   // 0: none
+	maxErrors        int   // 0: none
+	maxAuthFailures  int   // 0: none
+	authDelay        time.Duration
+	maxConns         int // 0: none
+	maxConnsPerIP    int // 0: none
+	commandTimeout   time.Duration
+	dataBlockTimeout time.Duration
+	dataTimeout      time.Duration
+	greetingTimeout  time.Duration
+	logger           *slog.Logger
+	events           Events
+	canned           canned
+}
+
+// canned are the replies of the hot path, made once per Server and never
+// modified, so that answering a command allocates nothing.
+type canned struct {
+	ok, senderOK, rcptOK, queued, startData, closing, greeting *reply.Reply
+	localError, tooManyRcpts, lineTooLong, tooManyErrors       *reply.Reply
+	shutdown, timeout, tooManyConns, authRequired              *reply.Reply
+}
+
+func intDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+func durDefault(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		c := &s.cfg
+		c.hostname = s.Hostname
+		if c.hostname == "" {
+			if h, err := os.Hostname(); err == nil && h != "" {
+				c.hostname = h
+			} else {
+				c.hostname = "localhost"
+			}
+		}
+		var rnd [5]byte
+		rand.Read(rnd[:])
+		c.idPrefix = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:])
+		c.maxLine = intDefault(s.MaxLineLength, DefaultMaxLineLength)
+		if c.maxLine == 0 {
+			c.maxLine = DefaultMaxLineLength
+		}
+		if s.MaxTextLineLength > 0 {
+			c.maxTextLine = s.MaxTextLineLength
+		}
+		switch {
+		case s.MaxMessageBytes == 0:
+			c.maxMessage = DefaultMaxMessageBytes
+		case s.MaxMessageBytes > 0:
+			c.maxMessage = s.MaxMessageBytes
+		}
+		c.maxRcpts = intDefault(s.MaxRecipients, DefaultMaxRecipients)
+		c.maxErrors = intDefault(s.MaxErrors, DefaultMaxErrors)
+		c.maxAuthFailures = intDefault(s.MaxAuthFailures, DefaultMaxAuthFailures)
+		c.authDelay = durDefault(s.AuthFailureDelay, DefaultAuthFailureDelay)
+		c.maxConns = intDefault(s.MaxConnections, DefaultMaxConnections)
+		c.maxConnsPerIP = intDefault(s.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
+		c.commandTimeout = durDefault(s.CommandTimeout, DefaultCommandTimeout)
+		c.dataBlockTimeout = durDefault(s.DataBlockTimeout, DefaultDataBlockTimeout)
+		c.dataTimeout = durDefault(s.DataTimeout, DefaultDataTimeout)
+		c.greetingTimeout = durDefault(s.GreetingTimeout, DefaultGreetingTimeout)
+		c.logger = s.Logger
+		if c.logger == nil {
+			c.logger = slog.Default()
+		}
+		c.events = s.Events
+		if c.events == nil {
+			c.events = SlogEvents(c.logger)
+		}
+		c.canned = canned{
+			ok:            reply.OK(),
+			senderOK:      reply.SenderOK(),
+			rcptOK:        reply.RecipientOK(),
+			queued:        reply.Queued(""),
+			startData:     reply.StartMailInput(),
+			closing:       reply.Closing(c.hostname),
+			localError:    reply.LocalError(),
+			tooManyRcpts:  reply.TooManyRecipients(),
+			lineTooLong:   reply.LineTooLong(),
+			tooManyErrors: reply.TooManyErrors(c.hostname),
+			shutdown:      reply.ServiceNotAvailable(c.hostname),
+			timeout:       reply.Timeout(c.hostname),
+			tooManyConns: reply.New(reply.CodeServiceNotAvailable, reply.EnhSecurityError().WithClass(4),
+				c.hostname+" Too many connections, try again later"),
+			authRequired: reply.AuthRequired(),
+		}
+		if s.LMTP {
+			c.canned.greeting = reply.Greeting(c.hostname, "LMTP ready")
+		} else {
+			c.canned.greeting = reply.Ready(c.hostname)
+		}
+		s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+		s.slabs.New = func() any {
+			b := make([]byte, idleSlabSize)
+			return &b
+		}
+		s.outs.New = func() any {
+			b := make([]byte, 0, 512)
+			return &b
+		}
+	})
+}
+
+// ListenAndServe listens on s.Addr (":25" if empty) and serves.
+// It returns ErrServerClosed after Shutdown or Close.
+func (s *Server) ListenAndServe() error {
+	if s.shutdown.Load() {
+		return ErrServerClosed
+	}
+	addr := s.Addr
+	if addr == "" {
+		addr = ":25"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// ListenAndServeTLS listens on s.Addr (":465" if empty) and serves with
+// TLS from the first byte (implicit TLS, RFC 8314 3.3) using s.TLSConfig.
+func (s *Server) ListenAndServeTLS() error {
+	if s.shutdown.Load() {
+		return ErrServerClosed
+	}
+	if s.TLSConfig == nil {
+		return errors.New("smtp server: ListenAndServeTLS needs TLSConfig")
+	}
+	addr := s.Addr
+	if addr == "" {
+		addr = ":465"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.ServeTLS(l)
+}
+
+// ServeTLS is Serve with implicit TLS (RFC 8314 3.3): every connection
+// starts with a TLS handshake using s.TLSConfig, and STARTTLS is not
+// offered.
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.TLSConfig == nil {
+		return errors.New("smtp server: ServeTLS needs TLSConfig")
+	}
+	return s.serve(l, true)
+}
+
+// Serve accepts connections on l and serves each in its own goroutine. A
+// listener made by tls.NewListener is detected: its connections count as
+// TLS from the start. Serve returns ErrServerClosed after Shutdown or
+// Close, or the listener's error. It closes l when it returns.
+func (s *Server) Serve(l net.Listener) error {
+	return s.serve(l, false)
+}
+
+func (s *Server) serve(l net.Listener, implicitTLS bool) error {
+	if s.Backend == nil {
+		l.Close()
+		return errors.New("smtp server: no Backend")
+	}
+	s.init()
+	if s.ProxyProtocol {
+		opts := proxyproto.Options{TrustedSources: s.ProxyTrustedNetworks}
+		if len(opts.TrustedSources) > 0 {
+			opts.Untrusted = proxyproto.DirectUntrusted
+		}
+		l = proxyproto.NewListener(l, opts)
+	}
+	if !s.trackListener(&l, true) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.trackListener(&l, false)
+	defer l.Close()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.shutdown.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors and the like: wait and retry
+				// rather than spin.
+				if backoff == 0 {
+					backoff = 5 * time.Millisecond
+				} else if backoff *= 2; backoff > time.Second {
+					backoff = time.Second
+				}
+				s.cfg.logger.Warn("smtp server: accept error, retrying", "err", err, "delay", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		go s.handle(nc, implicitTLS)
+	}
+}
+
+// handle serves one accepted connection in its own goroutine: the PROXY
+// header (if any) is read here, not in the accept loop, so a silent peer
+// cannot stall other clients.
+func (s *Server) handle(nc net.Conn, implicitTLS bool) {
+	// Kept small: this frame stays on the stack of every idle connection.
+	if c := s.accept(nc, implicitTLS); c != nil {
+		c.serve()
+	}
+}
+
+// accept reads the PROXY header (if any) and admits the connection; it
+// returns nil when the connection was refused and closed.
+func (s *Server) accept(nc net.Conn, implicitTLS bool) *conn {
+	if pc, ok := nc.(*proxyproto.Conn); ok {
+		if _, err := pc.HeaderContext(s.baseCtx); err != nil {
+			s.cfg.logger.Info("smtp: PROXY protocol header refused", "remote", pc.NetConn().RemoteAddr().String(), "err", err)
+			nc.Close()
+			return nil
+		}
+	}
+	c := s.newConn(nc, implicitTLS)
+	if r := s.admit(c); r != nil {
+		c.refuse(r)
+		return nil
+	}
+	return c
+}
+
+// isTemporary reports whether an Accept error is worth retrying.
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+func (s *Server) trackListener(l *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.shutdown.Load() {
+			return false
+		}
+		if s.listeners == nil {
+			s.listeners = make(map[*net.Listener]struct{})
+		}
+		s.listeners[l] = struct{}{}
+	} else {
+		delete(s.listeners, l)
+	}
+	return true
+}
+
+// admit registers c, or returns the 421 reply that refuses it when a
+// connection limit is reached.
+func (s *Server) admit(c *conn) *reply.Reply {
+	ip := hostOf(c.nc.RemoteAddr())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return s.cfg.canned.shutdown
+	}
+	if s.cfg.maxConns > 0 && s.nconns >= s.cfg.maxConns {
+		return s.cfg.canned.tooManyConns
+	}
+	if s.cfg.maxConnsPerIP > 0 {
+		if s.perIP == nil {
+			s.perIP = make(map[string]int)
+		}
+		if s.perIP[ip] >= s.cfg.maxConnsPerIP {
+			return s.cfg.canned.tooManyConns
+		}
+		s.perIP[ip]++
+		c.ipKey = ip
+	}
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	s.nconns++
+	return nil
+}
+
+// release unregisters c.
+func (s *Server) release(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	s.nconns--
+	if c.ipKey != "" {
+		if n := s.perIP[c.ipKey] - 1; n > 0 {
+			s.perIP[c.ipKey] = n
+		} else {
+			delete(s.perIP, c.ipKey)
+		}
+	}
+	if s.nconns == 0 && s.connsDone != nil {
+		close(s.connsDone)
+		s.connsDone = nil
+	}
+}
+
+func hostOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, lets
+// every mail transaction in progress finish (a message being received is
+// received and answered), answers 421 4.3.2 to idle sessions and to the
+// next command of the others, and returns when every connection is gone,
+// or with ctx's error when ctx ends first (the remaining connections are
+// then left to finish; call Close to cut them).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.shutdown.Store(true)
+	for l := range s.listeners {
+		(*l).Close()
+	}
+	var done chan struct{}
+	if s.nconns > 0 {
+		if s.connsDone == nil {
+			s.connsDone = make(chan struct{})
+		}
+		done = s.connsDone
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.interruptIdle()
+	}
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the server at once: it closes the listeners and every
+// connection, and cancels the contexts given to the backend.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	s.shutdown.Store(true)
+	for l := range s.listeners {
+		(*l).Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.cancelBase()
+	for _, c := range conns {
+		c.raw.Close()
+	}
+	return nil
+}
