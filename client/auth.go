@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/smtpkit/smtp/internal/sasl"
@@ -85,7 +86,9 @@ func (c *Client) AuthAuto(ctx context.Context, cr Credentials) error {
 	if cr.Token != "" {
 		usable = sasl.TokenMechanisms()
 	}
+	why := ""
 	if !c.clearTextOK() {
+		why = " (PLAIN and LOGIN need TLS)"
 		kept := usable[:0]
 		for _, m := range usable {
 			if !clearText(m) {
@@ -111,7 +114,7 @@ func (c *Client) AuthAuto(ctx context.Context, cr Credentials) error {
 		m = XOAuth2Auth(cr.Username, cr.Token)
 	default:
 		return localError("AUTH", reply.New(reply.CodeAuthTooWeak, reply.EnhAuthTooWeak(),
-			"no usable authentication mechanism in "+strings.Join(c.ext.Auth, " ")),
+			"no usable authentication mechanism in "+strings.Join(c.ext.Auth, " ")+why),
 			&ExtensionError{Extension: "AUTH", Reason: "no common mechanism"})
 	}
 	return c.Auth(ctx, m)
@@ -173,14 +176,14 @@ func (c *Client) Auth(ctx context.Context, m Mechanism) error {
 	if err := c.check(session.AUTH, "AUTH"); err != nil {
 		return err
 	}
+	if !validMechanismName(m.Name()) {
+		return errBadArgument("AUTH", errors.New("invalid SASL mechanism name "+strconv.Quote(m.Name())))
+	}
 	if clearText(m.Name()) && !c.clearTextOK() {
 		return localError("AUTH", reply.New(reply.CodeEncryptionRequired, reply.EnhEncryptionRequired(),
 			m.Name()+" would send the password in clear"), errors.New("password in clear without TLS"))
 	}
-	stop := c.watch(ctx)
-	if stop != nil {
-		defer stop()
-	}
+	defer c.unwatch(c.watch(ctx))
 	ir, err := m.Start()
 	if err != nil {
 		return localError("AUTH", reply.New(reply.CodeParamSyntax, reply.EnhInvalidArguments(), err.Error()), err)
@@ -212,7 +215,7 @@ func (c *Client) Auth(ctx context.Context, m Mechanism) error {
 		case reply.CodeAuthContinue:
 		default:
 			c.m.Fail(session.AUTH)
-			return newReplyError("AUTH", r.Clone())
+			return newReplyError("AUTH", r)
 		}
 		var resp []byte
 		if pendingIR {
@@ -240,13 +243,33 @@ func (c *Client) Auth(ctx context.Context, m Mechanism) error {
 	return err
 }
 
+// validMechanismName checks a SASL mechanism name: 1 to 20 upper-case
+// letters, digits, hyphens and underscores (RFC 4422 3.1).
+func validMechanismName(name string) bool {
+	if len(name) == 0 || len(name) > 20 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch b := name[i]; {
+		case 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '-', b == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // authStep sends one line of the AUTH exchange, traced as redacted, and
 // reads the reply.
 func (c *Client) authStep(ctx context.Context, line []byte, redacted string) (*reply.Reply, error) {
 	c.setDeadline(ctx, c.cmdTimeout())
-	c.trace('C', []byte(redacted))
-	line = append(line, '\r', '\n')
+	if c.opts.Trace != nil {
+		c.trace('C', []byte(redacted))
+	}
 	if _, err := c.w.Write(line); err != nil {
+		return nil, c.broken(ctx, "AUTH", err)
+	}
+	if _, err := c.w.WriteString("\r\n"); err != nil {
 		return nil, c.broken(ctx, "AUTH", err)
 	}
 	if err := c.w.Flush(); err != nil {

@@ -154,8 +154,11 @@ func benchMessage(size int) []byte {
 }
 
 func benchSend(b *testing.B, ext string, opts *Options) {
+	benchSendCtx(b, context.Background(), ext, opts)
+}
+
+func benchSendCtx(b *testing.B, ctx context.Context, ext string, opts *Options) {
 	addr := sinkServer(b, ext)
-	ctx := context.Background()
 	c, err := Dial(ctx, addr, opts)
 	if err != nil {
 		b.Fatal(err)
@@ -184,6 +187,13 @@ func BenchmarkClientSend(b *testing.B) {
 	b.Run("pipelining-data", func(b *testing.B) { benchSend(b, "250-PIPELINING\r\n", nil) })
 	b.Run("pipelining-bdat", func(b *testing.B) { benchSend(b, "250-PIPELINING\r\n250-CHUNKING\r\n", nil) })
 	b.Run("lockstep-data", func(b *testing.B) { benchSend(b, "", nil) })
+	// A context that can be cancelled costs the watch that aborts blocked
+	// I/O on cancellation (context.AfterFunc).
+	b.Run("pipelining-data-cancelctx", func(b *testing.B) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		benchSendCtx(b, ctx, "250-PIPELINING\r\n", nil)
+	})
 }
 
 // BenchmarkClientPerConn: connect, EHLO, one message, QUIT.

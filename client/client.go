@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/smtpkit/smtp/envelope"
@@ -51,9 +52,14 @@ type Client struct {
 	body     []byte // message read-ahead and chunk buffer
 	res      Result
 	onCancel func()
+	// cancelMu guards conn against the cancellation callback, and
+	// watching, the context of the call in progress (see watch).
+	cancelMu sync.Mutex
+	watching context.Context
 	dw       DataWriter
 	st       sendState
 	pend     []pending
+	pendBuf  [8]pending // pend's first array: no growth for a usual Send
 	filter   textproto.BDATFilter
 	env      envelope.Envelope // SendMail's reused envelope
 }
@@ -159,26 +165,25 @@ func handshake(ctx context.Context, tc *tls.Conn, opts *Options) error {
 
 func newClient(ctx context.Context, conn net.Conn, host string, opts *Options) (*Client, error) {
 	c := &Client{conn: conn, host: host}
+	c.pend = c.pendBuf[:0]
 	if opts != nil {
 		c.opts = *opts
 	}
 	_, isTLS := conn.(*tls.Conn)
 	c.isTLS = isTLS
 	c.m = session.NewMachine(session.Options{LMTP: c.opts.LMTP, TLS: isTLS})
-	c.onCancel = func() { c.conn.SetDeadline(aLongTimeAgo) }
+	c.onCancel = c.cancelled
 	c.r = newReplyReader(conn, c.opts.MaxReplyLineLength, c.opts.MaxReplyLines)
 	c.w = textproto.NewWriter(conn)
-	stop := c.watch(ctx)
+	w := c.watch(ctx)
 	c.setDeadline(ctx, c.opts.timeout(c.opts.GreetingTimeout, DefaultGreetingTimeout))
 	r, err := c.readReply(ctx, "greeting")
-	if stop != nil {
-		stop()
-	}
+	c.unwatch(w)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	c.greeting = r.Clone()
+	c.greeting = r
 	// RFC 5321 3.1: 220 is the greeting; 554 means "no SMTP service here",
 	// and the client should send QUIT (4.3.2, and 3.1 for 554).
 	if r.Code != reply.CodeReady {
@@ -215,13 +220,57 @@ func (c *Client) TLSConnectionState() (tls.ConnectionState, bool) {
 // Conn returns the underlying connection (a *tls.Conn after StartTLS).
 func (c *Client) Conn() net.Conn { return c.conn }
 
-// watch arranges for ctx's cancellation to abort blocked I/O. It returns
-// nil (and costs nothing) for a context that cannot be cancelled.
-func (c *Client) watch(ctx context.Context) (stop func() bool) {
+// watching is a context watch started by watch, ended by unwatch.
+type watching struct {
+	stop func() bool
+	prev context.Context
+}
+
+// watch arranges for ctx's cancellation to abort blocked I/O until
+// unwatch. It costs nothing for a context that cannot be cancelled.
+//
+// The callback of context.AfterFunc may still run after stop returned
+// (stop does not wait for it), so it acts only while the context being
+// watched is a cancelled one: a late callback of an earlier call cannot
+// abort the next call, made with another context.
+func (c *Client) watch(ctx context.Context) watching {
 	if ctx.Done() == nil {
-		return nil
+		return watching{}
 	}
-	return context.AfterFunc(ctx, c.onCancel)
+	c.cancelMu.Lock()
+	w := watching{prev: c.watching}
+	c.watching = ctx
+	c.cancelMu.Unlock()
+	w.stop = context.AfterFunc(ctx, c.onCancel)
+	return w
+}
+
+// unwatch ends a watch started by watch.
+func (c *Client) unwatch(w watching) {
+	if w.stop == nil {
+		return
+	}
+	w.stop()
+	c.cancelMu.Lock()
+	c.watching = w.prev
+	c.cancelMu.Unlock()
+}
+
+// cancelled is the context.AfterFunc callback: it aborts blocked I/O by
+// setting a deadline in the past.
+func (c *Client) cancelled() {
+	c.cancelMu.Lock()
+	defer c.cancelMu.Unlock()
+	if ctx := c.watching; ctx != nil && ctx.Err() != nil {
+		c.conn.SetDeadline(aLongTimeAgo)
+	}
+}
+
+// setConn replaces the connection (after the STARTTLS handshake).
+func (c *Client) setConn(conn net.Conn) {
+	c.cancelMu.Lock()
+	c.conn = conn
+	c.cancelMu.Unlock()
 }
 
 // setDeadline sets the connection deadline to d from now, or to ctx's
@@ -327,8 +376,12 @@ func (c *Client) localName(name string) string {
 // writeLine queues one command line (without CRLF) and traces it.
 func (c *Client) writeLine(line []byte) error {
 	c.trace('C', line)
-	line = append(line, '\r', '\n')
-	_, err := c.w.Write(line)
+	// The CRLF is written apart: appending it to line would reallocate
+	// whenever line fills its buffer, once per message.
+	if _, err := c.w.Write(line); err != nil {
+		return err
+	}
+	_, err := c.w.WriteString("\r\n")
 	return err
 }
 
@@ -344,26 +397,42 @@ func (c *Client) writeString(line string) error {
 	return err
 }
 
-// simple sends one command and reads its reply with the command timeout;
-// a reply whose code is not want is an *Error.
-func (c *Client) simple(ctx context.Context, name string, line []byte, timeout time.Duration, want reply.Code) (*reply.Reply, error) {
-	stop := c.watch(ctx)
-	if stop != nil {
-		defer stop()
-	}
+// exchange sends one command and reads its reply under timeout, as a view
+// valid until the next read.
+func (c *Client) exchange(ctx context.Context, name string, line []byte, timeout time.Duration) (reply.RawReply, error) {
+	defer c.unwatch(c.watch(ctx))
 	c.setDeadline(ctx, timeout)
 	if err := c.writeLine(line); err != nil {
-		return nil, c.broken(ctx, name, err)
+		return reply.RawReply{}, c.broken(ctx, name, err)
 	}
 	if err := c.w.Flush(); err != nil {
-		return nil, c.broken(ctx, name, err)
+		return reply.RawReply{}, c.broken(ctx, name, err)
 	}
-	r, err := c.readReply(ctx, name)
+	return c.readRaw(ctx, name)
+}
+
+// command sends one command; a reply whose code is not want is an *Error.
+// A positive reply costs no allocation.
+func (c *Client) command(ctx context.Context, name string, line []byte, timeout time.Duration, want reply.Code) error {
+	r, err := c.exchange(ctx, name, line, timeout)
+	if err != nil {
+		return err
+	}
+	if r.Code != want {
+		return newReplyError(name, r.Reply())
+	}
+	return nil
+}
+
+// simple is command for a caller that needs the reply itself.
+func (c *Client) simple(ctx context.Context, name string, line []byte, timeout time.Duration, want reply.Code) (*reply.Reply, error) {
+	raw, err := c.exchange(ctx, name, line, timeout)
 	if err != nil {
 		return nil, err
 	}
+	r := raw.Reply()
 	if r.Code != want {
-		return r, newReplyError(name, r.Clone())
+		return r, newReplyError(name, r)
 	}
 	return r, nil
 }
@@ -382,6 +451,9 @@ func (c *Client) Hello(ctx context.Context, name string) error {
 		return err
 	}
 	name = c.localName(name)
+	if !validHelloName(name) {
+		return errBadArgument("EHLO", errors.New("EHLO name "+strconv.Quote(name)+" is empty or has a space or control character"))
+	}
 	c.helloName = name
 	verb, cmd := "EHLO", session.EHLO
 	if c.opts.LMTP {
@@ -412,12 +484,28 @@ func (c *Client) Hello(ctx context.Context, name string) error {
 	}
 	// RFC 5321 3.2: an old server; HELO, and no extensions.
 	c.cmd = append(append(c.cmd[:0], "HELO "...), name...)
-	if _, err := c.simple(ctx, "HELO", c.cmd, c.cmdTimeout(), reply.CodeOK); err != nil {
+	if err := c.command(ctx, "HELO", c.cmd, c.cmdTimeout(), reply.CodeOK); err != nil {
 		return err
 	}
 	c.ext = Extensions{}
 	c.helloDone(session.HELO)
 	return nil
+}
+
+// validHelloName checks the argument of EHLO, HELO or LHLO: a domain or an
+// address literal (RFC 5321 4.1.1.1), so one non-empty word without
+// spaces or control characters, never a line break that would inject a
+// command. Anything else is left to the server to judge.
+func validHelloName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if b := name[i]; b <= ' ' || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Client) helloDone(cmd session.Command) {
@@ -433,7 +521,7 @@ func (c *Client) Noop(ctx context.Context) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	_, err := c.simple(ctx, "NOOP", append(c.cmd[:0], "NOOP"...), c.cmdTimeout(), reply.CodeOK)
+	err := c.command(ctx, "NOOP", append(c.cmd[:0], "NOOP"...), c.cmdTimeout(), reply.CodeOK)
 	return err
 }
 
@@ -445,7 +533,7 @@ func (c *Client) Reset(ctx context.Context) error {
 	if err := c.check(session.RSET, "RSET"); err != nil {
 		return err
 	}
-	if _, err := c.simple(ctx, "RSET", append(c.cmd[:0], "RSET"...), c.cmdTimeout(), reply.CodeOK); err != nil {
+	if err := c.command(ctx, "RSET", append(c.cmd[:0], "RSET"...), c.cmdTimeout(), reply.CodeOK); err != nil {
 		return err
 	}
 	c.m.Apply(session.RSET)
@@ -478,7 +566,7 @@ func (c *Client) Verify(ctx context.Context, addr string) (*reply.Reply, error) 
 		}
 		return nil, err
 	}
-	return r.Clone(), nil
+	return r, nil
 }
 
 // Quit sends QUIT (RFC 5321 4.1.1.10), waits for the reply and closes the
@@ -491,14 +579,18 @@ func (c *Client) Quit(ctx context.Context) error {
 		}
 		return err
 	}
-	_, err := c.simple(ctx, "QUIT", append(c.cmd[:0], "QUIT"...), c.cmdTimeout(), reply.CodeClosing)
+	err := c.command(ctx, "QUIT", append(c.cmd[:0], "QUIT"...), c.cmdTimeout(), reply.CodeClosing)
 	c.Close()
 	return err
 }
 
+// quietQuitTimeout bounds the QUIT written after a refused greeting: a
+// courtesy (RFC 5321 3.1), not worth waiting for.
+const quietQuitTimeout = time.Second
+
 // quietQuit sends QUIT without waiting, for a failed greeting.
 func (c *Client) quietQuit() {
-	c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	c.conn.SetWriteDeadline(time.Now().Add(quietQuitTimeout))
 	c.writeLine(append(c.cmd[:0], "QUIT"...))
 	c.w.Flush()
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/reply"
@@ -44,10 +45,38 @@ const (
 	TLSDisabled
 )
 
+// Defaults of the Deliverer fields of the same name.
+const (
+	// DefaultMaxConcurrency is how many recipient domains a Deliver call
+	// delivers to at once, each over its own connection.
+	DefaultMaxConcurrency = 4
+	// DefaultMaxAttempts is how many exchanger addresses a Deliver call
+	// tries for one domain and one transaction before it gives up (RFC
+	// 5321 5.1 allows a configurable limit, and asks for at least two).
+	DefaultMaxAttempts = 10
+	// DefaultMaxRecipients is the most recipients sent in one transaction:
+	// the 100 every server must accept (RFC 5321 4.5.3.1.8). A domain with
+	// more recipients gets more transactions.
+	DefaultMaxRecipients = 100
+)
+
 // Deliverer delivers messages to the recipients' mail exchangers (RFC 5321
 // 5.1): it groups the recipients by domain, looks up each domain's MX
 // records, and tries the exchangers in order of preference. The zero value
 // works: DNS through net.DefaultResolver, port 25, opportunistic TLS.
+//
+// The next exchanger is tried when nothing was delivered and the failure
+// is transient: the connection failed, or a 4xx reply refused the
+// transaction (every recipient, MAIL, or the message). A 5xx reply to the
+// transaction is final. An exchanger that refuses the session itself (any
+// failure of the greeting or of EHLO, 5xx included) or that does not offer
+// the STARTTLS that TLSPolicy requires is skipped as unusable; the outcome
+// of the last one tried is reported.
+//
+// Deliver works on several domains at once (MaxConcurrency), so the
+// Resolver, the Dialer of Options and Rand must be safe for concurrent use,
+// as the defaults are; lines written to Options.Trace by different
+// connections are serialised, not told apart.
 type Deliverer struct {
 	// Resolver looks up MX and address records; nil means
 	// net.DefaultResolver.
@@ -67,6 +96,16 @@ type Deliverer struct {
 	// Rand returns a random integer in [0, n), used to order exchangers of
 	// equal preference (RFC 5321 5.1). Nil means math/rand/v2.
 	Rand func(n int) int
+	// MaxConcurrency bounds the domains delivered to at once; zero means
+	// DefaultMaxConcurrency, 1 one domain after the other.
+	MaxConcurrency int
+	// MaxAttempts bounds the exchanger addresses tried for one transaction
+	// (each address once, whatever the number of MX records a hostile DNS
+	// returns); zero means DefaultMaxAttempts.
+	MaxAttempts int
+	// MaxRecipients bounds the recipients of one transaction; zero means
+	// DefaultMaxRecipients.
+	MaxRecipients int
 }
 
 // RecipientOutcome is the result of delivery for one recipient.
@@ -108,31 +147,80 @@ func (o *RecipientOutcome) Temporary() bool {
 }
 
 // Deliver sends the message to every recipient of env, one transaction per
-// recipient domain, and returns one outcome per recipient in envelope
-// order. msg is read from offset 0 to size for every attempt. Deliver does
-// not retry later: it reports, and the caller's queue decides.
+// recipient domain (more for a domain with over MaxRecipients recipients),
+// and returns one outcome per recipient in envelope order. msg is read from
+// offset 0 to size for every attempt, by several goroutines at once (as
+// io.ReaderAt allows). Deliver does not retry later: it reports, and the
+// caller's queue decides.
 func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, msg io.ReaderAt, size int64) []RecipientOutcome {
 	out := make([]RecipientOutcome, len(env.To))
-	for i, r := range env.To {
-		out[i].Recipient = r
+	groups := groupByDomain(env.To)
+	opts := d.opts()
+	n := d.MaxConcurrency
+	if n <= 0 {
+		n = DefaultMaxConcurrency
 	}
-	keys := make([]string, len(env.To))
-	for i, r := range env.To {
-		keys[i] = domainOf(r)
+	n = min(n, len(groups))
+	if n > 1 && opts.Trace != nil {
+		opts.Trace = &lockedWriter{w: opts.Trace}
 	}
-	for _, g := range env.Domains() {
-		res := d.deliverDomain(ctx, env, g, msg, size)
-		// The group's recipients are in envelope order.
-		k := 0
-		for i := range out {
-			if keys[i] == g.Domain && k < len(res) {
-				res[k].Recipient = env.To[i]
-				out[i] = res[k]
-				k++
-			}
+	run := func(g *domainGroup) {
+		to := make([]envelope.Recipient, len(g.idx))
+		for k, i := range g.idx {
+			to[k] = env.To[i]
+		}
+		sub := envelope.Envelope{From: env.From, Mail: env.Mail, To: to}
+		res := d.deliverDomain(ctx, &opts, g.domain, sub, msg, size)
+		for k, i := range g.idx {
+			out[i] = res[k]
+			out[i].Recipient = env.To[i]
 		}
 	}
+	if n <= 1 {
+		for i := range groups {
+			run(&groups[i])
+		}
+		return out
+	}
+	// At most n goroutines: the loop waits for a free slot before it
+	// starts the next domain. Each writes its own entries of out.
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i := range groups {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(g *domainGroup) {
+			defer func() { <-sem; wg.Done() }()
+			run(g)
+		}(&groups[i])
+	}
+	wg.Wait()
 	return out
+}
+
+// domainGroup is the recipients of one domain: their indexes in the
+// envelope, in envelope order.
+type domainGroup struct {
+	domain string
+	idx    []int
+}
+
+// groupByDomain groups recipients by domain, as Envelope.Domains does, in
+// linear time.
+func groupByDomain(to []envelope.Recipient) []domainGroup {
+	var groups []domainGroup
+	pos := make(map[string]int)
+	for i, r := range to {
+		key := domainOf(r)
+		k, ok := pos[key]
+		if !ok {
+			k = len(groups)
+			pos[key] = k
+			groups = append(groups, domainGroup{domain: key})
+		}
+		groups[k].idx = append(groups[k].idx, i)
+	}
+	return groups
 }
 
 func domainOf(r envelope.Recipient) string {
@@ -140,12 +228,27 @@ func domainOf(r envelope.Recipient) string {
 	return e.Domains()[0].Domain
 }
 
+// lockedWriter serialises the writes of concurrent connections to one
+// Trace writer; each write is one whole line.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // hostAddr is one exchanger: its name (for TLS and reports) and the
-// addresses to dial.
+// addresses to dial, looked up when the exchanger is reached (resolved).
 type hostAddr struct {
-	name  string
-	addrs []string // "ip:port" or "host:port"
-	route bool
+	name     string
+	addrs    []string // "ip:port" or "host:port"
+	resolved bool
+	err      error // the address lookup failed
+	route    bool
 }
 
 func (d *Deliverer) opts() Options {
@@ -226,13 +329,15 @@ func errTLSRequired(host string, err error) error {
 }
 
 // exchangers returns the hosts to try for a domain, in order, or the error
-// for every recipient.
-func (d *Deliverer) exchangers(ctx context.Context, domain string) ([]hostAddr, error) {
+// for every recipient. implicit reports that the domain has no MX record
+// and is its own exchanger. Addresses are looked up later, by resolve, for
+// the exchangers actually tried.
+func (d *Deliverer) exchangers(ctx context.Context, domain string) (hosts []hostAddr, implicit bool, err error) {
 	if r, ok := d.Routes[domain]; ok {
-		return []hostAddr{{name: hostOnly(r), addrs: []string{r}, route: true}}, nil
+		return []hostAddr{{name: hostOnly(r), addrs: []string{r}, resolved: true, route: true}}, false, nil
 	}
 	if domain == "" {
-		return nil, errNoDomain("(none)", errors.New("recipient without a domain"))
+		return nil, false, errNoDomain("(none)", errors.New("recipient without a domain"))
 	}
 	if strings.HasPrefix(domain, "[") {
 		// RFC 5321 5.1: an address literal is the address to deliver to.
@@ -242,52 +347,49 @@ func (d *Deliverer) exchangers(ctx context.Context, domain string) ([]hostAddr, 
 		}
 		ip, err := netip.ParseAddr(lit)
 		if err != nil {
-			return nil, errNoDomain(domain, err)
+			return nil, false, errNoDomain(domain, err)
 		}
-		return []hostAddr{{name: ip.String(), addrs: []string{net.JoinHostPort(ip.String(), d.port())}}}, nil
+		return []hostAddr{{name: ip.String(), addrs: []string{net.JoinHostPort(ip.String(), d.port())}, resolved: true}}, false, nil
 	}
-	res := d.resolver()
-	mxs, err := res.LookupMX(ctx, domain)
+	mxs, err := d.resolver().LookupMX(ctx, domain)
 	var dnsErr *net.DNSError
 	if err != nil && !(errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
-		return nil, errDNSTemp(domain, err)
+		return nil, false, errDNSTemp(domain, err)
 	}
 	names := mxOrder(mxs, d.intn)
 	if len(mxs) > 0 && len(names) == 0 {
 		// RFC 7505 3: a single MX with the root as exchanger.
-		return nil, errNullMX(domain)
+		return nil, false, errNullMX(domain)
 	}
 	if len(names) == 0 {
 		// RFC 5321 5.1: no MX, the domain itself is the implicit MX,
 		// when it has an address.
-		names = []string{domain}
+		names, implicit = []string{domain}, true
 	}
-	var hosts []hostAddr
-	var lastErr error
-	for _, n := range names {
-		ips, err := res.LookupIPAddr(ctx, n)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		h := hostAddr{name: n}
-		for _, ip := range ips {
-			h.addrs = append(h.addrs, net.JoinHostPort(ip.IP.String(), d.port()))
-		}
-		if len(h.addrs) > 0 {
-			hosts = append(hosts, h)
-		}
+	hosts = make([]hostAddr, len(names))
+	for i, n := range names {
+		hosts[i].name = n
 	}
-	if len(hosts) == 0 {
-		if errors.As(lastErr, &dnsErr) && dnsErr.IsNotFound && len(mxs) == 0 {
-			return nil, errNoDomain(domain, lastErr)
-		}
-		if lastErr == nil {
-			lastErr = errors.New("no address")
-		}
-		return nil, errDNSTemp(domain, lastErr)
+	return hosts, implicit, nil
+}
+
+// resolve looks up h's addresses once.
+func (d *Deliverer) resolve(ctx context.Context, h *hostAddr) {
+	if h.resolved {
+		return
 	}
-	return hosts, nil
+	h.resolved = true
+	ips, err := d.resolver().LookupIPAddr(ctx, h.name)
+	if err != nil {
+		h.err = err
+		return
+	}
+	for _, ip := range ips {
+		h.addrs = append(h.addrs, net.JoinHostPort(ip.IP.String(), d.port()))
+	}
+	if len(h.addrs) == 0 {
+		h.err = errors.New("no address for " + h.name)
+	}
 }
 
 // mxOrder sorts MX records by preference, equal preferences in random
@@ -322,42 +424,85 @@ func hostOnly(hostport string) string {
 	return h
 }
 
-// deliverDomain delivers to one domain's recipients: the exchangers in
-// order, moving to the next one when nothing was delivered and the failure
-// is transient (RFC 5321 5.1: connection failure or 4xx).
-func (d *Deliverer) deliverDomain(ctx context.Context, env envelope.Envelope, g envelope.DomainRecipients, msg io.ReaderAt, size int64) []RecipientOutcome {
-	hosts, err := d.exchangers(ctx, g.Domain)
+// deliverDomain delivers to one domain's recipients, in transactions of
+// at most MaxRecipients.
+func (d *Deliverer) deliverDomain(ctx context.Context, opts *Options, domain string, env envelope.Envelope, msg io.ReaderAt, size int64) []RecipientOutcome {
+	hosts, implicit, err := d.exchangers(ctx, domain)
 	if err != nil {
-		return failAll(g.To, "", err)
+		return failAll(env.To, "", err)
 	}
-	sub := envelope.Envelope{From: env.From, Mail: env.Mail, To: g.To}
+	maxRcpt := d.MaxRecipients
+	if maxRcpt <= 0 {
+		maxRcpt = DefaultMaxRecipients
+	}
+	if len(env.To) <= maxRcpt {
+		return d.transaction(ctx, opts, domain, hosts, implicit, env, msg, size)
+	}
+	out := make([]RecipientOutcome, 0, len(env.To))
+	all := env.To
+	for len(all) > 0 {
+		env.To = all[:min(maxRcpt, len(all))]
+		all = all[len(env.To):]
+		out = append(out, d.transaction(ctx, opts, domain, hosts, implicit, env, msg, size)...)
+	}
+	return out
+}
+
+// transaction delivers one transaction: the exchangers in order, moving to
+// the next one when nothing was delivered and the failure is transient
+// (RFC 5321 5.1: connection failure or 4xx; a 5xx to the transaction is
+// final). At most MaxAttempts addresses are tried.
+func (d *Deliverer) transaction(ctx context.Context, opts *Options, domain string, hosts []hostAddr, implicit bool, env envelope.Envelope, msg io.ReaderAt, size int64) []RecipientOutcome {
+	maxAttempts := d.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = DefaultMaxAttempts
+	}
+	attempts := 0
 	var last []RecipientOutcome
-	for _, h := range hosts {
+	var dnsErr error
+	for i := range hosts {
+		h := &hosts[i]
+		d.resolve(ctx, h)
+		if h.err != nil {
+			dnsErr = h.err
+			continue
+		}
 		for _, addr := range h.addrs {
-			if ctx.Err() != nil {
-				return failAll(g.To, h.name, &NetError{Command: "connect", Err: ctx.Err()})
+			if attempts == maxAttempts {
+				return last
 			}
-			out, retry := d.attempt(ctx, h, addr, sub, msg, size)
+			if ctx.Err() != nil {
+				return failAll(env.To, h.name, &NetError{Command: "connect", Err: ctx.Err()})
+			}
+			attempts++
+			out, retry := d.attempt(ctx, opts, h, addr, env, msg, size)
 			if !retry {
 				return out
 			}
 			last = out
 		}
 	}
-	return last
+	if last != nil {
+		return last
+	}
+	// No exchanger had an address.
+	var nf *net.DNSError
+	if implicit && errors.As(dnsErr, &nf) && nf.IsNotFound {
+		return failAll(env.To, "", errNoDomain(domain, dnsErr))
+	}
+	return failAll(env.To, "", errDNSTemp(domain, dnsErr))
 }
 
 // attempt makes one delivery over one connection. retry says that nothing
 // was delivered and the next exchanger may be tried.
-func (d *Deliverer) attempt(ctx context.Context, h hostAddr, addr string, env envelope.Envelope, msg io.ReaderAt, size int64) ([]RecipientOutcome, bool) {
-	opts := d.opts()
+func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, addr string, env envelope.Envelope, msg io.ReaderAt, size int64) ([]RecipientOutcome, bool) {
 	policy := d.TLSPolicy
 	if h.route {
 		policy = TLSOpportunistic
 	}
 	useTLS := policy != TLSDisabled
 	for try := 0; try < 2; try++ {
-		c, err := Dial(ctx, addr, &opts)
+		c, err := Dial(ctx, addr, opts)
 		if err != nil {
 			return failAll(env.To, h.name, err), true
 		}
@@ -367,19 +512,28 @@ func (d *Deliverer) attempt(ctx context.Context, h hostAddr, addr string, env en
 			return failAll(env.To, h.name, err), true
 		}
 		if useTLS && c.ext.StartTLS {
-			cfg := tlsConfig(&opts, h.name)
+			cfg := tlsConfig(opts, h.name)
 			if policy == TLSOpportunistic {
-				cfg.InsecureSkipVerify = true // RFC 7435: encrypt, do not authenticate
+				cfg.InsecureSkipVerify = true // RFC 7435 3: encrypt, even unauthenticated
 			}
 			if err := c.StartTLS(ctx, cfg); err != nil {
-				c.Close()
-				if policy == TLSRequired {
+				var re *Error
+				switch {
+				case policy == TLSRequired:
+					c.Close()
 					return failAll(env.To, h.name, errTLSRequired(h.name, err)), true
+				case errors.As(err, &re) && c.usable() == nil:
+					// Opportunistic, and the server refused STARTTLS
+					// (RFC 3207 4: 454): go on in clear on this connection.
+					d.log("STARTTLS refused, going on without TLS", slog.String("host", h.name), slog.Any("err", err))
+				default:
+					// Opportunistic, and the handshake failed: the
+					// connection is lost; try once more in clear.
+					c.Close()
+					d.log("STARTTLS failed, retrying without TLS", slog.String("host", h.name), slog.Any("err", err))
+					useTLS = false
+					continue
 				}
-				// Opportunistic: the handshake failed, try once more in clear.
-				d.log("STARTTLS failed, retrying without TLS", slog.String("host", h.name), slog.Any("err", err))
-				useTLS = false
-				continue
 			}
 		} else if policy == TLSRequired {
 			c.Quit(ctx)

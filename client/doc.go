@@ -23,8 +23,8 @@
 // A Deliverer sends to the recipients' own mail exchangers (RFC 5321 5):
 // MX lookup with an injectable Resolver, exchangers by preference, the
 // implicit MX, null MX (RFC 7505), opportunistic or required STARTTLS,
-// and one RecipientOutcome per recipient saying delivered, transient,
-// permanent or outcome unknown.
+// several domains at once, and one RecipientOutcome per recipient saying
+// delivered, transient, permanent or outcome unknown.
 //
 // Send pipelines MAIL, every RCPT and DATA into one round trip when the
 // server offers PIPELINING (RFC 2920), and uses BDAT (RFC 3030) when it offers

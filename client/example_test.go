@@ -159,3 +159,44 @@ func ExampleDeliverer_Deliver() {
 	// <b@nomail.test> bounce: smtp: MX (refused by the client): 556 5.1.10 domain nomail.test does not accept mail (null MX)
 	// <c@example.test> delivered by mx.example.test
 }
+
+// The step-by-step form: MAIL, RCPT, then DATA with an io.WriteCloser
+// that stuffs dots and writes CRLF line ends; Close sends the final dot and
+// returns the server's verdict.
+func ExampleClient_Data() {
+	srv := &server.Server{Hostname: "mx.example.test", Backend: &store{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	ctx := context.Background()
+
+	c, err := client.Dial(ctx, ln.Addr().String(), &client.Options{LocalName: "app.example.test"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	from, _ := envelope.ParsePath("<app@example.test>", envelope.ParseOptions{})
+	to, _ := envelope.ParsePath("<ops@example.test>", envelope.ParseOptions{})
+	if err := c.Mail(ctx, from, nil); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Rcpt(ctx, to, &envelope.RcptParams{}); err != nil {
+		log.Fatal(err)
+	}
+	w, err := c.Data(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Fprintf(w, "Subject: nightly report\n\n.all jobs done\n")
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(w.Reply().Code, w.Reply().Text())
+	if err := c.Quit(ctx); err != nil {
+		log.Fatal(err)
+	}
+	// Output: 250 queued as Q1
+}

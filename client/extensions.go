@@ -86,6 +86,7 @@ func parseExtensions(lines []string) Extensions {
 		return e
 	}
 	e.List = make([]Extension, 0, len(lines)-1)
+	var seen map[string]bool // AUTH mechanisms
 	for _, line := range lines[1:] {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -130,9 +131,15 @@ func parseExtensions(lines []string) Extensions {
 				e.Size = n
 			}
 		case "AUTH":
+			// A set, so that a hostile reply of thousands of names costs
+			// linear time, not quadratic.
+			if seen == nil {
+				seen = make(map[string]bool)
+			}
 			for _, m := range strings.Fields(params) {
 				m = strings.ToUpper(m)
-				if !e.HasAuth(m) {
+				if !seen[m] {
+					seen[m] = true
 					e.Auth = append(e.Auth, m)
 				}
 			}

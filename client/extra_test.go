@@ -76,18 +76,8 @@ func TestBinaryMIME(t *testing.T) {
 func TestDataWriter8Bit(t *testing.T) {
 	fs := newFakeServer(t)
 	c := dialT(t, fs.start(), nil)
-	ctx := testCtx(t)
-	if err := c.Mail(ctx, path("a@x.example"), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rcpt(ctx, path("b@y.example"), nil); err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Data(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = w.Write([]byte("ok\r\ncaf\xc3\xa9\r\n"))
+	w := startData(t, c, testCtx(t))
+	_, err := w.Write([]byte("ok\r\ncaf\xc3\xa9\r\n"))
 	var xe *ExtensionError
 	if !errors.As(err, &xe) || xe.Extension != "8BITMIME" {
 		t.Fatalf("Write: %v", err)
@@ -238,6 +228,23 @@ func TestDataCancel(t *testing.T) {
 	})
 	c := dialT(t, addr, nil)
 	ctx, cancel := context.WithCancel(context.Background())
+	w := startData(t, c, ctx)
+	var err error
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	chunk := []byte(strings.Repeat("x", 1000) + "\r\n")
+	for err == nil && time.Since(start) < 2*time.Second {
+		_, err = w.Write(chunk)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v after %v", err, time.Since(start))
+	}
+}
+
+// startData opens a transaction from a@x.example to b@y.example with Mail,
+// Rcpt and Data, and returns the message writer.
+func startData(t *testing.T, c *Client, ctx context.Context) *DataWriter {
+	t.Helper()
 	if err := c.Mail(ctx, path("a@x.example"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -248,13 +255,25 @@ func TestDataCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.AfterFunc(100*time.Millisecond, cancel)
-	start := time.Now()
-	chunk := []byte(strings.Repeat("x", 1000) + "\r\n")
-	for err == nil && time.Since(start) < 2*time.Second {
-		_, err = w.Write(chunk)
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v after %v", err, time.Since(start))
+	return w
+}
+
+// TestDialTLSFails: a server that does not speak TLS, or whose certificate
+// is not trusted, fails DialTLS with a *NetError before any SMTP.
+func TestDialTLSFails(t *testing.T) {
+	plain := newFakeServer(t)
+	cert := smtptest.MustCertificate(t)
+	untrusted := newFakeServer(t)
+	untrusted.ln = tls.NewListener(untrusted.ln, cert.ServerConfig())
+	for name, addr := range map[string]string{"plain": plain.start(), "untrusted": untrusted.start()} {
+		start := time.Now()
+		_, err := DialTLS(testCtx(t), addr, &Options{CommandTimeout: time.Second})
+		var ne *NetError
+		if !errors.As(err, &ne) || ne.Command != "TLS" {
+			t.Errorf("%s: err = %v", name, err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s: took %v", name, d)
+		}
 	}
 }

@@ -123,7 +123,7 @@ func (c *Client) mailParams(p envelope.MailParams, utf8 bool, eightBit int, size
 	if x.HasSize && size > 0 {
 		p.Size = size // RFC 1870 5: declare the size when it is known
 	} else if !x.HasSize {
-		p.Size = 0 // RFC 1870: SIZE= only to a server that offers SIZE
+		p.Size = 0 // RFC 5321 4.1.1.11: SIZE= only to a server that offers SIZE
 	}
 	return p, nil
 }
@@ -157,12 +157,12 @@ func (c *Client) Mail(ctx context.Context, from envelope.Path, p *envelope.MailP
 	if err != nil {
 		return err
 	}
-	line, err := envelope.AppendMailCommand(c.cmd[:0], from, mp)
+	line, err := envelope.AppendMailCommand(c.cmd[:0], c.asciiPath(from, mp.SMTPUTF8), mp)
 	if err != nil {
 		return errBadArgument("MAIL", err)
 	}
 	c.cmd = line
-	if _, err := c.simple(ctx, "MAIL", line, c.opts.timeout(c.opts.MailTimeout, DefaultMailTimeout), reply.CodeOK); err != nil {
+	if err := c.command(ctx, "MAIL", line, c.opts.timeout(c.opts.MailTimeout, DefaultMailTimeout), reply.CodeOK); err != nil {
 		c.m.Fail(session.MAIL)
 		return err
 	}
@@ -192,12 +192,12 @@ func (c *Client) Rcpt(ctx context.Context, to envelope.Path, p *envelope.RcptPar
 	if err := c.rcptCheck(&r); err != nil {
 		return err
 	}
-	line, err := envelope.AppendRcptCommand(c.cmd[:0], to, r.Params, c.smtputf8)
+	line, err := envelope.AppendRcptCommand(c.cmd[:0], c.asciiPath(to, c.smtputf8), r.Params, c.smtputf8)
 	if err != nil {
 		return errBadArgument("RCPT", err)
 	}
 	c.cmd = line
-	if _, err := c.simple(ctx, "RCPT", line, c.opts.timeout(c.opts.RcptTimeout, DefaultRcptTimeout), reply.CodeOK); err != nil {
+	if err := c.command(ctx, "RCPT", line, c.opts.timeout(c.opts.RcptTimeout, DefaultRcptTimeout), reply.CodeOK); err != nil {
 		// RFC 5321 4.2.2: 251 "User not local; will forward" accepts too.
 		var re *Error
 		if !errors.As(err, &re) || re.Local || re.Code != reply.CodeWillForward {
@@ -249,7 +249,7 @@ func (c *Client) Data(ctx context.Context) (*DataWriter, error) {
 		return nil, localError("DATA", reply.New(reply.CodeBadSequence, reply.Enh(5, 5, 1),
 			"BODY=BINARYMIME needs BDAT"), ErrBadSequence)
 	}
-	if _, err := c.simple(ctx, "DATA", append(c.cmd[:0], "DATA"...), c.opts.timeout(c.opts.DataInitTimeout, DefaultDataInitTimeout), reply.CodeStartMailInput); err != nil {
+	if err := c.command(ctx, "DATA", append(c.cmd[:0], "DATA"...), c.opts.timeout(c.opts.DataInitTimeout, DefaultDataInitTimeout), reply.CodeStartMailInput); err != nil {
 		c.m.Fail(session.DATA)
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func (c *Client) Data(ctx context.Context) (*DataWriter, error) {
 	if !c.ext.EightBitMIME {
 		pol.EightBit = textproto.Reject
 	}
-	c.dw = DataWriter{c: c, ctx: ctx, dot: c.w.DotWriter(pol), rcpts: c.rcpts, stop: c.watch(ctx)}
+	c.dw = DataWriter{c: c, ctx: ctx, dot: c.w.DotWriter(pol), rcpts: c.rcpts, watch: c.watch(ctx)}
 	return &c.dw, nil
 }
 
@@ -268,7 +268,7 @@ type DataWriter struct {
 	ctx    context.Context
 	dot    *textproto.DotWriter
 	rcpts  []envelope.Path
-	stop   func() bool // ends the context watch started by Data
+	watch  watching // the context watch started by Data
 	err    error
 	done   bool
 	final  *reply.Reply
@@ -306,10 +306,8 @@ func (w *DataWriter) Write(p []byte) (int, error) {
 }
 
 func (w *DataWriter) unwatch() {
-	if w.stop != nil {
-		w.stop()
-		w.stop = nil
-	}
+	w.c.unwatch(w.watch)
+	w.watch = watching{}
 }
 
 // Close ends the message with "." (RFC 5321 4.1.1.4) and reads the reply.
@@ -345,7 +343,7 @@ func (w *DataWriter) readFinal() error {
 		if err != nil {
 			return err
 		}
-		w.final = r.Clone()
+		w.final = r
 		if r.Code != reply.CodeOK {
 			return newReplyError("DATA", w.final)
 		}
@@ -357,6 +355,10 @@ func (w *DataWriter) readFinal() error {
 		w.lmtp[i].Path = p
 	}
 	for i := range w.lmtp {
+		if i > 0 {
+			// RFC 2033 4.2: each reply comes as its mailbox is done.
+			c.setReadDeadline(w.ctx, c.opts.timeout(c.opts.DataTermTimeout, DefaultDataTermTimeout))
+		}
 		r, err := c.readEnd(w.ctx, "DATA")
 		if err != nil {
 			for j := i; j < len(w.lmtp); j++ {
@@ -366,10 +368,10 @@ func (w *DataWriter) readFinal() error {
 		}
 		w.lmtp[i].Code, w.lmtp[i].Enhanced = r.Code, r.Enhanced
 		if r.Code != reply.CodeOK {
-			w.lmtp[i].Err = newReplyError("DATA", r.Clone())
+			w.lmtp[i].Err = newReplyError("DATA", r)
 		}
 		if i == 0 {
-			w.final = r.Clone()
+			w.final = r
 		}
 	}
 	var failed []RecipientResult

@@ -29,7 +29,8 @@ const (
 	// 4.5.3.2.5: 3 minutes per TCP SEND).
 	DefaultDataBlockTimeout = 3 * time.Minute
 	// DefaultDataTermTimeout bounds the wait for the reply to the final dot
-	// or to BDAT LAST (RFC 5321 4.5.3.2.6: 10 minutes).
+	// or to BDAT LAST (RFC 5321 4.5.3.2.6: 10 minutes); for LMTP, for each
+	// recipient's reply.
 	DefaultDataTermTimeout = 10 * time.Minute
 	// DefaultCommandTimeout bounds every other command (EHLO, STARTTLS,
 	// AUTH, RSET, NOOP, VRFY, QUIT). RFC 5321 names no figure for them; 5
@@ -44,6 +45,11 @@ const (
 	// is only as large as the message when its length is known, and 4 KiB
 	// otherwise.
 	DefaultChunkSize = 64 << 10
+	// DefaultMaxPipelined is the most commands Send writes before reading
+	// their replies (Options.MaxPipelined). RFC 2920 sets no figure; 100
+	// is the number of recipients a server must accept in one transaction
+	// (RFC 5321 4.5.3.1.8), so that a usual transaction is one round trip.
+	DefaultMaxPipelined = 100
 )
 
 // ContextDialer opens network connections. *net.Dialer implements it, and
@@ -99,6 +105,13 @@ type Options struct {
 	// NoPipelining makes Send wait for each reply even when the server
 	// offers PIPELINING.
 	NoPipelining bool
+
+	// MaxPipelined is the most commands Send writes before it reads their
+	// replies when it pipelines (RFC 2920); zero means
+	// DefaultMaxPipelined. It bounds what the server must buffer for a
+	// client that is not reading, so that a transaction with many
+	// recipients cannot deadlock with both sides blocked writing.
+	MaxPipelined int
 
 	// Logger receives connection-level events at debug level and failures
 	// at warning level. Nil means no logging.

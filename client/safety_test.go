@@ -1,18 +1,17 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
 
-	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/internal/smtptest"
 	"github.com/smtpkit/smtp/reply"
 )
@@ -489,5 +488,155 @@ func TestOutcomeUnknown(t *testing.T) {
 	}
 }
 
-var _ = bytes.NewReader
-var _ envelope.Path
+// TestDataTimeouts: a server that stops reading the message is bounded by
+// DataBlockTimeout (nothing delivered: a transient *NetError); one that
+// never answers the final dot or BDAT LAST, by DataTermTimeout (the outcome
+// is unknown).
+func TestDataTimeouts(t *testing.T) {
+	for _, ext := range [][]string{{"PIPELINING"}, {"PIPELINING", "CHUNKING"}} {
+		name := strings.Join(ext, "+")
+		t.Run("term/"+name, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release)
+			fs := newFakeServer(t, ext...)
+			fs.onCommand = func(fc *fakeConn, line string) bool {
+				switch {
+				case line == "DATA":
+					fc.send("354 go")
+					fc.readData()
+				case strings.HasPrefix(line, "BDAT"):
+					io.ReadFull(fc.r, make([]byte, 4))
+				default:
+					return false
+				}
+				<-release // silent
+				return true
+			}
+			c := dialT(t, fs.start(), &Options{DataTermTimeout: 200 * time.Millisecond})
+			start := time.Now()
+			_, err := c.Send(testCtx(t), env("a@x.example", "b@y.example"), strings.NewReader("hi\r\n"))
+			if !errors.Is(err, ErrOutcomeUnknown) || !isTimeout(err) {
+				t.Fatalf("err = %v", err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+		t.Run("block/"+name, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release)
+			fs := newFakeServer(t, ext...)
+			fs.onCommand = func(fc *fakeConn, line string) bool {
+				if line == "DATA" {
+					fc.send("354 go")
+				} else if !strings.HasPrefix(line, "BDAT") {
+					return false
+				}
+				<-release // stops reading
+				return true
+			}
+			c := dialT(t, fs.start(), &Options{DataBlockTimeout: 200 * time.Millisecond})
+			start := time.Now()
+			big := strings.Repeat(strings.Repeat("x", 78)+"\r\n", 200000) // 16 MB, more than the socket buffers
+			_, err := c.Send(testCtx(t), env("a@x.example", "b@y.example"), strings.NewReader(big))
+			var ne *NetError
+			if !errors.As(err, &ne) || errors.Is(err, ErrOutcomeUnknown) || !isTimeout(err) {
+				t.Fatalf("err = %v", err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+// TestHostileEHLO: an EHLO reply of thousands of AUTH names within the
+// reply limits costs little to parse.
+func TestHostileEHLO(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("220 hi\r\n250-x\r\n")
+	n := 0
+	for line := 0; line < 98; line++ { // 100 lines, the default limit
+		b.WriteString("250-AUTH")
+		for b.Len()%2000 < 1990 {
+			b.WriteString(" M" + itoa(int64(n)))
+			n++
+		}
+		b.WriteString("\r\n")
+	}
+	b.WriteString("250 PIPELINING\r\n")
+	addr := rawServer(t, func(c net.Conn) {
+		c.Write([]byte(b.String()[:8]))
+		buf := make([]byte, 100)
+		c.Read(buf)
+		c.Write([]byte(b.String()[8:]))
+		io.Copy(io.Discard, c)
+	})
+	c, err := Dial(testCtx(t), addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if err := c.Hello(testCtx(t), "c.example"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("parsing took %v", d)
+	}
+	if x := c.Extensions(); len(x.Auth) != n || !x.Pipelining {
+		t.Errorf("%d mechanisms, want %d", len(x.Auth), n)
+	}
+}
+
+// TestCommandTimeouts: each per-command timeout bounds the wait for its
+// reply (RFC 5321 4.5.3.2), pipelined or not; the others stay at their
+// defaults of minutes, so a wrongly wired field makes the test time out.
+func TestCommandTimeouts(t *testing.T) {
+	const short = 200 * time.Millisecond
+	tests := []struct {
+		verb string
+		opts Options
+	}{
+		{"MAIL", Options{MailTimeout: short}},
+		{"RCPT", Options{RcptTimeout: short}},
+		{"DATA", Options{DataInitTimeout: short}},
+		{"RSET", Options{CommandTimeout: short}},
+	}
+	for _, pipe := range []bool{false, true} {
+		for _, tc := range tests {
+			t.Run(tc.verb+"/pipelining="+strconv.FormatBool(pipe), func(t *testing.T) {
+				release := make(chan struct{})
+				defer close(release)
+				var ext []string
+				if pipe {
+					ext = []string{"PIPELINING"}
+				}
+				fs := newFakeServer(t, ext...)
+				fs.rcptReply = map[string]string{"bad@y.example": "550 5.1.1 no"}
+				fs.onCommand = func(fc *fakeConn, line string) bool {
+					if !strings.HasPrefix(line, tc.verb) {
+						return false
+					}
+					<-release // silent
+					return true
+				}
+				c := dialT(t, fs.start(), &tc.opts)
+				ctx := testCtx(t)
+				if tc.verb == "RSET" {
+					// A failed Send leaves a transaction to reset.
+					c.Send(ctx, env("a@x.example", "bad@y.example"), strings.NewReader("x\r\n"))
+				}
+				start := time.Now()
+				_, err := c.Send(ctx, env("a@x.example", "b@y.example"), strings.NewReader("x\r\n"))
+				var ne *NetError
+				if !errors.As(err, &ne) || ne.Command != tc.verb || !isTimeout(err) {
+					t.Fatalf("err = %v", err)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("took %v", d)
+				}
+			})
+		}
+	}
+}

@@ -198,10 +198,7 @@ func (c *Client) Send(ctx context.Context, env envelope.Envelope, msg io.Reader)
 	if err := c.ensureHello(ctx); err != nil {
 		return nil, err
 	}
-	stop := c.watch(ctx)
-	if stop != nil {
-		defer stop()
-	}
+	defer c.unwatch(c.watch(ctx))
 	res := &c.res
 	res.Code, res.Enhanced, res.text = 0, reply.EnhancedCode{}, res.text[:0]
 	res.Recipients = res.Recipients[:0]
@@ -241,10 +238,13 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 	// The first read is sized to the message when it tells its length, so
 	// that a small message does not cost a full chunk buffer per
 	// connection.
+	// The length is asked before the first read: a Size method (as
+	// io.SectionReader's) tells the whole length whatever was read.
 	first := c.chunkSize()
-	if l, ok := knownLen(msg); ok && l+1 < int64(first) {
-		first = max(int(l)+1, 512)
-	} else if !ok {
+	msgLen, known := knownLen(msg)
+	if known && msgLen+1 < int64(first) {
+		first = max(int(msgLen)+1, minFirstRead)
+	} else if !known {
 		first = min(first, firstReadSize)
 	}
 	if err := c.fillN(first); err != nil {
@@ -253,8 +253,9 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 	size := int64(-1)
 	if s.eof {
 		size = int64(s.n)
-	} else if l, ok := knownLen(msg); ok {
-		size = int64(s.n) + l
+	} else if known {
+		// Before line ends are made CRLF: RFC 1870 4 takes an estimate.
+		size = msgLen
 	}
 	eightBit := -1
 	switch {
@@ -325,10 +326,15 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 		}
 		c.push(pRcpt, i)
 		sent++
-		if !pipe {
+		if !pipe || len(c.pend)-s.read >= c.maxPipelined() {
+			// Without PIPELINING, wait for each reply (RFC 5321 4.1.1).
+			// With it, read the replies of a full window before writing
+			// more: a client that writes without reading deadlocks with a
+			// server blocked writing replies the client does not read.
 			if err := c.drain(ctx, 0); err != nil {
 				return err
 			}
+			c.setWriteDeadline(ctx, c.opts.timeout(c.opts.RcptTimeout, DefaultRcptTimeout))
 		}
 	}
 	if sent == 0 || (!pipe && s.accepted == 0) {
@@ -348,14 +354,26 @@ func (c *Client) push(kind uint8, idx int) {
 	c.pend = append(c.pend, pending{kind: kind, idx: idx})
 }
 
-// firstReadSize is the read-ahead of a message of unknown length.
-const firstReadSize = 4096
+// firstReadSize is the read-ahead of a message of unknown length, and
+// minFirstRead the smallest read-ahead buffer (so that messages of slightly
+// different small sizes reuse one buffer).
+const (
+	firstReadSize = 4096
+	minFirstRead  = 512
+)
 
 func (c *Client) chunkSize() int {
 	if c.opts.ChunkSize > 0 {
 		return c.opts.ChunkSize
 	}
 	return DefaultChunkSize
+}
+
+func (c *Client) maxPipelined() int {
+	if c.opts.MaxPipelined > 0 {
+		return c.opts.MaxPipelined
+	}
+	return DefaultMaxPipelined
 }
 
 // fill reads the next chunk of the message into c.body.
@@ -675,13 +693,15 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 func (c *Client) readLast(ctx context.Context) error {
 	s := &c.st
 	cmd := s.lastCmd
-	c.setReadDeadline(ctx, c.opts.timeout(c.opts.DataTermTimeout, DefaultDataTermTimeout))
 	n := 1
 	if s.lmtp && s.accepted > 0 && s.mailErr == nil && s.dataErr == nil {
 		n = s.accepted
 	}
 	next := 0 // next recipient to get an LMTP reply
 	for k := 0; k < n; k++ {
+		// Each LMTP reply may take as long as a whole SMTP delivery
+		// (RFC 2033 4.2: the server answers as each mailbox is done).
+		c.setReadDeadline(ctx, c.opts.timeout(c.opts.DataTermTimeout, DefaultDataTermTimeout))
 		r, err := c.readEndRaw(ctx, cmd)
 		if err != nil {
 			if n > 1 {
@@ -796,7 +816,9 @@ func (c *Client) finish(err error) error {
 	return re
 }
 
-// knownLen returns the remaining length of msg when it tells it.
+// knownLen returns the length of msg when it tells it: Len (the unread
+// part of a bytes.Reader or strings.Reader) or Size (an io.SectionReader,
+// whole), to be asked before reading.
 func knownLen(msg io.Reader) (int64, bool) {
 	switch m := msg.(type) {
 	case interface{ Len() int }:

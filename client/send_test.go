@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -109,5 +110,71 @@ func TestSendRecipientRefused(t *testing.T) {
 				t.Errorf("no RSET before the next transaction:\n%s", fs.bytes())
 			}
 		})
+	}
+}
+
+// TestEnvelopeParams: every parameter of the envelope package reaches the
+// wire, in Send (pipelined and not) and in Mail/Rcpt.
+func TestEnvelopeParams(t *testing.T) {
+	const msg = "x\r\n"
+	ext := []string{"SIZE 1000", "8BITMIME", "DSN", "REQUIRETLS", "SMTPUTF8", "AUTH PLAIN", "X-PRIORITY"}
+	e := env("a@x.example", "b@y.example")
+	e.Mail = envelope.MailParams{Body: envelope.Body8BitMIME, Ret: envelope.RetHdrs, EnvID: "id+1 x", Auth: "<>",
+		RequireTLS: true, Extra: []envelope.Param{{Keyword: "X-PRIORITY", Value: "5"}}}
+	e.To[0].Params = envelope.RcptParams{Notify: envelope.NotifySuccess | envelope.NotifyFailure,
+		ORcpt: &envelope.ORcpt{AddrType: "rfc822", Addr: "orig=b@y.example"}, Extra: []envelope.Param{{Keyword: "X-TAG", Value: "t"}}}
+	const wantMail = "MAIL FROM:<a@x.example> SIZE=3 BODY=8BITMIME RET=HDRS ENVID=id+2B1+20x AUTH=<> REQUIRETLS X-PRIORITY=5\r\n"
+	const wantRcpt = "RCPT TO:<b@y.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;orig+3Db@y.example X-TAG=t\r\n"
+	for _, pipe := range []bool{false, true} {
+		fs := newFakeServer(t, ext...)
+		if pipe {
+			fs.ext = append(fs.ext, "PIPELINING")
+		}
+		c := dialT(t, fs.start(), nil)
+		if _, err := c.Send(testCtx(t), e, strings.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if w := fs.bytes(); !strings.Contains(w, wantMail+wantRcpt) {
+			t.Errorf("pipelining=%v: wire %q\nwant %q", pipe, w, wantMail+wantRcpt)
+		}
+	}
+	// Low level: the same through Mail and Rcpt (no SIZE: the size is not
+	// known there), and IDN domains as A-labels without SMTPUTF8.
+	fs := newFakeServer(t, ext[1:4]...)
+	c := dialT(t, fs.start(), nil)
+	ctx := testCtx(t)
+	if err := c.Mail(ctx, path("a@b\u00fccher.example"), &e.Mail); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(ctx, path("b@m\u00fcller.example"), &e.To[0].Params); err != nil {
+		t.Fatal(err)
+	}
+	const wantLow = "MAIL FROM:<a@xn--bcher-kva.example> BODY=8BITMIME RET=HDRS ENVID=id+2B1+20x REQUIRETLS X-PRIORITY=5\r\n" +
+		"RCPT TO:<b@xn--mller-kva.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;orig+3Db@y.example X-TAG=t\r\n"
+	if w := fs.bytes(); !strings.Contains(w, wantLow) {
+		t.Errorf("wire %q\nwant %q", w, wantLow)
+	}
+}
+
+// TestSizeDeclared: the SIZE declared is the message's length, for a
+// reader that tells its length with Len (strings.Reader) or with Size
+// (io.SectionReader, as Deliverer uses).
+func TestSizeDeclared(t *testing.T) {
+	msg := strings.Repeat(strings.Repeat("y", 98)+"\r\n", 1000) // 100000 octets, over a chunk
+	for _, tc := range []struct {
+		name string
+		r    func() io.Reader
+	}{
+		{"Len", func() io.Reader { return strings.NewReader(msg) }},
+		{"Size", func() io.Reader { return io.NewSectionReader(strings.NewReader(msg), 0, int64(len(msg))) }},
+	} {
+		fs := newFakeServer(t, "PIPELINING", "SIZE 100000")
+		c := dialT(t, fs.start(), &Options{ChunkSize: 4096})
+		if _, err := c.Send(testCtx(t), env("a@x.example", "b@y.example"), tc.r()); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !strings.Contains(fs.bytes(), "MAIL FROM:<a@x.example> SIZE=100000\r\n") {
+			t.Errorf("%s: wire %q", tc.name, fs.bytes()[:200])
+		}
 	}
 }

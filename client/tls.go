@@ -33,7 +33,7 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	if err := c.check(session.STARTTLS, "STARTTLS"); err != nil {
 		return err
 	}
-	if _, err := c.simple(ctx, "STARTTLS", append(c.cmd[:0], "STARTTLS"...), c.cmdTimeout(), reply.CodeReady); err != nil {
+	if err := c.command(ctx, "STARTTLS", append(c.cmd[:0], "STARTTLS"...), c.cmdTimeout(), reply.CodeReady); err != nil {
 		c.m.Fail(session.STARTTLS)
 		return err
 	}
@@ -52,7 +52,7 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	if err := handshake(ctx, tc, &c.opts); err != nil {
 		return c.broken(ctx, "STARTTLS", err)
 	}
-	c.conn = tc
+	c.setConn(tc)
 	c.r.rd.Reset(tc)
 	c.w.Reset(tc)
 	c.isTLS = true

@@ -22,26 +22,21 @@ func newReplyReader(conn net.Conn, maxLine, maxLines int) *replyReader {
 // error, a malformed reply or a reply over the limits breaks the
 // connection: what follows could not be trusted to be in step.
 func (c *Client) readReply(ctx context.Context, cmd string) (*reply.Reply, error) {
-	r, err := c.r.rd.ReadReply()
+	r, err := c.readRaw(ctx, cmd)
 	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, c.broken(ctx, cmd, err)
+		return nil, err
 	}
-	c.traceReply(r)
-	return r, nil
+	return r.Reply(), nil
 }
 
 // readEnd reads the reply to the end of a message (final dot or BDAT
 // LAST): a failure here leaves the outcome unknown (RFC 5321 6.1).
 func (c *Client) readEnd(ctx context.Context, cmd string) (*reply.Reply, error) {
-	r, err := c.r.rd.ReadReply()
+	r, err := c.readEndRaw(ctx, cmd)
 	if err != nil {
-		return nil, c.unknownOutcome(ctx, cmd, err)
+		return nil, err
 	}
-	c.traceReply(r)
-	return r, nil
+	return r.Reply(), nil
 }
 
 // readRaw reads one reply as a view valid until the next read: the hot

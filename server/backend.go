@@ -21,7 +21,8 @@ type Backend interface {
 	// A *reply.Reply error is sent instead of the greeting: a 554 makes
 	// the server wait for QUIT and answer 503 to everything else (RFC
 	// 5321 3.1), any other code closes the connection after it. Any other
-	// error is logged and the client gets 421 4.3.0.
+	// error, or a nil Session without an error, is logged and the client
+	// gets 421 4.3.0.
 	NewSession(ctx context.Context, c *Conn) (Session, error)
 }
 
@@ -46,7 +47,10 @@ func (f BackendFunc) NewSession(ctx context.Context, c *Conn) (Session, error) {
 // a positive reply (for example the queue id after the message). Any other
 // error is logged, never sent: the client gets 451 4.3.0 (a transient
 // failure, so no mail is lost). A panic in a method is recovered, logged
-// with its stack and answered the same way; the connection goes on.
+// with its stack and answered the same way; the connection goes on. A 3xx
+// reply counts as a plain error (the client would send what the server
+// does not expect); a 421 is sent, then the connection is closed (RFC 5321
+// 3.8).
 type Session interface {
 	// Mail starts a transaction (RFC 5321 4.1.1.2). from is the
 	// reverse-path (Null for "<>"); params are the parsed MAIL
@@ -68,11 +72,15 @@ type Session interface {
 	// returns before reading everything, the server reads the rest to the
 	// real end of the data before it answers. The deadline of ctx is
 	// DataTimeout after the start of the data, moved to DataTimeout after
-	// its end once the end was read (RFC 5321 4.5.3.2.6).
+	// its end once the end was read (RFC 5321 4.5.3.2.6). r reads from the
+	// connection: it must not be used after Data returns. It returns
+	// io.EOF only at the real end of the message; a client that leaves
+	// earlier makes it fail with another error.
 	Data(ctx context.Context, r io.Reader) error
 
 	// Reset aborts the transaction, if any: on RSET, HELO/EHLO/LHLO,
-	// STARTTLS, after the reply to each message, and before Logout.
+	// STARTTLS, after the reply to each message, when a command
+	// interrupts a BDAT transfer, and before Logout.
 	Reset(ctx context.Context)
 
 	// Logout is called once when the connection ends.

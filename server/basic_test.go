@@ -10,11 +10,7 @@ func TestBasicTransaction(t *testing.T) {
 	c := dial(t, lb)
 	c.Run(`
 		C: EHLO client
-		S: 250-mx.test greets client
-		S: 250-PIPELINING
-		S: 250-SIZE 33554432
-		S: 250-8BITMIME
-		S: 250 ENHANCEDSTATUSCODES
+		` + ehloWith() + `
 		C: MAIL FROM:<a@example.org>
 		S: 250 2.1.0 Sender OK
 		C: RCPT TO:<b@example.net>

@@ -237,7 +237,11 @@ func (c *conn) authExchange(srv sasl.Server, resp []byte) (*reply.Reply, error) 
 		// RFC 4954 4: a 334 challenge, base64-encoded.
 		c.reply(reply.AuthChallenge(base64.StdEncoding.EncodeToString(challenge)))
 		c.setDeadline(c.cfg.commandTimeout)
+		// A client sitting on a challenge is idle, not in a transaction:
+		// Shutdown may interrupt the wait (see conn.Read).
+		c.idle.Store(true)
 		line, rerr := c.tr.ReadLine(textproto.MaxAuthLine, c.srv.Policy)
+		c.idle.Store(false)
 		if c.srv.Trace != nil && rerr == nil {
 			c.traceCommand(line, true)
 		}
@@ -245,6 +249,8 @@ func (c *conn) authExchange(srv sasl.Server, resp []byte) (*reply.Reply, error) 
 		switch {
 		case errors.As(rerr, &tooLong):
 			return reply.AuthLineTooLong(), rerr
+		case errors.Is(rerr, errShutdown):
+			return c.cfg.canned.shutdown, rerr
 		case rerr != nil:
 			c.closing = true
 			if isTimeout(rerr) {
@@ -257,6 +263,7 @@ func (c *conn) authExchange(srv sasl.Server, resp []byte) (*reply.Reply, error) 
 		}
 		var ok bool
 		if resp, ok = decodeResponse(line); !ok {
+			c.errors++
 			return reply.ParamSyntax("Invalid base64 in response"), errors.New("invalid base64")
 		}
 	}
@@ -264,15 +271,16 @@ func (c *conn) authExchange(srv sasl.Server, resp []byte) (*reply.Reply, error) 
 
 // authErrorReply maps a SASL error to its reply (RFC 4954 6).
 func (c *conn) authErrorReply(err error) *reply.Reply {
-	var r *reply.Reply
 	var mal *sasl.MalformedError
 	var ae *sasl.AuthError
-	switch {
-	case errors.As(err, &r) && r.Code.Valid() && !r.Code.IsPositive():
+	if r := replyOf(err); r != nil && !r.Code.IsPositive() {
 		return r
+	}
+	switch {
 	case errors.Is(err, errBackendPanic):
 		return reply.TemporaryAuthFailure()
 	case errors.As(err, &mal):
+		c.errors++
 		return reply.ParamSyntax("Malformed authentication response")
 	case errors.As(err, &ae) && !ae.Temporary():
 		return reply.AuthFailed()

@@ -131,9 +131,18 @@ func (c *conn) cmdBDAT(arg []byte) {
 		c.answerMessage(perRcpt, err)
 		c.resetTransaction(true)
 	case b.err == errBDATAborted:
-		// The pending command decides (RSET, QUIT...), on the state
-		// machine still in StateBDAT.
+		// RFC 3030 2: only BDAT continues a chunked message (NOOP was
+		// answered in nextChunk). Any other command ends it: the chunks
+		// received are dropped with the transaction before the command
+		// runs, so that a later BDAT ... LAST is refused (503) instead
+		// of delivering the rest of the message as if it were whole.
 		line := b.pending
+		c.violation("BDAT message interrupted by another command")
+		c.sm.Fail(session.BDAT)
+		verb, _ := textproto.SplitCommand(line)
+		if session.ParseCommand(verb) != session.RSET {
+			c.resetTransaction(true) // RSET does it itself
+		}
 		if c.srv.Trace != nil {
 			c.traceCommand(line, false)
 		}
@@ -229,6 +238,13 @@ func (b *bdatState) nextChunk() {
 			if c.tooManyErrors() {
 				err = errTooManyErrors
 			}
+			if errors.Is(err, io.EOF) {
+				// The client left before BDAT ... LAST: only the end of
+				// the last chunk ends the message (RFC 3030 2), and
+				// io.EOF from this stream would tell the backend the
+				// message is complete.
+				err = io.ErrUnexpectedEOF
+			}
 			b.err = err
 			return
 		}
@@ -237,7 +253,7 @@ func (b *bdatState) nextChunk() {
 		}
 		verb, arg := textproto.SplitCommand(line)
 		cmd := session.ParseCommand(verb)
-		c.verb = cmd.String()
+		c.cmd, c.verb = cmd, cmd.String()
 		switch cmd {
 		case session.BDAT:
 			size, last, ok := parseBDAT(arg)

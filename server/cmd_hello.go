@@ -34,48 +34,79 @@ func (c *conn) cmdHello(cmd session.Command, arg []byte) *reply.Reply {
 	}
 	if cmd == session.HELO {
 		// RFC 5321 4.1.1.1: "250 domain"; no extensions.
-		return reply.New(reply.CodeOK, reply.EnhancedCode{}, c.cfg.hostname)
+		return c.cfg.canned.helo
 	}
-	return reply.Hello(c.cfg.hostname, "greets "+helo, c.extensions()...)
+	// RFC 5321 4.1.1.1 (ehlo-ok-rsp): the domain and a greeting, then one
+	// keyword per line. Built here rather than with reply.Hello: this is
+	// on the path of every connection, and the keywords come ready made.
+	ext := c.extensions()
+	lines := make([]string, 0, 1+len(ext))
+	lines = append(lines, c.cfg.hostname+" greets "+helo)
+	lines = append(lines, ext...)
+	return &reply.Reply{Code: reply.CodeOK, Lines: lines}
 }
 
 // extensions lists the EHLO keywords that apply to the connection now
-// (RFC 5321 4.1.1.1: each extension only when offered).
+// (RFC 5321 4.1.1.1: each extension only when offered). The lists without
+// AUTH are made once per Server (see keywords); the returned slice must
+// not be modified.
 func (c *conn) extensions() []string {
+	k := &c.cfg.keywords[0]
+	if c.sm.TLS() {
+		k = &c.cfg.keywords[1]
+	}
+	if !c.authOffered() {
+		return k.all
+	}
+	// RFC 4954 3: AUTH with the mechanisms, before the keywords that
+	// only apply under TLS.
+	auth := "AUTH"
+	for _, m := range c.mechanisms() {
+		auth += " " + m
+	}
+	ext := make([]string, 0, len(k.all)+1)
+	ext = append(ext, k.all[:k.authAt]...)
+	ext = append(ext, auth)
+	return append(ext, k.all[k.authAt:]...)
+}
+
+// keywords are the EHLO keywords of a Server for one TLS state, without
+// AUTH, which goes at index authAt when offered.
+type keywords struct {
+	all    []string
+	authAt int
+}
+
+// makeKeywords lists the EHLO keywords of s for a connection with or
+// without TLS.
+func (s *Server) makeKeywords(tls bool, maxMessage int64) keywords {
 	ext := make([]string, 0, 12)
 	ext = append(ext, "PIPELINING") // RFC 2920
-	if c.cfg.maxMessage > 0 {
+	if maxMessage > 0 {
 		// RFC 1870 4: SIZE with the fixed maximum.
-		ext = append(ext, "SIZE "+strconv.FormatInt(c.cfg.maxMessage, 10))
+		ext = append(ext, "SIZE "+strconv.FormatInt(maxMessage, 10))
 	} else {
 		ext = append(ext, "SIZE")
 	}
 	ext = append(ext, "8BITMIME", "ENHANCEDSTATUSCODES") // RFC 6152, RFC 2034
-	if c.srv.EnableSMTPUTF8 {
+	if s.EnableSMTPUTF8 {
 		ext = append(ext, "SMTPUTF8") // RFC 6531
 	}
-	if c.srv.EnableDSN {
+	if s.EnableDSN {
 		ext = append(ext, "DSN") // RFC 3461
 	}
-	if c.srv.EnableChunking {
+	if s.EnableChunking {
 		ext = append(ext, "CHUNKING", "BINARYMIME") // RFC 3030
 	}
-	if c.srv.TLSConfig != nil && !c.sm.TLS() {
+	if s.TLSConfig != nil && !tls {
 		ext = append(ext, "STARTTLS") // RFC 3207
 	}
-	if c.authOffered() {
-		// RFC 4954 3.
-		mechs := c.mechanisms()
-		s := "AUTH"
-		for _, m := range mechs {
-			s += " " + m
-		}
-		ext = append(ext, s)
-	}
-	if c.srv.EnableRequireTLS && c.sm.TLS() {
+	k := keywords{authAt: len(ext)}
+	if s.EnableRequireTLS && tls {
 		ext = append(ext, "REQUIRETLS") // RFC 8689 4: only under TLS
 	}
-	return ext
+	k.all = ext
+	return k
 }
 
 // parseOptions returns the envelope parsing options for MAIL (mail true)

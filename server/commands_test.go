@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/reply"
@@ -317,4 +318,43 @@ func TestGreetingRefused(t *testing.T) {
 	c2 := lb2.Dial(t)
 	c2.Expect("421 mx.test Service not available, closing transmission channel\r\n")
 	c2.ExpectClosed()
+}
+
+// TestSizeUnlimited: without a size limit SIZE is advertised without a
+// number (RFC 1870 4) and any declared size is accepted.
+func TestSizeUnlimited(t *testing.T) {
+	s := newServer(&testBackend{})
+	s.MaxMessageBytes = -1
+	c := dial(t, start(t, s))
+	c.Run(`
+		C: EHLO client
+		` + ehloScript("") + `
+		C: MAIL FROM:<a@b.example> SIZE=999999999999
+		S: 250 2.1.0 Sender OK
+	`)
+}
+
+// TestPipelineSegments: a pipelined batch that reaches the server in
+// several segments, with pauses, or that fills the first read's buffer
+// exactly, is answered in full (RFC 2920 3.1). This guards the idle wait
+// (idle.go): it must read before it parks, or a command that arrived
+// before the wait began would be left unanswered.
+func TestPipelineSegments(t *testing.T) {
+	c := dial(t, start(t, newServer(&testBackend{})))
+	c.Run(`
+		C: EHLO client
+		` + ehloS)
+	for i := 0; i < 20; i++ {
+		c.Send("MAIL FROM:<a@b.example>\r\n")
+		time.Sleep(time.Millisecond)
+		c.Send("RSET\r\n")
+		c.Expect("250 2.1.0 Sender OK\r\n250 2.0.0 OK\r\n")
+	}
+	// NOOP lines filling exactly 1024 bytes (one idle read), then one more.
+	line := "NOOP " + strings.Repeat("x", 25) + "\r\n" // 32 bytes
+	batch := strings.Repeat(line, 1024/len(line))
+	c.Send(batch)
+	time.Sleep(5 * time.Millisecond)
+	c.Send("NOOP\r\n")
+	c.Expect(strings.Repeat("250 2.0.0 OK\r\n", 1024/len(line)+1))
 }

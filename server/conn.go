@@ -80,11 +80,11 @@ type conn struct {
 	body dataBody   // the DATA stream given to the backend
 	bdat *bdatState // the BDAT stream given to the backend, made on first use
 
-	wbuf     []byte    // scratch for formatting replies
-	cmdStart time.Time // when the current command was read (events)
-	verb     string    // current command, for events
-	closing  bool      // close after the reply is flushed
-	endErr   error     // why the connection ended, for EventDisconnect
+	cmdStart time.Time       // when the current command was read (events)
+	cmd      session.Command // current command; Unknown between commands
+	verb     string          // current command, for events; "" between commands
+	closing  bool            // close after the reply is flushed
+	endErr   error           // why the connection ended, for EventDisconnect
 }
 
 func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
@@ -112,7 +112,7 @@ func (c *conn) refuse(r *reply.Reply) {
 		// No greeting can be read before the handshake; just close.
 		return
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.nc.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
 	c.nc.Write(r.AppendWire(nil, false))
 }
 
@@ -152,13 +152,15 @@ func (c *conn) start() bool {
 		return err
 	})
 	c.stage.end()
+	if err == nil && sess == nil {
+		err = errors.New("smtp server: Backend.NewSession returned neither a Session nor an error")
+	}
 	if err == nil {
 		c.sess = sess
 		c.reply(c.cfg.canned.greeting)
 		return true
 	}
-	var r *reply.Reply
-	if errors.As(err, &r) && !r.Positive() {
+	if r := replyOf(err); r != nil && !r.Code.IsPositive() {
 		c.reply(r)
 		if r.Code == reply.CodeTransactionFailed {
 			// RFC 5321 3.1: wait for QUIT, 503 to the rest.
@@ -184,6 +186,7 @@ func (c *conn) loop() {
 // next reads and answers one command. It reports whether the session goes
 // on.
 func (c *conn) next() bool {
+	c.cmd, c.verb = session.Unknown, ""
 	if c.srv.shutdown.Load() && !c.sm.InTransaction() {
 		c.reply(c.cfg.canned.shutdown)
 		return false
@@ -233,7 +236,7 @@ func (c *conn) tooManyErrors() bool {
 // textproto.MaxAuthLine (RFC 4954 4); the others are checked against
 // MaxLineLength by command.
 func (c *conn) readCommand() ([]byte, error) {
-	c.verb = ""
+	c.cmd, c.verb = session.Unknown, ""
 	c.blockTimeout = 0
 	if !c.deadlineSet {
 		c.setDeadline(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.7
@@ -306,7 +309,7 @@ func (c *conn) protocolError(r *reply.Reply) bool {
 func (c *conn) command(line []byte) {
 	verb, arg := textproto.SplitCommand(line)
 	cmd := session.ParseCommand(verb)
-	c.verb = cmd.String()
+	c.cmd, c.verb = cmd, cmd.String()
 	if len(line)+2 > c.cfg.maxLine && cmd != session.MAIL && cmd != session.RCPT &&
 		(cmd != session.AUTH || len(line)+2 > textproto.MaxAuthLine) {
 		// RFC 5321 4.5.3.1.4, 4.5.3.1.10.
@@ -395,8 +398,16 @@ func (c *conn) answer(cmd session.Command, r *reply.Reply) {
 
 // reply queues r for the client. The queue is flushed before the next
 // read from the network, so that pipelined commands (RFC 2920) get their
-// replies in one write.
+// replies in one write. A 421 closes the connection once it is sent (RFC
+// 5321 3.8), whoever chose it.
 func (c *conn) reply(r *reply.Reply) {
+	enh := c.sm.Extended() && c.cmd != session.HELO && c.cmd != session.EHLO && c.cmd != session.LHLO
+	if enh {
+		r = withEnhanced(r)
+	}
+	if r.Code == reply.CodeServiceNotAvailable {
+		c.closing = true
+	}
 	if c.outp == nil {
 		c.outp = c.srv.outs.Get().(*[]byte)
 		c.out = (*c.outp)[:0]
@@ -407,7 +418,7 @@ func (c *conn) reply(r *reply.Reply) {
 		c.flush()
 	}
 	start := len(c.out)
-	c.out = r.AppendWire(c.out, c.sm.Extended())
+	c.out = r.AppendWire(c.out, enh)
 	if c.srv.Trace != nil {
 		c.trace("S: ", c.out[start:])
 	}
@@ -418,6 +429,21 @@ func (c *conn) reply(r *reply.Reply) {
 		}
 		c.cfg.events.Event(&c.pub, ev)
 	}
+}
+
+// withEnhanced returns r, or a copy of r with the enhanced code X.0.0 of
+// its class when r has none that agrees with its code (a backend's reply
+// may lack one). RFC 2034 4: once EHLO was accepted, every 2xx, 4xx and 5xx
+// reply carries one, except the greeting and replies to HELO and EHLO; 3xx
+// replies carry none.
+func withEnhanced(r *reply.Reply) *reply.Reply {
+	class := r.Code.Class()
+	if class != 2 && class != 4 && class != 5 || r.Enhanced.Valid() && r.Enhanced.Class == class {
+		return r
+	}
+	cp := *r
+	cp.Enhanced = reply.Enh(class, 0, 0)
+	return &cp
 }
 
 // maxPooledOut is the largest reply buffer given back to the pool; a
@@ -511,25 +537,32 @@ func (c *conn) setDeadline(t time.Duration) {
 		}
 		return
 	}
-	d := time.Now().Add(t)
-	if !c.deadline.IsZero() && d.Sub(c.deadline) < t/deadlineSlack && !d.Before(c.deadline) {
-		return
+	if d, ok := moveDeadline(c.deadline, t); ok {
+		c.deadline = d
+		c.nc.SetReadDeadline(d)
 	}
-	c.deadline = d
-	c.nc.SetReadDeadline(d)
 }
 
-// setWriteDeadline is setDeadline for writes.
+// setWriteDeadline sets the write deadline t from now (unchanged for t <=
+// 0).
 func (c *conn) setWriteDeadline(t time.Duration) {
 	if t <= 0 {
 		return
 	}
-	d := time.Now().Add(t)
-	if !c.wdeadline.IsZero() && d.Sub(c.wdeadline) < t/deadlineSlack && !d.Before(c.wdeadline) {
-		return
+	if d, ok := moveDeadline(c.wdeadline, t); ok {
+		c.wdeadline = d
+		c.nc.SetWriteDeadline(d)
 	}
-	c.wdeadline = d
-	c.nc.SetWriteDeadline(d)
+}
+
+// moveDeadline returns the deadline t from now, and whether it is worth
+// replacing cur with it (see deadlineSlack).
+func moveDeadline(cur time.Time, t time.Duration) (time.Time, bool) {
+	d := time.Now().Add(t)
+	if !cur.IsZero() && d.Sub(cur) < t/deadlineSlack && !d.Before(cur) {
+		return cur, false
+	}
+	return d, true
 }
 
 // interruptIdle makes a goroutine waiting for a command outside a
@@ -561,10 +594,12 @@ func (c *conn) finish() {
 		c.slab, c.pend = nil, nil
 	}
 	c.stage.closeConn()
-	c.srv.release(c)
 	if c.cfg.events != nil {
 		c.cfg.events.Event(&c.pub, Event{Kind: EventDisconnect, Err: c.endErr})
 	}
+	// Last, so that Shutdown returns only once every connection is done
+	// with the backend and the events.
+	c.srv.release(c)
 }
 
 // call runs a backend method, turning a panic into an error that is
@@ -586,14 +621,26 @@ var errBackendPanic = errors.New("smtp server: backend panic")
 // backendReply turns a backend error into the reply for the client: a
 // *reply.Reply as it is, anything else a logged 451 4.3.0.
 func (c *conn) backendReply(method string, err error) *reply.Reply {
-	var r *reply.Reply
-	if errors.As(err, &r) && r.Code.Valid() {
+	if r := replyOf(err); r != nil {
 		return r
 	}
 	if err != errBackendPanic {
 		c.logError(method, err)
 	}
 	return c.cfg.canned.localError
+}
+
+// replyOf returns the *reply.Reply in err if it is one the server can send
+// as a final answer: a valid 2xx, 4xx or 5xx code. A 3xx would make the
+// client send what the server does not expect (RFC 5321 4.2.1: 354 and
+// 334 are the server's own, after DATA and AUTH), so it counts as a plain
+// error.
+func replyOf(err error) *reply.Reply {
+	var r *reply.Reply
+	if errors.As(err, &r) && r != nil && r.Code.Valid() && !r.Code.IsIntermediate() {
+		return r
+	}
+	return nil
 }
 
 func (c *conn) logError(method string, err error) {
@@ -606,7 +653,16 @@ func (c *conn) handshake(tc *tls.Conn, timeout time.Duration) bool {
 	if timeout > 0 {
 		tc.SetDeadline(time.Now().Add(timeout))
 	}
-	err := tc.HandshakeContext(c.stage.connContext())
+	// No transaction is open: Shutdown may interrupt the handshake (the
+	// deadline is set first, so that interruptIdle's wins; see waitIdle).
+	c.idle.Store(true)
+	var err error
+	if c.srv.shutdown.Load() {
+		err = errShutdown
+	} else {
+		err = tc.HandshakeContext(c.stage.connContext())
+	}
+	c.idle.Store(false)
 	tc.SetDeadline(time.Time{})
 	c.deadline, c.wdeadline = time.Time{}, time.Time{}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -20,27 +21,24 @@ func chunkingServer(b *testBackend) *server.Server {
 	return s
 }
 
-const ehloChunkingS = `S: 250-mx.test greets client
-S: 250-PIPELINING
-S: 250-SIZE 33554432
-S: 250-8BITMIME
-S: 250-ENHANCEDSTATUSCODES
-S: 250-CHUNKING
-S: 250 BINARYMIME
+var ehloChunkingS = ehloWith("CHUNKING", "BINARYMIME")
+
+// chunkS opens a transaction of a chunkingServer with pipelined EHLO, MAIL
+// and RCPT.
+var chunkS = `
+	C: EHLO client
+	C: MAIL FROM:<a@b.example>
+	C: RCPT TO:<b@c.example>
+	` + ehloChunkingS + `
+	S: 250 2.1.0 Sender OK
+	S: 250 2.1.5 Recipient OK
 `
 
 func TestBDAT(t *testing.T) {
 	b := &testBackend{}
 	lb := start(t, chunkingServer(b))
 	c := dial(t, lb)
-	c.Run(`
-		C: EHLO client
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<b@c.example>
-		` + ehloChunkingS + `
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-	`)
+	c.Run(chunkS)
 	// Two chunks pipelined, the second LAST; a CR at the end of the first
 	// and LF at the start of the second make one CRLF.
 	c.Send("BDAT 7\r\nline 1\rBDAT 9 LAST\r\n\nline 2\r\n")
@@ -81,14 +79,7 @@ func TestBDATErrors(t *testing.T) {
 		b := &testBackend{}
 		lb := start(t, chunkingServer(b))
 		c := dial(t, lb)
-		c.Run(`
-			C: EHLO client
-			C: MAIL FROM:<a@b.example>
-			C: RCPT TO:<b@c.example>
-			` + ehloChunkingS + `
-			S: 250 2.1.0 Sender OK
-			S: 250 2.1.5 Recipient OK
-		`)
+		c.Run(chunkS)
 		c.Send("BDAT 3\r\nabcRSET\r\nRCPT TO:<x@y.example>\r\n")
 		c.Expect("250 2.0.0 3 octets received\r\n250 2.0.0 OK\r\n503 5.5.1 Need MAIL before RCPT\r\n")
 		if n := len(b.Messages()); n != 0 {
@@ -105,13 +96,7 @@ func TestBDATErrors(t *testing.T) {
 			C: EHLO client
 			C: MAIL FROM:<a@b.example>
 			C: RCPT TO:<b@c.example>
-			S: 250-mx.test greets client
-			S: 250-PIPELINING
-			S: 250-SIZE 10
-			S: 250-8BITMIME
-			S: 250-ENHANCEDSTATUSCODES
-			S: 250-CHUNKING
-			S: 250 BINARYMIME
+			` + ehloScript("10", "CHUNKING", "BINARYMIME") + `
 			S: 250 2.1.0 Sender OK
 			S: 250 2.1.5 Recipient OK
 		`)
@@ -129,14 +114,7 @@ func TestBDATErrors(t *testing.T) {
 		}}
 		lb := start(t, chunkingServer(b))
 		c := dial(t, lb)
-		c.Run(`
-			C: EHLO client
-			C: MAIL FROM:<a@b.example>
-			C: RCPT TO:<b@c.example>
-			` + ehloChunkingS + `
-			S: 250 2.1.0 Sender OK
-			S: 250 2.1.5 Recipient OK
-		`)
+		c.Run(chunkS)
 		// The second chunk, pipelined, is refused and skipped.
 		c.Send("BDAT 3\r\nabcBDAT 3 LAST\r\ndefNOOP\r\n")
 		c.Expect("552 5.2.2 Mailbox full\r\n503 5.5.1 Need MAIL before BDAT\r\n250 2.0.0 OK\r\n")
@@ -145,12 +123,7 @@ func TestBDATErrors(t *testing.T) {
 		lb := start(t, chunkingServer(&testBackend{}))
 		c := dial(t, lb)
 		c.Run(`
-			C: EHLO client
-			C: MAIL FROM:<a@b.example>
-			C: RCPT TO:<b@c.example>
-			` + ehloChunkingS + `
-			S: 250 2.1.0 Sender OK
-			S: 250 2.1.5 Recipient OK
+			` + chunkS + `
 			C: BDAT x
 			S: 501 5.5.4 Malformed BDAT command; closing connection
 		`)
@@ -251,16 +224,7 @@ func TestDataEarlyReturn(t *testing.T) {
 	}}
 	lb := start(t, newServer(b))
 	c := dial(t, lb)
-	c.Run(`
-		C: EHLO client
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<b@c.example>
-		C: DATA
-		` + ehloS + `
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
-	`)
+	c.Run(dataS)
 	c.Send(strings.Repeat("a long line of text\r\n", 5000) + ".\r\nNOOP\r\n")
 	c.Expect("250 2.0.0 OK: message accepted\r\n250 2.0.0 OK\r\n")
 }
@@ -367,14 +331,7 @@ func TestContexts(t *testing.T) {
 	lb := start(t, s)
 	c := dial(t, lb)
 	c.Run(`
-		C: EHLO client
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<b@c.example>
-		C: DATA
-		` + ehloS + `
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		` + dataS + `
 		C: x
 		C: .
 		S: 250 2.0.0 OK: message accepted
@@ -392,5 +349,113 @@ func TestContexts(t *testing.T) {
 	}
 	if err := sess.dataCtx.Err(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Data context after return: %v, want Canceled", err)
+	}
+}
+
+// TestBDATInterrupted: a command other than BDAT or NOOP between the
+// chunks of a message ends the message and its transaction (RFC 3030 2),
+// so that a later BDAT LAST is refused rather than delivering the rest of
+// the message as if it were whole.
+func TestBDATInterrupted(t *testing.T) {
+	tests := []struct {
+		cmd, reply string
+	}{
+		{"VRFY x", "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery\r\n"},
+		{"HELP", "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n214 2.0.0 See RFC 5321\r\n"},
+		{"EXPN list", "502 5.5.1 EXPN not available\r\n"},
+		{"FOO", "500 5.5.2 Command unrecognized\r\n"},
+		{"RCPT TO:<c@c.example>", "503 5.5.1 Need MAIL before RCPT\r\n"},
+		{"RSET", "250 2.0.0 OK\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cmd, func(t *testing.T) {
+			b := &testBackend{}
+			lb := start(t, chunkingServer(b))
+			c := dial(t, lb)
+			c.Run(chunkS)
+			c.Send("BDAT 3\r\nabc" + tt.cmd + "\r\nBDAT 3 LAST\r\ndefNOOP\r\n")
+			c.Expect("250 2.0.0 3 octets received\r\n" + tt.reply +
+				"503 5.5.1 Need MAIL before BDAT\r\n250 2.0.0 OK\r\n")
+			if m := b.Messages(); len(m) != 0 {
+				t.Errorf("stored %+v", m)
+			}
+			b.mu.Lock()
+			resets := b.resets
+			b.mu.Unlock()
+			if resets != 1 {
+				t.Errorf("backend Reset %d times, want 1", resets)
+			}
+		})
+	}
+	t.Run("MAIL starts a new transaction", func(t *testing.T) {
+		b := &testBackend{}
+		lb := start(t, chunkingServer(b))
+		c := dial(t, lb)
+		c.Run(chunkS)
+		c.Send("BDAT 3\r\nabcMAIL FROM:<new@b.example>\r\nRCPT TO:<b@c.example>\r\nBDAT 3 LAST\r\ndef")
+		c.Expect("250 2.0.0 3 octets received\r\n250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n" +
+			"250 2.0.0 OK: message accepted\r\n")
+		if m := b.Messages(); len(m) != 1 || m[0].From != "<new@b.example>" || m[0].Data != "def" {
+			t.Errorf("stored %+v, want only the new message", m)
+		}
+	})
+}
+
+// TestBDATCutBetweenChunks: a client that leaves after a chunk without
+// LAST has sent no complete message: Data sees an error, not io.EOF, and
+// nothing is acknowledged. (Reported by the reliability tests.)
+func TestBDATCutBetweenChunks(t *testing.T) {
+	dataErr := make(chan error, 1)
+	b := &testBackend{data: func(r io.Reader) (string, error) {
+		buf, err := io.ReadAll(r)
+		dataErr <- err
+		return string(buf), err
+	}}
+	lb := start(t, chunkingServer(b))
+	c := dial(t, lb)
+	c.Run(chunkS)
+	c.Send("BDAT 21\r\nSubject: part one\r\n\r\n")
+	c.Expect("250 2.0.0 21 octets received\r\n")
+	if err := c.NetConn().(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.ExpectClosed()
+	select {
+	case err := <-dataErr:
+		if err == nil || errors.Is(err, io.EOF) {
+			t.Errorf("Data read error = %v, want a failure other than io.EOF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Data did not return")
+	}
+	if m := b.Messages(); len(m) != 0 {
+		t.Errorf("stored %+v", m)
+	}
+}
+
+// TestDataCut: a client that leaves in the middle of DATA has sent no
+// message: Data sees an error and nothing is acknowledged.
+func TestDataCut(t *testing.T) {
+	for _, tail := range []string{"partial", "partial\r\n", "partial\r\n.", "partial\r\n.\r"} {
+		t.Run(strings.NewReplacer("\r", "CR", "\n", "LF").Replace(tail), func(t *testing.T) {
+			dataErr := make(chan error, 1)
+			b := &testBackend{data: func(r io.Reader) (string, error) {
+				buf, err := io.ReadAll(r)
+				dataErr <- err
+				return string(buf), err
+			}}
+			lb := start(t, newServer(b))
+			c := dial(t, lb)
+			c.Run(dataS)
+			c.Send(tail)
+			c.NetConn().(*net.TCPConn).CloseWrite()
+			c.ExpectClosed()
+			if err := <-dataErr; err == nil {
+				t.Error("Data read the message without error")
+			}
+			if m := b.Messages(); len(m) != 0 {
+				t.Errorf("stored %+v", m)
+			}
+		})
 	}
 }

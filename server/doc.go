@@ -21,7 +21,10 @@
 // message). Any other error is logged and answered with a generic 451
 // 4.3.0, so a backend's internal messages never reach the network and no
 // mail is refused for good by accident. A panicking backend is recovered
-// the same way; other connections are not affected.
+// the same way; other connections are not affected. A 3xx reply is the
+// server's own (354, 334) and counts as a plain error; a 421 closes the
+// connection once sent (RFC 5321 3.8); a reply without an enhanced code
+// gets X.0.0 of its class in an EHLO session (RFC 2034 4).
 //
 // # Protocol
 //
@@ -29,7 +32,8 @@
 // VRFY (252 unless the backend answers), EXPN (502), HELP, STARTTLS and
 // AUTH, sequenced by one shared state machine. Extensions are advertised
 // only when they apply: PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES
-// (enhanced codes on every reply once EHLO was accepted), SMTPUTF8, DSN,
+// (enhanced codes on every 2xx, 4xx and 5xx reply once EHLO was accepted,
+// except the replies to HELO and EHLO: RFC 2034 4), SMTPUTF8, DSN,
 // CHUNKING and BINARYMIME, STARTTLS (with TLSConfig, before TLS), AUTH
 // (under TLS unless AllowInsecureAuth; mechanisms from the backend's
 // interfaces) and REQUIRETLS (under TLS).
@@ -46,13 +50,18 @@
 //     for SMTP smuggling (CVE-2023-51764 and kin) get the message refused.
 //     Bare LF, bare CR and NUL follow Server.Policy.
 //   - A message is acknowledged with 250 only after Data returned nil, and
-//     only after the data was read to its real end.
+//     only after the data was read to its real end. A client that leaves
+//     before the end of the data (DATA's terminator, BDAT's LAST chunk)
+//     has sent no message: Data's reader fails, nothing is acknowledged. A
+//     command other than BDAT or NOOP between BDAT chunks ends the message
+//     and its transaction (RFC 3030 2).
 //   - Every limit is a field with an RFC default: command line length
 //     (500, the session goes on), message size (552 after reading to the
 //     end), recipients (452), errors per connection and failed AUTH
 //     attempts (421, then close), connections in total and per client IP
-//     (421), and the RFC 5321 4.5.3.2 timeouts. An idle connection costs
-//     one goroutine and a small buffer.
+//     (421; an IPv6 client is its /64), the RFC 5321 4.5.3.2 timeouts and
+//     the wait for a PROXY header. An idle connection costs one goroutine
+//     and a small buffer.
 //
 // # Contexts and deadlines
 //
@@ -73,6 +82,8 @@
 // # Shutdown
 //
 // [Server.Shutdown] stops accepting, lets each message in progress finish,
-// answers 421 to idle sessions and returns when all connections are gone;
-// [Server.Close] cuts everything at once.
+// answers 421 to idle sessions (also those waiting in an AUTH exchange or a
+// STARTTLS handshake, or for their PROXY header) and returns when all
+// connections are gone; [Server.Close] cuts everything at once and cancels
+// the backend's contexts.
 package server

@@ -1,13 +1,15 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/proxyproto"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
 )
@@ -61,13 +63,7 @@ func TestExtensionParams(t *testing.T) {
 	c := dial(t, lb)
 	c.Run(`
 		C: EHLO client
-		S: 250-mx.test greets client
-		S: 250-PIPELINING
-		S: 250-SIZE 33554432
-		S: 250-8BITMIME
-		S: 250-ENHANCEDSTATUSCODES
-		S: 250-SMTPUTF8
-		S: 250 DSN
+		` + ehloWith("SMTPUTF8", "DSN") + `
 		C: MAIL FROM:<jörg@example.org> SMTPUTF8 RET=HDRS ENVID=abc+2Bdef
 		S: 250 2.1.0 Sender OK
 		C: RCPT TO:<müller@example.de> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x+40y.example
@@ -181,4 +177,78 @@ func TestSlogEvents(t *testing.T) {
 	}
 }
 
-var _ = bytes.Contains
+// TestProxyProtocolV2: a binary version 2 header gives the backend the
+// client address, IPv6 included.
+func TestProxyProtocolV2(t *testing.T) {
+	b := &testBackend{}
+	s := newServer(b)
+	s.ProxyProtocol = true
+	lb := start(t, s)
+	h := &proxyproto.Header{
+		Version: 2, Command: proxyproto.Proxy,
+		Source:      &net.TCPAddr{IP: net.ParseIP("2001:db8::7"), Port: 40000},
+		Destination: &net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 25},
+	}
+	hdr, err := h.Format()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := lb.Dial(t)
+	c.Send(string(hdr) + "EHLO client\r\n")
+	c.Expect("220 mx.test ESMTP ready\r\n" + ehloReply)
+	b.mu.Lock()
+	got := b.conns[0].RemoteAddr().String()
+	b.mu.Unlock()
+	if got != "[2001:db8::7]:40000" {
+		t.Errorf("RemoteAddr = %s", got)
+	}
+}
+
+// TestProxyTrustedNetworks: with ProxyTrustedNetworks, a peer outside them
+// is served directly, under its own address, and never reads a header.
+func TestProxyTrustedNetworks(t *testing.T) {
+	b := &testBackend{}
+	s := newServer(b)
+	s.ProxyProtocol = true
+	s.ProxyTrustedNetworks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	lb := start(t, s)
+	c := dial(t, lb) // greeted at once, no header needed
+	c.Run(`
+		C: PROXY TCP4 203.0.113.9 192.0.2.1 40000 25
+		S: 500 Command unrecognized
+	`)
+	b.mu.Lock()
+	got := b.conns[0].RemoteAddr().String()
+	b.mu.Unlock()
+	if !strings.HasPrefix(got, "127.0.0.1:") {
+		t.Errorf("RemoteAddr = %s, want the socket's", got)
+	}
+}
+
+// TestProxyHeaderLimits: a peer that sends no header is dropped after
+// ProxyHeaderTimeout, and peers waiting for their header count against
+// MaxConnections.
+func TestProxyHeaderLimits(t *testing.T) {
+	s := newServer(&testBackend{})
+	s.ProxyProtocol = true
+	s.ProxyHeaderTimeout = 200 * time.Millisecond
+	s.MaxConnections = 1
+	lb := start(t, s)
+	silent := lb.Dial(t)
+	time.Sleep(50 * time.Millisecond) // let the server take it first
+	over := lb.Dial(t)
+	over.Send("PROXY TCP4 203.0.113.9 192.0.2.1 40000 25\r\n")
+	over.ExpectClosed() // over the limit: closed without a word
+	start := time.Now()
+	silent.ExpectClosed()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("silent peer dropped after %v", d)
+	}
+	// The slot is free again.
+	waitFor(t, "a free slot", func() bool {
+		c := lb.Dial(t)
+		c.Send("PROXY TCP4 203.0.113.9 192.0.2.1 40000 25\r\n")
+		r, _ := c.ReadReply()
+		return strings.HasPrefix(r, "220 ")
+	})
+}

@@ -162,15 +162,51 @@ func dial(t *testing.T, lb *smtptest.Loopback) *smtptest.Conn {
 	return c
 }
 
-// ehlo is the EHLO reply of a default test server without TLS.
-const ehloReply = "250-mx.test greets client\r\n" +
-	"250-PIPELINING\r\n" +
-	"250-SIZE 33554432\r\n" +
-	"250-8BITMIME\r\n" +
-	"250 ENHANCEDSTATUSCODES\r\n"
+// defaultSize is the SIZE a default test server advertises
+// (DefaultMaxMessageBytes).
+const defaultSize = "33554432"
 
-// ehloS is ehloReply as transcript lines.
-var ehloS = "S: " + strings.ReplaceAll(strings.TrimSuffix(ehloReply, "\r\n"), "\r\n", "\nS: ") + "\n"
+// ehloScript returns the reply of the test server to "EHLO client" as
+// transcript lines: the default extensions with SIZE size ("" for none),
+// then extra.
+func ehloScript(size string, extra ...string) string {
+	if size != "" {
+		size = " " + size
+	}
+	lines := append([]string{"mx.test greets client", "PIPELINING", "SIZE" + size, "8BITMIME", "ENHANCEDSTATUSCODES"}, extra...)
+	var b strings.Builder
+	for i, l := range lines {
+		if i < len(lines)-1 {
+			b.WriteString("S: 250-" + l + "\n")
+		} else {
+			b.WriteString("S: 250 " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// ehloWith is ehloScript with the default SIZE.
+func ehloWith(extra ...string) string { return ehloScript(defaultSize, extra...) }
+
+// ehloS is the EHLO reply of a default test server without TLS, as
+// transcript lines; ehloReply is the same on the wire.
+var (
+	ehloS     = ehloWith()
+	ehloReply = strings.NewReplacer("S: ", "", "\n", "\r\n").Replace(ehloS)
+)
+
+// dataS opens a transaction of a default test server with pipelined EHLO,
+// MAIL, RCPT and DATA, up to the 354.
+var dataS = `
+	C: EHLO client
+	C: MAIL FROM:<a@b.example>
+	C: RCPT TO:<b@c.example>
+	C: DATA
+	` + ehloS + `
+	S: 250 2.1.0 Sender OK
+	S: 250 2.1.5 Recipient OK
+	S: 354 Start mail input; end with <CRLF>.<CRLF>
+`
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {

@@ -1,13 +1,18 @@
 package server_test
 
 import (
+	"context"
+	"crypto/tls"
+	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smtpkit/smtp/internal/smtptest"
 	"github.com/smtpkit/smtp/server"
+	"github.com/smtpkit/smtp/textproto"
 )
 
 // TestStartTLSInjection: commands pipelined after STARTTLS, before the
@@ -24,12 +29,7 @@ func TestStartTLSInjection(t *testing.T) {
 	c := dial(t, lb)
 	c.Run(`
 		C: EHLO client
-		S: 250-mx.test greets client
-		S: 250-PIPELINING
-		S: 250-SIZE 33554432
-		S: 250-8BITMIME
-		S: 250-ENHANCEDSTATUSCODES
-		S: 250 STARTTLS
+		` + ehloWith("STARTTLS") + `
 	`)
 	c.Send("STARTTLS\r\nMAIL FROM:<evil@attacker.example>\r\n")
 	c.Expect("220 2.0.0 Ready to start TLS\r\n")
@@ -66,12 +66,7 @@ func TestStartTLSClean(t *testing.T) {
 	c := dial(t, lb)
 	c.Run(`
 		C: EHLO client
-		S: 250-mx.test greets client
-		S: 250-PIPELINING
-		S: 250-SIZE 33554432
-		S: 250-8BITMIME
-		S: 250-ENHANCEDSTATUSCODES
-		S: 250 STARTTLS
+		` + ehloWith("STARTTLS") + `
 		C: MAIL FROM:<a@b.example> REQUIRETLS
 		S: 555 5.5.4 {*}
 		C: STARTTLS
@@ -80,12 +75,7 @@ func TestStartTLSClean(t *testing.T) {
 	c.StartTLS(cert.ClientConfig())
 	c.Run(`
 		C: EHLO client
-		S: 250-mx.test greets client
-		S: 250-PIPELINING
-		S: 250-SIZE 33554432
-		S: 250-8BITMIME
-		S: 250-ENHANCEDSTATUSCODES
-		S: 250 REQUIRETLS
+		` + ehloWith("REQUIRETLS") + `
 		C: MAIL FROM:<a@b.example> REQUIRETLS
 		S: 250 2.1.0 Sender OK
 		C: RCPT TO:<b@c.example>
@@ -127,16 +117,7 @@ func TestSmuggling(t *testing.T) {
 			b := &testBackend{}
 			lb := start(t, newServer(b))
 			c := dial(t, lb)
-			c.Run(`
-				C: EHLO client
-				C: MAIL FROM:<a@b.example>
-				C: RCPT TO:<b@c.example>
-				C: DATA
-				` + ehloS + `
-				S: 250 2.1.0 Sender OK
-				S: 250 2.1.5 Recipient OK
-				S: 354 Start mail input; end with <CRLF>.<CRLF>
-			`)
+			c.Run(dataS)
 			c.Send("Subject: one\r\n\r\nfirst" + fake +
 				"MAIL FROM:<evil@b.example>\r\nRCPT TO:<victim@c.example>\r\nDATA\r\nSubject: two\r\n\r\nsmuggled\r\n.\r\nNOOP\r\n")
 			r := c.Expect("5{*}\r\n250 2.0.0 OK\r\n")
@@ -150,22 +131,13 @@ func TestSmuggling(t *testing.T) {
 	}
 }
 
-// TestBareLFEndNormalised: under the default policy a bare LF line end is
+// TestBareLFInData: under the default policy a bare LF line end is
 // taken as CRLF in the data, but "\n.\n" is still no end.
 func TestBareLFInData(t *testing.T) {
 	b := &testBackend{}
 	lb := start(t, newServer(b))
 	c := dial(t, lb)
-	c.Run(`
-		C: EHLO client
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<b@c.example>
-		C: DATA
-		` + ehloS + `
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
-	`)
+	c.Run(dataS)
 	c.Send("a\nb\r\n.\r\n")
 	c.Expect("250 2.0.0 OK: message accepted\r\n")
 	if m := b.Messages(); len(m) != 1 || m[0].Data != "a\r\nb\r\n" {
@@ -226,11 +198,7 @@ func TestLimits(t *testing.T) {
 			C: MAIL FROM:<a@b.example>
 			C: RCPT TO:<b@c.example>
 			C: DATA
-			S: 250-mx.test greets client
-			S: 250-PIPELINING
-			S: 250-SIZE 100
-			S: 250-8BITMIME
-			S: 250 ENHANCEDSTATUSCODES
+			` + ehloScript("100") + `
 			S: 250 2.1.0 Sender OK
 			S: 250 2.1.5 Recipient OK
 			S: 354 Start mail input; end with <CRLF>.<CRLF>
@@ -247,16 +215,7 @@ func TestLimits(t *testing.T) {
 		s.MaxTextLineLength = 1000
 		lb := start(t, s)
 		c := dial(t, lb)
-		c.Run(`
-			C: EHLO client
-			C: MAIL FROM:<a@b.example>
-			C: RCPT TO:<b@c.example>
-			C: DATA
-			` + ehloS + `
-			S: 250 2.1.0 Sender OK
-			S: 250 2.1.5 Recipient OK
-			S: 354 Start mail input; end with <CRLF>.<CRLF>
-		`)
+		c.Run(dataS)
 		c.Send(strings.Repeat("x", 1200) + "\r\n.\r\n")
 		c.Expect("500 5.5.2 Line too long\r\n")
 	})
@@ -341,14 +300,7 @@ func TestLimits(t *testing.T) {
 		lb := start(t, s)
 		c := dial(t, lb)
 		c.Run(`
-			C: EHLO client
-			C: MAIL FROM:<a@b.example>
-			C: RCPT TO:<b@c.example>
-			C: DATA
-			` + ehloS + `
-			S: 250 2.1.0 Sender OK
-			S: 250 2.1.5 Recipient OK
-			S: 354 Start mail input; end with <CRLF>.<CRLF>
+			` + dataS + `
 			C: partial
 		`)
 		c.Expect("421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
@@ -370,12 +322,7 @@ func TestStartTLSInjectionLarge(t *testing.T) {
 	c := dial(t, lb)
 	c.Run(`
 		C: EHLO client
-		S: 250-mx.test greets client
-		S: 250-PIPELINING
-		S: 250-SIZE 33554432
-		S: 250-8BITMIME
-		S: 250-ENHANCEDSTATUSCODES
-		S: 250 STARTTLS
+		` + ehloWith("STARTTLS") + `
 	`)
 	c.Send("STARTTLS\r\n" + strings.Repeat("NOOP\r\n", 2000))
 	c.Expect("220 2.0.0 Ready to start TLS\r\n")
@@ -384,4 +331,162 @@ func TestStartTLSInjectionLarge(t *testing.T) {
 	if strings.Contains(string(rest), "250") {
 		t.Errorf("injected commands were answered: %q", rest)
 	}
+}
+
+// TestServeTLS: ServeTLS handshakes first (RFC 8314 3.3) on a plain
+// listener, and STARTTLS is neither offered nor accepted.
+func TestServeTLS(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	b := &testBackend{}
+	s := newServer(b)
+	s.TLSConfig = cert.ServerConfig()
+	l := mustListen(t)
+	served := make(chan error, 1)
+	go func() { served <- s.ServeTLS(l) }()
+	defer func() {
+		s.Close()
+		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+			t.Errorf("ServeTLS returned %v", err)
+		}
+	}()
+	nc, err := tls.Dial("tcp", l.Addr().String(), cert.ClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtptest.NewConn(t, nc)
+	c.Run(`
+		S: 220 mx.test ESMTP ready
+		C: EHLO client
+		` + ehloS + `
+		C: STARTTLS
+		S: 503 5.5.1 TLS already active
+	`)
+	b.mu.Lock()
+	st := b.conns[0].TLS()
+	b.mu.Unlock()
+	if st == nil {
+		t.Error("Conn.TLS() is nil under implicit TLS")
+	}
+}
+
+// TestListenErrors: the listening entry points refuse to start after
+// Shutdown, and without what they need.
+func TestListenErrors(t *testing.T) {
+	s := newServer(&testBackend{})
+	if err := s.ListenAndServeTLS(); err == nil || errors.Is(err, server.ErrServerClosed) {
+		t.Errorf("ListenAndServeTLS without TLSConfig = %v", err)
+	}
+	if err := s.ServeTLS(mustListen(t)); err == nil {
+		t.Error("ServeTLS without TLSConfig succeeded")
+	}
+	if err := (&server.Server{}).Serve(mustListen(t)); err == nil || errors.Is(err, server.ErrServerClosed) {
+		t.Errorf("Serve without Backend = %v", err)
+	}
+	s.Shutdown(context.Background())
+	if err := s.ListenAndServe(); !errors.Is(err, server.ErrServerClosed) {
+		t.Errorf("ListenAndServe after Shutdown = %v", err)
+	}
+	if err := s.ListenAndServeTLS(); !errors.Is(err, server.ErrServerClosed) {
+		t.Errorf("ListenAndServeTLS after Shutdown = %v", err)
+	}
+}
+
+// TestPolicy: bare LF, bare CR and NUL in message data and commands follow
+// Server.Policy; under any policy CR LF . CR LF alone ends the data.
+func TestPolicy(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy textproto.Policy
+		data   string
+		reply  string // to the end of the data
+		stored string // "" when refused
+	}{
+		{"default bare LF", textproto.Policy{}, "a\nb\r\n.\r\n", "250 2.0.0 OK: message accepted\r\n", "a\r\nb\r\n"},
+		{"default bare CR", textproto.Policy{}, "a\rb\r\n.\r\n", "554 5.6.0 Message refused: {*}\r\n", ""},
+		{"default NUL", textproto.Policy{}, "a\x00b\r\n.\r\n", "554 5.6.0 Message refused: {*}\r\n", ""},
+		{"default 8-bit", textproto.Policy{}, "caf\xc3\xa9\r\n.\r\n", "250 2.0.0 OK: message accepted\r\n", "caf\xc3\xa9\r\n"},
+		{"strict bare LF", textproto.StrictIntakePolicy(), "a\nb\r\n.\r\n", "554 5.6.0 Message refused: {*}\r\n", ""},
+		{"strict CRLF", textproto.StrictIntakePolicy(), "a\r\nb\r\n.\r\n", "250 2.0.0 OK: message accepted\r\n", "a\r\nb\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &testBackend{}
+			s := newServer(b)
+			s.Policy = tt.policy
+			c := dial(t, start(t, s))
+			c.Run(dataS)
+			c.Send(tt.data + "NOOP\r\n")
+			c.Expect(tt.reply + "250 2.0.0 OK\r\n")
+			m := b.Messages()
+			switch {
+			case tt.stored == "" && len(m) != 0:
+				t.Errorf("stored %+v", m)
+			case tt.stored != "" && (len(m) != 1 || m[0].Data != tt.stored):
+				t.Errorf("stored %+v, want %q", m, tt.stored)
+			}
+		})
+	}
+	t.Run("commands", func(t *testing.T) {
+		s := newServer(&testBackend{})
+		s.Policy = textproto.StrictIntakePolicy()
+		c := dial(t, start(t, s))
+		c.Send("NOOP\nNOOP\r\nNO\x00OP\r\nVRFY caf\xc3\xa9\r\n")
+		c.Expect("500 bare LF in command line\r\n250 OK\r\n500 NUL byte in command line\r\n" +
+			"500 Invalid command: 8-bit byte without SMTPUTF8\r\n")
+	})
+}
+
+// TestTLSHandshakeFailure: a failed handshake (STARTTLS or implicit TLS)
+// ends that connection only, with an EventTLS carrying the error.
+func TestTLSHandshakeFailure(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	events := &eventLog{}
+	s := newServer(&testBackend{})
+	s.TLSConfig = cert.ServerConfig()
+	s.Events = events
+	lb := start(t, s)
+
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		` + ehloWith("STARTTLS") + `
+		C: STARTTLS
+		S: 220 2.0.0 Ready to start TLS
+	`)
+	c.Send("this is not a TLS ClientHello\r\n")
+	c.ExpectClosed()
+
+	other := dial(t, lb)
+	other.Run(`
+		C: NOOP
+		S: 250 OK
+	`)
+
+	ts := newServer(&testBackend{})
+	ts.TLSConfig = cert.ServerConfig()
+	ts.Events = events
+	l := mustListen(t)
+	go ts.ServeTLS(l)
+	defer ts.Close()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := smtptest.NewConn(t, nc)
+	plain.Send("EHLO client\r\n")
+	if r, _ := plain.ReadReply(); strings.Contains(r, "250") {
+		t.Errorf("plain-text client on implicit TLS got %q", r)
+	}
+
+	waitFor(t, "two failed TLS events", func() bool {
+		events.mu.Lock()
+		defer events.mu.Unlock()
+		n := 0
+		for _, e := range events.evs {
+			if e.Kind == server.EventTLS && e.Err != nil && e.TLS == nil {
+				n++
+			}
+		}
+		return n == 2
+	})
 }

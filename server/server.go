@@ -93,6 +93,30 @@ const (
 	// context given to Backend.NewSession, and of the TLS handshake of an
 	// implicit-TLS connection.
 	DefaultGreetingTimeout = 5 * time.Minute
+
+	// DefaultProxyHeaderTimeout is how long a connection to a
+	// ProxyProtocol server may take to send its PROXY header. The PROXY
+	// protocol specification (section 2) asks for at least 3 seconds, to
+	// cover a TCP retransmission; 10 seconds covers a few.
+	DefaultProxyHeaderTimeout = 10 * time.Second
+)
+
+// ipv6PrefixLength is how much of an IPv6 client address identifies the
+// client for MaxConnectionsPerIP: a host, or a site, gets a whole /64 (RFC
+// 4291 2.5.4, RFC 6177) and can pick any address in it, so counting single
+// addresses would limit nothing.
+const ipv6PrefixLength = 64
+
+// refuseWriteTimeout bounds the write of the 421 that refuses a connection
+// over a limit: the refusal must not cost more than a moment.
+const refuseWriteTimeout = time.Second
+
+// Backoff of the accept loop after a temporary error (out of file
+// descriptors and the like): from acceptRetryMin, doubling up to
+// acceptRetryMax.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
 )
 
 // ErrServerClosed is returned by Serve, ListenAndServe and
@@ -142,7 +166,10 @@ type Server struct {
 
 	// ProxyProtocol expects a PROXY protocol (v1 or v2) header on every
 	// accepted connection and takes the client address from it, for a
-	// server behind HAProxy or a cloud load balancer.
+	// server behind HAProxy or a cloud load balancer. The header comes
+	// before any TLS: for implicit TLS use ServeTLS or ListenAndServeTLS,
+	// not Serve with a tls.NewListener. Connections waiting for their
+	// header count against MaxConnections.
 	ProxyProtocol bool
 
 	// ProxyTrustedNetworks, with ProxyProtocol, lists the proxies allowed
@@ -204,7 +231,8 @@ type Server struct {
 	// (DefaultMaxConnections); negative means no limit.
 	MaxConnections int
 	// MaxConnectionsPerIP bounds the connections from one IP address
-	// (DefaultMaxConnectionsPerIP: none).
+	// (DefaultMaxConnectionsPerIP: none). An IPv6 client is identified by
+	// its /64 network, which it can pick addresses from at will.
 	MaxConnectionsPerIP int
 
 	// CommandTimeout (DefaultCommandTimeout) bounds the wait for each
@@ -218,6 +246,11 @@ type Server struct {
 	DataTimeout      time.Duration
 	GreetingTimeout  time.Duration
 
+	// ProxyHeaderTimeout bounds the wait for the PROXY header of a
+	// connection, with ProxyProtocol (DefaultProxyHeaderTimeout);
+	// negative means none.
+	ProxyHeaderTimeout time.Duration
+
 	initOnce sync.Once
 	cfg      config // resolved settings, set by init
 
@@ -226,10 +259,13 @@ type Server struct {
 	conns      map[*conn]struct{}
 	perIP      map[string]int
 	nconns     int
+	pending    int // connections waiting for their PROXY header
 	shutdown   atomic.Bool
-	connsDone  chan struct{} // closed when conns drains during shutdown
+	connsDone  chan struct{} // closed when conns and pending drain during shutdown
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
+	hdrCtx     context.Context // ends the PROXY header waits at Shutdown and Close
+	cancelHdr  context.CancelFunc
 	nextID     atomic.Uint64
 	traceMu    sync.Mutex
 	readers    sync.Pool // *textproto.Reader of idle connections
@@ -257,12 +293,14 @@ type config struct {
 	logger           *slog.Logger
 	events           Events
 	canned           canned
+	keywords         [2]keywords // EHLO keywords without TLS, with TLS
 }
 
 // canned are the replies of the hot path, made once per Server and never
 // modified, so that answering a command allocates nothing.
 type canned struct {
 	ok, senderOK, rcptOK, queued, startData, closing, greeting *reply.Reply
+	helo                                                       *reply.Reply
 	localError, tooManyRcpts, lineTooLong, tooManyErrors       *reply.Reply
 	shutdown, timeout, tooManyConns, authRequired              *reply.Reply
 }
@@ -349,12 +387,16 @@ func (s *Server) init() {
 				c.hostname+" Too many connections, try again later"),
 			authRequired: reply.AuthRequired(),
 		}
+		// RFC 5321 4.1.1.1: "250 domain" to HELO.
+		c.canned.helo = reply.New(reply.CodeOK, reply.EnhancedCode{}, c.hostname)
+		c.keywords = [2]keywords{s.makeKeywords(false, c.maxMessage), s.makeKeywords(true, c.maxMessage)}
 		if s.LMTP {
 			c.canned.greeting = reply.Greeting(c.hostname, "LMTP ready")
 		} else {
 			c.canned.greeting = reply.Ready(c.hostname)
 		}
 		s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+		s.hdrCtx, s.cancelHdr = context.WithCancel(context.Background())
 		s.slabs.New = func() any {
 			b := make([]byte, idleSlabSize)
 			return &b
@@ -369,14 +411,7 @@ func (s *Server) init() {
 // ListenAndServe listens on s.Addr (":25" if empty) and serves.
 // It returns ErrServerClosed after Shutdown or Close.
 func (s *Server) ListenAndServe() error {
-	if s.shutdown.Load() {
-		return ErrServerClosed
-	}
-	addr := s.Addr
-	if addr == "" {
-		addr = ":25"
-	}
-	l, err := net.Listen("tcp", addr)
+	l, err := s.listen(":25")
 	if err != nil {
 		return err
 	}
@@ -386,21 +421,26 @@ func (s *Server) ListenAndServe() error {
 // ListenAndServeTLS listens on s.Addr (":465" if empty) and serves with
 // TLS from the first byte (implicit TLS, RFC 8314 3.3) using s.TLSConfig.
 func (s *Server) ListenAndServeTLS() error {
-	if s.shutdown.Load() {
-		return ErrServerClosed
-	}
-	if s.TLSConfig == nil {
+	if s.TLSConfig == nil && !s.shutdown.Load() {
 		return errors.New("smtp server: ListenAndServeTLS needs TLSConfig")
 	}
-	addr := s.Addr
-	if addr == "" {
-		addr = ":465"
-	}
-	l, err := net.Listen("tcp", addr)
+	l, err := s.listen(":465")
 	if err != nil {
 		return err
 	}
 	return s.ServeTLS(l)
+}
+
+// listen listens on s.Addr, or on defaultAddr when it is empty.
+func (s *Server) listen(defaultAddr string) (net.Listener, error) {
+	if s.shutdown.Load() {
+		return nil, ErrServerClosed
+	}
+	addr := s.Addr
+	if addr == "" {
+		addr = defaultAddr
+	}
+	return net.Listen("tcp", addr)
 }
 
 // ServeTLS is Serve with implicit TLS (RFC 8314 3.3): every connection
@@ -428,7 +468,13 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	}
 	s.init()
 	if s.ProxyProtocol {
-		opts := proxyproto.Options{TrustedSources: s.ProxyTrustedNetworks}
+		opts := proxyproto.Options{
+			TrustedSources: s.ProxyTrustedNetworks,
+			HeaderTimeout:  durDefault(s.ProxyHeaderTimeout, DefaultProxyHeaderTimeout),
+		}
+		if opts.HeaderTimeout == 0 {
+			opts.HeaderTimeout = -1 // proxyproto: negative means none
+		}
 		if len(opts.TrustedSources) > 0 {
 			opts.Untrusted = proxyproto.DirectUntrusted
 		}
@@ -453,9 +499,9 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 				// Out of file descriptors and the like: wait and retry
 				// rather than spin.
 				if backoff == 0 {
-					backoff = 5 * time.Millisecond
-				} else if backoff *= 2; backoff > time.Second {
-					backoff = time.Second
+					backoff = acceptRetryMin
+				} else if backoff *= 2; backoff > acceptRetryMax {
+					backoff = acceptRetryMax
 				}
 				s.cfg.logger.Warn("smtp server: accept error, retrying", "err", err, "delay", backoff)
 				time.Sleep(backoff)
@@ -482,7 +528,16 @@ func (s *Server) handle(nc net.Conn, implicitTLS bool) {
 // returns nil when the connection was refused and closed.
 func (s *Server) accept(nc net.Conn, implicitTLS bool) *conn {
 	if pc, ok := nc.(*proxyproto.Conn); ok {
-		if _, err := pc.HeaderContext(s.baseCtx); err != nil {
+		// The wait for the header counts against MaxConnections, so that
+		// silent peers cannot pile up uncounted; the per-IP count needs
+		// the address the header gives.
+		if !s.reserve() {
+			nc.Close()
+			return nil
+		}
+		_, err := pc.HeaderContext(s.hdrCtx)
+		s.unreserve()
+		if err != nil {
 			s.cfg.logger.Info("smtp: PROXY protocol header refused", "remote", pc.NetConn().RemoteAddr().String(), "err", err)
 			nc.Close()
 			return nil
@@ -519,16 +574,48 @@ func (s *Server) trackListener(l *net.Listener, add bool) bool {
 	return true
 }
 
+// reserve counts a connection waiting for its PROXY header; it reports
+// false when MaxConnections is reached or the server is shutting down.
+func (s *Server) reserve() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() || s.cfg.maxConns > 0 && s.nconns+s.pending >= s.cfg.maxConns {
+		return false
+	}
+	s.pending++
+	return true
+}
+
+// unreserve ends what reserve counted.
+func (s *Server) unreserve() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending--
+	s.checkDoneLocked()
+}
+
+// checkDoneLocked tells a waiting Shutdown when no connection is left.
+func (s *Server) checkDoneLocked() {
+	if s.nconns+s.pending == 0 && s.connsDone != nil {
+		close(s.connsDone)
+		s.connsDone = nil
+	}
+}
+
 // admit registers c, or returns the 421 reply that refuses it when a
-// connection limit is reached.
+// connection limit is reached (RFC 5321 3.1: a server may refuse a
+// connection with 421 in place of the greeting).
 func (s *Server) admit(c *conn) *reply.Reply {
-	ip := hostOf(c.nc.RemoteAddr())
+	var ip string
+	if s.cfg.maxConnsPerIP > 0 {
+		ip = clientKey(c.nc.RemoteAddr())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutdown.Load() {
 		return s.cfg.canned.shutdown
 	}
-	if s.cfg.maxConns > 0 && s.nconns >= s.cfg.maxConns {
+	if s.cfg.maxConns > 0 && s.nconns+s.pending >= s.cfg.maxConns {
 		return s.cfg.canned.tooManyConns
 	}
 	if s.cfg.maxConnsPerIP > 0 {
@@ -565,25 +652,29 @@ func (s *Server) release(c *conn) {
 			delete(s.perIP, c.ipKey)
 		}
 	}
-	if s.nconns == 0 && s.connsDone != nil {
-		close(s.connsDone)
-		s.connsDone = nil
-	}
+	s.checkDoneLocked()
 }
 
-func hostOf(a net.Addr) string {
+// clientKey identifies the client at a for MaxConnectionsPerIP: its IPv4
+// address, or its IPv6 /64 network (ipv6PrefixLength).
+func clientKey(a net.Addr) string {
 	if a == nil {
 		return ""
 	}
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		return a.IP.String()
-	}
-	h, _, err := net.SplitHostPort(a.String())
-	if err != nil {
+	var ip netip.Addr
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ = netip.AddrFromSlice(ta.IP)
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
+	} else {
 		return a.String()
 	}
-	return h
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(ipv6PrefixLength)
+		return p.String()
+	}
+	return ip.String()
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, lets
@@ -600,7 +691,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		(*l).Close()
 	}
 	var done chan struct{}
-	if s.nconns > 0 {
+	if s.nconns+s.pending > 0 {
 		if s.connsDone == nil {
 			s.connsDone = make(chan struct{})
 		}
@@ -611,6 +702,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	s.cancelHdr() // connections still without a PROXY header are dropped
 	for _, c := range conns {
 		c.interruptIdle()
 	}
@@ -639,9 +731,12 @@ func (s *Server) Close() error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	s.cancelBase()
+	// The connections first, so that a backend call that ends with its
+	// context has nothing left to answer to.
 	for _, c := range conns {
 		c.raw.Close()
 	}
+	s.cancelHdr()
+	s.cancelBase()
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -127,4 +129,167 @@ func mustListen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// blockingSession blocks in Data until its context ends.
+type blockingSession struct {
+	*testSession
+	entered chan struct{}
+	ctxErr  chan error
+}
+
+func (s *blockingSession) Data(ctx context.Context, r io.Reader) error {
+	io.Copy(io.Discard, r)
+	close(s.entered)
+	<-ctx.Done()
+	s.ctxErr <- ctx.Err()
+	return ctx.Err()
+}
+
+// TestShutdownContextThenClose: Shutdown gives up with ctx's error when a
+// transaction does not finish in time; Close then cancels the backend's
+// context, and everything ends.
+func TestShutdownContextThenClose(t *testing.T) {
+	sess := &blockingSession{entered: make(chan struct{}), ctxErr: make(chan error, 1)}
+	var first sync.Once
+	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		var ret server.Session = &testSession{b: &testBackend{}, c: c}
+		first.Do(func() {
+			sess.testSession = ret.(*testSession)
+			ret = sess
+		})
+		return ret, nil
+	}))
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(`
+		` + dataS + `
+		C: x
+		C: .
+	`)
+	<-sess.entered
+	// A blocked backend holds its own connection only.
+	other := dial(t, lb)
+	other.Run(`
+		C: NOOP
+		S: 250 OK
+	`)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want DeadlineExceeded", err)
+	}
+	s.Close()
+	select {
+	case err := <-sess.ctxErr:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Data's context ended with %v, want Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not cancel Data's context")
+	}
+	c.ExpectClosed()
+}
+
+// TestShutdownInterruptsIdleWaits: a client sitting on an AUTH challenge,
+// one that sent STARTTLS and no handshake, one that sent no PROXY header
+// and one that sent nothing after EHLO are all idle: Shutdown ends them at
+// once instead of waiting for their timeouts.
+func TestShutdownInterruptsIdleWaits(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	b := &testBackend{users: map[string]string{"alice": "secret"}}
+	s := newServer(b)
+	s.TLSConfig = cert.ServerConfig()
+	s.AllowInsecureAuth = true
+	plain := start(t, s)
+
+	ps := newServer(&testBackend{})
+	ps.ProxyProtocol = true
+	proxied := start(t, ps)
+
+	idle := dial(t, plain)
+	idle.Run("C: EHLO client\n" + `
+		` + ehloWith("STARTTLS", "AUTH PLAIN LOGIN") + `
+	`)
+	auth := dial(t, plain)
+	auth.Send("EHLO client\r\nAUTH LOGIN\r\n")
+	auth.ReadReply()
+	auth.Expect("334 VXNlcm5hbWU6\r\n")
+	tlsWait := dial(t, plain)
+	tlsWait.Send("EHLO client\r\nSTARTTLS\r\n")
+	tlsWait.ReadReply()
+	tlsWait.Expect("220 2.0.0 Ready to start TLS\r\n")
+	noHeader := proxied.Dial(t)
+	time.Sleep(50 * time.Millisecond) // the server is waiting on all of them
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := ps.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown (PROXY): %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v", d)
+	}
+	idle.Expect("421 4.3.2 mx.test Service not available, closing transmission channel\r\n")
+	idle.ExpectClosed()
+	auth.Expect("421 4.3.2 mx.test Service not available, closing transmission channel\r\n")
+	auth.ExpectClosed()
+	noHeader.ExpectClosed()
+	// The TLS waiter gets no plain-text reply: its connection is closed.
+	tlsWait.ExpectClosed()
+}
+
+// TestNoGoroutineLeak: after Shutdown (and after Close) every goroutine
+// the server started is gone, whatever state its connections were in.
+func TestNoGoroutineLeak(t *testing.T) {
+	for _, how := range []string{"Shutdown", "Close"} {
+		t.Run(how, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			cert := smtptest.MustCertificate(t)
+			s := newServer(&testBackend{users: map[string]string{"alice": "secret"}})
+			s.TLSConfig = cert.ServerConfig()
+			s.AllowInsecureAuth = true
+			s.EnableChunking = true
+			l := mustListen(t)
+			served := make(chan error, 1)
+			go func() { served <- s.Serve(l) }()
+			addr := l.Addr().String()
+			var conns []*smtptest.Conn
+			open := func(script string) {
+				nc, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := smtptest.NewConn(t, nc)
+				c.Expect("220 mx.test ESMTP ready\r\n")
+				c.Send(script)
+				conns = append(conns, c)
+			}
+			open("")
+			open("EHLO x\r\n")
+			open("EHLO x\r\nAUTH LOGIN\r\n")
+			open("EHLO x\r\nSTARTTLS\r\n")
+			open("EHLO x\r\nMAIL FROM:<a@b.example>\r\n")
+			open("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<b@c.example>\r\nDATA\r\npart")
+			open("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<b@c.example>\r\nBDAT 3\r\nabc")
+			open("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<b@c.example>\r\nBDAT 10\r\nabc")
+			time.Sleep(50 * time.Millisecond)
+
+			if how == "Shutdown" {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				s.Shutdown(ctx) // the transactions in flight hold it
+				cancel()
+			}
+			s.Close()
+			<-served
+			for _, c := range conns {
+				c.Close()
+			}
+			waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -207,6 +208,41 @@ func (c *Conn) Run(script string) {
 			want.Reset()
 		}
 	}
+	lines, err := parseScript(script)
+	if err != nil {
+		c.tb.Fatalf("smtptest: %v", err)
+	}
+	for _, l := range lines {
+		switch l.kind {
+		case 'C':
+			if want.Len() > 0 {
+				flush()
+			}
+			send.WriteString(l.text)
+			send.WriteString("\r\n")
+		case 'S':
+			if send.Len() > 0 {
+				c.Send(send.String())
+				send.Reset()
+			}
+			want.WriteString(l.text)
+			want.WriteString("\r\n")
+		}
+	}
+	flush()
+}
+
+// scriptLine is one line of a transcript: kind 'C' or 'S', and its text
+// without the prefix and the CRLF.
+type scriptLine struct {
+	kind byte
+	text string
+}
+
+// parseScript splits a transcript into its lines (see Conn.Run for the
+// format).
+func parseScript(script string) ([]scriptLine, error) {
+	var out []scriptLine
 	for _, line := range strings.Split(script, "\n") {
 		line = strings.TrimLeft(line, " \t")
 		line = strings.TrimSuffix(line, "\r")
@@ -215,25 +251,11 @@ func (c *Conn) Run(script string) {
 		}
 		kind, text, ok := splitScriptLine(line)
 		if !ok {
-			c.tb.Fatalf("smtptest: bad transcript line %q (want \"C: \" or \"S: \")", line)
+			return nil, fmt.Errorf("bad transcript line %q (want \"C: \" or \"S: \")", line)
 		}
-		switch kind {
-		case 'C':
-			if want.Len() > 0 {
-				flush()
-			}
-			send.WriteString(text)
-			send.WriteString("\r\n")
-		case 'S':
-			if send.Len() > 0 {
-				c.Send(send.String())
-				send.Reset()
-			}
-			want.WriteString(text)
-			want.WriteString("\r\n")
-		}
+		out = append(out, scriptLine{kind, text})
 	}
-	flush()
+	return out, nil
 }
 
 func splitScriptLine(line string) (kind byte, text string, ok bool) {

@@ -59,17 +59,13 @@ func playScript(tb testing.TB, c net.Conn, script string) {
 		}
 		return true
 	}
-	for _, line := range strings.Split(script, "\n") {
-		line = strings.TrimLeft(line, " \t")
-		line = strings.TrimSuffix(line, "\r")
-		if line == "" {
-			continue
-		}
-		kind, text, ok := splitScriptLine(line)
-		if !ok {
-			tb.Errorf("smtptest: bad script line %q", line)
-			return
-		}
+	lines, err := parseScript(script)
+	if err != nil {
+		tb.Errorf("smtptest: %v", err)
+		return
+	}
+	for _, l := range lines {
+		kind, text := l.kind, l.text
 		if kind == 'S' {
 			out.WriteString(text)
 			out.WriteString("\r\n")

@@ -1,0 +1,92 @@
+package server_test
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/server"
+)
+
+// bareReplySession answers with replies that carry no enhanced code, as a
+// backend may build them.
+type bareReplySession struct{ *testSession }
+
+func (s *bareReplySession) Rcpt(ctx context.Context, to envelope.Path, p envelope.RcptParams) error {
+	if to.Local == "bare" {
+		return &reply.Reply{Code: reply.CodeMailboxUnavailable, Lines: []string{"No such user"}}
+	}
+	if to.Local == "wrongclass" {
+		return reply.New(reply.CodeMailboxBusy, reply.EnhOK(), "Try later")
+	}
+	return s.testSession.Rcpt(ctx, to, p)
+}
+
+var (
+	enhancedRe = regexp.MustCompile(`^([0-9]{3})[ -]([245])\.[0-9]{1,3}\.[0-9]{1,3}( |\r\n)`)
+	anyEnhRe   = regexp.MustCompile(`^[0-9]{3}[ -][0-9]\.[0-9]{1,3}\.[0-9]{1,3}( |\r\n)`)
+)
+
+// TestEnhancedStatusCodes: RFC 2034 4. Once EHLO was accepted, every 2xx,
+// 4xx and 5xx reply line carries an enhanced code of the same class,
+// except the replies to HELO and EHLO; 3xx replies carry none; in a HELO
+// session, and in the greeting, there are none at all.
+func TestEnhancedStatusCodes(t *testing.T) {
+	commands := []string{
+		"NOOP", "RSET", "VRFY x", "EXPN x", "HELP", "FOO", "MAIL FROM:<a@b.example>",
+		"MAIL FROM:<a@b.example>", "RCPT TO:<bare@c.example>", "RCPT TO:<wrongclass@c.example>",
+		"RCPT TO:<>", "RCPT TO:<b@c.example>", "DATA", "x", ".", "BDAT 1 LAST\r\nx", "STARTTLS", "AUTH PLAIN",
+		"NOOP " + strings.Repeat("x", 600), "EHLO", "QUIT",
+	}
+	for _, hello := range []string{"HELO", "EHLO"} {
+		t.Run(hello, func(t *testing.T) {
+			s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+				return &bareReplySession{&testSession{b: &testBackend{}, c: c}}, nil
+			}))
+			s.EnableChunking = true
+			lb := start(t, s)
+			c := lb.Dial(t)
+			greeting, err := c.ReadReply()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if anyEnhRe.MatchString(greeting) {
+				t.Errorf("greeting has an enhanced code: %q", greeting)
+			}
+			c.Send(hello + " client\r\n")
+			if r, _ := c.ReadReply(); !strings.HasPrefix(r, "250") || anyEnhRe.MatchString(r) {
+				t.Errorf("%s reply %q", hello, r)
+			}
+			for _, cmd := range commands {
+				if strings.HasPrefix(cmd, "BDAT") {
+					c.Send(cmd) // the chunk follows the command line
+				} else {
+					c.Send(cmd + "\r\n")
+				}
+				if cmd == "x" {
+					continue // message data: the reply comes after the end
+				}
+				r, err := c.ReadReply()
+				if err != nil {
+					t.Fatalf("%s: %v", cmd, err)
+				}
+				for _, line := range strings.SplitAfter(r, "\r\n") {
+					if line == "" {
+						continue
+					}
+					want := hello == "EHLO" && cmd != "EHLO" && line[0] != '3'
+					m := enhancedRe.FindStringSubmatch(line)
+					switch {
+					case want && (m == nil || m[1][0] != m[2][0]):
+						t.Errorf("%s session, %q: reply line %q lacks an enhanced code of its class", hello, cmd, line)
+					case !want && anyEnhRe.MatchString(line):
+						t.Errorf("%s session, %q: reply line %q has an enhanced code", hello, cmd, line)
+					}
+				}
+			}
+		})
+	}
+}
