@@ -5,6 +5,8 @@ import (
 	"context"
 	"net"
 	"testing"
+
+	"github.com/smtpkit/smtp/envelope"
 )
 
 // sinkServer is a minimal, allocation-free SMTP responder for benchmarks:
@@ -215,5 +217,50 @@ func BenchmarkClientPerConn(b *testing.B) {
 		if err := c.Quit(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkClientSendBatch sends 1 KiB messages with SendBatch, 50 per
+// call, over one reused connection: with PIPELINING and DATA one round trip
+// per message instead of Send's two. One op is one message.
+func BenchmarkClientSendBatch(b *testing.B) {
+	for _, bc := range []struct{ name, ext string }{
+		{"pipelining-data", "250-PIPELINING\r\n"},
+		{"pipelining-bdat", "250-PIPELINING\r\n250-CHUNKING\r\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			addr := sinkServer(b, bc.ext)
+			ctx := context.Background()
+			c, err := Dial(ctx, addr, &Options{LocalName: "bench.example"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Quit(ctx)
+			body := append(benchMessage(1024), '\r', '\n')
+			const batch = 50
+			msgs := make([]Message, batch)
+			readers := make([]bytes.Reader, batch)
+			from, _ := parsePath("sender@bench.example")
+			to, _ := parsePath("rcpt@bench.example")
+			for i := range msgs {
+				msgs[i].Envelope.From = from
+				msgs[i].Envelope.To = []envelope.Recipient{{Path: to}}
+				msgs[i].Body = &readers[i]
+			}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for n := 0; n < b.N; n += batch {
+				k := min(batch, b.N-n)
+				for i := 0; i < k; i++ {
+					readers[i].Reset(body)
+				}
+				for i, r := range c.SendBatch(ctx, msgs[:k]) {
+					if r.Err != nil {
+						b.Fatalf("message %d: %v", i, r.Err)
+					}
+				}
+			}
+		})
 	}
 }

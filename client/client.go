@@ -57,7 +57,11 @@ type Client struct {
 	cancelMu sync.Mutex
 	watching context.Context
 	dw       DataWriter
-	st       sendState
+	sts      [2]sendState // a transaction, and the previous one in SendBatch
+	cur      *sendState   // the transaction being sent
+	pendRead int          // replies of pend already read
+	deferEnd bool         // SendBatch: leave the reply to the dot for later
+	batch    []BatchResult
 	pend     []pending
 	pendBuf  [8]pending // pend's first array: no growth for a usual Send
 	filter   textproto.BDATFilter

@@ -139,7 +139,8 @@ var ErrNoRecipients = errors.New("no recipients")
 // pending is a reply the client waits for.
 type pending struct {
 	kind uint8
-	idx  int // recipient index for RCPT
+	idx  int        // recipient index for RCPT
+	st   *sendState // the transaction it belongs to
 }
 
 const (
@@ -166,7 +167,9 @@ type sendState struct {
 	dataOK   bool // 354 received
 	ended    bool // the end-of-message reply(ies) were read
 	mailSent bool // MAIL went on the wire
-	read     int  // replies of c.pend already read
+	res      *Result
+	deferred bool  // SendBatch: the end reply is read with the next message
+	endErr   error // the end reply could not be read: outcome unknown
 	lastCmd  string
 }
 
@@ -205,16 +208,18 @@ func (c *Client) Send(ctx context.Context, env envelope.Envelope, msg io.Reader)
 	for i := range env.To {
 		res.Recipients = append(res.Recipients, RecipientResult{Path: env.To[i].Path})
 	}
+	s := &c.sts[0]
+	*s = sendState{lmtp: c.opts.LMTP, res: res}
+	c.cur = s
+	c.pend, c.pendRead = c.pend[:0], 0
 	err := c.send(ctx, &env, msg)
-	return res, c.finish(err)
+	return res, c.finish(s, err)
 }
 
 // send runs the transaction; its error is a failure before MAIL's reply
 // or a local refusal, recorded for every recipient by finish.
 func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader) error {
-	s := &c.st
-	*s = sendState{lmtp: c.opts.LMTP}
-	c.pend = c.pend[:0]
+	s := c.cur
 	if len(env.To) == 0 {
 		return localError("RCPT", reply.New(reply.CodeBadSequence, reply.Enh(5, 5, 1), "no recipients"), ErrNoRecipients)
 	}
@@ -317,7 +322,7 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 		r := &env.To[i]
 		line, err := envelope.AppendRcptCommand(c.cmd[:0], c.asciiPath(r.Path, mp.SMTPUTF8), r.Params, mp.SMTPUTF8)
 		if err != nil {
-			c.res.Recipients[i].Err = errBadArgument("RCPT", err)
+			s.res.Recipients[i].Err = errBadArgument("RCPT", err)
 			continue
 		}
 		c.cmd = line
@@ -326,7 +331,7 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 		}
 		c.push(pRcpt, i)
 		sent++
-		if !pipe || len(c.pend)-s.read >= c.maxPipelined() {
+		if !pipe || len(c.pend)-c.pendRead >= c.maxPipelined() {
 			// Without PIPELINING, wait for each reply (RFC 5321 4.1.1).
 			// With it, read the replies of a full window before writing
 			// more: a client that writes without reading deadlocks with a
@@ -351,7 +356,7 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 
 // push records a reply to wait for.
 func (c *Client) push(kind uint8, idx int) {
-	c.pend = append(c.pend, pending{kind: kind, idx: idx})
+	c.pend = append(c.pend, pending{kind: kind, idx: idx, st: c.cur})
 }
 
 // firstReadSize is the read-ahead of a message of unknown length, and
@@ -381,7 +386,7 @@ func (c *Client) fill() error { return c.fillN(c.chunkSize()) }
 
 // fillN reads up to size bytes of the message into c.body.
 func (c *Client) fillN(size int) error {
-	s := &c.st
+	s := c.cur
 	if cap(c.body) < size {
 		c.body = make([]byte, size)
 	}
@@ -414,7 +419,7 @@ func (e *MessageError) Unwrap() error { return e.Err }
 // checkChunk applies the 8BITMIME and SIZE refusals to a chunk read after
 // MAIL was sent.
 func (c *Client) checkChunk(cmd string) error {
-	s := &c.st
+	s := c.cur
 	if s.check8 && has8bit(c.body[:s.n]) {
 		return errNeeds8BitMIME(cmd)
 	}
@@ -427,7 +432,7 @@ func (c *Client) checkChunk(cmd string) error {
 // sendDATA ends the pipelined group with DATA, streams the message after
 // 354 and reads the end-of-message reply or replies.
 func (c *Client) sendDATA(ctx context.Context) error {
-	s := &c.st
+	s := c.cur
 	if err := c.writeLine(append(c.cmd[:0], "DATA"...)); err != nil {
 		return c.broken(ctx, "DATA", err)
 	}
@@ -446,8 +451,7 @@ func (c *Client) sendDATA(ctx context.Context) error {
 		if err := c.writeLine(append(c.cmd[:0], '.')); err != nil {
 			return c.broken(ctx, "DATA", err)
 		}
-		c.pend = append(c.pend[:0], pending{kind: pBdatLast})
-		s.read = 0
+		c.pend, c.pendRead = append(c.pend[:0], pending{kind: pBdatLast, st: s}), 0
 		s.lastCmd = "DATA"
 		return c.drain(ctx, 0)
 	}
@@ -475,9 +479,17 @@ func (c *Client) sendDATA(ctx context.Context) error {
 	if err := dot.Close(); err != nil {
 		return c.broken(ctx, "DATA", err)
 	}
-	c.pend = append(c.pend[:0], pending{kind: pBdatLast})
-	s.read = 0
+	c.pend, c.pendRead = append(c.pend[:0], pending{kind: pBdatLast, st: s}), 0
 	s.lastCmd = "DATA"
+	if c.deferEnd {
+		// SendBatch: the reply to the dot is read with the replies to the
+		// next message's commands, written right after it (RFC 2920 3.1:
+		// the end of the message data may start a group). The transaction
+		// is over whatever that reply says (RFC 5321 4.1.1.4).
+		s.deferred = true
+		c.m.EndMessage()
+		return nil
+	}
 	return c.drain(ctx, 0)
 }
 
@@ -495,7 +507,7 @@ func (c *Client) abort(ctx context.Context, cause error) error {
 // pipelined with MAIL and RCPT when pipe is set. One chunk's reply is
 // allowed to be outstanding while the next chunk is sent.
 func (c *Client) sendBDAT(ctx context.Context, pipe bool) error {
-	s := &c.st
+	s := c.cur
 	s.lastCmd = "BDAT"
 	blockTimeout := c.opts.timeout(c.opts.DataBlockTimeout, DefaultDataBlockTimeout)
 	keep := 1
@@ -524,7 +536,7 @@ func (c *Client) sendBDAT(ctx context.Context, pipe bool) error {
 		if err := c.drain(ctx, keep); err != nil {
 			return err
 		}
-		if s.mailErr != nil || s.dataErr != nil || (c.st.read >= c.rcptEnd() && s.accepted == 0) {
+		if s.mailErr != nil || s.dataErr != nil || (c.pendRead >= c.rcptEnd() && s.accepted == 0) {
 			break // RFC 3030 2: no more chunks after a failure
 		}
 		if err := c.fill(); err != nil {
@@ -557,15 +569,19 @@ func (c *Client) rcptEnd() int {
 // drain flushes what was written and reads the pending replies until only
 // keep remain unread.
 func (c *Client) drain(ctx context.Context, keep int) error {
-	s := &c.st
 	if err := c.w.Flush(); err != nil {
 		return c.broken(ctx, c.pendName(), err)
 	}
-	for len(c.pend)-s.read > keep {
-		p := c.pend[s.read]
-		s.read++
+	for len(c.pend)-c.pendRead > keep {
+		p := c.pend[c.pendRead]
+		c.pendRead++
 		if p.kind == pBdatLast {
-			if err := c.readLast(ctx); err != nil {
+			if err := c.readLast(ctx, p.st); err != nil {
+				if p.st != c.cur {
+					// The end of the previous message of a SendBatch:
+					// its outcome is unknown, this message was not sent.
+					return notSent(c.pendName(), err)
+				}
 				return err
 			}
 			continue
@@ -589,15 +605,15 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 		}
 		c.handle(p, r)
 	}
-	if s.read == len(c.pend) {
-		c.pend, s.read = c.pend[:0], 0
+	if c.pendRead == len(c.pend) {
+		c.pend, c.pendRead = c.pend[:0], 0
 	}
 	return nil
 }
 
 func (c *Client) pendName() string {
-	if s := &c.st; s.read < len(c.pend) {
-		return kindName(c.pend[s.read].kind)
+	if c.pendRead < len(c.pend) {
+		return kindName(c.pend[c.pendRead].kind)
 	}
 	return "DATA"
 }
@@ -631,7 +647,7 @@ func (c *Client) advance(cmd session.Command, ok bool) {
 
 // handle records the reply to one pipelined command.
 func (c *Client) handle(p pending, r reply.RawReply) {
-	s := &c.st
+	s := p.st
 	switch p.kind {
 	case pRset:
 		c.advance(session.RSET, r.Code == reply.CodeOK)
@@ -647,7 +663,7 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 			s.mailErr = newReplyError("MAIL", r.Reply())
 		}
 	case pRcpt:
-		rr := &c.res.Recipients[p.idx]
+		rr := &s.res.Recipients[p.idx]
 		rr.Code, rr.Enhanced = r.Code, r.Enhanced
 		// RFC 5321 4.2.2: 251 "will forward" accepts the recipient.
 		ok := r.Code == reply.CodeOK || r.Code == reply.CodeWillForward
@@ -690,8 +706,7 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 
 // readLast reads the reply, or for LMTP the replies (RFC 2033 4.2: one per
 // accepted recipient, in order), to the end of the message.
-func (c *Client) readLast(ctx context.Context) error {
-	s := &c.st
+func (c *Client) readLast(ctx context.Context, s *sendState) error {
 	cmd := s.lastCmd
 	n := 1
 	if s.lmtp && s.accepted > 0 && s.mailErr == nil && s.dataErr == nil {
@@ -704,10 +719,11 @@ func (c *Client) readLast(ctx context.Context) error {
 		c.setReadDeadline(ctx, c.opts.timeout(c.opts.DataTermTimeout, DefaultDataTermTimeout))
 		r, err := c.readEndRaw(ctx, cmd)
 		if err != nil {
+			s.endErr = err
 			if n > 1 {
 				// The recipients answered keep their outcome.
-				for ; next < len(c.res.Recipients); next++ {
-					if rr := &c.res.Recipients[next]; rr.Err == nil {
+				for ; next < len(s.res.Recipients); next++ {
+					if rr := &s.res.Recipients[next]; rr.Err == nil {
 						rr.Err = err
 					}
 				}
@@ -724,8 +740,8 @@ func (c *Client) readLast(ctx context.Context) error {
 		}
 		ok := r.Code == reply.CodeOK
 		if k == 0 {
-			c.res.Code, c.res.Enhanced = r.Code, r.Enhanced
-			c.res.text = appendText(c.res.text[:0], r)
+			s.res.Code, s.res.Enhanced = r.Code, r.Enhanced
+			s.res.text = appendText(s.res.text[:0], r)
 		}
 		if n == 1 {
 			if !ok {
@@ -733,11 +749,11 @@ func (c *Client) readLast(ctx context.Context) error {
 			}
 			continue
 		}
-		for next < len(c.res.Recipients) && c.res.Recipients[next].Err != nil {
+		for next < len(s.res.Recipients) && s.res.Recipients[next].Err != nil {
 			next++
 		}
-		if next < len(c.res.Recipients) {
-			rr := &c.res.Recipients[next]
+		if next < len(s.res.Recipients) {
+			rr := &s.res.Recipients[next]
 			rr.Code, rr.Enhanced = r.Code, r.Enhanced
 			if !ok {
 				rr.Err = newReplyError(cmd, r.Reply())
@@ -746,7 +762,9 @@ func (c *Client) readLast(ctx context.Context) error {
 		}
 	}
 	s.ended = true
-	c.m.EndMessage()
+	if !s.deferred {
+		c.m.EndMessage()
+	}
 	return nil
 }
 
@@ -762,14 +780,13 @@ func appendText(dst []byte, r reply.RawReply) []byte {
 
 // finish turns the transaction's outcome into Send's error, recording it
 // for every recipient that has none.
-func (c *Client) finish(err error) error {
-	s := &c.st
+func (c *Client) finish(s *sendState, err error) error {
 	if s.mailSent && s.mailErr == nil && (err != nil || s.dataErr != nil || !s.ended) {
 		// Whatever the server's state, RSET before the next transaction
 		// puts both sides back in step (RFC 5321 4.1.1.5).
 		c.needReset = true
 	}
-	rs := c.res.Recipients
+	rs := s.res.Recipients
 	setAll := func(e error) {
 		for i := range rs {
 			if rs[i].Err == nil {
@@ -781,6 +798,9 @@ func (c *Client) finish(err error) error {
 	case err != nil:
 		setAll(err)
 		return err
+	case s.endErr != nil:
+		setAll(s.endErr)
+		return s.endErr
 	case s.mailErr != nil:
 		setAll(s.mailErr)
 		return s.mailErr

@@ -344,6 +344,10 @@ func TestAuthMechanisms(t *testing.T) {
 			if !strings.Contains(l, "database down") {
 				t.Errorf("backend error not logged:\n%s", l)
 			}
+			// A failed attempt names the user it tried (never the secret).
+			if !strings.Contains(l, "mechanism="+name+" user=alice err=") {
+				t.Errorf("failed AUTH not logged with its user name:\n%s", l)
+			}
 			if strings.Contains(l, "secret") || strings.Contains(l, "good-token") || strings.Contains(l, "wrong") {
 				t.Errorf("a credential was logged:\n%s", l)
 			}

@@ -70,7 +70,9 @@ type Session interface {
 	//
 	// The client is told 250 only after Data returned nil. If Data
 	// returns before reading everything, the server reads the rest to the
-	// real end of the data before it answers. The deadline of ctx is
+	// real end of the data before it answers, and a violation found there
+	// still refuses the message: a backend that commits before r returned
+	// io.EOF may keep a message the client was told is refused. The deadline of ctx is
 	// DataTimeout after the start of the data, moved to DataTimeout after
 	// its end once the end was read (RFC 5321 4.5.3.2.6). r reads from the
 	// connection: it must not be used after Data returns. It returns

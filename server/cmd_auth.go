@@ -73,7 +73,9 @@ func (c *conn) mechanisms() []string {
 }
 
 // saslServer returns the server half of mechanism mech, or nil when the
-// session does not offer it. user receives the identity that succeeded.
+// session does not offer it. user receives the user name the client gave
+// (for the AUTH event, even on failure), then, on success, the identity it
+// authenticated as.
 func (c *conn) saslServer(mech string, user *string) sasl.Server {
 	mapErr := func(err error) error {
 		if errors.Is(err, ErrAuthFailed) {
@@ -88,10 +90,10 @@ func (c *conn) saslServer(mech string, user *string) sasl.Server {
 			return nil
 		}
 		check := func(ctx context.Context, identity, username, password string) error {
+			*user = username
 			if err := mapErr(pa.AuthPassword(ctx, identity, username, password)); err != nil {
 				return err
 			}
-			*user = username
 			if identity != "" {
 				*user = identity
 			}
@@ -129,11 +131,8 @@ func (c *conn) saslServer(mech string, user *string) sasl.Server {
 			return nil
 		}
 		check := func(ctx context.Context, username, token string) error {
-			if err := mapErr(ta.AuthToken(ctx, mech, username, token)); err != nil {
-				return err
-			}
 			*user = username
-			return nil
+			return mapErr(ta.AuthToken(ctx, mech, username, token))
 		}
 		if mech == sasl.XOAuth2 {
 			return sasl.NewXOAuth2Server(check)

@@ -147,17 +147,21 @@ func (c *conn) cmdBDAT(arg []byte) {
 			c.traceCommand(line, false)
 		}
 		c.command(line)
-	case b.err == errBDATSyntax, errors.Is(b.err, errTooManyErrors):
+	case b.err == errBDATSyntax:
 		c.closing = true
+	case b.err == errTooManyErrors:
+		c.closeTooManyErrors()
 	default:
 		if r := c.dataViolation(b.err); r != nil {
 			c.failMessage(r)
 			return
 		}
-		c.closing = true
-		if isTimeout(b.err) {
+		if isTimeout(b.err) && !c.closing {
+			// Not yet answered (a timeout between chunks was, by
+			// readFailed).
 			c.reply(c.cfg.canned.timeout)
 		}
+		c.closing = true
 	}
 }
 
@@ -175,7 +179,7 @@ func (c *conn) failMessage(r *reply.Reply) {
 func (b *bdatState) startChunk(size int64, last bool) bool {
 	c := b.c
 	b.size, b.last, b.chunkDone = size, last, false
-	c.blockTimeout = c.cfg.dataBlockTimeout // RFC 5321 4.5.3.2.5
+	c.startData() // RFC 5321 4.5.3.2.5
 	cr := c.tr.ChunkReader(size)
 	b.total += size
 	if max := c.cfg.maxMessage; max > 0 && (b.total > max || b.total < 0) {
@@ -232,13 +236,13 @@ func (b *bdatState) nextChunk() {
 	for {
 		line, err := c.readCommand()
 		if err != nil {
-			if c.readFailed(err) && !c.tooManyErrors() {
+			goesOn := c.readFailed(err)
+			switch {
+			case goesOn && !c.tooManyErrors():
 				continue
-			}
-			if c.tooManyErrors() {
+			case goesOn:
 				err = errTooManyErrors
-			}
-			if errors.Is(err, io.EOF) {
+			case errors.Is(err, io.EOF):
 				// The client left before BDAT ... LAST: only the end of
 				// the last chunk ends the message (RFC 3030 2), and
 				// io.EOF from this stream would tell the backend the
@@ -285,7 +289,7 @@ func (c *conn) bdatSyntax() {
 // discardChunk skips size octets of a BDAT chunk that is refused. It
 // reports whether the session goes on.
 func (c *conn) discardChunk(size int64) bool {
-	c.blockTimeout = c.cfg.dataBlockTimeout
+	c.startData()
 	err := c.tr.ChunkReader(size).Discard()
 	c.blockTimeout = 0
 	if err != nil {

@@ -32,7 +32,7 @@ func (c *conn) cmdData(arg []byte) {
 		MaxLineLength: c.cfg.maxTextLine,
 		Policy:        c.srv.Policy,
 	})
-	c.blockTimeout = c.cfg.dataBlockTimeout // RFC 5321 4.5.3.2.5
+	c.startData() // RFC 5321 4.5.3.2.5
 	c.body = dataBody{c: c, r: dr}
 	perRcpt, err := c.deliver(&c.body)
 	// Read to the real end before answering, whatever the backend did.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 
 	"github.com/smtpkit/smtp/envelope"
@@ -22,13 +23,10 @@ func (c *conn) cmdMail(arg []byte) *reply.Reply {
 		// RFC 1870 6.1: a declared size over the fixed maximum gets 552.
 		return reply.MessageTooBig(c.cfg.maxMessage)
 	}
-	c.stage.begin(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.2
-	err = c.call("Mail", func() error { return c.sess.Mail(&c.stage, from, params) })
-	c.stage.end()
-	r := c.result("Mail", err)
-	if r == nil {
-		r = c.cfg.canned.senderOK
-	}
+	// RFC 5321 4.5.3.2.2: the client waits 5 minutes for the reply.
+	r := c.ask("Mail", c.cfg.canned.senderOK, func(ctx context.Context) error {
+		return c.sess.Mail(ctx, from, params)
+	})
 	if r.Code.IsPositive() {
 		c.mailParams = params
 		c.rcpts = c.rcpts[:0]
@@ -52,13 +50,10 @@ func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
 		c.recipientEvent(to, c.cfg.canned.tooManyRcpts)
 		return c.cfg.canned.tooManyRcpts
 	}
-	c.stage.begin(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.3
-	err = c.call("Rcpt", func() error { return c.sess.Rcpt(&c.stage, to, params) })
-	c.stage.end()
-	r := c.result("Rcpt", err)
-	if r == nil {
-		r = c.cfg.canned.rcptOK
-	}
+	// RFC 5321 4.5.3.2.3: the client waits 5 minutes for the reply.
+	r := c.ask("Rcpt", c.cfg.canned.rcptOK, func(ctx context.Context) error {
+		return c.sess.Rcpt(ctx, to, params)
+	})
 	if r.Code.IsPositive() {
 		c.nrcpts++
 		if c.srv.LMTP {
@@ -70,12 +65,15 @@ func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
 	return r
 }
 
-// result turns a backend method's error into its reply: nil for plain
-// success (the caller uses its standard reply), the backend's own reply
+// ask runs a backend method with a context carrying CommandTimeout's
+// deadline and returns its reply: ok for nil, the backend's own reply
 // (positive or not) when it returned a *reply.Reply, else 451.
-func (c *conn) result(method string, err error) *reply.Reply {
+func (c *conn) ask(method string, ok *reply.Reply, f func(ctx context.Context) error) *reply.Reply {
+	c.stage.begin(c.cfg.commandTimeout)
+	err := c.call(method, func() error { return f(&c.stage) })
+	c.stage.end()
 	if err == nil {
-		return nil
+		return ok
 	}
 	return c.backendReply(method, err)
 }

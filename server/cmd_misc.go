@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+
 	"github.com/smtpkit/smtp/reply"
 )
 
@@ -34,15 +36,11 @@ func (c *conn) cmdVrfy(arg []byte) *reply.Reply {
 	v, ok := c.sess.(VerifySession)
 	if !ok {
 		// RFC 5321 3.5.3: 252 when the server will not verify.
-		return reply.CannotVRFY()
+		return c.cfg.canned.cannotVRFY
 	}
-	c.stage.begin(c.cfg.commandTimeout)
-	err := c.call("Verify", func() error { return v.Verify(&c.stage, string(arg)) })
-	c.stage.end()
-	if r := c.result("Verify", err); r != nil {
-		return r
-	}
-	return reply.CannotVRFY()
+	return c.ask("Verify", c.cfg.canned.cannotVRFY, func(ctx context.Context) error {
+		return v.Verify(ctx, string(arg))
+	})
 }
 
 // cmdExpn answers EXPN (RFC 5321 4.1.1.7): mailing lists are not expanded

@@ -63,6 +63,10 @@ type conn struct {
 	// setDeadline bounds the whole command line (4.5.3.2.7), so a client
 	// sending a byte now and then cannot hold the connection.
 	blockTimeout time.Duration
+	// In data mode: the time spent waiting in reads, and the bytes read,
+	// since the last dataProgress bytes (see Read).
+	dataWaited   time.Duration
+	dataProgress int
 	deadline     time.Time // the read deadline last set
 	wdeadline    time.Time // the write deadline last set
 	deadlineSet  bool      // waitIdle set the deadline of the next command
@@ -258,7 +262,7 @@ func (c *conn) readCommand() ([]byte, error) {
 }
 
 // readFailed handles an error from readCommand. It reports whether the
-// session goes on.
+// session goes on (the caller checks MaxErrors).
 func (c *conn) readFailed(err error) bool {
 	var tooLong *textproto.LineTooLongError
 	var viol *textproto.ViolationError
@@ -267,10 +271,12 @@ func (c *conn) readFailed(err error) bool {
 		// RFC 5321 4.5.3.1.10: 500 and the session goes on; the reader
 		// has already skipped the rest of the line.
 		c.violation("line too long")
-		return c.protocolError(c.cfg.canned.lineTooLong)
+		c.protocolError(c.cfg.canned.lineTooLong)
+		return true
 	case errors.As(err, &viol):
 		c.violation(viol.Kind.String())
-		return c.protocolError(reply.BadSyntax(viol.Kind.String() + " in command line"))
+		c.protocolError(reply.BadSyntax(viol.Kind.String() + " in command line"))
+		return true
 	}
 	if !errors.Is(err, io.EOF) {
 		c.endErr = err
@@ -297,12 +303,10 @@ func isTimeout(err error) bool {
 }
 
 // protocolError answers a protocol error and counts it; after MaxErrors
-// the connection gets 421 and is closed. It reports whether the session
-// can go on.
-func (c *conn) protocolError(r *reply.Reply) bool {
+// the connection gets 421 and is closed (see next).
+func (c *conn) protocolError(r *reply.Reply) {
 	c.errors++
 	c.reply(r)
-	return !c.tooManyErrors()
 }
 
 // command dispatches one command line.
@@ -401,7 +405,7 @@ func (c *conn) answer(cmd session.Command, r *reply.Reply) {
 // replies in one write. A 421 closes the connection once it is sent (RFC
 // 5321 3.8), whoever chose it.
 func (c *conn) reply(r *reply.Reply) {
-	enh := c.sm.Extended() && c.cmd != session.HELO && c.cmd != session.EHLO && c.cmd != session.LHLO
+	enh := c.sm.Extended() && !c.helloCommand()
 	if enh {
 		r = withEnhanced(r)
 	}
@@ -429,6 +433,17 @@ func (c *conn) reply(r *reply.Reply) {
 		}
 		c.cfg.events.Event(&c.pub, ev)
 	}
+}
+
+// helloCommand reports whether the current command is the greeting of the
+// protocol spoken, whose replies carry no enhanced code (RFC 2034 4; LHLO
+// stands for EHLO in LMTP, RFC 2033 4.1). An LHLO in SMTP, or an EHLO in
+// LMTP, is an unknown command like any other.
+func (c *conn) helloCommand() bool {
+	if c.srv.LMTP {
+		return c.cmd == session.LHLO
+	}
+	return c.cmd == session.HELO || c.cmd == session.EHLO
 }
 
 // withEnhanced returns r, or a copy of r with the enhanced code X.0.0 of
@@ -489,8 +504,15 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 	}
 	for {
+		var start time.Time
 		if t := c.blockTimeout; t > 0 {
-			c.setDeadline(t)
+			// RFC 5321 4.5.3.2.5: each block of data within 3 minutes.
+			// The time spent waiting counts until dataProgress bytes
+			// have come, so that a client trickling a byte now and then
+			// cannot hold the connection for ever; the backend's own
+			// time between reads does not count.
+			c.setDeadline(max(t-c.dataWaited, time.Millisecond))
+			start = time.Now()
 		}
 		idle := c.idle.Load()
 		if idle && c.srv.shutdown.Load() {
@@ -502,6 +524,12 @@ func (c *conn) Read(p []byte) (int, error) {
 			n, err = c.rawRead(p)
 		} else {
 			n, err = c.nc.Read(p)
+		}
+		if !start.IsZero() {
+			c.dataWaited += time.Since(start)
+			if c.dataProgress += n; c.dataProgress >= dataProgress {
+				c.dataWaited, c.dataProgress = 0, 0
+			}
 		}
 		if err != nil && isTimeout(err) && c.srv.shutdown.Load() &&
 			(c.deadline.IsZero() || time.Now().Before(c.deadline)) {
@@ -520,6 +548,19 @@ func (c *conn) Read(p []byte) (int, error) {
 		return n, err
 	}
 }
+
+// startData switches reads to message data: a deadline per block of data
+// (RFC 5321 4.5.3.2.5) instead of one per command line.
+func (c *conn) startData() {
+	c.blockTimeout = c.cfg.dataBlockTimeout
+	c.dataWaited, c.dataProgress = 0, 0
+}
+
+// dataProgress is how much message data must come within each
+// DataBlockTimeout of waiting. Any real sender sends this much in far less
+// time; a client that sends less is holding the connection, not sending
+// mail.
+const dataProgress = 1024
 
 // deadlineSlack: a deadline is moved only when the new one is later than
 // the current one by more than timeout/deadlineSlack. Moving a deadline

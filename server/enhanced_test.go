@@ -90,3 +90,29 @@ func TestEnhancedStatusCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestEnhancedStatusCodesLMTP: in LMTP the reply to LHLO carries no
+// enhanced code, and HELO and EHLO are unknown commands whose 500 does.
+func TestEnhancedStatusCodesLMTP(t *testing.T) {
+	s := newServer(&testBackend{})
+	s.LMTP = true
+	c := start(t, s).Dial(t)
+	c.Run(`
+		S: 220 mx.test LMTP ready
+		C: LHLO client
+		` + ehloS + `
+		C: LHLO
+		S: 501 Domain name or address literal required
+		C: EHLO client
+		S: 500 5.5.1 This is an LMTP server: use LHLO
+		C: NOOP
+		S: 250 2.0.0 OK
+	`)
+	smtp := dial(t, start(t, newServer(&testBackend{})))
+	smtp.Run(`
+		C: EHLO client
+		` + ehloS + `
+		C: LHLO client
+		S: 500 5.5.2 Command unrecognized
+	`)
+}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,4 +252,45 @@ func TestProxyHeaderLimits(t *testing.T) {
 		r, _ := c.ReadReply()
 		return strings.HasPrefix(r, "220 ")
 	})
+}
+
+// TestEventLatency: a command's event carries its reply and the time from
+// its arrival to its reply, backend time included.
+func TestEventLatency(t *testing.T) {
+	var mu sync.Mutex
+	var got []server.Event
+	s := newServer(&testBackend{mail: func(envelope.Path) error {
+		time.Sleep(30 * time.Millisecond)
+		return nil
+	}})
+	s.Events = server.EventsFunc(func(c *server.Conn, e server.Event) {
+		if e.Kind == server.EventCommand || e.Kind == server.EventRecipient {
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+		}
+	})
+	c := dial(t, start(t, s))
+	c.Run(`
+		C: EHLO client
+		` + ehloS + `
+		C: MAIL FROM:<a@b.example>
+		S: 250 2.1.0 Sender OK
+		C: RCPT TO:<>
+		S: 501 5.1.3 {*}
+	`)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 4 {
+		t.Fatalf("events: %+v", got)
+	}
+	if e := got[1]; e.Command != "MAIL" || e.Reply.Code != 250 || e.Latency < 30*time.Millisecond {
+		t.Errorf("MAIL event: %s %v after %v", e.Command, e.Reply.Code, e.Latency)
+	}
+	if e := got[2]; e.Kind != server.EventRecipient || e.Reply.Code != 501 {
+		t.Errorf("recipient event: %+v", e)
+	}
+	if e := got[3]; e.Command != "RCPT" || e.Reply.Enhanced.String() != "5.1.3" {
+		t.Errorf("RCPT event: %+v", e)
+	}
 }

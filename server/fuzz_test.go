@@ -197,7 +197,7 @@ func FuzzSession(f *testing.F) {
 	})
 }
 
-// TestFuzzSeedsHaveReplies makes sure the fuzz harness really talks to the
+// TestFuzzHarness makes sure the fuzz harness really talks to the
 // server.
 func TestFuzzHarness(t *testing.T) {
 	s, _ := fuzzServer(0, nil)

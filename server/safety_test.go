@@ -237,6 +237,44 @@ func TestLimits(t *testing.T) {
 		`)
 		c.ExpectClosed()
 	})
+	t.Run("errors from the reader", func(t *testing.T) {
+		// Over-long lines and bad line ends count too, and the last
+		// one is followed by the 421 like any other.
+		s := newServer(&testBackend{})
+		s.MaxErrors = 2
+		c := dial(t, start(t, s))
+		c.Send(strings.Repeat("x", 600) + "\r\nNO\rOP\r\nNOOP\r\n")
+		c.Expect("500 Line too long\r\n500 bare CR in command line\r\n" +
+			"421 mx.test Too many errors, closing transmission channel\r\n")
+		c.ExpectClosed()
+	})
+	t.Run("errors between BDAT chunks", func(t *testing.T) {
+		b := &testBackend{}
+		s := chunkingServer(b)
+		s.MaxErrors = 1
+		c := dial(t, start(t, s))
+		c.Run(chunkS)
+		c.Send("BDAT 3\r\nabc" + strings.Repeat("x", 600) + "\r\nBDAT 3 LAST\r\ndef")
+		c.Expect("250 2.0.0 3 octets received\r\n500 5.5.2 Line too long\r\n" +
+			"421 4.7.0 mx.test Too many errors, closing transmission channel\r\n")
+		c.ExpectClosed()
+		if m := b.Messages(); len(m) != 0 {
+			t.Errorf("stored %+v", m)
+		}
+	})
+	t.Run("timeout between BDAT chunks", func(t *testing.T) {
+		b := &testBackend{}
+		s := chunkingServer(b)
+		s.CommandTimeout = 100 * time.Millisecond
+		c := dial(t, start(t, s))
+		c.Run(chunkS)
+		c.Send("BDAT 3\r\nabc")
+		c.Expect("250 2.0.0 3 octets received\r\n421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
+		c.ExpectClosed() // one 421, not two
+		if m := b.Messages(); len(m) != 0 {
+			t.Errorf("stored %+v", m)
+		}
+	})
 	t.Run("connections", func(t *testing.T) {
 		s := newServer(&testBackend{})
 		s.MaxConnections = 1
@@ -292,6 +330,54 @@ func TestLimits(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("closed after %v", d)
 		}
+	})
+	t.Run("data trickle", func(t *testing.T) {
+		// A byte now and then does not keep DATA open for ever: the
+		// waiting counts until 1 KiB has come.
+		b := &testBackend{}
+		s := newServer(b)
+		s.DataBlockTimeout = 300 * time.Millisecond
+		c := dial(t, start(t, s))
+		c.Run(dataS)
+		begin := time.Now()
+		for i := 0; i < 40; i++ {
+			if err := c.Write([]byte("x")); err != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.Expect("421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
+		c.ExpectClosed()
+		if d := time.Since(begin); d > 1500*time.Millisecond {
+			t.Errorf("closed after %v", d)
+		}
+		if n := len(b.Messages()); n != 0 {
+			t.Errorf("stored %d messages", n)
+		}
+	})
+	t.Run("slow backend", func(t *testing.T) {
+		// The backend's own time between reads is not the client's.
+		b := &testBackend{data: func(r io.Reader) (string, error) {
+			var sb strings.Builder
+			buf := make([]byte, 4096)
+			for {
+				n, err := r.Read(buf)
+				sb.Write(buf[:n])
+				if err == io.EOF {
+					return sb.String(), nil
+				}
+				if err != nil {
+					return "", err
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}}
+		s := newServer(b)
+		s.DataBlockTimeout = 150 * time.Millisecond
+		c := dial(t, start(t, s))
+		c.Run(dataS)
+		c.Send(strings.Repeat("0123456789abcdef\r\n", 1000) + ".\r\n")
+		c.Expect("250 2.0.0 OK: message accepted\r\n")
 	})
 	t.Run("data block timeout", func(t *testing.T) {
 		b := &testBackend{}

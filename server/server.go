@@ -80,7 +80,8 @@ const (
 	DefaultCommandTimeout = 5 * time.Minute
 
 	// DefaultDataBlockTimeout is how long the server waits for each block
-	// of message data (RFC 5321 4.5.3.2.5: 3 minutes).
+	// of message data (RFC 5321 4.5.3.2.5: 3 minutes). A block is at least
+	// 1 KiB: the time spent waiting for less adds up.
 	DefaultDataBlockTimeout = 3 * time.Minute
 
 	// DefaultDataTimeout is how long the client waits for the reply to
@@ -207,7 +208,8 @@ type Server struct {
 	// of DATA.
 	Policy textproto.Policy
 
-	// MaxLineLength bounds a command line (DefaultMaxLineLength).
+	// MaxLineLength bounds a command line (DefaultMaxLineLength); this
+	// limit cannot be removed, a negative value means the default.
 	MaxLineLength int
 	// MaxTextLineLength bounds a line of message text; 0 means no limit
 	// (DefaultMaxTextLineLength explains why).
@@ -237,7 +239,9 @@ type Server struct {
 
 	// CommandTimeout (DefaultCommandTimeout) bounds the wait for each
 	// whole command line, however slowly it trickles in; DataBlockTimeout
-	// (DefaultDataBlockTimeout) each read of message data; DataTimeout
+	// (DefaultDataBlockTimeout) the wait for each block of message data
+	// (at least 1 KiB must come within each such period spent waiting,
+	// so that message data cannot trickle in for ever); DataTimeout
 	// (DefaultDataTimeout) and GreetingTimeout (DefaultGreetingTimeout)
 	// are the deadlines given to the backend. These are the RFC 5321
 	// 4.5.3.2 timeouts; negative means none.
@@ -300,22 +304,14 @@ type config struct {
 // modified, so that answering a command allocates nothing.
 type canned struct {
 	ok, senderOK, rcptOK, queued, startData, closing, greeting *reply.Reply
-	helo                                                       *reply.Reply
+	helo, cannotVRFY                                           *reply.Reply
 	localError, tooManyRcpts, lineTooLong, tooManyErrors       *reply.Reply
 	shutdown, timeout, tooManyConns, authRequired              *reply.Reply
 }
 
-func intDefault(v, def int) int {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
-}
-
-func durDefault(v, def time.Duration) time.Duration {
+// orDefault resolves a limit field: zero means def, negative means none
+// (0 in config).
+func orDefault[T int | int64 | time.Duration](v, def T) T {
 	switch {
 	case v == 0:
 		return def
@@ -339,29 +335,22 @@ func (s *Server) init() {
 		var rnd [5]byte
 		rand.Read(rnd[:])
 		c.idPrefix = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:])
-		c.maxLine = intDefault(s.MaxLineLength, DefaultMaxLineLength)
-		if c.maxLine == 0 {
-			c.maxLine = DefaultMaxLineLength
+		c.maxLine = s.MaxLineLength
+		if c.maxLine <= 0 {
+			c.maxLine = DefaultMaxLineLength // a command line is always bounded
 		}
-		if s.MaxTextLineLength > 0 {
-			c.maxTextLine = s.MaxTextLineLength
-		}
-		switch {
-		case s.MaxMessageBytes == 0:
-			c.maxMessage = DefaultMaxMessageBytes
-		case s.MaxMessageBytes > 0:
-			c.maxMessage = s.MaxMessageBytes
-		}
-		c.maxRcpts = intDefault(s.MaxRecipients, DefaultMaxRecipients)
-		c.maxErrors = intDefault(s.MaxErrors, DefaultMaxErrors)
-		c.maxAuthFailures = intDefault(s.MaxAuthFailures, DefaultMaxAuthFailures)
-		c.authDelay = durDefault(s.AuthFailureDelay, DefaultAuthFailureDelay)
-		c.maxConns = intDefault(s.MaxConnections, DefaultMaxConnections)
-		c.maxConnsPerIP = intDefault(s.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
-		c.commandTimeout = durDefault(s.CommandTimeout, DefaultCommandTimeout)
-		c.dataBlockTimeout = durDefault(s.DataBlockTimeout, DefaultDataBlockTimeout)
-		c.dataTimeout = durDefault(s.DataTimeout, DefaultDataTimeout)
-		c.greetingTimeout = durDefault(s.GreetingTimeout, DefaultGreetingTimeout)
+		c.maxTextLine = max(s.MaxTextLineLength, 0)
+		c.maxMessage = orDefault(s.MaxMessageBytes, DefaultMaxMessageBytes)
+		c.maxRcpts = orDefault(s.MaxRecipients, DefaultMaxRecipients)
+		c.maxErrors = orDefault(s.MaxErrors, DefaultMaxErrors)
+		c.maxAuthFailures = orDefault(s.MaxAuthFailures, DefaultMaxAuthFailures)
+		c.authDelay = orDefault(s.AuthFailureDelay, DefaultAuthFailureDelay)
+		c.maxConns = orDefault(s.MaxConnections, DefaultMaxConnections)
+		c.maxConnsPerIP = orDefault(s.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
+		c.commandTimeout = orDefault(s.CommandTimeout, DefaultCommandTimeout)
+		c.dataBlockTimeout = orDefault(s.DataBlockTimeout, DefaultDataBlockTimeout)
+		c.dataTimeout = orDefault(s.DataTimeout, DefaultDataTimeout)
+		c.greetingTimeout = orDefault(s.GreetingTimeout, DefaultGreetingTimeout)
 		c.logger = s.Logger
 		if c.logger == nil {
 			c.logger = slog.Default()
@@ -389,6 +378,7 @@ func (s *Server) init() {
 		}
 		// RFC 5321 4.1.1.1: "250 domain" to HELO.
 		c.canned.helo = reply.New(reply.CodeOK, reply.EnhancedCode{}, c.hostname)
+		c.canned.cannotVRFY = reply.CannotVRFY()
 		c.keywords = [2]keywords{s.makeKeywords(false, c.maxMessage), s.makeKeywords(true, c.maxMessage)}
 		if s.LMTP {
 			c.canned.greeting = reply.Greeting(c.hostname, "LMTP ready")
@@ -470,7 +460,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	if s.ProxyProtocol {
 		opts := proxyproto.Options{
 			TrustedSources: s.ProxyTrustedNetworks,
-			HeaderTimeout:  durDefault(s.ProxyHeaderTimeout, DefaultProxyHeaderTimeout),
+			HeaderTimeout:  orDefault(s.ProxyHeaderTimeout, DefaultProxyHeaderTimeout),
 		}
 		if opts.HeaderTimeout == 0 {
 			opts.HeaderTimeout = -1 // proxyproto: negative means none
