@@ -272,7 +272,7 @@ func (c *Client) authStep(ctx context.Context, line []byte, redacted string) (*r
 	if _, err := c.w.WriteString("\r\n"); err != nil {
 		return nil, c.broken(ctx, "AUTH", err)
 	}
-	if err := c.w.Flush(); err != nil {
+	if err := c.flush(); err != nil {
 		return nil, c.broken(ctx, "AUTH", err)
 	}
 	return c.readReply(ctx, "AUTH")

@@ -247,7 +247,7 @@ func TestHelloArguments(t *testing.T) {
 			t.Fatal(err)
 		}
 		var e *Error
-		if err := c.Hello(ctx, tc.arg); !errors.As(err, &e) || !e.Local || e.Command != "EHLO" {
+		if err := c.Hello(ctx, tc.arg); !errors.As(err, &e) || !e.Local || e.Command != "EHLO" || !e.Temporary() {
 			t.Errorf("%q/%q: err = %v", tc.arg, tc.local, err)
 		}
 		c.Close()

@@ -26,9 +26,10 @@ type Client struct {
 	opts Options
 	host string // the server's host name, for TLS verification
 
-	r *replyReader
-	w *textproto.Writer
-	m session.Machine
+	r   *replyReader
+	w   *textproto.Writer
+	out outWriter // what w writes to: the connection
+	m   session.Machine
 
 	greeting  *reply.Reply
 	ext       Extensions
@@ -178,7 +179,8 @@ func newClient(ctx context.Context, conn net.Conn, host string, opts *Options) (
 	c.m = session.NewMachine(session.Options{LMTP: c.opts.LMTP, TLS: isTLS})
 	c.onCancel = c.cancelled
 	c.r = newReplyReader(conn, c.opts.MaxReplyLineLength, c.opts.MaxReplyLines)
-	c.w = textproto.NewWriter(conn)
+	c.out.conn = conn
+	c.w = textproto.NewWriter(&c.out)
 	w := c.watch(ctx)
 	c.setDeadline(ctx, c.opts.timeout(c.opts.GreetingTimeout, DefaultGreetingTimeout))
 	r, err := c.readReply(ctx, "greeting")
@@ -275,6 +277,8 @@ func (c *Client) setConn(conn net.Conn) {
 	c.cancelMu.Lock()
 	c.conn = conn
 	c.cancelMu.Unlock()
+	c.out.conn = conn
+	c.w.Reset(&c.out)
 }
 
 // setDeadline sets the connection deadline to d from now, or to ctx's
@@ -409,7 +413,7 @@ func (c *Client) exchange(ctx context.Context, name string, line []byte, timeout
 	if err := c.writeLine(line); err != nil {
 		return reply.RawReply{}, c.broken(ctx, name, err)
 	}
-	if err := c.w.Flush(); err != nil {
+	if err := c.flush(); err != nil {
 		return reply.RawReply{}, c.broken(ctx, name, err)
 	}
 	return c.readRaw(ctx, name)
@@ -456,7 +460,11 @@ func (c *Client) Hello(ctx context.Context, name string) error {
 	}
 	name = c.localName(name)
 	if !validHelloName(name) {
-		return errBadArgument("EHLO", errors.New("EHLO name "+strconv.Quote(name)+" is empty or has a space or control character"))
+		// A local misconfiguration, not the recipient's fault: transient
+		// (RFC 3463 4.3.5 "system incorrectly configured"), so that a queue
+		// does not bounce mail over it.
+		why := "EHLO name " + strconv.Quote(name) + " is empty or has a space or control character"
+		return localError("EHLO", reply.New(reply.CodeLocalError, reply.Enh(4, 3, 5), why), errors.New(why))
 	}
 	c.helloName = name
 	verb, cmd := "EHLO", session.EHLO
@@ -596,7 +604,7 @@ const quietQuitTimeout = time.Second
 func (c *Client) quietQuit() {
 	c.conn.SetWriteDeadline(time.Now().Add(quietQuitTimeout))
 	c.writeLine(append(c.cmd[:0], "QUIT"...))
-	c.w.Flush()
+	c.flush()
 }
 
 // Close closes the connection without QUIT.

@@ -28,7 +28,9 @@
 //
 // Send pipelines MAIL, every RCPT and DATA into one round trip when the
 // server offers PIPELINING (RFC 2920), and uses BDAT (RFC 3030) when it offers
-// CHUNKING, streaming the message in chunks. It refuses, before anything goes
+// CHUNKING, streaming the message in chunks. SendBatch sends several
+// messages and, with DATA, writes each final dot with the next message's
+// commands: one round trip per message where Send needs two. It refuses, before anything goes
 // on the wire, 8-bit content to a server without 8BITMIME, UTF-8 addresses to
 // one without SMTPUTF8, and a message larger than the advertised SIZE.
 //

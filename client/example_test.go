@@ -200,3 +200,40 @@ func ExampleClient_Data() {
 	}
 	// Output: 250 queued as Q1
 }
+
+// SendBatch sends a stream of messages; with a server that offers
+// PIPELINING but not CHUNKING, each message costs one round trip instead
+// of two.
+func ExampleClient_SendBatch() {
+	srv := &server.Server{Hostname: "mx.example.test", Backend: &store{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	ctx := context.Background()
+
+	c, err := client.Dial(ctx, ln.Addr().String(), &client.Options{LocalName: "app.example.test"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	from, _ := envelope.ParsePath("<app@example.test>", envelope.ParseOptions{})
+	var msgs []client.Message
+	for _, to := range []string{"<a@example.test>", "<b@example.test>", "<c@example.test>"} {
+		p, _ := envelope.ParsePath(to, envelope.ParseOptions{})
+		msgs = append(msgs, client.Message{
+			Envelope: envelope.Envelope{From: from, To: []envelope.Recipient{{Path: p}}},
+			Body:     strings.NewReader("Subject: notice\r\n\r\nHello " + to + "\r\n"),
+		})
+	}
+	for i, r := range c.SendBatch(ctx, msgs) {
+		fmt.Println(i, r.Err, r.Result.Code)
+	}
+	c.Quit(ctx)
+	// Output:
+	// 0 <nil> 250
+	// 1 <nil> 250
+	// 2 <nil> 250
+}

@@ -162,6 +162,8 @@ func FuzzServerReplies(f *testing.F) {
 	f.Add([]byte("220 hi\r\n250-x\r\n250-CHUNKING\r\n250 LMTP\r\n250 ok\r\n550 no\r\n250 ok\r\n"))
 	f.Add([]byte("220-a\r\n220 b\r\n250 x\r\n421 4.3.2 bye\r\n"))
 	f.Add([]byte("220 hi\n250\n250 \n3"))
+	f.Add([]byte("220 hi\r\n250-x\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 done\r\n" +
+		"250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 one\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 two\r\n221 bye\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cs, ss := net.Pipe()
 		go io.Copy(io.Discard, ss)
@@ -179,6 +181,12 @@ func FuzzServerReplies(f *testing.F) {
 		c.Hello(ctx, "")
 		e := env("a@x.example", "b@y.example", "c@y.example")
 		c.Send(ctx, e, strings.NewReader("hello\r\n.dot\r\n"))
+		res := c.SendBatch(ctx, []Message{{Envelope: e, Body: strings.NewReader("one\r\n")}, {Envelope: e, Body: strings.NewReader("two\r\n")}})
+		for _, r := range res {
+			if r.Err == nil && r.Result.Accepted() != len(e.To) {
+				t.Fatalf("success with %d of %d recipients", r.Result.Accepted(), len(e.To))
+			}
+		}
 		c.Quit(ctx)
 	})
 }

@@ -242,9 +242,8 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 	}
 	// The first read is sized to the message when it tells its length, so
 	// that a small message does not cost a full chunk buffer per
-	// connection.
-	// The length is asked before the first read: a Size method (as
-	// io.SectionReader's) tells the whole length whatever was read.
+	// connection. The length is asked before the first read: a Size method
+	// (as io.SectionReader's) tells the whole length whatever was read.
 	first := c.chunkSize()
 	msgLen, known := knownLen(msg)
 	if known && msgLen+1 < int64(first) {
@@ -332,7 +331,8 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 		c.push(pRcpt, i)
 		sent++
 		if !pipe || len(c.pend)-c.pendRead >= c.maxPipelined() {
-			// Without PIPELINING, wait for each reply (RFC 5321 4.1.1).
+			// Without PIPELINING, wait for each reply (RFC 5321 4.3.1:
+			// an alternating dialogue).
 			// With it, read the replies of a full window before writing
 			// more: a client that writes without reading deadlocks with a
 			// server blocked writing replies the client does not read.
@@ -476,7 +476,10 @@ func (c *Client) sendDATA(ctx context.Context) error {
 		}
 	}
 	c.setWriteDeadline(ctx, blockTimeout)
-	if err := dot.Close(); err != nil {
+	c.out.hold = c.deferEnd
+	err := dot.Close()
+	c.out.hold = false
+	if err != nil {
 		return c.broken(ctx, "DATA", err)
 	}
 	c.pend, c.pendRead = append(c.pend[:0], pending{kind: pBdatLast, st: s}), 0
@@ -569,7 +572,7 @@ func (c *Client) rcptEnd() int {
 // drain flushes what was written and reads the pending replies until only
 // keep remain unread.
 func (c *Client) drain(ctx context.Context, keep int) error {
-	if err := c.w.Flush(); err != nil {
+	if err := c.flush(); err != nil {
 		return c.broken(ctx, c.pendName(), err)
 	}
 	for len(c.pend)-c.pendRead > keep {

@@ -54,7 +54,6 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	}
 	c.setConn(tc)
 	c.r.rd.Reset(tc)
-	c.w.Reset(tc)
 	c.isTLS = true
 	c.m.Apply(session.STARTTLS)
 	// RFC 3207 4.2: the client must discard what it knew and say EHLO

@@ -67,6 +67,50 @@ func (c *Client) readEndRaw(ctx context.Context, cmd string) (reply.RawReply, er
 	return r, nil
 }
 
+// outWriter is the connection as the Client's textproto.Writer sees it.
+// SendBatch holds in it the end of a message's data (the Writer flushes
+// the final dot at once), so that the dot and the next message's commands
+// leave in one write: a server that answers the dot alone, then the
+// commands that come a moment later, has its second reply held back by
+// Nagle's algorithm until the client's delayed ACK, tens of milliseconds.
+type outWriter struct {
+	conn net.Conn
+	held []byte
+	hold bool
+}
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	if !o.hold && len(o.held) == 0 {
+		return o.conn.Write(p)
+	}
+	o.held = append(o.held, p...)
+	if o.hold {
+		return len(p), nil
+	}
+	if err := o.flush(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// flush writes what the Client queued.
+func (c *Client) flush() error {
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	return c.out.flush()
+}
+
+// flush writes what is held.
+func (o *outWriter) flush() error {
+	if len(o.held) == 0 {
+		return nil
+	}
+	_, err := o.conn.Write(o.held)
+	o.held = o.held[:0]
+	return err
+}
+
 // trace writes one line sent by the client ('C') to Options.Trace.
 func (c *Client) trace(dir byte, line []byte) {
 	if c.opts.Trace == nil {

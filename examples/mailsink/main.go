@@ -95,20 +95,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "mailsink:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "mailsink:", err)
-		os.Exit(1)
-	}
+	cfg := cli.ParseOrExit("mailsink", parseFlags)
+	cli.RunOrExit("mailsink", func(ctx context.Context) error {
+		return run(ctx, cfg, os.Stdout, os.Stderr)
+	})
 }
 
 // run serves until ctx ends, then shuts down gracefully.

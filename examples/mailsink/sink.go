@@ -214,10 +214,7 @@ type authSession struct{ session }
 // AuthPassword implements server.PasswordAuthenticator (AUTH PLAIN and
 // LOGIN). Acting as another user is not allowed.
 func (s *authSession) AuthPassword(_ context.Context, identity, username, password string) error {
-	if identity != "" && identity != username {
-		return server.ErrAuthFailed
-	}
-	if !s.sink.users.Check(username, password) {
+	if !s.sink.users.Authenticate(identity, username, password) {
 		return server.ErrAuthFailed
 	}
 	return nil

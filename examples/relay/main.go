@@ -9,10 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/smtpkit/smtp/examples/internal/cli"
@@ -113,27 +111,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "relay:", err)
-		os.Exit(2)
-	}
+	cfg := cli.ParseOrExit("relay", parseFlags)
 	if cfg.list {
-		if err := list(os.Stdout, cfg.queueDir, time.Now()); err != nil {
-			fmt.Fprintln(os.Stderr, "relay:", err)
-			os.Exit(1)
-		}
+		cli.ExitOnError("relay", list(os.Stdout, cfg.queueDir, time.Now()))
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "relay:", err)
-		os.Exit(1)
-	}
+	cli.RunOrExit("relay", func(ctx context.Context) error {
+		return run(ctx, cfg, os.Stderr)
+	})
 }
 
 // allowInsecureAuth applies the relay's AUTH policy: with a certificate,

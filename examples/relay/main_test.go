@@ -202,9 +202,12 @@ func TestRelayRetryThenDeliver(t *testing.T) {
 	msg := []byte("From: a@x.test\r\nTo: b@y.test\r\nSubject: retried\r\n\r\n.leading dot\r\n\xc3\xa9 8-bit\r\n")
 	w.submit(msg, "a@x.test", "b@y.test", "c@y.test")
 
-	// The queue shows the message deferred, with its last error.
+	// The queue shows the message deferred, with its last error. (The
+	// state is saved after each domain and once more with the error: wait
+	// for the last save.)
 	lines := w.waitQueue("shows an attempt", func(l []string) bool {
-		return len(l) == 1 && strings.Contains(l[0], "attempts=") && !strings.Contains(l[0], "attempts=0 ")
+		return len(l) == 1 && strings.Contains(l[0], "attempts=") && !strings.Contains(l[0], "attempts=0 ") &&
+			strings.Contains(l[0], `error="`)
 	})
 	if !strings.Contains(lines[0], "<a@x.test> b@y.test(pending),c@y.test(pending)") || !strings.Contains(lines[0], `error="`) ||
 		!strings.Contains(lines[0], "next=") {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/cli"
-	"github.com/smtpkit/smtp/examples/internal/maildir"
+	"github.com/smtpkit/smtp/examples/internal/durable"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
@@ -41,7 +41,7 @@ type submitSession struct {
 // AuthPassword implements server.PasswordAuthenticator (AUTH PLAIN, LOGIN).
 // Acting as another user is not allowed.
 func (s *submitSession) AuthPassword(_ context.Context, identity, username, password string) error {
-	if (identity != "" && identity != username) || !s.b.users.Check(username, password) {
+	if !s.b.users.Authenticate(identity, username, password) {
 		s.b.log.Warn("authentication failed", "conn", s.conn.ID(), "remote", s.conn.RemoteAddr().String(), "user", username)
 		return server.ErrAuthFailed
 	}
@@ -148,7 +148,7 @@ func (s *submitSession) Data(ctx context.Context, r io.Reader) error {
 // 3.4), else the server's 451 4.3.0; the message is not acknowledged.
 func (s *submitSession) storeFailed(ctx context.Context, err error) error {
 	s.b.log.ErrorContext(ctx, "message not queued", "conn", s.conn.ID(), "err", err)
-	if maildir.IsNoSpace(err) {
+	if durable.IsNoSpace(err) {
 		return reply.InsufficientStorage()
 	}
 	return err

@@ -1,5 +1,7 @@
 // Package cli holds the small pieces the example programs share: repeatable
-// flags, user:pass credentials, TLS key pairs and a line printer.
+// flags, user:pass credentials, TLS key pairs, a line printer, and the
+// steps of a server program's main (parse the flags, run until a signal,
+// exit with a status).
 package cli
 
 import (
@@ -53,6 +55,16 @@ func (u Users) Check(user, password string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(want), []byte(password)) == 1
+}
+
+// Authenticate reports whether username may log in with password and act
+// as identity, the authorization identity of AUTH PLAIN (RFC 4616 2): only
+// an empty one or the user's own is allowed, nobody acts as another user.
+func (u Users) Authenticate(identity, username, password string) bool {
+	if identity != "" && identity != username {
+		return false
+	}
+	return u.Check(username, password)
 }
 
 // LoadKeyPair loads a certificate and key for a server. Both or neither of

@@ -1,11 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"flag"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
 
 func TestUsers(t *testing.T) {
@@ -19,6 +19,14 @@ func TestUsers(t *testing.T) {
 	}{{"alice", "pw", true}, {"bob", "a:b:c", true}, {"alice", "PW", false}, {"carol", "pw", false}, {"alice", "", false}} {
 		if u.Check(tc.user, tc.pass) != tc.ok {
 			t.Errorf("Check(%q, %q) = %v", tc.user, tc.pass, !tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		identity, user, pass string
+		ok                   bool
+	}{{"", "alice", "pw", true}, {"alice", "alice", "pw", true}, {"bob", "alice", "pw", false}, {"", "alice", "PW", false}, {"alice", "bob", "a:b:c", false}} {
+		if u.Authenticate(tc.identity, tc.user, tc.pass) != tc.ok {
+			t.Errorf("Authenticate(%q, %q, %q) = %v", tc.identity, tc.user, tc.pass, !tc.ok)
 		}
 	}
 	for _, bad := range []string{"alice", ":pw", ""} {
@@ -52,25 +60,8 @@ func TestLoadKeyPair(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestPrinter(t *testing.T) {
-	var out syncBuf
+	var out e2e.Buffer
 	p := NewPrinter(&out)
 	p.Line([]byte("one"))
 	p.Line([]byte("two"))

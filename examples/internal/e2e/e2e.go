@@ -1,6 +1,7 @@
 // Package e2e helps the end-to-end tests of the example programs: it
 // builds a program, runs it as a process on free loopback ports, waits for
-// it to listen, and stops it by its process ID.
+// it to listen, and stops it by its process ID. On Linux every program it
+// starts dies with the test binary.
 package e2e
 
 import (
@@ -81,7 +82,9 @@ type Proc struct {
 }
 
 // Start runs bin with args in dir ("" = the test's directory). The process
-// is killed when the test ends, if it still runs.
+// is killed when the test ends, if it still runs; on Linux it is also
+// killed when the test binary dies (Pdeathsig), so that a test that panics
+// or times out leaves no server running.
 func Start(t testing.TB, dir, bin string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{t: t, Name: filepath.Base(bin), done: make(chan struct{})}
@@ -89,6 +92,7 @@ func Start(t testing.TB, dir, bin string, args ...string) *Proc {
 	p.Cmd.Dir = dir
 	p.Cmd.Stdout = &p.Stdout
 	p.Cmd.Stderr = &p.Stderr
+	p.Cmd.SysProcAttr = sysProcAttr()
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
@@ -160,11 +164,13 @@ func (p *Proc) WaitListen(addr string, timeout time.Duration) {
 }
 
 // Run runs bin with args and stdin to its end (at most timeout) and returns
-// its exit status, stdout and stderr.
+// its exit status, stdout and stderr. Like Start's, the process dies with
+// the test binary on Linux.
 func Run(t testing.TB, timeout time.Duration, stdin []byte, bin string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.SysProcAttr = sysProcAttr()
 	var out, errb Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/smtpkit/smtp/examples/internal/durable"
 )
 
 // Subdirectories and files of a queue directory.
@@ -33,7 +34,7 @@ var ErrNotFound = errors.New("queue: no such message")
 
 // Error reports a failed queue operation on a file.
 type Error struct {
-	Op   string // "create", "write", "fsync", "rename", "remove", "read", "decode", "lock", "mkdir"
+	Op   string // "create", "write", "fsync", "close", "rename", "remove", "commit", "read", "decode", "encode", "save", "lock", "mkdir"
 	Path string
 	Err  error
 }
@@ -43,6 +44,15 @@ func (e *Error) Error() string { return fmt.Sprintf("queue: %s %s: %v", e.Op, e.
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
+// wrap turns an error of a durable write into an *Error; any other error
+// (nil, or one of the reader a message comes from) is returned as it is.
+func wrap(err error) error {
+	if de, ok := err.(*durable.Error); ok {
+		return &Error{Op: de.Op, Path: de.Path, Err: de.Err}
+	}
+	return err
+}
+
 // Queue is a queue directory owned by this process. Its methods are safe for
 // concurrent use as long as no two goroutines work on the same message at
 // the same time (the relay's scheduler hands each message to one worker).
@@ -50,8 +60,9 @@ type Queue struct {
 	dir  string
 	lock *os.File
 	seq  atomic.Uint64
-	// syncDir flushes a directory; a test seam, nil = SyncDir.
-	syncDir func(string) error
+	// disk writes the files; a test seam, the zero value is the real file
+	// system.
+	disk durable.Disk
 }
 
 // Open takes ownership of the queue in dir, creating it if missing. It
@@ -111,27 +122,6 @@ func (q *Queue) statePath(id string) string {
 
 func (q *Queue) dataPath(id string) string { return filepath.Join(q.dir, dataDir, id) }
 
-func (q *Queue) fsyncDir(dir string) error {
-	if q.syncDir != nil {
-		return q.syncDir(dir)
-	}
-	return SyncDir(dir)
-}
-
-// SyncDir flushes a directory's entries (creations, renames, removals) to
-// stable storage.
-func SyncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // newID returns a queue ID: the time in base 36 (so IDs sort by arrival),
 // a per-process sequence number and randomness.
 func (q *Queue) newID(now time.Time) string {
@@ -161,14 +151,9 @@ func validID(id string) bool {
 // Writer receives the bytes of a new message. Write the message, then Commit
 // with its envelope (or Abort).
 type Writer struct {
-	q    *Queue
-	id   string
-	f    *os.File
-	w    *bufio.Writer
-	tmp  string
-	n    int64
-	err  error
-	done bool
+	q  *Queue
+	id string
+	w  *durable.Writer
 }
 
 // Create starts a new message with a fresh ID.
@@ -177,75 +162,31 @@ func (q *Queue) Create() (*Writer, error) {
 }
 
 func (q *Queue) create(id string) (*Writer, error) {
-	tmp := filepath.Join(q.dir, tmpDir, id+".data")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	w, err := q.disk.Create(filepath.Join(q.dir, tmpDir, id+".data"), nil)
 	if err != nil {
-		return nil, &Error{Op: "create", Path: tmp, Err: err}
+		return nil, wrap(err)
 	}
-	// The struct hides *os.File's ReadFrom from bufio, so that ReadFrom
-	// fills the buffer rather than allocating a copy buffer.
-	return &Writer{q: q, id: id, f: f, w: bufio.NewWriterSize(struct{ io.Writer }{f}, 32<<10), tmp: tmp}, nil
+	return &Writer{q: q, id: id, w: w}, nil
 }
 
 // ID returns the ID the message will have.
 func (w *Writer) ID() string { return w.id }
 
 // Size returns the number of bytes written so far.
-func (w *Writer) Size() int64 { return w.n }
+func (w *Writer) Size() int64 { return w.w.Size() }
 
 // Write appends p to the message; errors are sticky.
 func (w *Writer) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	if w.done {
-		return 0, &Error{Op: "write", Path: w.tmp, Err: os.ErrClosed}
-	}
 	n, err := w.w.Write(p)
-	w.n += int64(n)
-	if err != nil {
-		w.err = &Error{Op: "write", Path: w.tmp, Err: err}
-	}
-	return n, w.err
+	return n, wrap(err)
 }
 
 // ReadFrom appends everything r yields to the message. An error of r (a
 // size-limit error of a DATA reader, say) is returned as it is, an error of
 // the file as an *Error; either way the message can then only be aborted.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	if w.done {
-		return 0, &Error{Op: "write", Path: w.tmp, Err: os.ErrClosed}
-	}
-	tr := trackingReader{r: r}
-	n, err := w.w.ReadFrom(&tr)
-	w.n += n
-	switch {
-	case err == nil:
-		return n, nil
-	case tr.err != nil && err == tr.err:
-		w.err = err
-	default:
-		w.err = &Error{Op: "write", Path: w.tmp, Err: err}
-	}
-	return n, w.err
-}
-
-// trackingReader remembers the error of its reader, so that ReadFrom can
-// tell it from a write error.
-type trackingReader struct {
-	r   io.Reader
-	err error
-}
-
-func (t *trackingReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if err != nil && err != io.EOF {
-		t.err = err
-	}
-	return n, err
+	n, err := w.w.ReadFrom(r)
+	return n, wrap(err)
 }
 
 // Commit makes the message durable with the envelope m (whose ID and Size
@@ -254,41 +195,12 @@ func (t *trackingReader) Read(p []byte) (int, error) {
 // When Commit returns nil the message survives any crash; on an error
 // nothing of it stays in the queue.
 func (w *Writer) Commit(m *Message) error {
-	if w.done {
-		return &Error{Op: "commit", Path: w.tmp, Err: os.ErrClosed}
-	}
-	if w.err != nil {
-		err := w.err
-		w.Abort()
-		return err
-	}
-	w.done = true
-	fail := func(op, path string, err error) error {
-		w.f.Close()
-		os.Remove(w.tmp)
-		return &Error{Op: op, Path: path, Err: err}
-	}
-	if err := w.w.Flush(); err != nil {
-		return fail("write", w.tmp, err)
-	}
-	if err := w.f.Sync(); err != nil {
-		return fail("fsync", w.tmp, err)
-	}
-	if err := w.f.Close(); err != nil {
-		os.Remove(w.tmp)
-		return &Error{Op: "close", Path: w.tmp, Err: err}
-	}
 	final := w.q.dataPath(w.id)
-	if err := os.Rename(w.tmp, final); err != nil {
-		os.Remove(w.tmp)
-		return &Error{Op: "rename", Path: final, Err: err}
-	}
-	if err := w.q.fsyncDir(filepath.Dir(final)); err != nil {
-		os.Remove(final)
-		return &Error{Op: "fsync", Path: filepath.Dir(final), Err: err}
+	if err := w.w.Commit(final); err != nil {
+		return wrap(err)
 	}
 	m.ID = w.id
-	m.Size = w.n
+	m.Size = w.w.Size()
 	if m.Created.IsZero() {
 		m.Created = time.Now()
 	}
@@ -303,14 +215,7 @@ func (w *Writer) Commit(m *Message) error {
 }
 
 // Abort discards the message. It is a no-op after Commit.
-func (w *Writer) Abort() {
-	if w.done {
-		return
-	}
-	w.done = true
-	w.f.Close()
-	os.Remove(w.tmp)
-}
+func (w *Writer) Abort() { w.w.Abort() }
 
 // Add queues a complete message held in memory (a bounce, for example) in
 // one step.
@@ -336,34 +241,7 @@ func (q *Queue) Save(m *Message) error {
 	}
 	b = append(b, '\n')
 	tmp := filepath.Join(q.dir, tmpDir, m.ID+".state."+strconv.FormatUint(q.seq.Add(1), 36))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return &Error{Op: "create", Path: tmp, Err: err}
-	}
-	fail := func(op string, err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return &Error{Op: op, Path: tmp, Err: err}
-	}
-	if _, err := f.Write(b); err != nil {
-		return fail("write", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail("fsync", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return &Error{Op: "close", Path: tmp, Err: err}
-	}
-	final := q.statePath(m.ID)
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return &Error{Op: "rename", Path: final, Err: err}
-	}
-	if err := q.fsyncDir(filepath.Dir(final)); err != nil {
-		return &Error{Op: "fsync", Path: filepath.Dir(final), Err: err}
-	}
-	return nil
+	return wrap(q.disk.WriteFile(tmp, q.statePath(m.ID), b))
 }
 
 // OpenData opens the bytes of message id for reading.
@@ -399,7 +277,7 @@ func (q *Queue) Remove(id string) error {
 	if err := os.Remove(sp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return &Error{Op: "remove", Path: sp, Err: err}
 	}
-	if err := q.fsyncDir(filepath.Dir(sp)); err != nil {
+	if err := q.disk.SyncDir(filepath.Dir(sp)); err != nil {
 		return &Error{Op: "fsync", Path: filepath.Dir(sp), Err: err}
 	}
 	if err := os.Remove(q.dataPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/smtpkit/smtp/examples/internal/durable"
 )
 
 func newMsg(rcpts ...string) *Message {
@@ -255,11 +257,11 @@ func TestCommitDirSyncFailure(t *testing.T) {
 	}
 	defer q.Close()
 	for _, failOn := range []string{dataDir, stateDir} {
-		q.syncDir = func(d string) error {
+		q.disk.SyncDirFunc = func(d string) error {
 			if filepath.Base(d) == failOn {
 				return syscall.EIO
 			}
-			return SyncDir(d)
+			return durable.SyncDir(d)
 		}
 		if err := q.Add(newMsg("b@x.test"), []byte("x")); !errors.Is(err, syscall.EIO) {
 			t.Errorf("fsync of %s failing: Add returned %v", failOn, err)

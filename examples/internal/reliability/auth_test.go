@@ -203,7 +203,7 @@ func TestRelayNoOpenRelay(t *testing.T) {
 	dir := t.TempDir()
 	queue := filepath.Join(dir, "queue")
 	addr := e2e.FreeAddr(t)
-	p := startProc(t, dir, relayBin, "-listen", addr, "-auth", authUser+":"+authPass, "-queue", queue,
+	p := e2e.Start(t, dir, relayBin, "-listen", addr, "-auth", authUser+":"+authPass, "-queue", queue,
 		"-route", "*=127.0.0.1:9", "-retry", "1h")
 	p.WaitListen(addr, 10*time.Second)
 	const marker = "open-relay-probe"

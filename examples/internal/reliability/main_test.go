@@ -72,7 +72,7 @@ func pick[T any](short, long T) T {
 
 // sink is a running mailsink.
 type sink struct {
-	*proc
+	*e2e.Proc
 	Addr    string
 	Maildir string // "" with -discard
 }
@@ -97,7 +97,7 @@ func startSink(t testing.TB, args ...string) *sink {
 		s.Maildir = filepath.Join(t.TempDir(), "md")
 		args = append([]string{"-maildir", s.Maildir}, args...)
 	}
-	s.proc = startProc(t, t.TempDir(), bin, append([]string{"-listen", s.Addr}, args...)...)
+	s.Proc = e2e.Start(t, t.TempDir(), bin, append([]string{"-listen", s.Addr}, args...)...)
 	t.Cleanup(func() {
 		// Whatever the test, the server must not have crashed, logged a
 		// recovered panic, or (built with SMTPKIT_RACE=1) raced.

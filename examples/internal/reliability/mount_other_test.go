@@ -2,12 +2,7 @@
 
 package reliability
 
-import (
-	"syscall"
-	"testing"
-)
-
-func sysProcAttr() *syscall.SysProcAttr { return nil }
+import "testing"
 
 func mountSmall(t *testing.T, size int) string {
 	t.Skip("filling a small file system needs Linux (tmpfs)")

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package maildir
+package durable
 
 import (
 	"errors"

@@ -8,12 +8,6 @@ import (
 	"testing"
 )
 
-// sysProcAttr makes a child process die with the test binary, so a test
-// that panics or times out leaves no mailsink behind.
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
-
 // mountSmall mounts a tmpfs of size bytes on a new directory and unmounts
 // it when the test ends; it skips the test when mounting is not permitted
 // (not root, no CAP_SYS_ADMIN).
