@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package interop holds interoperability tests that the shared suite
 // (../shared/interop) does not cover: BDAT and DSN through a real Postfix,
 // Postfix's SMTP client against our server, Python's smtplib and aiosmtpd.
