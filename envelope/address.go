@@ -163,9 +163,10 @@ func convertLabels(domain string, toASCII bool) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			if strings.IndexByte(s, '.') >= 0 {
+			if s == "" || strings.IndexByte(s, '.') >= 0 {
 				// The mapping made two labels of one (U+2488 "⒈"
-				// becomes "1."): not a valid U-label.
+				// becomes "1."), or none (U+00AD, a soft hyphen, maps
+				// to nothing): not a valid U-label.
 				return "", &idnaLabelError{label: label}
 			}
 			b.WriteString(s)
@@ -597,7 +598,9 @@ func (p *addrParser) checkLabel(label string) *Error {
 		// valid A-label. The mapping must not create a new label (for
 		// example from U+3002, an ideographic full stop).
 		a, err := idnaProfile.ToASCII(label)
-		if err != nil || strings.IndexByte(a, '.') >= 0 || !isASCII(a) {
+		// Nor may it map to nothing: U+00AD (soft hyphen) and other
+		// characters the mapping deletes would leave an empty label.
+		if err != nil || a == "" || strings.IndexByte(a, '.') >= 0 || !isASCII(a) {
 			return p.syntax("invalid internationalized domain name")
 		}
 		label = a

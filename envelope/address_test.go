@@ -133,6 +133,10 @@ func TestAddressIDNA(t *testing.T) {
 	got, err = bad.ASCII()
 	assert.Error(t, err)
 	assert.Equal(t, bad, got)
+	bad = Address{"a", "x.\u00ad.com"} // maps to an empty label
+	got, err = bad.ASCII()
+	assert.Error(t, err)
+	assert.Equal(t, bad, got)
 	bad = Address{"a", "xn--zz--.com"}
 	got, err = bad.Unicode()
 	assert.Error(t, err)

@@ -192,6 +192,10 @@ func TestParseMailCommand(t *testing.T) {
 		{name: "invalid utf8 domain", arg: "FROM:<a@b\xff.c> SMTPUTF8", err: errSender},
 		{name: "ideographic full stop", arg: "FROM:<a@例子\u3002广告> SMTPUTF8", err: errSender},
 		{name: "IDN mapping to dot", arg: "FROM:<a@x\u2488y.com> SMTPUTF8", err: errSender},
+		// Found by FuzzParseMail: U+00AD maps to nothing, leaving an
+		// empty label (it used to panic).
+		{name: "IDN label mapping to nothing", arg: "FROM:<\u00d9@\u00ad> SMTPUTF8", err: errSender},
+		{name: "IDN label mapping to nothing, inner", arg: "FROM:<a@x.\u00ad.com> SMTPUTF8", err: errSender},
 		{name: "IDN disallowed", arg: "FROM:<a@x\u0080y.com> SMTPUTF8", err: errSender},
 		{name: "IDN bidi violation", arg: "FROM:<a@\u05d0a\u05d1.com> SMTPUTF8", err: errSender},
 		{name: "IDN upper case mapped", arg: "FROM:<a@BÜCHER.de> SMTPUTF8",
