@@ -64,18 +64,36 @@ type DomainRecipients struct {
 // (one transaction per destination, RFC 5321 5.1).
 func (e *Envelope) Domains() []DomainRecipients {
 	var groups []DomainRecipients
+	var index map[string]int // domain → position in groups, once there are many
 	for _, r := range e.To {
 		key := domainKey(r.Address)
-		found := false
-		for i := range groups {
-			if groups[i].Domain == key {
-				groups[i].To = append(groups[i].To, r)
-				found = true
-				break
+		i := -1
+		if index != nil {
+			if j, ok := index[key]; ok {
+				i = j
+			}
+		} else {
+			for j := range groups {
+				if groups[j].Domain == key {
+					i = j
+					break
+				}
 			}
 		}
-		if !found {
-			groups = append(groups, DomainRecipients{Domain: key, To: []Recipient{r}})
+		if i >= 0 {
+			groups[i].To = append(groups[i].To, r)
+			continue
+		}
+		groups = append(groups, DomainRecipients{Domain: key, To: []Recipient{r}})
+		// A linear scan is cheapest for the usual handful of domains; a
+		// map keeps thousands of them linear overall.
+		if index == nil && len(groups) > 16 {
+			index = make(map[string]int, 2*len(groups))
+			for j := range groups {
+				index[groups[j].Domain] = j
+			}
+		} else if index != nil {
+			index[key] = len(groups) - 1
 		}
 	}
 	return groups

@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -61,6 +62,22 @@ func TestDomains(t *testing.T) {
 	assert.Equal(t, []string{"Postmaster"}, locals(groups[3]))
 
 	assert.Empty(t, (&Envelope{}).Domains())
+
+	// Many domains (past the linear scan), each twice, interleaved: the
+	// groups keep first-seen order and collect both recipients.
+	var many Envelope
+	const n = 200
+	for round := 0; round < 2; round++ {
+		for i := 0; i < n; i++ {
+			many.To = append(many.To, rcpt(strconv.Itoa(round), "d"+strconv.Itoa(i)+".example"))
+		}
+	}
+	groups = many.Domains()
+	require.Len(t, groups, n)
+	for i, g := range groups {
+		assert.Equal(t, "d"+strconv.Itoa(i)+".example", g.Domain)
+		assert.Equal(t, []string{"0", "1"}, locals(g))
+	}
 }
 
 func TestParamsString(t *testing.T) {
