@@ -336,3 +336,35 @@ func TestAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestServiceClosing: after a 421 (RFC 5321 3.8: the server closes the
+// connection), the next call fails at once with that reply, transient,
+// and sends nothing.
+func TestServiceClosing(t *testing.T) {
+	script := `S: 220 mx.example ESMTP
+C: EHLO client.example
+S: 250 mx.example
+C: NOOP
+S: 421 4.3.2 shutting down
+`
+	addr, done := smtptest.ServeScript(t, script)
+	ctx := testCtx(t)
+	c := dialT(t, addr, nil)
+	err := c.Noop(ctx)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 421 || !e.Temporary() {
+		t.Fatalf("NOOP: err = %v", err)
+	}
+	<-done // the script ended: anything more written would be unexpected
+	err = c.Noop(ctx)
+	if !errors.As(err, &e) || e.Code != 421 || e.Command != "NOOP" {
+		t.Fatalf("second NOOP: err = %v, want the sticky 421", err)
+	}
+	_, err = c.Send(ctx, env("a@x.example", "b@y.example"), strings.NewReader("x\r\n"))
+	if !errors.As(err, &e) || e.Code != 421 {
+		t.Fatalf("Send: err = %v, want the sticky 421", err)
+	}
+	if err := c.Quit(ctx); !errors.As(err, &e) || e.Code != 421 {
+		t.Fatalf("Quit: err = %v", err)
+	}
+}

@@ -52,7 +52,17 @@ func (c *Client) readRaw(ctx context.Context, cmd string) (reply.RawReply, error
 	if c.opts.Trace != nil {
 		c.traceReply(r.Reply())
 	}
+	c.closing(cmd, r)
 	return r, nil
+}
+
+// closing makes a 421 reply sticky: RFC 5321 3.8 says the server closes
+// the connection after it, so later calls fail at once with that reply (a
+// transient error a queue retries) instead of with a broken pipe.
+func (c *Client) closing(cmd string, r reply.RawReply) {
+	if r.Code == reply.CodeServiceNotAvailable && c.err == nil {
+		c.err = newReplyError(cmd, r.Reply())
+	}
 }
 
 // readEndRaw is readEnd for the hot path.
@@ -64,6 +74,7 @@ func (c *Client) readEndRaw(ctx context.Context, cmd string) (reply.RawReply, er
 	if c.opts.Trace != nil {
 		c.traceReply(r.Reply())
 	}
+	c.closing(cmd, r)
 	return r, nil
 }
 
