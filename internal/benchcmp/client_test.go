@@ -3,7 +3,9 @@ package benchcmp
 import (
 	"bytes"
 	"context"
+	"fmt"
 	netsmtp "net/smtp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/smtpkit/smtp/client"
+	"github.com/smtpkit/smtp/envelope"
 )
 
 // clientSession is one open, greeted connection of a client library.
@@ -38,12 +41,44 @@ var clientImpls = []clientImpl{
 	{"netsmtp", dialNetSMTP},
 }
 
+// batchSize is the number of messages per SendBatch call of the batch
+// modes.
+const batchSize = 100
+
+// batchImpls are the clients whose sessions are batchSenders, run in the
+// reuse and concurrent10 modes with batches of batchSize messages (named
+// "<name>-batch100"; their ratios are to go-smtp's Send in the same mode).
+var batchImpls = []clientImpl{
+	{"smtpkit", dialSMTPKit(nil)},
+}
+
+// sendBatches sends n messages on s in batches of batchSize.
+func sendBatches(s clientSession, msg []byte, n int) error {
+	bs, ok := s.(batchSender)
+	if !ok {
+		return fmt.Errorf("%T cannot send batches", s)
+	}
+	to := []string{benchRcpt}
+	for n > 0 {
+		k := min(n, batchSize)
+		if err := bs.SendBatch(benchSender, to, msg, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
 // smtpkit: github.com/smtpkit/smtp/client. It pipelines MAIL, RCPT and DATA
 // when the server offers PIPELINING (smtp-sink does) and uses BDAT when it
 // offers CHUNKING (smtp-sink does not).
 type smtpkitSession struct {
 	c *client.Client
 	r bytes.Reader
+	// for SendBatch
+	env  envelope.Envelope
+	msgs []client.Message
+	rs   []bytes.Reader
 }
 
 func dialSMTPKit(opts *client.Options) func(addr, helo string) (clientSession, error) {
@@ -67,6 +102,63 @@ func (s *smtpkitSession) Send(from string, to []string, msg []byte) error {
 }
 
 func (s *smtpkitSession) Quit() error { return s.c.Quit(context.Background()) }
+
+// batchSender is a session that can hand over several messages at once.
+type batchSender interface {
+	// SendBatch sends msg n times to the same envelope and returns the
+	// first failure of any of them.
+	SendBatch(from string, to []string, msg []byte, n int) error
+}
+
+// SendBatch sends n copies of msg with client.SendBatch: against a server
+// that offers PIPELINING but not CHUNKING (smtp-sink), each final dot goes
+// in one write with the next message's MAIL, RCPT and DATA, one round trip
+// per message instead of Send's two. The envelope is parsed once and the
+// messages and their readers are reused from one batch to the next, so
+// allocs/op is the client's own.
+func (s *smtpkitSession) SendBatch(from string, to []string, msg []byte, n int) error {
+	if len(s.env.To) == 0 {
+		env, err := batchEnvelope(from, to)
+		if err != nil {
+			return err
+		}
+		s.env = env
+	}
+	if len(s.msgs) < n {
+		s.rs = make([]bytes.Reader, n)
+		s.msgs = make([]client.Message, n)
+		for i := range s.msgs {
+			s.msgs[i] = client.Message{Envelope: s.env, Body: &s.rs[i]}
+		}
+	}
+	for i := range n {
+		s.rs[i].Reset(msg)
+	}
+	for i, r := range s.c.SendBatch(context.Background(), s.msgs[:n]) {
+		if r.Err != nil {
+			return fmt.Errorf("message %d of %d: %w", i+1, n, r.Err)
+		}
+	}
+	return nil
+}
+
+// batchEnvelope builds the envelope of from and to ("local@domain").
+func batchEnvelope(from string, to []string) (envelope.Envelope, error) {
+	opts := envelope.ParseOptions{}
+	var env envelope.Envelope
+	var err error
+	if env.From, err = envelope.ParsePath("<"+from+">", opts); err != nil {
+		return env, err
+	}
+	for _, t := range to {
+		p, err := envelope.ParsePath("<"+t+">", opts)
+		if err != nil {
+			return env, err
+		}
+		env.To = append(env.To, envelope.Recipient{Path: p})
+	}
+	return env, nil
+}
 
 // go-smtp's client: one round trip per command. SendMail on the open
 // connection (no RSET, which would make go-smtp say EHLO again).
@@ -149,14 +241,17 @@ func sendOn(impl clientImpl, addr string, msg []byte, n int) error {
 
 // BenchmarkClient compares the clients with 1 KiB messages against each
 // sink of sinkKinds (Postfix's smtp-sink: no CHUNKING, so at best two round
-// trips per message; go-smtp's server and smtpkit's mailsink: CHUNKING, so
-// one round trip with BDAT), run as processes of their own. One op is one
-// message:
+// trips per message with Send; go-smtp's server and smtpkit's mailsink:
+// CHUNKING, so one round trip with BDAT), run as processes of their own.
+// One op is one message:
 //
 //	reuse         one connection, a new MAIL after each accepted message
 //	perconn       connect, EHLO, one message, QUIT
 //	concurrent10  10 connections in parallel, b.N messages in all
 //
+// In reuse and concurrent10, "smtpkit-batch100" is smtpkit's client with
+// SendBatch, 100 messages per call: against smtp-sink one round trip per
+// message (the final dot shares a write with the next MAIL RCPT DATA).
 // The sink's message counter is checked at the end.
 func BenchmarkClient(b *testing.B) {
 	dir := b.TempDir()
@@ -165,31 +260,60 @@ func BenchmarkClient(b *testing.B) {
 	}
 }
 
+// A clientRun is a client and how it sends n messages on one session.
+type clientRun struct {
+	name  string
+	dial  func(addr, helo string) (clientSession, error)
+	sendN func(s clientSession, msg []byte, n int) error
+}
+
+// sendEach sends n messages on s with one Send each.
+func sendEach(s clientSession, msg []byte, n int) error {
+	to := []string{benchRcpt}
+	for range n {
+		if err := s.Send(benchSender, to, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clientRuns are clientImpls sending one message at a time, then
+// batchImpls sending batches.
+func clientRuns() []clientRun {
+	var runs []clientRun
+	for _, impl := range clientImpls {
+		runs = append(runs, clientRun{impl.name, impl.dial, sendEach})
+	}
+	for _, impl := range batchImpls {
+		runs = append(runs, clientRun{impl.name + "-batch" + strconv.Itoa(batchSize), impl.dial, sendBatches})
+	}
+	return runs
+}
+
 func benchClients(b *testing.B, sink *sink) {
 	var sent atomic.Int64
 	msg := message(1024)
-	to := []string{benchRcpt}
+	const warmup = batchSize // messages per session before the timer starts
 
-	for _, impl := range clientImpls {
-		b.Run("reuse/"+impl.name, func(b *testing.B) {
-			s, err := impl.dial(sink.addr, benchHelo)
+	for _, run := range clientRuns() {
+		b.Run("reuse/"+run.name, func(b *testing.B) {
+			s, err := run.dial(sink.addr, benchHelo)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Quit()
-			for range 20 { // warm up: the first transaction sizes the buffers
-				if err := s.Send(benchSender, to, msg); err != nil {
-					b.Fatal(err)
-				}
+			// warm up: the first transactions (a whole batch) size the
+			// buffers and results
+			if err := run.sendN(s, msg, warmup); err != nil {
+				b.Fatal(err)
 			}
-			sent.Add(20)
+			sent.Add(warmup)
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu := startCPU()
-			for range b.N {
-				if err := s.Send(benchSender, to, msg); err != nil {
-					b.Fatal(err)
-				}
+			if err := run.sendN(s, msg, b.N); err != nil {
+				b.Fatal(err)
 			}
 			b.StopTimer()
 			cpu.report(b)
@@ -211,18 +335,18 @@ func benchClients(b *testing.B, sink *sink) {
 		})
 	}
 	const conns = 10
-	for _, impl := range clientImpls {
-		b.Run("concurrent10/"+impl.name, func(b *testing.B) {
+	for _, run := range clientRuns() {
+		b.Run("concurrent10/"+run.name, func(b *testing.B) {
 			sess := make([]clientSession, conns)
 			for i := range sess {
-				s, err := impl.dial(sink.addr, benchHelo)
+				s, err := run.dial(sink.addr, benchHelo)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := s.Send(benchSender, to, msg); err != nil {
+				if err := run.sendN(s, msg, warmup); err != nil {
 					b.Fatal(err)
 				}
-				sent.Add(1)
+				sent.Add(warmup)
 				sess[i] = s
 			}
 			errs := make([]error, conns)
@@ -236,15 +360,11 @@ func benchClients(b *testing.B, sink *sink) {
 					share++
 				}
 				wg.Go(func() {
-					done := 0
-					for range share {
-						if err := s.Send(benchSender, to, msg); err != nil {
-							errs[i] = err
-							break
-						}
-						done++
+					// A failed session counts nothing: the sink's
+					// counter then disagrees, and b.Fatal reports it.
+					if errs[i] = run.sendN(s, msg, share); errs[i] == nil {
+						sent.Add(int64(share))
 					}
-					sent.Add(int64(done))
 				})
 			}
 			wg.Wait()
@@ -278,7 +398,23 @@ func TestClients(t *testing.T) {
 					t.Errorf("%s: %v", impl.name, err)
 				}
 			}
-			if got, want := sink.stopAndCount(), 3*len(clientImpls); got != want {
+			want := 3 * len(clientImpls)
+			for _, impl := range batchImpls {
+				// 250 messages: two full batches and a short one, the
+				// last reusing the first's messages and readers
+				s, err := impl.dial(sink.addr, benchHelo)
+				if err != nil {
+					t.Fatalf("%s: %v", impl.name, err)
+				}
+				if err := sendBatches(s, msg, 250); err != nil {
+					t.Errorf("%s batches: %v", impl.name, err)
+				}
+				if err := s.Quit(); err != nil {
+					t.Errorf("%s: QUIT: %v", impl.name, err)
+				}
+				want += 250
+			}
+			if got := sink.stopAndCount(); got != want {
 				t.Errorf("%s counted %d messages, want %d", kind.name, got, want)
 			}
 		})

@@ -5,9 +5,10 @@
 //
 // The benchmarks are in the _test.go files; README.md has the commands.
 //
-//   - BenchmarkClient: the three clients against Postfix's smtp-sink,
-//     started by the benchmark on a free loopback port (skipped when
-//     /usr/sbin/smtp-sink is missing).
+//   - BenchmarkClient: the three clients (and smtpkit's SendBatch) against
+//     Postfix's smtp-sink, go-smtp's server and smtpkit's mailsink, each
+//     started by the benchmark as a process of its own on a free loopback
+//     port (smtp-sink is skipped when /usr/sbin/smtp-sink is missing).
 //   - BenchmarkServer: the smtpkit and go-smtp servers in-process with
 //     discard backends, driven by a raw-socket client that makes one round
 //     trip per command, as Postfix's smtp-source does.
