@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -72,14 +71,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return c, nil
 	}
 	for _, r := range routes {
-		dom, addr, ok := strings.Cut(r, "=")
-		if !ok || dom == "" {
-			return nil, fmt.Errorf("-route %q: want DOMAIN=HOST:PORT", r)
+		dom, addr, err := cli.ParseRoute(r)
+		if err != nil {
+			return nil, err
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return nil, fmt.Errorf("-route %q: %v", r, err)
-		}
-		c.routes[strings.ToLower(strings.TrimSuffix(dom, "."))] = addr
+		c.routes[dom] = addr
 	}
 	if retry != "" {
 		ds, err := queue.ParseDelays(retry)

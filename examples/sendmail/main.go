@@ -133,14 +133,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 	}
 	for _, r := range routes {
-		dom, addr, ok := strings.Cut(r, "=")
-		if _, _, err := net.SplitHostPort(addr); !ok || dom == "" || err != nil {
-			return nil, usagef("-route %q: want DOMAIN=HOST:PORT", r)
+		dom, addr, err := cli.ParseRoute(r)
+		if err != nil {
+			return nil, usagef("%v", err)
 		}
 		if c.routes == nil {
 			c.routes = map[string]string{}
 		}
-		c.routes[strings.ToLower(strings.TrimSuffix(dom, "."))] = addr
+		c.routes[dom] = addr
 	}
 	if c.server != "" && len(c.routes) > 0 {
 		return nil, usagef("-route and -server exclude each other")

@@ -11,9 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/smtpkit/smtp/envelope"
 )
 
 // Strings is a repeatable string flag (flag.Value).
@@ -122,4 +125,28 @@ func (p *Printer) Flush() {
 	p.pending = false
 	p.w.Flush()
 	p.mu.Unlock()
+}
+
+// ParseRoute parses a -route value, DOMAIN=HOST:PORT, into the key
+// client.Deliverer.Routes expects (lower case, no final dot, A-labels, so
+// that "bücher.example" matches the recipients of that domain whichever
+// form they were written in) and the address. DOMAIN "*" (a smart host)
+// stays as it is.
+func ParseRoute(s string) (domain, addr string, err error) {
+	domain, addr, ok := strings.Cut(s, "=")
+	if !ok || domain == "" {
+		return "", "", fmt.Errorf("-route %q: want DOMAIN=HOST:PORT", s)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", "", fmt.Errorf("-route %q: want DOMAIN=HOST:PORT: %v", s, err)
+	}
+	domain = strings.TrimSuffix(domain, ".")
+	if domain != "*" {
+		a, err := envelope.Address{Local: "postmaster", Domain: domain}.ASCII()
+		if err != nil {
+			return "", "", fmt.Errorf("-route %q: invalid domain: %v", s, err)
+		}
+		domain = a.Domain
+	}
+	return strings.ToLower(domain), addr, nil
 }

@@ -78,3 +78,32 @@ func TestPrinter(t *testing.T) {
 		t.Errorf("after Flush: %q", out.String())
 	}
 }
+
+func TestParseRoute(t *testing.T) {
+	tests := []struct {
+		in, domain, addr string
+		bad              bool
+	}{
+		{in: "Example.ORG=127.0.0.1:25", domain: "example.org", addr: "127.0.0.1:25"},
+		{in: "example.org.=[::1]:2525", domain: "example.org", addr: "[::1]:2525"},
+		{in: "bücher.example=127.0.0.1:25", domain: "xn--bcher-kva.example", addr: "127.0.0.1:25"},
+		{in: "XN--BCHER-KVA.example=127.0.0.1:25", domain: "xn--bcher-kva.example", addr: "127.0.0.1:25"},
+		{in: "*=smarthost:587", domain: "*", addr: "smarthost:587"},
+		{in: "example.org", bad: true},
+		{in: "=127.0.0.1:25", bad: true},
+		{in: "example.org=127.0.0.1", bad: true},
+		{in: "x\u2488y.example=127.0.0.1:25", bad: true}, // not a valid U-label
+	}
+	for _, tc := range tests {
+		dom, addr, err := ParseRoute(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("ParseRoute(%q) = %q, %q; want an error", tc.in, dom, addr)
+			}
+			continue
+		}
+		if err != nil || dom != tc.domain || addr != tc.addr {
+			t.Errorf("ParseRoute(%q) = %q, %q, %v; want %q, %q", tc.in, dom, addr, err, tc.domain, tc.addr)
+		}
+	}
+}
