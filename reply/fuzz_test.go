@@ -98,7 +98,12 @@ func FuzzReadReply(f *testing.F) {
 			if rd.Buffered() != 0 {
 				t.Fatalf("AppendWire wrote more than one reply: %q", wire)
 			}
-			if !hasControl(r1) && !r1.Equal(r2) {
+			for _, line := range bytes.SplitAfter(wire, []byte("\r\n")) {
+				if len(line) > MaxReplyLineLength {
+					t.Fatalf("AppendWire wrote a line of %d octets: %q", len(line), line)
+				}
+			}
+			if !hasControl(r1) && !cut(r1) && !r1.Equal(r2) {
 				t.Fatalf("round trip changed the reply:\n%#v\n%q\n%#v", r1, wire, r2)
 			}
 			wire2 := r2.AppendWire(nil, true)
@@ -108,6 +113,21 @@ func FuzzReadReply(f *testing.F) {
 			}
 		}
 	})
+}
+
+// cut reports whether AppendWire shortens a line of r to keep it within
+// RFC 5321 4.5.3.1.5's 512 octets.
+func cut(r *Reply) bool {
+	prefix := 4 // code and separator
+	if r.Enhanced.Valid() && r.Enhanced.Class == r.Code.Class() {
+		prefix += len(r.Enhanced.String()) + 1
+	}
+	for _, l := range r.Lines {
+		if prefix+len(l)+2 > MaxReplyLineLength {
+			return true
+		}
+	}
+	return false
 }
 
 // errKind classifies an error for comparison.

@@ -167,6 +167,7 @@ func (r *Reply) AppendWire(dst []byte, withEnhanced bool) []byte {
 
 // appendLine appends one reply line.
 func (r *Reply) appendLine(dst []byte, enh bool, text string, last bool) []byte {
+	lineStart := len(dst)
 	dst = appendCode(dst, r.Code)
 	if last {
 		dst = append(dst, ' ')
@@ -178,6 +179,18 @@ func (r *Reply) appendLine(dst []byte, enh bool, text string, last bool) []byte 
 		if text != "" {
 			dst = append(dst, ' ')
 		}
+	}
+	// RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its
+	// CRLF. Text that would pass it (a client's long EHLO name echoed,
+	// a long parameter named in an error) is cut, at a UTF-8 boundary.
+	if room := MaxReplyLineLength - 2 - (len(dst) - lineStart); len(text) > room {
+		if room < 0 {
+			room = 0
+		}
+		for room > 0 && room < len(text) && text[room]&0xc0 == 0x80 {
+			room--
+		}
+		text = text[:room]
 	}
 	start := len(dst)
 	dst = append(dst, text...)

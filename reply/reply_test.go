@@ -3,7 +3,9 @@ package reply
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -134,4 +136,36 @@ func TestTextCloneEqual(t *testing.T) {
 	assert.True(t, (*Reply)(nil).Equal(nil))
 	assert.False(t, OK().Equal(New(CodeOK, EnhSenderOK(), "OK")))
 	assert.False(t, OK().Equal(New(CodeReady, EnhOK(), "OK")))
+}
+
+// TestAppendWireLineLimit: no line AppendWire writes passes RFC 5321
+// 4.5.3.1.5's 512 octets, whatever the text (a client's EHLO name echoed in
+// the greeting can be that long), and a cut never splits a UTF-8 sequence.
+func TestAppendWireLineLimit(t *testing.T) {
+	long := strings.Repeat("a", 600)
+	utf := strings.Repeat("é", 300) // 2 octets each
+	for _, r := range []*Reply{
+		New(CodeOK, EnhancedCode{}, "mx greets "+long),
+		New(CodeOK, EnhOK(), long, "short"),
+		New(CodeParamSyntax, Enh(5, 5, 4), "Duplicate parameter "+utf),
+		New(CodeOK, EnhancedCode{}, strings.Repeat("b", 508)), // exactly 512
+	} {
+		for _, enh := range []bool{false, true} {
+			wire := r.AppendWire(nil, enh)
+			for _, line := range strings.SplitAfter(string(wire), "\r\n") {
+				if len(line) > MaxReplyLineLength {
+					t.Errorf("line of %d octets: %.40q...", len(line), line)
+				}
+				if !utf8.ValidString(line) {
+					t.Errorf("cut inside a UTF-8 sequence: %q", line[len(line)-6:])
+				}
+			}
+			if got, err := NewReader(strings.NewReader(string(wire)), Limits{}).ReadReply(); err != nil || got.Code != r.Code {
+				t.Errorf("reparse: %v, %v", got, err)
+			}
+		}
+	}
+	if got := New(CodeOK, EnhancedCode{}, strings.Repeat("b", 508)).AppendWire(nil, false); len(got) != 512 {
+		t.Errorf("a line of exactly 512 octets was cut to %d", len(got))
+	}
 }

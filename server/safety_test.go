@@ -576,3 +576,25 @@ func TestTLSHandshakeFailure(t *testing.T) {
 		return n == 2
 	})
 }
+
+// TestLongHelloEcho: the EHLO reply echoes the client's name; with the
+// longest name a 512-octet command line allows, the reply's first line
+// must still fit RFC 5321 4.5.3.1.5's 512 octets (found by the protocol
+// fuzzer of examples/internal/reliability), and the session goes on.
+func TestLongHelloEcho(t *testing.T) {
+	lb := start(t, newServer(&testBackend{}))
+	c := dial(t, lb)
+	name := strings.Repeat("a", 500) + ".test" // "EHLO " + name + CRLF = 512
+	c.Send("EHLO " + name + "\r\n")
+	r := c.ExpectCode("250")
+	for _, line := range strings.SplitAfter(r, "\r\n") {
+		if len(line) > 512 {
+			t.Errorf("reply line of %d octets: %.60q...", len(line), line)
+		}
+	}
+	if !strings.HasPrefix(r, "250-mx.test greets aaaa") {
+		t.Errorf("first line %.60q", r)
+	}
+	c.Send("NOOP\r\n")
+	c.ExpectCode("250")
+}
