@@ -192,7 +192,11 @@ func (c *conn) loop() {
 func (c *conn) next() bool {
 	c.cmd, c.verb = session.Unknown, ""
 	if c.srv.shutdown.Load() && !c.sm.InTransaction() {
-		c.reply(c.cfg.canned.shutdown)
+		// Shutdown says 421 to an idle session (RFC 5321 3.8); Close
+		// cuts it without a word.
+		if !c.srv.closed.Load() {
+			c.reply(c.cfg.canned.shutdown)
+		}
 		return false
 	}
 	var err error
@@ -283,8 +287,10 @@ func (c *conn) readFailed(err error) bool {
 	}
 	switch {
 	case errors.Is(err, errShutdown):
-		c.reply(c.cfg.canned.shutdown)
-		c.flush()
+		if !c.srv.closed.Load() {
+			c.reply(c.cfg.canned.shutdown)
+			c.flush()
+		}
 		return false
 	case isTimeout(err):
 		// RFC 5321 4.5.3.2.7: the server may close after its timeout;

@@ -265,6 +265,7 @@ type Server struct {
 	nconns     int
 	pending    int // connections waiting for their PROXY header
 	shutdown   atomic.Bool
+	closed     atomic.Bool   // Close: cut connections without a word
 	connsDone  chan struct{} // closed when conns and pending drain during shutdown
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -712,6 +713,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.init()
 	s.mu.Lock()
+	s.closed.Store(true) // before shutdown: no connection says 421 now
 	s.shutdown.Store(true)
 	for l := range s.listeners {
 		(*l).Close()
