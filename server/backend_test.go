@@ -87,19 +87,7 @@ func TestLMTPPerRecipientErrors(t *testing.T) {
 	s.Events = events
 	c := start(t, s).Dial(t)
 	c.Run(`
-		S: 220 mx.test LMTP ready
-		C: LHLO client
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<one@c.example>
-		C: RCPT TO:<two@c.example>
-		C: RCPT TO:<three@c.example>
-		C: DATA
-		` + ehloS + `
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 250 2.1.5 Recipient OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		` + lmtpS("one@c.example", "two@c.example", "three@c.example") + `
 		C: hi
 		C: .
 		S: 250 2.0.0 OK: message accepted

@@ -82,10 +82,7 @@ func TestTranscripts(t *testing.T) {
 			S: 250 2.1.0 Sender OK
 		`},
 		{"rcpt syntax", `
-			C: EHLO client
-			` + ehloS + `
-			C: MAIL FROM:<a@b.example>
-			S: 250 2.1.0 Sender OK
+			` + mailS + `
 			C: RCPT TO:<>
 			S: 501 5.1.3 {*}
 			C: RCPT TO:<b@c.example> NOTIFY=NEVER
@@ -94,10 +91,7 @@ func TestTranscripts(t *testing.T) {
 			S: 554 5.5.1 No valid recipients
 		`},
 		{"rset", `
-			C: EHLO client
-			` + ehloS + `
-			C: MAIL FROM:<a@b.example>
-			S: 250 2.1.0 Sender OK
+			` + mailS + `
 			C: RSET
 			S: 250 2.0.0 OK
 			C: RCPT TO:<b@c.example>
@@ -145,10 +139,7 @@ func TestTranscripts(t *testing.T) {
 			S: 502 5.5.1 AUTH not available
 		`},
 		{"bdat not offered", `
-			C: EHLO client
-			` + ehloS + `
-			C: MAIL FROM:<a@b.example>
-			S: 250 2.1.0 Sender OK
+			` + mailS + `
 			C: RCPT TO:<b@c.example>
 			S: 250 2.1.5 Recipient OK
 			C: BDAT 4 LAST
@@ -159,35 +150,16 @@ func TestTranscripts(t *testing.T) {
 			S: 250 2.0.0 OK
 		`},
 		{"data with argument", `
-			C: EHLO client
-			` + ehloS + `
-			C: MAIL FROM:<a@b.example>
-			S: 250 2.1.0 Sender OK
+			` + mailS + `
 			C: RCPT TO:<b@c.example>
 			S: 250 2.1.5 Recipient OK
 			C: DATA now
 			S: 501 5.5.4 DATA takes no argument
 		`},
-		{"pipelined transaction", `
-			C: EHLO client
-			C: MAIL FROM:<a@b.example>
-			C: RCPT TO:<b@c.example>
-			C: RCPT TO:<c@c.example>
-			C: DATA
-			` + ehloS + `
-			S: 250 2.1.0 Sender OK
-			S: 250 2.1.5 Recipient OK
-			S: 250 2.1.5 Recipient OK
-			S: 354 Start mail input; end with <CRLF>.<CRLF>
+		{"pipelined transaction", openS("EHLO", ehloS, "b@c.example", "c@c.example") + `
 			C: hello
 			C: .
-			C: MAIL FROM:<a@b.example>
-			C: RCPT TO:<b@c.example>
-			C: DATA
-			S: 250 2.0.0 OK: message accepted
-			S: 250 2.1.0 Sender OK
-			S: 250 2.1.5 Recipient OK
-			S: 354 Start mail input; end with <CRLF>.<CRLF>
+			` + txnS("S: 250 2.0.0 OK: message accepted\n", "b@c.example") + `
 			C: .
 			C: QUIT
 			S: 250 2.0.0 OK: message accepted
@@ -266,30 +238,15 @@ func TestDataReplyFromBackend(t *testing.T) {
 	c.Run(`
 		C: EHLO client
 		` + ehloS + `
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<b@c.example>
-		C: DATA
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		` + txnS("", "b@c.example") + `
 		C: reject me
 		C: .
 		S: 554 5.7.1 Spam
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<b@c.example>
-		C: DATA
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		` + txnS("", "b@c.example") + `
 		C: fail
 		C: .
 		S: 451 4.3.0 Requested action aborted: local error in processing
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<b@c.example>
-		C: DATA
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		` + txnS("", "b@c.example") + `
 		C: fine
 		C: .
 		S: 250 2.0.0 OK: queued as Q123

@@ -82,9 +82,7 @@ func TestBDATErrors(t *testing.T) {
 		c.Run(chunkS)
 		c.Send("BDAT 3\r\nabcRSET\r\nRCPT TO:<x@y.example>\r\n")
 		c.Expect("250 2.0.0 3 octets received\r\n250 2.0.0 OK\r\n503 5.5.1 Need MAIL before RCPT\r\n")
-		if n := len(b.Messages()); n != 0 {
-			t.Errorf("stored %d messages", n)
-		}
+		expectNoMessages(t, b)
 	})
 	t.Run("too large", func(t *testing.T) {
 		b := &testBackend{}
@@ -104,9 +102,7 @@ func TestBDATErrors(t *testing.T) {
 		c.Expect("250 2.0.0 6 octets received\r\n" +
 			"552 5.3.4 Message size exceeds fixed maximum message size of 10 octets\r\n" +
 			"250 2.0.0 OK\r\n")
-		if n := len(b.Messages()); n != 0 {
-			t.Errorf("stored %d messages", n)
-		}
+		expectNoMessages(t, b)
 	})
 	t.Run("refused by backend mid-message", func(t *testing.T) {
 		b := &testBackend{data: func(r io.Reader) (string, error) {
@@ -170,16 +166,7 @@ func TestLMTP(t *testing.T) {
 		S: 220 mx.test LMTP ready
 		C: EHLO client
 		S: 500 This is an LMTP server: use LHLO
-		C: LHLO client
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<ok@c.example>
-		C: RCPT TO:<full@c.example>
-		C: DATA
-		` + ehloS + `
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		` + openS("LHLO", ehloS, "ok@c.example", "full@c.example") + `
 		C: hi
 		C: .
 		S: 250 2.0.0 OK: message accepted
@@ -195,18 +182,7 @@ func TestLMTP(t *testing.T) {
 	s2.LMTP = true
 	lb2 := start(t, s2)
 	c2 := lb2.Dial(t)
-	c2.Run(`
-		S: 220 mx.test LMTP ready
-		C: LHLO client
-		C: MAIL FROM:<a@b.example>
-		C: RCPT TO:<x@c.example>
-		C: RCPT TO:<y@c.example>
-		C: DATA
-		` + ehloS + `
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
+	c2.Run(lmtpS("x@c.example", "y@c.example") + `
 		C: hi
 		C: .
 		S: 451 4.3.0 Requested action aborted: local error in processing

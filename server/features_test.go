@@ -272,10 +272,7 @@ func TestEventLatency(t *testing.T) {
 	})
 	c := dial(t, start(t, s))
 	c.Run(`
-		C: EHLO client
-		` + ehloS + `
-		C: MAIL FROM:<a@b.example>
-		S: 250 2.1.0 Sender OK
+		` + mailS + `
 		C: RCPT TO:<>
 		S: 501 5.1.3 {*}
 	`)

@@ -197,16 +197,7 @@ var (
 
 // dataS opens a transaction of a default test server with pipelined EHLO,
 // MAIL, RCPT and DATA, up to the 354.
-var dataS = `
-	C: EHLO client
-	C: MAIL FROM:<a@b.example>
-	C: RCPT TO:<b@c.example>
-	C: DATA
-	` + ehloS + `
-	S: 250 2.1.0 Sender OK
-	S: 250 2.1.5 Recipient OK
-	S: 354 Start mail input; end with <CRLF>.<CRLF>
-`
+var dataS = openS("EHLO", ehloS)
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {
@@ -290,4 +281,67 @@ func slogTo(w io.Writer) *slog.Logger {
 
 func slogDebug(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// openS is the pipelined opening of a transaction: hello (EHLO or LHLO)
+// client, MAIL FROM:<a@b.example>, RCPT TO each of rcpts (default
+// b@c.example) and DATA, then helloReply and the replies up to the 354.
+func openS(hello, helloReply string, rcpts ...string) string {
+	if len(rcpts) == 0 {
+		rcpts = []string{"b@c.example"}
+	}
+	var b strings.Builder
+	b.WriteString("C: " + hello + " client\n")
+	b.WriteString(txnS(helloReply, rcpts...))
+	return b.String()
+}
+
+// txnS is MAIL FROM:<a@b.example>, RCPT TO each of rcpts and DATA sent
+// together, then before (e.g. an EHLO reply, or "") and the replies up to
+// the 354.
+func txnS(before string, rcpts ...string) string {
+	var b strings.Builder
+	b.WriteString("C: MAIL FROM:<a@b.example>\n")
+	for _, r := range rcpts {
+		b.WriteString("C: RCPT TO:<" + r + ">\n")
+	}
+	b.WriteString("C: DATA\n")
+	b.WriteString(before)
+	b.WriteString("S: 250 2.1.0 Sender OK\n")
+	for range rcpts {
+		b.WriteString("S: 250 2.1.5 Recipient OK\n")
+	}
+	b.WriteString("S: 354 Start mail input; end with <CRLF>.<CRLF>\n")
+	return b.String()
+}
+
+// lmtpS is the LMTP greeting then openS with LHLO.
+func lmtpS(rcpts ...string) string {
+	return "S: 220 mx.test LMTP ready\n" + openS("LHLO", ehloS, rcpts...)
+}
+
+// expectNoMessages fails the test if b stored a message.
+func expectNoMessages(t *testing.T, b *testBackend) {
+	t.Helper()
+	if n := len(b.Messages()); n != 0 {
+		t.Errorf("stored %d messages", n)
+	}
+}
+
+// mailS is EHLO client and MAIL FROM:<a@b.example>, each with its reply,
+// on a default test server.
+var mailS = "C: EHLO client\n" + ehloS + `
+	C: MAIL FROM:<a@b.example>
+	S: 250 2.1.0 Sender OK
+`
+
+// trickle writes s to c n times, every apart, and stops early once a
+// write fails (the server closed).
+func trickle(c *smtptest.Conn, s string, n int, every time.Duration) {
+	for i := 0; i < n; i++ {
+		if err := c.Write([]byte(s)); err != nil {
+			return
+		}
+		time.Sleep(every)
+	}
 }

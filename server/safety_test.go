@@ -193,21 +193,10 @@ func TestLimits(t *testing.T) {
 		s.MaxMessageBytes = 100
 		lb := start(t, s)
 		c := dial(t, lb)
-		c.Run(`
-			C: EHLO client
-			C: MAIL FROM:<a@b.example>
-			C: RCPT TO:<b@c.example>
-			C: DATA
-			` + ehloScript("100") + `
-			S: 250 2.1.0 Sender OK
-			S: 250 2.1.5 Recipient OK
-			S: 354 Start mail input; end with <CRLF>.<CRLF>
-		`)
+		c.Run(openS("EHLO", ehloScript("100")))
 		c.Send(strings.Repeat("0123456789\r\n", 50) + ".\r\nNOOP\r\n")
 		c.Expect("552 5.3.4 Message size exceeds fixed maximum message size of 100 octets\r\n250 2.0.0 OK\r\n")
-		if n := len(b.Messages()); n != 0 {
-			t.Errorf("stored %d messages", n)
-		}
+		expectNoMessages(t, b)
 	})
 	t.Run("text line", func(t *testing.T) {
 		b := &testBackend{}
@@ -319,12 +308,7 @@ func TestLimits(t *testing.T) {
 		lb := start(t, s)
 		c := dial(t, lb)
 		start := time.Now()
-		for i := 0; i < 10; i++ {
-			if err := c.Write([]byte("N")); err != nil {
-				break
-			}
-			time.Sleep(60 * time.Millisecond)
-		}
+		trickle(c, "N", 10, 60*time.Millisecond)
 		c.Expect("421 mx.test Timeout, closing transmission channel\r\n")
 		c.ExpectClosed()
 		if d := time.Since(start); d > 2*time.Second {
@@ -340,20 +324,13 @@ func TestLimits(t *testing.T) {
 		c := dial(t, start(t, s))
 		c.Run(dataS)
 		begin := time.Now()
-		for i := 0; i < 40; i++ {
-			if err := c.Write([]byte("x")); err != nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		trickle(c, "x", 40, 50*time.Millisecond)
 		c.Expect("421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
 		c.ExpectClosed()
 		if d := time.Since(begin); d > 1500*time.Millisecond {
 			t.Errorf("closed after %v", d)
 		}
-		if n := len(b.Messages()); n != 0 {
-			t.Errorf("stored %d messages", n)
-		}
+		expectNoMessages(t, b)
 	})
 	t.Run("slow backend", func(t *testing.T) {
 		// The backend's own time between reads is not the client's.
@@ -391,9 +368,7 @@ func TestLimits(t *testing.T) {
 		`)
 		c.Expect("421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
 		c.ExpectClosed()
-		if n := len(b.Messages()); n != 0 {
-			t.Errorf("stored %d messages", n)
-		}
+		expectNoMessages(t, b)
 	})
 }
 

@@ -42,14 +42,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 			C: EHLO client
 			` + ehloS)
 		if i >= idle {
-			c.Run(`
-				C: MAIL FROM:<a@b.example>
-				C: RCPT TO:<b@c.example>
-				C: DATA
-				S: 250 2.1.0 Sender OK
-				S: 250 2.1.5 Recipient OK
-				S: 354 Start mail input; end with <CRLF>.<CRLF>
-			`)
+			c.Run(txnS("", "b@c.example"))
 			c.Send(fmt.Sprintf("Subject: %d\r\n\r\nfirst half\r\n", i))
 		}
 		conns = append(conns, c)
