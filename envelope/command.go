@@ -3,7 +3,6 @@ package envelope
 import (
 	"math"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/smtpkit/smtp/reply"
 )
@@ -98,11 +97,16 @@ func paramError(reason string) *Error {
 	return newError(codeSyntax, reply.EnhInvalidArguments(), reason)
 }
 
+// maxEchoedKeyword is how many octets of an unrecognised parameter keyword
+// are echoed in the 555 reply, so that a peer cannot make the reply text
+// arbitrarily long (RFC 5321 4.5.3.1.5: a reply line is at most 512 octets).
+const maxEchoedKeyword = 32
+
 // notRecognized is the error for a parameter of an extension that was not
 // advertised or that is unknown: 555 (RFC 5321 4.1.1.11) with X.5.4.
 func notRecognized(cmd, keyword string) *Error {
-	if len(keyword) > 32 {
-		keyword = keyword[:32]
+	if len(keyword) > maxEchoedKeyword {
+		keyword = keyword[:maxEchoedKeyword]
 	}
 	return newError(codeParamNotRecognized, reply.EnhInvalidArguments(), cmd+" parameter "+keyword+" not recognized")
 }
@@ -112,13 +116,8 @@ func notRecognized(cmd, keyword string) *Error {
 func splitParam(tok string, utf8ok bool) (kw, val string, err *Error) {
 	kw, val, hasVal := strings.Cut(tok, "=")
 	// esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
-	if kw == "" || !isLetDig(kw[0]) {
+	if !checkKeyword(kw) {
 		return "", "", paramError("Invalid parameter keyword")
-	}
-	for i := 1; i < len(kw); i++ {
-		if c := kw[i]; !isLetDig(c) && c != '-' {
-			return "", "", paramError("Invalid parameter keyword")
-		}
 	}
 	if !hasVal {
 		return kw, "", nil
@@ -128,17 +127,8 @@ func splitParam(tok string, utf8ok bool) (kw, val string, err *Error) {
 	if val == "" {
 		return "", "", paramError("Empty value for parameter " + kw)
 	}
-	for i := 0; i < len(val); i++ {
-		c := val[i]
-		if c >= utf8.RuneSelf {
-			if !utf8ok || !utf8.ValidString(val) {
-				return "", "", paramError("Invalid character in value of parameter " + kw)
-			}
-			continue
-		}
-		if c < 33 || c == '=' || c > 126 {
-			return "", "", paramError("Invalid character in value of parameter " + kw)
-		}
+	if !checkValue(val, utf8ok) {
+		return "", "", paramError("Invalid character in value of parameter " + kw)
 	}
 	return kw, val, nil
 }

@@ -59,6 +59,11 @@ type DomainRecipients struct {
 	To []Recipient
 }
 
+// linearDomainScan is how many distinct domains Domains groups with a
+// linear scan before it switches to a map index (a tuning threshold, not a
+// protocol limit).
+const linearDomainScan = 16
+
 // Domains groups the recipients by domain, in the order in which each
 // domain first appears, as a client delivering directly to MX hosts needs
 // (one transaction per destination, RFC 5321 5.1).
@@ -87,7 +92,7 @@ func (e *Envelope) Domains() []DomainRecipients {
 		groups = append(groups, DomainRecipients{Domain: key, To: []Recipient{r}})
 		// A linear scan is cheapest for the usual handful of domains; a
 		// map keeps thousands of them linear overall.
-		if index == nil && len(groups) > 16 {
+		if index == nil && len(groups) > linearDomainScan {
 			index = make(map[string]int, 2*len(groups))
 			for j := range groups {
 				index[groups[j].Domain] = j

@@ -10,6 +10,14 @@ const (
 	// bigBufSize is the size of the pooled buffer used while DATA or BDAT
 	// is in progress, or for lines longer than smallBufSize.
 	bigBufSize = 32 << 10
+	// maxEmptyReads is how many consecutive (0, nil) reads from the
+	// underlying reader are tolerated before io.ErrNoProgress, as bufio
+	// does; it keeps a broken io.Reader from spinning a Reader forever.
+	maxEmptyReads = 100
+	// scratchSize is the stack or inline buffer used to drain and filter
+	// message data (DotReader.Discard, the BDAT filter): large enough to
+	// amortise calls, small enough to stay out of the heap.
+	scratchSize = 512
 )
 
 // bigPool holds spare bigBufSize buffers. It is not observable state: a

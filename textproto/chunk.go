@@ -109,7 +109,7 @@ type BDATFilter struct {
 	err     error
 	seen    uint8
 	counts  ViolationCounts
-	scratch [512]byte
+	scratch [scratchSize]byte
 }
 
 // Reset prepares f for a new message under policy p. OnViolation is kept.

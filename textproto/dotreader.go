@@ -107,7 +107,7 @@ func (d *DotReader) Violations() ViolationCounts { return d.counts }
 // terminator, still checking the limits and the policy. It returns nil if
 // the data was valid, else the error Read would have returned at the end.
 func (d *DotReader) Discard() error {
-	var scratch [512]byte
+	var scratch [scratchSize]byte
 	for {
 		_, err := d.Read(scratch[:])
 		if err == io.EOF {

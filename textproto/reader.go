@@ -88,7 +88,7 @@ func (r *Reader) more() error {
 		// Callers grow the buffer before asking for more; this is a guard.
 		return io.ErrShortBuffer
 	}
-	for range 100 {
+	for range maxEmptyReads {
 		n, err := r.rd.Read(r.buf[r.w:])
 		if n < 0 {
 			return errNegativeRead

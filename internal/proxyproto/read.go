@@ -197,7 +197,7 @@ func parseV1Addr(b []byte, want4 bool) (netip.Addr, error) {
 // parseV1Port parses a decimal port in [0, 65535] without leading zeros
 // (spec 2.1).
 func parseV1Port(b []byte) (int, bool) {
-	if len(b) == 0 || len(b) > 5 || (b[0] == '0' && len(b) > 1) {
+	if len(b) == 0 || len(b) > len("65535") || (b[0] == '0' && len(b) > 1) {
 		return 0, false
 	}
 	n := 0

@@ -509,9 +509,14 @@ func validNonce(s string) bool {
 	return true
 }
 
+// maxPositiveDigits bounds the digits parsePositive accepts, so that the
+// value cannot overflow an int on any platform (999,999,999 < 2^31); it is
+// far above MaxScramIterations.
+const maxPositiveDigits = 9
+
 // parsePositive parses RFC 5802 7 posit-number = %x31-39 *DIGIT.
 func parsePositive(s string) (int, bool) {
-	if s == "" || s[0] == '0' || len(s) > 9 {
+	if s == "" || s[0] == '0' || len(s) > maxPositiveDigits {
 		return 0, false
 	}
 	n := 0

@@ -240,6 +240,8 @@ func (m *Machine) Check(cmd Command) *reply.Reply {
 		case StateMail:
 			return m.noRecipients(BDAT)
 		}
+		// RFC 3030 2: BDAT follows RCPT, or a previous BDAT of the same
+		// transaction.
 		return nil // StateRcpt, StateBDAT
 	case STARTTLS:
 		if m.hasFlag(flagTLS) {
@@ -290,6 +292,8 @@ func (m *Machine) Apply(cmd Command) {
 		m.state = StateGreeted
 		m.flags &^= flagExtended | flagRcptTried
 	case EHLO, LHLO:
+		// RFC 5321 4.1.4 (RFC 2033 4.1 for LHLO): the same reset as
+		// HELO; an EHLO session may use the extensions (RFC 5321 2.2.1).
 		m.state = StateGreeted
 		m.flags = (m.flags | flagExtended) &^ flagRcptTried
 	case MAIL:
