@@ -38,6 +38,23 @@ func exampleServer() (addr string, cert *smtptest.Certificate, stop func()) {
 	return ln.Addr().String(), cert, func() { srv.Close() }
 }
 
+// exampleDial starts a plain relay-like server on 127.0.0.1 (no TLS, no
+// AUTH) and connects a client to it; stop closes both.
+func exampleDial(ctx context.Context) (c *client.Client, stop func()) {
+	srv := &server.Server{Hostname: "mx.example.test", Backend: &store{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(ln)
+	c, err = client.Dial(ctx, ln.Addr().String(), &client.Options{LocalName: "app.example.test"})
+	if err != nil {
+		srv.Close()
+		log.Fatal(err)
+	}
+	return c, func() { c.Close(); srv.Close() }
+}
+
 // Sending a message through a submission server (RFC 6409): STARTTLS,
 // authentication, then one call that pipelines MAIL, RCPT and the data.
 func Example() {
@@ -164,20 +181,9 @@ func ExampleDeliverer_Deliver() {
 // that stuffs dots and writes CRLF line ends; Close sends the final dot and
 // returns the server's verdict.
 func ExampleClient_Data() {
-	srv := &server.Server{Hostname: "mx.example.test", Backend: &store{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
 	ctx := context.Background()
-
-	c, err := client.Dial(ctx, ln.Addr().String(), &client.Options{LocalName: "app.example.test"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
+	c, stop := exampleDial(ctx)
+	defer stop()
 	from, _ := envelope.ParsePath("<app@example.test>", envelope.ParseOptions{})
 	to, _ := envelope.ParsePath("<ops@example.test>", envelope.ParseOptions{})
 	if err := c.Mail(ctx, from, nil); err != nil {
@@ -205,20 +211,9 @@ func ExampleClient_Data() {
 // PIPELINING but not CHUNKING, each message costs one round trip instead
 // of two.
 func ExampleClient_SendBatch() {
-	srv := &server.Server{Hostname: "mx.example.test", Backend: &store{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
 	ctx := context.Background()
-
-	c, err := client.Dial(ctx, ln.Addr().String(), &client.Options{LocalName: "app.example.test"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
+	c, stop := exampleDial(ctx)
+	defer stop()
 	from, _ := envelope.ParsePath("<app@example.test>", envelope.ParseOptions{})
 	var msgs []client.Message
 	for _, to := range []string{"<a@example.test>", "<b@example.test>", "<c@example.test>"} {

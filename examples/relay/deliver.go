@@ -82,6 +82,13 @@ func (d *deliverer) process(ctx context.Context, id string) time.Time {
 	// The message is read from its file for each attempt, never held
 	// whole in memory.
 	f, err := d.q.OpenData(id)
+	if errors.Is(err, queue.ErrNotFound) {
+		// The state file is there but the data is gone (the queue was
+		// damaged): no retry can deliver it. Leave the state in place for
+		// the operator (it shows in the listing) and stop scheduling it.
+		d.log.Error("queued message has no data file; left in the queue, not retried", "id", id)
+		return time.Time{}
+	}
 	if err != nil {
 		d.log.Error("cannot read queued message data", "id", id, "err", err)
 		return d.now().Add(d.schedule.Delay(m.Attempts + 1))

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -306,5 +308,43 @@ func TestListLine(t *testing.T) {
 	var b bytes.Buffer
 	if err := list(&b, t.TempDir(), now); err == nil {
 		t.Error("list of a directory without a queue succeeded")
+	}
+}
+
+// TestMissingDataNotRetried: a state file whose data file is gone is
+// reported and dropped from the schedule (not retried forever), and its
+// state stays in the queue for the operator.
+func TestMissingDataNotRetried(t *testing.T) {
+	dir := t.TempDir()
+	tr := newFake()
+	r := newTestRelay(t, dir, tr)
+	id := r.add(t, "a@x.test", "b@y.test")
+	if err := os.Remove(filepath.Join(dir, "data", id)); err != nil {
+		t.Fatal(err)
+	}
+	if next := r.d.process(context.Background(), id); !next.IsZero() {
+		t.Errorf("process of a message without data scheduled a retry at %v", next)
+	}
+	if n := tr.count("b@y.test"); n != 0 {
+		t.Errorf("%d deliveries of a message without data", n)
+	}
+	if ids := r.ids(t); len(ids) != 1 || ids[0] != id {
+		t.Errorf("queue holds %v, want the state of %s kept", ids, id)
+	}
+}
+
+// TestSanitize: a name from the network written into the Received field
+// loses spaces, controls, non-ASCII and comment delimiters, and is cut to
+// maxTraceName bytes.
+func TestSanitize(t *testing.T) {
+	for in, want := range map[string]string{
+		"mx.example.test":                    "mx.example.test",
+		"a b\r\n(c);d\x00\xc3\xa9":           "abcd",
+		strings.Repeat("a", maxTraceName+10): strings.Repeat("a", maxTraceName),
+		"":                                   "",
+	} {
+		if got := sanitize(in); got != want {
+			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -198,8 +198,12 @@ func (s *submitSession) received(id string, now time.Time) []byte {
 	return append(b, "\r\n"...)
 }
 
+// maxTraceName bounds a name from the network written into a trace field:
+// a domain's limit, RFC 1035 2.3.4.
+const maxTraceName = 255
+
 // sanitize keeps a name from the network to printable ASCII without
-// spaces, at most 255 characters (a domain's limit, RFC 1035 2.3.4).
+// spaces, at most maxTraceName characters.
 func sanitize(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r <= ' ' || r >= 0x7f || r == '(' || r == ')' || r == ';' {
@@ -207,8 +211,8 @@ func sanitize(s string) string {
 		}
 		return r
 	}, s)
-	if len(s) > 255 {
-		s = s[:255]
+	if len(s) > maxTraceName {
+		s = s[:maxTraceName]
 	}
 	return s
 }

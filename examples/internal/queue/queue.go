@@ -134,9 +134,14 @@ func (q *Queue) newID(now time.Time) string {
 	return string(b)
 }
 
+// maxIDLen bounds a message ID, so that ID.json and the tmp names built
+// from it stay well below the 255-byte file name limit of common file
+// systems; IDs made by newID are about 30 bytes.
+const maxIDLen = 200
+
 // validID reports whether id can name queue files (no path separators).
 func validID(id string) bool {
-	if id == "" || id == "." || id == ".." || len(id) > 200 {
+	if id == "" || id == "." || id == ".." || len(id) > maxIDLen {
 		return false
 	}
 	for i := 0; i < len(id); i++ {

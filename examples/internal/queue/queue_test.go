@@ -276,7 +276,7 @@ func TestCommitDirSyncFailure(t *testing.T) {
 
 func TestValidID(t *testing.T) {
 	for id, want := range map[string]bool{
-		"abc.1.x": true, "": false, "..": false, "a/b": false, "a\x00": false, strings.Repeat("a", 201): false,
+		"abc.1.x": true, "": false, "..": false, "a/b": false, "a\x00": false, strings.Repeat("a", maxIDLen+1): false, strings.Repeat("a", maxIDLen): true,
 	} {
 		if validID(id) != want {
 			t.Errorf("validID(%q) = %v", id, !want)
@@ -337,5 +337,52 @@ func TestWriterReadFrom(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(q.Dir(), tmpDir)); len(ents) != 0 {
 		t.Errorf("%d files left in tmp/", len(ents))
+	}
+}
+
+// TestRestartWithDamagedState: a state file cut short (a disk fault, an
+// operator's edit) is reported by Load after a restart, and neither it nor
+// its data is removed, while the intact message loads normally.
+func TestRestartWithDamagedState(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, bad := newMsg("a@x.test"), newMsg("b@x.test")
+	if err := q.Add(good, []byte("good")); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Add(bad, []byte("bad")); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	sp := filepath.Join(dir, stateDir, bad.ID+stateExt)
+	b, err := os.ReadFile(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sp, b[:len(b)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	q, err = Open(dir)
+	if err != nil {
+		t.Fatalf("Open with a damaged state file: %v", err)
+	}
+	defer q.Close()
+	msgs, errs := q.Load()
+	if len(msgs) != 1 || msgs[0].ID != good.ID {
+		t.Errorf("Load returned %v, want only %s", msgs, good.ID)
+	}
+	var qe *Error
+	if len(errs) != 1 || !errors.As(errs[0], &qe) || qe.Op != "decode" || qe.Path != sp {
+		t.Errorf("Load errors %v, want one decode error for %s", errs, sp)
+	}
+	if data, err := q.ReadData(bad.ID); err != nil || string(data) != "bad" {
+		t.Errorf("data of the damaged message: %q, %v; want it kept", data, err)
+	}
+	if _, err := os.Stat(sp); err != nil {
+		t.Errorf("damaged state file was removed: %v", err)
 	}
 }
