@@ -37,7 +37,7 @@ func TestTranscripts(t *testing.T) {
 			C: HELO client
 			S: 250 mx.test
 			C: MAIL FROM:<a@b.example> SIZE=10
-			S: 555 {*}
+			S: 555 MAIL parameter SIZE not recognized
 		`},
 		{"lhlo in smtp", `
 			C: LHLO client
@@ -67,11 +67,11 @@ func TestTranscripts(t *testing.T) {
 			C: EHLO client
 			` + ehloS + `
 			C: MAIL FROM:a@b
-			S: 501 5.5.2 {*}
+			S: 501 5.5.2 Syntax: MAIL FROM:<address> [parameters]
 			C: MAIL TO:<a@b.example>
-			S: 501 {*}
+			S: 501 5.5.2 Syntax: MAIL FROM:<address> [parameters]
 			C: MAIL FROM:<a@b.example> FOO=BAR
-			S: 555 5.5.4 {*}
+			S: 555 5.5.4 MAIL parameter FOO not recognized
 		`},
 		{"mail size over limit", `
 			C: EHLO client

@@ -203,6 +203,10 @@ func TestDataEarlyReturn(t *testing.T) {
 	c.Run(dataS)
 	c.Send(strings.Repeat("a long line of text\r\n", 5000) + ".\r\nNOOP\r\n")
 	c.Expect("250 2.0.0 OK: message accepted\r\n250 2.0.0 OK\r\n")
+	// The backend stored what it read; the rest was drained, not run.
+	if m := b.Messages(); len(m) != 1 || m[0].Data != "a l" {
+		t.Errorf("stored %+v, want one message of the 3 bytes read", m)
+	}
 }
 
 // panicSession panics in Rcpt for "boom" and in Data for "boom" content.
