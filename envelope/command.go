@@ -150,7 +150,6 @@ func hasUTF8Param(params string) bool {
 const (
 	seenSize uint16 = 1 << iota
 	seenBody
-	_ // SMTPUTF8 may repeat (see parseMail)
 	seenRet
 	seenEnvID
 	seenAuth
