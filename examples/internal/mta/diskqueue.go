@@ -289,7 +289,7 @@ func (d *diskQueue) Control(_ context.Context, op Op, id string) (int, error) {
 
 // control applies op to message id (or every one) as the queue's owner.
 func (d *diskQueue) control(op Op, id string) (int, error) {
-	if !validOp(op) {
+	if !ValidOp(op) {
 		return 0, fmt.Errorf("unknown command %q", op)
 	}
 	var ids []string
@@ -319,7 +319,7 @@ func (d *diskQueue) control(op Op, id string) (int, error) {
 		}
 		if changed {
 			n++
-			logOp(d.mlog, mid, op)
+			LogOp(d.mlog, mid, op)
 		}
 	}
 	return n, nil
@@ -362,7 +362,8 @@ func (d *diskQueue) controlOne(op Op, id string, now time.Time) (bool, error) {
 	return true, nil
 }
 
-func validOp(op Op) bool {
+// ValidOp reports whether op is one of the operators' commands.
+func ValidOp(op Op) bool {
 	switch op {
 	case OpHold, OpRelease, OpDelete, OpRequeue, OpFlush:
 		return true
@@ -370,9 +371,9 @@ func validOp(op Op) bool {
 	return false
 }
 
-// logOp writes the mail log line of an operator's command, in Postfix's
+// LogOp writes the mail log line of an operator's command, in Postfix's
 // words where it has them.
-func logOp(l *MailLog, id string, op Op) {
+func LogOp(l *MailLog, id string, op Op) {
 	switch op {
 	case OpHold:
 		l.Printf(id, "placed on hold")
