@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -394,5 +396,148 @@ func TestRelayLoopbackWithoutTLS(t *testing.T) {
 	}
 	if err := w.relay.Stop(); err != nil {
 		t.Errorf("relay exit: %v", err)
+	}
+}
+
+// runRelay runs the relay binary for an operator's command on the
+// world's queue and returns its standard output.
+func (w *world) runRelay(args ...string) string {
+	w.t.Helper()
+	code, out, stderr := e2e.Run(w.t, 20*time.Second, nil, relayBin, append([]string{"-queue", w.queue}, args...)...)
+	if code != 0 {
+		w.t.Fatalf("relay %v: exit %d: %s", args, code, stderr)
+	}
+	return out
+}
+
+// TestOperatorCommands: the operator's commands on a disk queue, while
+// the relay runs (through DIR/control) and while none does.
+func TestOperatorCommands(t *testing.T) {
+	w := newWorld(t)
+	w.startRelay("-retry", "1h") // y.test is down: deferred
+	w.submit([]byte("Subject: one\r\n\r\nx\r\n"), "a@x.test", "b@y.test")
+	w.submit([]byte("Subject: two\r\n\r\nx\r\n"), "a@x.test", "c@y.test")
+	lines := w.waitQueue("shows two deferred messages", func(l []string) bool {
+		return len(l) == 2 && strings.Contains(l[0], "attempts=1 ") && strings.Contains(l[1], "attempts=1 ")
+	})
+	ids := []string{strings.Fields(lines[0])[0], strings.Fields(lines[1])[0]}
+	if !strings.Contains(lines[0], "arrival=") || !strings.Contains(lines[0], " age=") || !strings.Contains(lines[0], "reason(b@y.test)=") {
+		t.Errorf("listing line %q", lines[0])
+	}
+	if got := w.runRelay("-hold", ids[0]); got != "Placed on hold: 1 message\n" {
+		t.Errorf("-hold: %q", got)
+	}
+	if l := w.list(); !strings.Contains(l[0], " held") || strings.Contains(l[0], "next=") {
+		t.Errorf("held message listed as %q", l[0])
+	}
+	if got := w.runRelay("-release", ids[0]); got != "Released from hold: 1 message\n" {
+		t.Errorf("-release: %q", got)
+	}
+	if got := w.runRelay("-requeue", ids[1]); got != "Requeued: 1 message\n" {
+		t.Errorf("-requeue: %q", got)
+	}
+	w.waitQueue("shows the requeued message tried again", func(l []string) bool {
+		return len(l) == 2 && strings.Contains(l[1], "attempts=1 ")
+	})
+	if got := w.runRelay("-flush"); !strings.HasPrefix(got, "Flushed (due now): ") {
+		t.Errorf("-flush: %q", got)
+	}
+	js := w.runRelay("-list", "-json")
+	if strings.Count(js, `"queue_id":`) != 2 || !strings.Contains(js, `"address":"b@y.test"`) {
+		t.Errorf("-list -json:\n%s", js)
+	}
+	if got := w.runRelay("-delete", ids[0]); got != "Deleted: 1 message\n" {
+		t.Errorf("-delete: %q", got)
+	}
+	if err := w.relay.Stop(); err != nil {
+		t.Errorf("relay: %v", err)
+	}
+	// No relay running: the command works on the files.
+	if got := w.runRelay("-hold", "ALL"); got != "Placed on hold: 1 message\n" {
+		t.Errorf("-hold ALL without a relay: %q", got)
+	}
+	if got := w.runRelay("-delete", "ALL"); got != "Deleted: 1 message\n" {
+		t.Errorf("-delete ALL without a relay: %q", got)
+	}
+	if l := w.list(); !emptyQueue(l) {
+		t.Errorf("listing %q", l)
+	}
+	logs := w.relay.Stderr.String()
+	for _, want := range []string{ids[0] + ": placed on hold", ids[0] + ": released from hold", ids[1] + ": requeued", ids[0] + ": removed by the operator"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("relay log lacks %q", want)
+		}
+	}
+}
+
+// TestMailLogAndSIGHUP: the mail log has one Postfix-style line per
+// recipient attempt (with the TLS of the connection and the reply to the
+// message); SIGHUP reopens the -log file after it was moved away, and does
+// not stop the relay.
+func TestMailLogAndSIGHUP(t *testing.T) {
+	w := newWorld(t)
+	logFile := filepath.Join(w.dir, "relay.log")
+	w.startSink(w.yAddr, w.yMaildir, "-tls-cert", w.cert, "-tls-key", w.key)
+	w.startRelay("-log", logFile)
+	w.submit([]byte("Subject: one\r\n\r\nx\r\n"), "a@x.test", "b@y.test")
+	e2e.Maildir(t, w.yMaildir, 1, 10*time.Second)
+	w.waitQueue("empties", emptyQueue)
+	if err := os.Rename(logFile, logFile+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.relay.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(logFile); strings.Contains(string(b), "SIGHUP: log reopened") {
+			break
+		}
+		if time.Now().After(deadline) || w.relay.Exited() {
+			t.Fatalf("no new log file after SIGHUP (relay exited: %v)", w.relay.Exited())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.submit([]byte("Subject: two\r\n\r\nx\r\n"), "a@x.test", "c@y.test")
+	e2e.Maildir(t, w.yMaildir, 2, 10*time.Second)
+	w.waitQueue("empties", emptyQueue)
+	if err := w.relay.Stop(); err != nil {
+		t.Errorf("relay after SIGHUP: %v", err)
+	}
+	old, _ := os.ReadFile(logFile + ".1")
+	cur, _ := os.ReadFile(logFile)
+	line := regexp.MustCompile(`(?m)^\S+Z relay\[\d+\]: (\S+): to=<b@y\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, delay=[0-9.]+, dsn=2\.0\.0, tls=TLSv1\.3/unverified, attempt=1, status=sent \(250 2\.0\.0 .*\)$`)
+	m := line.FindSubmatch(old)
+	if m == nil {
+		t.Fatalf("no delivery line in the first log:\n%s\nsecond:\n%s", old, cur)
+	}
+	for _, want := range []string{string(m[1]) + ": from=<a@x.test>, size=", "(queue active)", string(m[1]) + ": removed"} {
+		if !strings.Contains(string(old), want) {
+			t.Errorf("first log lacks %q", want)
+		}
+	}
+	if !strings.Contains(string(cur), "to=<c@y.test>") || strings.Contains(string(cur), "to=<b@y.test>") {
+		t.Errorf("second log:\n%s", cur)
+	}
+}
+
+// TestHelp: -h says how the queue is owned (the PID in its lock file) and
+// what the signals do.
+func TestHelp(t *testing.T) {
+	code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-h")
+	for _, want := range []string{"DIR/lock, which contains the owner's PID", "SIGHUP reopens the -log file", "-hold ID|ALL", "postgres://"} {
+		if code != 0 || !strings.Contains(stderr, want) {
+			t.Errorf("relay -h: exit %d, lacks %q:\n%s", code, want, stderr)
+		}
+	}
+}
+
+// TestPostgresNotBuiltIn: this module's relay has no PostgreSQL queue; it
+// says where the one that has it is.
+func TestPostgresNotBuiltIn(t *testing.T) {
+	code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-queue", "postgres://u:secret@127.0.0.1/mail", "-list")
+	if code == 0 || !strings.Contains(stderr, "built without PostgreSQL support") || !strings.Contains(stderr, "examples/relay-pg") ||
+		strings.Contains(stderr, "secret") {
+		t.Errorf("exit %d: %s", code, stderr)
 	}
 }

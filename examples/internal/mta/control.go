@@ -43,6 +43,9 @@ type controlResult struct {
 type diskAdmin struct {
 	dir string
 	log *MailLog
+	// timeout is how long to wait for the owner's answer; zero means
+	// ControlTimeout.
+	timeout time.Duration
 }
 
 func (a *diskAdmin) List(context.Context) ([]*queue.Message, error) { return queue.List(a.dir) }
@@ -86,7 +89,11 @@ func (a *diskAdmin) ask(ctx context.Context, pid int, req controlRequest) (int, 
 		return 0, err
 	}
 	resPath := filepath.Join(dir, name+".res")
-	ctx, cancel := context.WithTimeout(ctx, ControlTimeout)
+	timeout := a.timeout
+	if timeout <= 0 {
+		timeout = ControlTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(ControlPollInterval / 4)
 	defer tick.Stop()
@@ -111,9 +118,9 @@ func (a *diskAdmin) ask(ctx context.Context, pid int, req controlRequest) (int, 
 		case <-ctx.Done():
 			// Take the request back, unless the relay took it already.
 			if os.Remove(filepath.Join(dir, name+".req")) == nil {
-				return 0, fmt.Errorf("the relay owning %s (pid %d) did not answer within %v; nothing was done", a.dir, pid, ControlTimeout)
+				return 0, fmt.Errorf("the relay owning %s (pid %d) did not answer within %v; nothing was done", a.dir, pid, timeout)
 			}
-			return 0, fmt.Errorf("the relay owning %s (pid %d) took the request but did not answer within %v", a.dir, pid, ControlTimeout)
+			return 0, fmt.Errorf("the relay owning %s (pid %d) took the request but did not answer within %v", a.dir, pid, timeout)
 		}
 	}
 }

@@ -116,8 +116,13 @@ func outcomeOf(o *client.RecipientOutcome) outcome {
 		out.state = queue.Delivered
 		out.diag = replyText(int(o.Code), out.status, "")
 		if r := o.Reply; r != nil {
-			// The reply to the message, which names the remote queue ID.
+			// The reply to the message, which names the remote queue ID,
+			// and its status rather than RCPT's (SMTP; LMTP has one
+			// reply per recipient).
 			out.diag = replyText(int(r.Code), r.Enhanced.String(), r.Text())
+			if validStatus(r.Enhanced.String()) {
+				out.status = r.Enhanced.String()
+			}
 		}
 		if !validStatus(out.status) {
 			out.status = "2.0.0"
