@@ -74,7 +74,7 @@ type sink struct {
 	gate    chan struct{} // closed: open
 }
 
-func startSink(t *testing.T, open bool) *sink {
+func startSink(t testing.TB, open bool) *sink {
 	t.Helper()
 	s := &sink{got: map[string]int{}, waiting: map[string]int{}, gate: make(chan struct{})}
 	if open {

@@ -85,7 +85,7 @@ type Queue struct {
 	seq   atomic.Uint64
 
 	mu     sync.Mutex
-	claims map[string]int64 // message ID -> claim token, the claims held
+	claims map[string]claim // the claims held, by message ID
 	wake   chan struct{}    // closed (and replaced) when a notification comes
 
 	failing atomic.Bool // the last database operation failed (logged once)
@@ -110,7 +110,7 @@ func Open(ctx context.Context, url string, o mta.Options) (*Queue, error) {
 		o.Lease = mta.DefaultLease
 	}
 	q := &Queue{url: url, owner: o.Owner, lease: o.Lease, log: o.Log, mlog: o.MailLog,
-		claims: map[string]int64{}, wake: make(chan struct{}), stop: func() {}}
+		claims: map[string]claim{}, wake: make(chan struct{}), stop: func() {}}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
 	}
@@ -413,7 +413,7 @@ func (q *Queue) claimOne(ctx context.Context) (*mta.Work, time.Duration, error) 
 	}
 	m.ID, m.NextAttempt, m.Held = id, next, false
 	q.mu.Lock()
-	q.claims[id] = token
+	q.claims[id] = claim{token: token, size: m.Size}
 	q.mu.Unlock()
 	w := &mta.Work{Msg: m}
 	if prevOwnerN != nil {
@@ -426,22 +426,33 @@ func (q *Queue) claimOne(ctx context.Context) (*mta.Work, time.Duration, error) 
 	return w, 0, nil
 }
 
+// claim is a claim this relay holds: its token, and the message's size.
+type claim struct {
+	token int64
+	size  int64
+}
+
 // token returns the claim token of a message this relay claimed.
 func (q *Queue) token(id string) (int64, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	t, ok := q.claims[id]
-	return t, ok
+	c, ok := q.claims[id]
+	return c.token, ok
 }
 
 // Data implements mta.Queue.
 func (q *Queue) Data(ctx context.Context, id string) (mta.Data, error) {
-	var size int64
-	if err := q.pool.QueryRow(ctx, "SELECT size FROM smtpkit_relay_queue WHERE id = $1", id).Scan(&size); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, mta.ErrNotFound
+	q.mu.Lock()
+	c, claimed := q.claims[id]
+	q.mu.Unlock()
+	size := c.size
+	if !claimed {
+		if err := q.pool.QueryRow(ctx, "SELECT size FROM smtpkit_relay_queue WHERE id = $1", id).Scan(&size); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil, mta.ErrNotFound
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	rows, err := q.pool.Query(ctx, "SELECT chunk FROM smtpkit_relay_data WHERE id = $1 ORDER BY seq", id)
 	if err != nil {
@@ -582,8 +593,8 @@ func (q *Queue) renew(ctx context.Context) {
 		}
 		q.mu.Lock()
 		tokens := make([]int64, 0, len(q.claims))
-		for _, tok := range q.claims {
-			tokens = append(tokens, tok)
+		for _, c := range q.claims {
+			tokens = append(tokens, c.token)
 		}
 		q.mu.Unlock()
 		if len(tokens) == 0 {

@@ -86,8 +86,8 @@ func submit(t *testing.T, q *Queue, body []byte, rcpts ...string) *queue.Message
 	return m
 }
 
-// claim claims one message, failing after a while.
-func claim(t *testing.T, q *Queue) *mta.Work {
+// claimOf claims one message of q, failing after a while.
+func claimOf(t *testing.T, q *Queue) *mta.Work {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -161,7 +161,7 @@ func TestRoundTrip(t *testing.T) {
 	if m.Size != int64(len(body)) || !queue.ValidID(m.ID) {
 		t.Fatalf("committed %+v", m)
 	}
-	w := claim(t, q)
+	w := claimOf(t, q)
 	if w.Msg.ID != m.ID || len(w.Msg.Recipients) != 2 || w.Interrupted != "" {
 		t.Fatalf("claimed %+v", w)
 	}
@@ -175,7 +175,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("data differs: %d bytes back, %d stored", len(got), len(body))
 	}
 	small := submit(t, q, []byte("x\r\n"), "d@y.test")
-	w2 := claim(t, q)
+	w2 := claimOf(t, q)
 	if d, err := q.Data(ctxT(t), small.ID); err != nil || d.Size() != 3 || w2.Msg.ID != small.ID {
 		t.Errorf("small message: %v, %v", d, err)
 	}
@@ -263,11 +263,11 @@ func TestLeaseExpiry(t *testing.T) {
 	dead := open(t, url, "dead[1]", 0, time.Second, nil)
 	live := open(t, url, "live[2]", 1, time.Second, nil)
 	m := submit(t, dead, []byte("x\r\n"), "b@y.test")
-	if w := claim(t, dead); w.Msg.ID != m.ID {
+	if w := claimOf(t, dead); w.Msg.ID != m.ID {
 		t.Fatal("wrong message")
 	}
 	noClaim(t, live)
-	w := claim(t, live) // after the lease: the dead relay's claim expired
+	w := claimOf(t, live) // after the lease: the dead relay's claim expired
 	if w.Msg.ID != m.ID || !strings.Contains(w.Interrupted, "dead[1]") {
 		t.Fatalf("claim after expiry: %s, interrupted %q", w.Msg.ID, w.Interrupted)
 	}
@@ -308,7 +308,7 @@ func TestControl(t *testing.T) {
 	if n, err := admin.Control(ctx, mta.OpRelease, b.ID); err != nil || n != 1 {
 		t.Fatalf("release: %d, %v", n, err)
 	}
-	w := claim(t, q)
+	w := claimOf(t, q)
 	if w.Msg.ID != b.ID {
 		t.Fatalf("claimed %s, want the released %s", w.Msg.ID, b.ID)
 	}
@@ -329,7 +329,7 @@ func TestControl(t *testing.T) {
 	if n, err := admin.Control(ctx, mta.OpRequeue, b.ID); err != nil || n != 1 {
 		t.Fatalf("requeue: %d, %v", n, err)
 	}
-	w = claim(t, q)
+	w = claimOf(t, q)
 	if w.Msg.ID != b.ID || w.Msg.Attempts != 0 {
 		t.Fatalf("after requeue: %s attempts %d", w.Msg.ID, w.Msg.Attempts)
 	}
@@ -341,7 +341,7 @@ func TestControl(t *testing.T) {
 	if err := q.Finish(ctx, w.Msg); err != nil {
 		t.Fatal(err)
 	}
-	w = claim(t, q) // flushed: due at once despite the deferral
+	w = claimOf(t, q) // flushed: due at once despite the deferral
 	if w.Msg.ID != b.ID {
 		t.Fatalf("claimed %s after flush", w.Msg.ID)
 	}
