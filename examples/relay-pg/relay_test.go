@@ -267,6 +267,12 @@ func TestThreeRelaysOneKilled(t *testing.T) {
 	t.Logf("%d messages, %d held at the gate by relay1 when it was killed, %d delivered twice (all logged as of unknown outcome), %d unknown outcomes logged",
 		n, waiting["relay1.test"], twice, len(unknown))
 	for _, p := range procs[1:] {
+		if l := regexp.MustCompile(`(?m)^.*: outcome unknown: .*$`).FindString(p.Stderr.String()); l != "" {
+			t.Logf("for example: %s", l)
+			break
+		}
+	}
+	for _, p := range procs[1:] {
 		if err := p.Stop(); err != nil {
 			t.Errorf("%s: %v", p.Name, err)
 		}
@@ -368,7 +374,7 @@ func TestOperatorCommands(t *testing.T) {
 		return len(ids) == 2
 	})
 	out := list(t, url)
-	if !strings.Contains(out, "-- 2 messages, 0 held, ") || !strings.Contains(out, "b@y.test(pending)") || !strings.Contains(out, "reason(b@y.test)=") {
+	if !strings.Contains(out, "-- 2 messages, 0 held, ") || !strings.Contains(out, "b@y.test(pending)") || !strings.Contains(out, `error="`) {
 		t.Errorf("listing:\n%s", out)
 	}
 	run := func(args ...string) string {
@@ -413,4 +419,39 @@ func TestOperatorCommands(t *testing.T) {
 	if err := relay.Stop(); err != nil {
 		t.Errorf("relay: %v", err)
 	}
+}
+
+// TestFlushRetriesDeadDestination: -flush reaches every relay on the
+// queue (a notification) and makes them try destinations in their
+// dead-destination backoff again at once.
+func TestFlushRetriesDeadDestination(t *testing.T) {
+	url := sharedDB(t)
+	sinkAddr := e2e.FreeAddr(t) // down for now
+	relay, addr := startRelay(t, url, "relay1.test", sinkAddr, "-retry", "1h")
+	for i := range 2 {
+		if code, stderr := submit(t, addr, i); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	}
+	waitFor(t, "two deferred messages", 30*time.Second, func() bool {
+		return strings.Count(list(t, url), "attempts=1 ") == 2
+	})
+	l, err := net.Listen("tcp", sinkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := &sink{addr: sinkAddr, got: map[string]int{}, waiting: map[string]int{}, gate: make(chan struct{})}
+	close(sk.gate)
+	srv := &server.Server{Hostname: "sink.test", Backend: sk}
+	go srv.Serve(l)
+	defer srv.Close()
+	code, out, stderr := e2e.Run(t, 30*time.Second, nil, relayBin, "-queue", url, "-flush")
+	if code != 0 || out != "Flushed (due now): 2 messages\n" {
+		t.Errorf("-flush: exit %d, %q %s", code, out, stderr)
+	}
+	waitFor(t, "both delivered after -flush", 10*time.Second, func() bool {
+		got, _ := sk.counts()
+		return len(got) == 2
+	})
+	relay.Stop()
 }

@@ -321,14 +321,15 @@ func TestScheduler(t *testing.T) {
 func TestListLine(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	m := &queue.Message{ID: "id1", From: "a@x.test", Size: 10, Attempts: 2, NextAttempt: now.Add(90 * time.Second),
-		Created: now.Add(-5 * time.Minute), LastError: `451 4.3.0 "busy"`,
-		Recipients: []queue.Recipient{{Addr: "b@y.test", State: queue.Delivered, Diagnostic: "250 ok"}, {Addr: "c@z.test", State: queue.Pending, Diagnostic: `451 4.3.0 "busy"`}}}
-	want := `id1 <a@x.test> b@y.test(delivered),c@z.test(pending) size=10 attempts=2 next=2026-01-01T00:01:30Z (in 1m30s) error="451 4.3.0 \"busy\"" arrival=2025-12-31T23:55:00Z age=5m0s reason(c@z.test)="451 4.3.0 \"busy\""`
+		Created: now.Add(-5 * time.Minute), LastError: "connection refused",
+		Recipients: []queue.Recipient{{Addr: "b@y.test", State: queue.Delivered, Diagnostic: "250 ok"}, {Addr: "c@z.test", State: queue.Pending, Diagnostic: `451 4.3.0 "busy"`},
+			{Addr: "d@w.test", State: queue.Pending, Diagnostic: "connection refused"}}}
+	want := `id1 <a@x.test> b@y.test(delivered),c@z.test(pending),d@w.test(pending) size=10 attempts=2 next=2026-01-01T00:01:30Z (in 1m30s) error="connection refused" arrival=2025-12-31T23:55:00Z age=5m0s reason(c@z.test)="451 4.3.0 \"busy\""`
 	if got := listLine(m, now); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	m.Held = true
-	want = `id1 <a@x.test> b@y.test(delivered),c@z.test(pending) size=10 attempts=2 error="451 4.3.0 \"busy\"" arrival=2025-12-31T23:55:00Z age=5m0s held reason(c@z.test)="451 4.3.0 \"busy\""`
+	want = `id1 <a@x.test> b@y.test(delivered),c@z.test(pending),d@w.test(pending) size=10 attempts=2 error="connection refused" arrival=2025-12-31T23:55:00Z age=5m0s held reason(c@z.test)="451 4.3.0 \"busy\""`
 	if got := listLine(m, now); got != want {
 		t.Errorf("held: got  %s\nwant %s", got, want)
 	}

@@ -44,6 +44,13 @@ func newDestCache(backoff func(int) time.Duration) *destCache {
 	return &destCache{dial: nd.DialContext, backoff: backoff, now: time.Now, dead: map[string]*deadDest{}}
 }
 
+// reset forgets every destination's failures (an operator's flush).
+func (c *destCache) reset() {
+	c.mu.Lock()
+	c.dead = map[string]*deadDest{}
+	c.mu.Unlock()
+}
+
 // DestUnreachableError is returned instead of dialling a destination that
 // is in its backoff.
 type DestUnreachableError struct {

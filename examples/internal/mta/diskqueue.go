@@ -42,6 +42,9 @@ type diskQueue struct {
 	log   *slog.Logger
 	mlog  *MailLog
 	now   func() time.Time
+	// onFlush is Options.OnFlush (nil when the queue is opened only to
+	// apply a command).
+	onFlush func()
 
 	mu sync.Mutex
 	// claims holds the claimed messages, with the operator's command that
@@ -76,7 +79,7 @@ func openDiskQueue(dir string, o Options) (*diskQueue, error) {
 // newDiskQueue schedules the messages of q; start runs the scheduler and
 // the control requests.
 func newDiskQueue(q *queue.Queue, o Options) *diskQueue {
-	d := &diskQueue{q: q, sched: newScheduler(), log: o.Log, mlog: o.MailLog, now: time.Now,
+	d := &diskQueue{q: q, sched: newScheduler(), log: o.Log, mlog: o.MailLog, now: time.Now, onFlush: o.OnFlush,
 		claims: map[string]Op{}, interrupted: q.Interrupted(), stop: func() {}}
 	if d.log == nil {
 		d.log = discardLog()
@@ -306,6 +309,9 @@ func (d *diskQueue) control(op Op, id string) (int, error) {
 			return 0, fmt.Errorf("%s: %w", id, ErrNotFound)
 		}
 		ids = []string{id}
+	}
+	if op == OpFlush && d.onFlush != nil {
+		d.onFlush()
 	}
 	n := 0
 	now := d.now()

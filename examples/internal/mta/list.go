@@ -58,7 +58,10 @@ func plural(n int) string {
 
 // listLine formats one message of the listing:
 //
-//	ID <from> rcpt(state),... size=N attempts=N next=TIME (in D) error="..." arrival=TIME age=D [held] reason(rcpt)="..."
+//	ID <from> rcpt(state),... size=N attempts=N next=TIME (in D) error="..." arrival=TIME age=D [held] [reason(rcpt)="..."]
+//
+// error= is the last failure; a recipient whose own last failure differs
+// has it in reason(rcpt)=.
 func listLine(m *queue.Message, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(m.ID)
@@ -98,7 +101,8 @@ func listLine(m *queue.Message, now time.Time) string {
 		b.WriteString(" held")
 	}
 	for _, r := range m.Recipients {
-		if r.State != queue.Delivered && r.Diagnostic != "" {
+		// A reason is shown where it is not the message's error=.
+		if r.State != queue.Delivered && r.Diagnostic != "" && r.Diagnostic != m.LastError {
 			b.WriteString(" reason(")
 			b.WriteString(r.Addr)
 			b.WriteString(")=")

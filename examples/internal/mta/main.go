@@ -294,8 +294,10 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	defer logOut.Close()
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 	mlog := NewMailLog(logOut, "relay")
+	tr := newSMTPTransport(cfg.hostname, cfg.routes, cfg.schedule)
+	defer tr.close()
 	q, err := backend.Open(ctx, cfg.queueDir, Options{Log: log, MailLog: mlog, Owner: ownerName(cfg.hostname),
-		Lease: cfg.lease, Workers: cfg.workers})
+		Lease: cfg.lease, Workers: cfg.workers, OnFlush: tr.dests.reset})
 	if err != nil {
 		return err
 	}
@@ -329,8 +331,6 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	}
 	log.Info("relay started", started...)
 
-	tr := newSMTPTransport(cfg.hostname, cfg.routes, cfg.schedule)
-	defer tr.close()
 	d := &deliverer{
 		q:        q,
 		tr:       tr,

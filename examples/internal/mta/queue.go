@@ -138,6 +138,10 @@ type Options struct {
 	Lease time.Duration
 	// Workers is the number of delivery workers that call Claim.
 	Workers int
+	// OnFlush is called when an operator's flush reaches this relay, so
+	// that destinations in their dead-destination backoff are tried again
+	// too (as Postfix's postqueue -f does).
+	OnFlush func()
 }
 
 // Backend opens one kind of queue from the -queue flag.

@@ -52,6 +52,9 @@ const (
 	// notifyChannel is the LISTEN/NOTIFY channel that says "a message is
 	// due now" (a new message, a flush, a release).
 	notifyChannel = "smtpkit_relay_queue"
+	// flushPayload is the notification of an operator's flush: every
+	// relay also forgets its dead destinations.
+	flushPayload = "flush"
 )
 
 // Backend returns the mta.Backend for -queue postgres://... URLs.
@@ -83,6 +86,8 @@ type Queue struct {
 	log   *slog.Logger
 	mlog  *mta.MailLog
 	seq   atomic.Uint64
+	// onFlush is mta.Options.OnFlush, called at a flush notification.
+	onFlush func()
 
 	mu     sync.Mutex
 	claims map[string]claim // the claims held, by message ID
@@ -109,7 +114,7 @@ func Open(ctx context.Context, url string, o mta.Options) (*Queue, error) {
 	if o.Lease <= 0 {
 		o.Lease = mta.DefaultLease
 	}
-	q := &Queue{url: url, owner: o.Owner, lease: o.Lease, log: o.Log, mlog: o.MailLog,
+	q := &Queue{url: url, owner: o.Owner, lease: o.Lease, log: o.Log, mlog: o.MailLog, onFlush: o.OnFlush,
 		claims: map[string]claim{}, wake: make(chan struct{}), stop: func() {}}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
@@ -632,8 +637,12 @@ func (q *Queue) listen(ctx context.Context, cfg *pgx.ConnConfig) {
 			// Messages may have become due while not listening.
 			q.notify()
 			for err == nil {
-				_, err = conn.WaitForNotification(ctx)
+				var n *pgconn.Notification
+				n, err = conn.WaitForNotification(ctx)
 				if err == nil {
+					if n.Payload == flushPayload && q.onFlush != nil {
+						q.onFlush()
+					}
 					q.notify()
 				}
 			}
@@ -718,7 +727,10 @@ func (q *Queue) Control(ctx context.Context, op mta.Op, id string) (int, error) 
 		if err != nil {
 			return err
 		}
-		if op != mta.OpHold && op != mta.OpDelete && len(ids) > 0 {
+		switch {
+		case op == mta.OpFlush:
+			_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, flushPayload)
+		case op != mta.OpHold && op != mta.OpDelete && len(ids) > 0:
 			_, err = tx.Exec(ctx, "SELECT pg_notify($1, '')", notifyChannel)
 		}
 		return err
