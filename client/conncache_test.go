@@ -44,13 +44,18 @@ func TestConnCacheReuse(t *testing.T) {
 		t.Errorf("%d messages, %d reused", n, cache.Reused())
 	}
 	cache.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(fs.bytes(), "QUIT") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !strings.Contains(fs.bytes(), "QUIT") {
+	if !waitWire(fs, "QUIT") {
 		t.Error("Close did not QUIT the cached connection")
 	}
+}
+
+// waitWire waits a while for s in what the server received.
+func waitWire(fs *fakeServer, s string) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(fs.bytes(), s) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return strings.Contains(fs.bytes(), s)
 }
 
 // TestConnCacheStale: a cached connection the server dropped (RSET gets
@@ -85,11 +90,7 @@ func TestConnCacheStale(t *testing.T) {
 	if out := d.Deliver(testCtx(t), oneRcpt("a@dom.example"), msg, msg.Size()); !out[0].Delivered() {
 		t.Fatalf("%+v", out[0])
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(fs2.bytes(), "QUIT") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !strings.Contains(fs2.bytes(), "QUIT") {
+	if !waitWire(fs2, "QUIT") {
 		t.Error("idle connection not closed with QUIT")
 	}
 }

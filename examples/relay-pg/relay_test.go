@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -80,17 +79,8 @@ func startSink(t testing.TB, open bool) *sink {
 	if open {
 		close(s.gate)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	srv := &server.Server{Hostname: "sink.test", Backend: s}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		s.openGate()
-		srv.Close()
-	})
+	s.addr = e2e.ServeSMTP(t, "127.0.0.1:0", s)
+	t.Cleanup(s.openGate) // before the server's Close (cleanups run last first)
 	return s
 }
 
@@ -212,6 +202,32 @@ func unknownLogged(procs ...*e2e.Proc) map[string]bool {
 	return ids
 }
 
+// deliveredOnce waits until the sink has n distinct messages and the
+// queue is empty, then checks that a message delivered more than once is
+// one whose interrupted attempt one of procs logged as of unknown outcome.
+// It returns those logged, and the number of messages delivered twice.
+func deliveredOnce(t *testing.T, sk *sink, url string, n int, procs ...*e2e.Proc) (unknown map[string]bool, twice int) {
+	t.Helper()
+	waitFor(t, "every acknowledged message delivered", 60*time.Second, func() bool {
+		got, _ := sk.counts()
+		return len(got) == n
+	})
+	waitFor(t, "an empty queue", 60*time.Second, func() bool {
+		return strings.TrimSpace(list(t, url)) == mta.EmptyQueue
+	})
+	got, _ := sk.counts()
+	unknown = unknownLogged(procs...)
+	for id, c := range got {
+		if c > 1 {
+			twice++
+			if !unknown[id] {
+				t.Errorf("%s delivered %d times, and no relay logged an unknown outcome for it", id, c)
+			}
+		}
+	}
+	return unknown, twice
+}
+
 // TestThreeRelaysOneKilled: three relays start at once on one queue (and
 // race to create its schema); one of them is killed with SIGKILL while
 // its deliveries wait for the destination's reply. Every message is then
@@ -243,24 +259,7 @@ func TestThreeRelaysOneKilled(t *testing.T) {
 	procs[0].Kill()
 	sk.openGate()
 
-	waitFor(t, "every message delivered", 60*time.Second, func() bool {
-		got, _ := sk.counts()
-		return len(got) == n
-	})
-	waitFor(t, "an empty queue", 60*time.Second, func() bool {
-		return strings.TrimSpace(list(t, url)) == mta.EmptyQueue
-	})
-	got, _ := sk.counts()
-	unknown := unknownLogged(procs[1], procs[2])
-	twice := 0
-	for id, c := range got {
-		if c > 1 {
-			twice++
-			if !unknown[id] {
-				t.Errorf("%s delivered %d times, and no relay logged an unknown outcome for it", id, c)
-			}
-		}
-	}
+	unknown, twice := deliveredOnce(t, sk, url, n, procs[1], procs[2])
 	if len(unknown) == 0 {
 		t.Errorf("relay1 was killed with %d deliveries in progress, and no surviving relay logged an interrupted attempt", waiting["relay1.test"])
 	}
@@ -325,20 +324,7 @@ func TestPostgresRestart(t *testing.T) {
 		}
 		accepted++
 	}
-	waitFor(t, "every acknowledged message delivered", 60*time.Second, func() bool {
-		got, _ := sk.counts()
-		return len(got) == accepted
-	})
-	waitFor(t, "an empty queue", 60*time.Second, func() bool {
-		return strings.TrimSpace(list(t, url)) == mta.EmptyQueue
-	})
-	got, _ := sk.counts()
-	unknown := unknownLogged(relay)
-	for id, c := range got {
-		if c > 1 && !unknown[id] {
-			t.Errorf("%s delivered %d times without an unknown outcome logged", id, c)
-		}
-	}
+	deliveredOnce(t, sk, url, accepted, relay)
 	logs := relay.Stderr.String()
 	for _, want := range []string{"queue database failing", "queue database reachable again", "status=sent"} {
 		if !strings.Contains(logs, want) {
@@ -436,15 +422,9 @@ func TestFlushRetriesDeadDestination(t *testing.T) {
 	waitFor(t, "two deferred messages", 30*time.Second, func() bool {
 		return strings.Count(list(t, url), "attempts=1 ") == 2
 	})
-	l, err := net.Listen("tcp", sinkAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sk := &sink{addr: sinkAddr, got: map[string]int{}, waiting: map[string]int{}, gate: make(chan struct{})}
 	close(sk.gate)
-	srv := &server.Server{Hostname: "sink.test", Backend: sk}
-	go srv.Serve(l)
-	defer srv.Close()
+	e2e.ServeSMTP(t, sinkAddr, sk)
 	code, out, stderr := e2e.Run(t, 30*time.Second, nil, relayBin, "-queue", url, "-flush")
 	if code != 0 || out != "Flushed (due now): 2 messages\n" {
 		t.Errorf("-flush: exit %d, %q %s", code, out, stderr)

@@ -29,15 +29,22 @@ type CountingSink struct {
 func StartCountingSink(tb testing.TB) *CountingSink {
 	tb.Helper()
 	s := &CountingSink{}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s.Addr = ServeSMTP(tb, "127.0.0.1:0", s)
+	return s
+}
+
+// ServeSMTP serves backend on addr (port 0: a free one) until the test
+// ends, and returns the address.
+func ServeSMTP(tb testing.TB, addr string, backend server.Backend) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s.Addr = l.Addr().String()
-	srv := &server.Server{Hostname: "sink.test", Backend: s}
+	srv := &server.Server{Hostname: "sink.test", Backend: backend}
 	go srv.Serve(l)
 	tb.Cleanup(func() { srv.Close() })
-	return s
+	return l.Addr().String()
 }
 
 // Count returns the messages accepted so far.

@@ -81,7 +81,7 @@ func (d *deliverer) run(take, attempt context.Context, workers int) {
 						return
 					}
 					d.log.Error("cannot claim queued mail", "err", err)
-					sleepCtx(take, retryStoreDelay)
+					SleepCtx(take, retryStoreDelay)
 					continue
 				}
 				d.process(attempt, w)
@@ -91,8 +91,8 @@ func (d *deliverer) run(take, attempt context.Context, workers int) {
 	wg.Wait()
 }
 
-// sleepCtx waits for d or the end of ctx.
-func sleepCtx(ctx context.Context, d time.Duration) {
+// SleepCtx waits for d or the end of ctx.
+func SleepCtx(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -169,7 +169,7 @@ func (d *deliverer) finish(ctx context.Context, m *queue.Message) {
 			return
 		}
 		d.log.Error("cannot record the delivery state; retrying", "id", m.ID, "err", err)
-		sleepCtx(ctx, retryStoreDelay)
+		SleepCtx(ctx, retryStoreDelay)
 	}
 }
 

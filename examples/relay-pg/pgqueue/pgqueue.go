@@ -651,16 +651,7 @@ func (q *Queue) listen(ctx context.Context, cfg *pgx.ConnConfig) {
 		if ctx.Err() != nil {
 			return
 		}
-		sleep(ctx, RetryDelay)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+		mta.SleepCtx(ctx, RetryDelay)
 	}
 }
 
