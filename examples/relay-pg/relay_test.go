@@ -326,7 +326,7 @@ func TestPostgresRestart(t *testing.T) {
 	}
 	deliveredOnce(t, sk, url, accepted, relay)
 	logs := relay.Stderr.String()
-	for _, want := range []string{"queue database failing", "queue database reachable again", "status=sent"} {
+	for _, want := range []string{"queue database failing", "queue database reachable again", "status=sent", "cannot record the delivery state; retrying", "delivery state recorded"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("relay log lacks %q", want)
 		}

@@ -152,10 +152,13 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 // finish ends the claim of m, trying again while the queue refuses (it is
 // unreachable) and the claim may still be this relay's.
 func (d *deliverer) finish(ctx context.Context, m *queue.Message) {
-	for {
+	for tries := 1; ; tries++ {
 		err := d.q.Finish(ctx, m)
 		switch {
 		case err == nil:
+			if tries > 1 {
+				d.log.Info("delivery state recorded", "id", m.ID, "tries", tries)
+			}
 			if m.Done() {
 				d.mlog.Printf(m.ID, "removed")
 			}
@@ -168,7 +171,9 @@ func (d *deliverer) finish(ctx context.Context, m *queue.Message) {
 			d.log.Error("cannot record the delivery state before shutdown; the next claim retries what is not recorded", "id", m.ID, "err", err)
 			return
 		}
-		d.log.Error("cannot record the delivery state; retrying", "id", m.ID, "err", err)
+		if tries == 1 {
+			d.log.Error("cannot record the delivery state; retrying until it is recorded", "id", m.ID, "err", err)
+		}
 		SleepCtx(ctx, retryStoreDelay)
 	}
 }
