@@ -221,35 +221,40 @@ func (d *diskQueue) Save(_ context.Context, m *queue.Message) error {
 func (d *diskQueue) Finish(_ context.Context, m *queue.Message) error {
 	d.mu.Lock()
 	op, ok := d.claims[m.ID]
-	delete(d.claims, m.ID)
 	d.mu.Unlock()
 	if !ok {
 		return ErrLost
 	}
-	if op == OpDelete {
-		d.sched.done(m.ID, time.Time{})
-		if err := d.q.Remove(m.ID); err != nil {
-			return err
+	// The claim ends only once the state is recorded: on an error the
+	// caller tries again, and the message is not handed out meanwhile.
+	var err error
+	switch {
+	case op == OpDelete || m.Done():
+		err = d.q.Remove(m.ID)
+	default:
+		applyOp(m, op, d.now())
+		if err = d.q.Save(m); err == nil {
+			d.q.ClearActive(m.ID)
 		}
-		return ErrLost
 	}
-	if m.Done() {
-		d.sched.done(m.ID, time.Time{})
-		return d.q.Remove(m.ID)
+	if err != nil {
+		return err
 	}
-	applyOp(m, op, d.now())
-	err := d.q.Save(m)
-	if err == nil {
-		d.q.ClearActive(m.ID)
-	}
+	d.mu.Lock()
+	delete(d.claims, m.ID)
+	d.mu.Unlock()
 	next := m.NextAttempt
-	if m.Held {
+	switch {
+	case op == OpDelete || m.Done() || m.Held:
 		next = time.Time{}
-	} else if next.IsZero() {
+	case next.IsZero():
 		next = d.now()
 	}
 	d.sched.done(m.ID, next)
-	return err
+	if op == OpDelete {
+		return ErrLost
+	}
+	return nil
 }
 
 // applyOp changes m as the operator's command op asks; it reports whether
