@@ -235,6 +235,15 @@ func TestRelayBounce(t *testing.T) {
 	if strings.Contains(body, "Final-Recipient: rfc822; b@y.test") {
 		t.Error("the delivered recipient is in the bounce")
 	}
+	logs := w.relay.Stderr.String()
+	for _, re := range []string{
+		`: to=<nobody@y\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, delay=[0-9.]+, dsn=5\.1\.1, tls=TLSv1\.3/unverified, attempt=1, status=bounced \(550 5\.1\.1 `,
+		`: sender non-delivery notification: \S+`,
+	} {
+		if !regexp.MustCompile(re).MatchString(logs) {
+			t.Errorf("log lacks %s:\n%s", re, logs)
+		}
+	}
 	w.waitQueue("empties", emptyQueue)
 
 	// A bounce that bounces: no report of the report.
@@ -265,6 +274,9 @@ func TestRelayExpiry(t *testing.T) {
 		t.Errorf("expiry report:\n%s", body)
 	}
 	w.waitQueue("empties", emptyQueue)
+	if !regexp.MustCompile(`: to=<b@y\.test>, relay=none, delay=[0-9.]+, dsn=4\.4\.7, tls=none, attempt=\d+, status=expired \(delivery time expired after \d+ attempts; last: `).MatchString(w.relay.Stderr.String()) {
+		t.Errorf("no status=expired line in the log:\n%s", w.relay.Stderr.String())
+	}
 }
 
 // TestRelayCrashRecovery: the relay is killed with SIGKILL while messages
