@@ -237,7 +237,7 @@ func TestRelayBounce(t *testing.T) {
 	}
 	logs := w.relay.Stderr.String()
 	for _, re := range []string{
-		`: to=<nobody@y\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, delay=[0-9.]+, dsn=5\.1\.1, tls=TLSv1\.3/unverified, attempt=1, status=bounced \(550 5\.1\.1 `,
+		`: to=<nobody@y\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, delay=[0-9.]+, dsn=5\.1\.1, tls=none, attempt=1, status=bounced \(550 5\.1\.1 `,
 		`: sender non-delivery notification: \S+`,
 	} {
 		if !regexp.MustCompile(re).MatchString(logs) {
