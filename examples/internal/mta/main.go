@@ -71,8 +71,8 @@ flock on DIR/lock, which contains the owner's PID; a second relay on it
 exits. The operator's commands work whether a relay runs or not.
 
 Signals: SIGINT/SIGTERM shut down gracefully (deliveries in progress get
-10s); SIGHUP reopens the -log file (after logrotate) and re-reads the
-relay's files; SIGKILL loses nothing that got its 250.
+10s); SIGHUP reopens the -log file (after logrotate) and does not stop the
+relay; SIGKILL loses nothing that got its 250.
 
 Flags:
 `
@@ -349,8 +349,8 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	var wg sync.WaitGroup
 	wg.Go(func() { d.run(take, attempt, cfg.workers) })
 
-	// SIGHUP: reopen the log file and re-read the relay's files; never
-	// the default (the end of the process).
+	// SIGHUP: reopen the log file; never the default (the end of the
+	// process).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -360,7 +360,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 				log.Error("SIGHUP: cannot reopen the log file; still writing to the old one", "file", cfg.logFile, "err", err)
 				continue
 			}
-			log.Info("SIGHUP: log reopened, files re-read")
+			log.Info("SIGHUP: log reopened")
 		}
 	}()
 
