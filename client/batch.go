@@ -56,7 +56,7 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Message) []BatchResult {
 	if len(msgs) == 0 {
 		return c.batch
 	}
-	if err := c.ensureHello(ctx); err != nil {
+	if err := c.ensureHello(ctx, "MAIL"); err != nil {
 		for i := range c.batch {
 			c.batch[i].Err = err
 		}

@@ -92,9 +92,12 @@ func TestDataWriter8Bit(t *testing.T) {
 }
 
 // socks5Server is a minimal SOCKS5 proxy (RFC 1928, no authentication,
-// CONNECT only) for one connection.
-func socks5Server(t *testing.T) (addr string, used chan string) {
-	used = make(chan string, 1)
+// CONNECT only, names resolved by the proxy) on 127.0.0.1 for one
+// connection. It connects to the host and port asked for, or, when target
+// is set, to target whatever was asked (a proxy whose DNS sends every name
+// to one server). It reports the "host:port" asked for.
+func socks5Server(t *testing.T, target string) (addr string, asked chan string) {
+	asked = make(chan string, 1)
 	addr = rawServer(t, func(c net.Conn) {
 		buf := make([]byte, 262)
 		if _, err := io.ReadFull(c, buf[:2]); err != nil {
@@ -119,8 +122,11 @@ func socks5Server(t *testing.T) (addr string, used chan string) {
 			return
 		}
 		io.ReadFull(c, buf[:2])
-		target := net.JoinHostPort(host, itoa(int64(binary.BigEndian.Uint16(buf[:2]))))
-		used <- target
+		hostPort := net.JoinHostPort(host, itoa(int64(binary.BigEndian.Uint16(buf[:2]))))
+		asked <- hostPort
+		if target == "" {
+			target = hostPort
+		}
 		up, err := net.Dial("tcp", target)
 		if err != nil {
 			c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
@@ -128,16 +134,19 @@ func socks5Server(t *testing.T) (addr string, used chan string) {
 		}
 		defer up.Close()
 		c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
-		go io.Copy(up, c)
+		go func() {
+			io.Copy(up, c)
+			up.Close() // the client hung up: so does the proxy
+		}()
 		io.Copy(c, up)
 	})
-	return addr, used
+	return addr, asked
 }
 
 func TestSOCKS5(t *testing.T) {
 	fs := newFakeServer(t, "PIPELINING")
 	target := fs.start()
-	paddr, used := socks5Server(t)
+	paddr, used := socks5Server(t, "")
 	d, err := proxy.SOCKS5("tcp", paddr, nil, proxy.Direct)
 	if err != nil {
 		t.Fatal(err)

@@ -297,8 +297,13 @@ func TestLoopbackLMTP(t *testing.T) {
 		if !errors.As(err, &re) || re.Accepted != 2 || len(re.Failed) != 1 {
 			t.Fatalf("chunking=%v: err = %v", chunking, err)
 		}
-		if r := res.Recipients[1]; r.Code != 452 || !re.Temporary() {
+		// Two have it: the message may not be sent again as it is, only
+		// to the deferred recipient.
+		if r := res.Recipients[1]; r.Code != 452 || r.Status() != client.StatusDeferred || re.Temporary() || re.Permanent() {
 			t.Errorf("recipient 1: %+v", r)
+		}
+		if retry := res.Retry(newEnv("a@src.test", "ok@dst.test", "full@dst.test", "ok2@dst.test")); len(retry.To) != 1 || retry.To[0].Path != mustPath("full@dst.test") {
+			t.Errorf("retry %v", retry.To)
 		}
 		c.Quit(ctx)
 	}
