@@ -89,9 +89,10 @@ type Credentials struct {
 // announced and cr allows, by the order of SCRAM-SHA-256, CRAM-MD5, PLAIN,
 // LOGIN for a password and OAUTHBEARER, XOAUTH2 for a token. It never
 // tries a weaker mechanism after a stronger one failed (that would let a
-// man in the middle downgrade the exchange). PLAIN and LOGIN are not used
-// over a connection without TLS, unless Options.InsecureAuth is set or
-// Dial reached a loopback host directly (see Auth).
+// man in the middle downgrade the exchange). PLAIN, LOGIN and the token
+// mechanisms are not used over a connection without TLS, unless
+// Options.InsecureAuth is set or Dial reached a loopback host directly
+// (see Auth).
 //
 // SCRAM-SHA-256 comes first: the password never reaches the server and
 // the server proves that it knows the user's keys. CRAM-MD5 comes before
@@ -114,7 +115,7 @@ func (c *Client) AuthAuto(ctx context.Context, cr Credentials) error {
 	}
 	why := ""
 	if !c.clearTextOK() {
-		why = " (PLAIN and LOGIN need TLS)"
+		why = " (PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER need TLS)"
 		kept := usable[:0]
 		for _, m := range usable {
 			if !clearText(m) {
@@ -151,8 +152,17 @@ func errNoAuth() *Error {
 		&ExtensionError{Extension: "AUTH", Reason: "authentication requested"})
 }
 
+// clearText reports a mechanism that shows a reusable credential to
+// whoever reads the connection: the password (PLAIN, LOGIN) or an OAuth
+// bearer token, which anyone who sees it can replay (RFC 6750 5.3, RFC
+// 7628 5: TLS is required).
 func clearText(mech string) bool {
-	return strings.EqualFold(mech, sasl.Plain) || strings.EqualFold(mech, sasl.Login)
+	for _, m := range [...]string{sasl.Plain, sasl.Login, sasl.XOAuth2, sasl.OAuthBearer} {
+		if strings.EqualFold(mech, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // clearTextOK reports whether a password may go in clear: over TLS, to a
@@ -189,7 +199,8 @@ const maxAuthLine = 512 - 2
 // Before anything is sent, it refuses (a Local *Error): a mechanism the
 // server did not announce (504 5.5.4, with an *ExtensionError for "AUTH
 // name": RFC 4954 3), and a mechanism that sends the password in clear
-// (PLAIN, LOGIN) over a connection without TLS (538 5.7.11), unless
+// (PLAIN, LOGIN) or an OAuth bearer token (XOAUTH2, OAUTHBEARER) over a
+// connection without TLS (538 5.7.11), unless
 // Options.InsecureAuth is set or the client dialled a loopback host itself
 // (Dial without a custom Dialer, to 127.0.0.1, ::1 or localhost: never
 // through a proxy, and never over a connection given to NewClient).
@@ -221,7 +232,7 @@ func (c *Client) Auth(ctx context.Context, m Mechanism) error {
 	}
 	if clearText(m.Name()) && !c.clearTextOK() {
 		return localError("AUTH", reply.New(reply.CodeEncryptionRequired, reply.EnhEncryptionRequired(),
-			m.Name()+" would send the password in clear"), errors.New("password in clear without TLS"))
+			m.Name()+" would send the credentials in clear"), errors.New("credentials in clear without TLS"))
 	}
 	defer c.unwatch(c.watch(ctx))
 	ir, err := m.Start()

@@ -59,6 +59,7 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Message) []BatchResult {
 	if err := c.ensureHello(ctx, "MAIL"); err != nil {
 		for i := range c.batch {
 			c.batch[i].Err = err
+			setAllErr(c.batch[i].Result.Recipients, err)
 		}
 		return c.batch
 	}

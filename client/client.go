@@ -179,6 +179,9 @@ func isLoopbackHost(host string) bool {
 }
 
 func dial(ctx context.Context, addr string, opts *Options) (net.Conn, error) {
+	if err := ctxDone(ctx, "connect"); err != nil {
+		return nil, err
+	}
 	var d ContextDialer
 	if opts != nil && opts.Dialer != nil {
 		d = opts.Dialer
@@ -367,7 +370,7 @@ func (c *Client) broken(ctx context.Context, cmd string, err error) error {
 	err = ctxCause(ctx, err)
 	var ne *NetError
 	if !errors.As(err, &ne) {
-		err = &NetError{Command: cmd, Err: err}
+		err = &NetError{Command: cmd, Err: err, interrupted: isContextErr(err)}
 	}
 	c.err = err
 	c.logWarn("connection failed", slog.String("command", cmd), slog.Any("err", err))
@@ -380,7 +383,7 @@ func (c *Client) broken(ctx context.Context, cmd string, err error) error {
 func (c *Client) unknownOutcome(ctx context.Context, cmd string, err error) error {
 	err = ctxCause(ctx, err)
 	e := &OutcomeUnknownError{Command: cmd, Err: err}
-	c.err = &NetError{Command: cmd, Err: err}
+	c.err = &NetError{Command: cmd, Err: err, interrupted: isContextErr(err)}
 	c.logWarn("connection lost after the end of the message", slog.String("command", cmd), slog.Any("err", err))
 	c.conn.Close()
 	return e

@@ -497,7 +497,7 @@ func (d *Deliverer) transaction(ctx context.Context, opts *Options, domain strin
 				return requireTLSOutcome(last, errors.New("attempt limit reached"))
 			}
 			if ctx.Err() != nil {
-				return failAll(env.To, h.name, &NetError{Command: "connect", Err: ctx.Err()})
+				return failAll(env.To, h.name, ctxDone(ctx, "connect"))
 			}
 			attempts++
 			out, retry := d.attempt(ctx, opts, h, addr, env, msg, size)

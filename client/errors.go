@@ -168,21 +168,34 @@ func (e *SizeError) Error() string {
 // write) during a command, before the end of the message: nothing was
 // delivered and the failure is transient. After a NetError the Client is
 // unusable; close it.
+//
+// A context that ends while a command is under way is one too: the client
+// cannot know what the server made of the half-finished exchange, so it
+// closes the connection; Err is then the context's error (errors.Is
+// context.Canceled or context.DeadlineExceeded), and the message says that
+// the connection was closed. (A context done before the command is sent
+// is a *ContextError instead, and leaves the Client usable.)
 type NetError struct {
 	// Command is the command in progress.
 	Command string
 	// Err is the underlying error.
 	Err error
+
+	interrupted bool // the context ended the command
 }
 
-// Error implements error. A context that ended the command is named as
-// such, with the consequence: the connection was closed.
+// Error implements error.
 func (e *NetError) Error() string {
 	s := "smtp: " + e.Command + ": " + e.Err.Error()
-	if errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded) {
+	if e.interrupted {
 		s += " during the command; connection closed"
 	}
 	return s
+}
+
+// isContextErr reports an error of a done context.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Unwrap returns Err.

@@ -54,7 +54,7 @@ func TestErrorStrings(t *testing.T) {
 		!errors.Is(ctxErr, context.Canceled) || !errors.Is(ctxErr, io.ErrClosedPipe) || !ctxErr.Temporary() {
 		t.Errorf("ContextError %v", ctxErr)
 	}
-	ne = &NetError{Command: "NOOP", Err: context.DeadlineExceeded}
+	ne = &NetError{Command: "NOOP", Err: context.DeadlineExceeded, interrupted: true}
 	if got := ne.Error(); got != "smtp: NOOP: context deadline exceeded during the command; connection closed" {
 		t.Errorf("NetError %v", got)
 	}

@@ -53,6 +53,9 @@ func TestContextDoneBeforeCommand(t *testing.T) {
 		}},
 		{"SendBatch", func(ctx context.Context, c *Client) error {
 			r := c.SendBatch(ctx, []Message{{Envelope: env("a@x.example", "b@y.example"), Body: strings.NewReader("x\r\n")}})
+			if r[0].Result.Recipients[0].Status() != StatusDeferred {
+				return errors.New("no deferred result")
+			}
 			return r[0].Err
 		}},
 		{"Auth", func(ctx context.Context, c *Client) error { return c.Auth(ctx, CramMD5Auth("u", "pw")) }},
@@ -119,6 +122,44 @@ func TestContextDoneBeforeCommand(t *testing.T) {
 	ctx := doneContexts()["cancelled"]
 	if err := c.Quit(ctx); !errors.Is(err, context.Canceled) || strings.Contains(fs.bytes(), "QUIT") {
 		t.Errorf("Quit: %v, wire %q", err, fs.bytes())
+	}
+}
+
+// cancelOnRead is a message whose reading cancels the context: the caller
+// gives up while Send reads ahead, before anything was written.
+type cancelOnRead struct {
+	cancel context.CancelFunc
+	r      io.Reader
+}
+
+func (c cancelOnRead) Read(p []byte) (int, error) {
+	c.cancel()
+	return c.r.Read(p)
+}
+
+// TestContextDoneWhileReading: a context done while Send reads the start
+// of the message (before MAIL is written) fails that Send only.
+func TestContextDoneWhileReading(t *testing.T) {
+	fs := newFakeServer(t, "PIPELINING")
+	c := dialT(t, fs.start(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := c.Send(ctx, env("a@x.example", "b@y.example"), cancelOnRead{cancel, strings.NewReader("x\r\n")})
+	var ce *ContextError
+	if !errors.As(err, &ce) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := fs.bytes(); got != "EHLO client.example\r\n" {
+		t.Errorf("sent %q", got)
+	}
+	if _, err := c.Send(testCtx(t), env("a@x.example", "b@y.example"), strings.NewReader("x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// The Deliverer reports a context done before it connects as such.
+	d := &Deliverer{Routes: map[string]string{"y.example": fs.ln.Addr().String()}}
+	msg := strings.NewReader("x\r\n")
+	o := d.Deliver(ctx, env("a@x.example", "b@y.example"), msg, msg.Size())[0]
+	if !errors.As(o.Err, &ce) || !o.Temporary() {
+		t.Errorf("Deliver: %v", o.Err)
 	}
 }
 

@@ -546,6 +546,12 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 	if err := c.fillN(first); err != nil {
 		return err
 	}
+	// Reading the message may have taken a while: a context done
+	// meanwhile fails the message before anything is written, and the
+	// connection stays usable.
+	if err := ctxDone(ctx, "MAIL"); err != nil {
+		return err
+	}
 	size := int64(-1)
 	if s.eof {
 		size = int64(s.n)
