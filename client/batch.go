@@ -33,6 +33,10 @@ type BatchResult struct {
 // costs one round trip instead of two. (With CHUNKING, Send already takes
 // one.)
 //
+// Recipients that a server's limit of recipients per transaction put off
+// (452 4.5.3) are StatusDeferred with that reply: SendBatch does not send
+// them again (Send does); send Result.Retry of that message.
+//
 // A failure of one message does not stop the others, but a broken
 // connection does: when the connection breaks while the reply to a
 // message's final dot is awaited, that message's outcome is unknown (an
