@@ -77,7 +77,7 @@ const (
 // the STARTTLS that TLSPolicy requires is skipped as unusable; the outcome
 // of the last one tried is reported.
 //
-// A message with REQUIRETLS (env.Mail.RequireTLS, RFC 8689 4.2.2) goes
+// A message with REQUIRETLS (env.Mail.RequireTLS, RFC 8689 4.2.1) goes
 // only over TLS with a certificate valid for the exchanger's MX host name,
 // to an exchanger that announces REQUIRETLS over that TLS, whatever
 // TLSPolicy says: never over opportunistic, unverified TLS, never in
@@ -523,7 +523,7 @@ func (d *Deliverer) transaction(ctx context.Context, opts *Options, domain strin
 
 // requireTLSOutcome turns the last outcome of a transaction, when it is a
 // REQUIRETLS refusal, into a transient one if some exchanger could not be
-// tested (untried): RFC 8689 5's permanent 5.7.30 is for when no path
+// tested (untried): the permanent 5.7.30 (RFC 8689 4.2.1, 5) is for when no path
 // exists.
 func requireTLSOutcome(last []RecipientOutcome, untried error) []RecipientOutcome {
 	if untried == nil || len(last) == 0 || !isRequireTLSRefusal(last[0].Err) {
@@ -540,7 +540,7 @@ func requireTLSOutcome(last []RecipientOutcome, untried error) []RecipientOutcom
 }
 
 // errRequireTLS refuses a REQUIRETLS message to an exchanger that offers
-// no TLS with a verified certificate (RFC 8689 4.2.2, 5: 5.7.30).
+// no TLS with a verified certificate (RFC 8689 4.2.1, 5: 5.7.30).
 func errRequireTLS(host, why string) error {
 	return localError("MAIL", reply.New(reply.CodeTransactionFailed, reply.EnhRequireTLS(),
 		"REQUIRETLS needed, and "+host+" "+why), ErrNoVerifiedTLS)
@@ -560,7 +560,7 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 	if h.route {
 		policy = TLSOpportunistic
 	}
-	// RFC 8689 4.2.2: a REQUIRETLS message needs STARTTLS with a
+	// RFC 8689 4.2.1: a REQUIRETLS message needs STARTTLS with a
 	// certificate valid for the MX host name, whatever the policy.
 	reqTLS := env.Mail.RequireTLS
 	verify := policy == TLSRequired || reqTLS
@@ -580,7 +580,7 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 		}
 		if useTLS && c.ext.StartTLS {
 			cfg := tlsConfig(opts, h.name)
-			// The name verified is the exchanger's (RFC 8689 4.2.2, RFC
+			// The name verified is the exchanger's (RFC 8689 4.2.1, RFC
 			// 7672 3.2.2 for the MX host name), never one configured for
 			// all of them.
 			cfg.ServerName = h.name

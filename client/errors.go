@@ -359,7 +359,7 @@ func (e *ServerAuthError) Temporary() bool { return false }
 
 // ErrNoVerifiedTLS is the cause of the Local *Error (554 5.7.30, RFC 8689
 // 5) for a REQUIRETLS message on a connection that is not TLS with a
-// certificate verified by the client (RFC 8689 4.2.2): in clear, or under
+// certificate verified by the client (RFC 8689 4.2.1): in clear, or under
 // TLS whose certificate was not checked (InsecureSkipVerify).
 var ErrNoVerifiedTLS = errors.New("the connection is not TLS with a verified certificate")
 

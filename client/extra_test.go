@@ -173,6 +173,10 @@ func FuzzServerReplies(f *testing.F) {
 	f.Add([]byte("220 hi\n250\n250 \n3"))
 	f.Add([]byte("220 hi\r\n250-x\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 done\r\n" +
 		"250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 one\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 two\r\n221 bye\r\n"))
+	// A SCRAM success without the server's proof, then a recipient limit.
+	f.Add([]byte("220 hi\r\n250-x\r\n250-PIPELINING\r\n250 AUTH SCRAM-SHA-256 PLAIN\r\n235 ok\r\n"))
+	f.Add([]byte("220 hi\r\n250-x\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n452 4.5.3 too many\r\n354 go\r\n250 one\r\n" +
+		"250 ok\r\n250 ok\r\n354 go\r\n250 two\r\n221 bye\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cs, ss := net.Pipe()
 		go io.Copy(io.Discard, ss)
@@ -188,8 +192,15 @@ func FuzzServerReplies(f *testing.F) {
 		}
 		defer c.Close()
 		c.Hello(ctx, "")
+		if err := c.AuthAuto(ctx, Credentials{Username: "u", Password: "pw"}); err == nil && c.Extensions().HasAuth("SCRAM-SHA-256") {
+			t.Fatalf("SCRAM success without the server's proof")
+		}
 		e := env("a@x.example", "b@y.example", "c@y.example")
-		c.Send(ctx, e, strings.NewReader("hello\r\n.dot\r\n"))
+		if res, err := c.Send(ctx, e, strings.NewReader("hello\r\n.dot\r\n")); err == nil && res.Accepted() != len(e.To) {
+			t.Fatalf("success with %d of %d recipients", res.Accepted(), len(e.To))
+		} else if re := (*RecipientsError)(nil); errors.As(err, &re) && re.Accepted != res.Accepted() {
+			t.Fatalf("RecipientsError says %d accepted, the Result %d", re.Accepted, res.Accepted())
+		}
 		res := c.SendBatch(ctx, []Message{{Envelope: e, Body: strings.NewReader("one\r\n")}, {Envelope: e, Body: strings.NewReader("two\r\n")}})
 		for _, r := range res {
 			if r.Err == nil && r.Result.Accepted() != len(e.To) {

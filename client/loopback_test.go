@@ -492,7 +492,7 @@ func TestLoopbackTooManyRecipients(t *testing.T) {
 }
 
 // TestLoopbackRequireTLS: a REQUIRETLS message reaches our server only
-// over TLS whose certificate the client verified (RFC 8689 4.2.2).
+// over TLS whose certificate the client verified (RFC 8689 4.2.1).
 func TestLoopbackRequireTLS(t *testing.T) {
 	st, addr, cert := startServer(t, loopbackOpts{tls: true, requireTLS: true})
 	ctx := ctxT(t)

@@ -129,7 +129,7 @@ func (c *Client) mailParams(p envelope.MailParams, utf8 bool, eightBit int, size
 }
 
 // requireTLS checks that a REQUIRETLS message may go on this connection
-// (RFC 8689 4.2.2): the server announced REQUIRETLS, and announced it over
+// (RFC 8689 4.2.1): the server announced REQUIRETLS, and announced it over
 // TLS whose certificate the client verified. A man in the middle can
 // announce REQUIRETLS in clear after stripping STARTTLS, or offer TLS with
 // a certificate of its own: neither gets the message. 554 5.7.30 (RFC 8689

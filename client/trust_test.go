@@ -353,7 +353,7 @@ func refusedForRequireTLS(err error) bool {
 	return errors.As(err, &e) && e.Local && e.Enhanced == reply.EnhRequireTLS() && e.Permanent()
 }
 
-// TestRequireTLSStripped: RFC 8689 4.2.2: a REQUIRETLS message goes only
+// TestRequireTLSStripped: RFC 8689 4.2.1: a REQUIRETLS message goes only
 // over TLS with a verified certificate. A man in the middle who strips
 // STARTTLS and announces REQUIRETLS in clear, or who offers TLS with a
 // certificate that does not verify, never gets it.
@@ -408,7 +408,7 @@ func TestRequireTLSStripped(t *testing.T) {
 }
 
 // TestDeliverRequireTLS: the Deliverer's opportunistic, unverified TLS
-// never carries a REQUIRETLS message (RFC 8689 4.2.2): it goes only to an
+// never carries a REQUIRETLS message (RFC 8689 4.2.1): it goes only to an
 // exchanger whose certificate is valid for its MX name and that announces
 // REQUIRETLS over TLS. When every exchanger was reached and none qualifies
 // the failure is permanent (5.7.30); when one could not be reached, it is
