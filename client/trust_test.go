@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -493,34 +492,6 @@ func TestDeliverRequireTLS(t *testing.T) {
 // sees it can replay (RFC 6750 5.3, RFC 7628 5): XOAUTH2 and OAUTHBEARER
 // need TLS as PLAIN does.
 func TestAuthTokenInClear(t *testing.T) {
-	conn := pipeServer(t, func(r *bufio.Reader, w net.Conn) {
-		w.Write([]byte("220 pipe\r\n"))
-		for {
-			l, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			switch {
-			case strings.HasPrefix(l, "EHLO"):
-				w.Write([]byte("250-pipe\r\n250 AUTH XOAUTH2 OAUTHBEARER\r\n"))
-			default:
-				w.Write([]byte("235 2.7.0 OK\r\n"))
-			}
-		}
-	})
-	ctx := testCtx(t)
-	c, err := NewClient(ctx, conn, "pipe", &Options{LocalName: "client.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var e *Error
-	if err := c.AuthAuto(ctx, Credentials{Username: "u", Token: "tok"}); !errors.As(err, &e) || !e.Local || e.Code != reply.CodeAuthTooWeak {
-		t.Errorf("AuthAuto: %v", err)
-	}
-	for _, m := range []Mechanism{XOAuth2Auth("u", "tok"), OAuthBearerAuth("u", "pipe", 25, "tok")} {
-		if err := c.Auth(ctx, m); !errors.As(err, &e) || !e.Local || e.Code != reply.CodeEncryptionRequired {
-			t.Errorf("%s: %v", m.Name(), err)
-		}
-	}
+	clearTextRefused(t, "XOAUTH2 OAUTHBEARER", Credentials{Username: "u", Token: "tok"},
+		XOAuth2Auth("u", "tok"), OAuthBearerAuth("u", "pipe", 25, "tok"))
 }
