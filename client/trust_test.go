@@ -189,7 +189,8 @@ func TestAuthNotOffered(t *testing.T) {
 // TestAuthAutoOrder: AuthAuto takes the strongest mechanism offered:
 // SCRAM-SHA-256 > CRAM-MD5 > PLAIN > LOGIN for a password, CRAM-MD5 above
 // PLAIN over TLS as well (it never hands the password to the peer), and
-// never a mechanism the server did not announce.
+// never a mechanism the server did not announce; when it fails, AuthAuto
+// does not try a weaker one (a man in the middle could force that).
 func TestAuthAutoOrder(t *testing.T) {
 	cert := smtptest.MustCertificate(t)
 	for _, tc := range []struct {
@@ -202,12 +203,10 @@ func TestAuthAutoOrder(t *testing.T) {
 	} {
 		fs := newFakeServer(t, "STARTTLS", "AUTH "+tc.offer)
 		fs.tls = cert.ServerConfig()
-		var got string
 		fs.onCommand = func(fc *fakeConn, line string) bool {
 			if !strings.HasPrefix(line, "AUTH ") {
 				return false
 			}
-			got = strings.Fields(line)[1]
 			fc.send("535 5.7.8 no")
 			return true
 		}
@@ -217,9 +216,15 @@ func TestAuthAutoOrder(t *testing.T) {
 		}
 		err = c.AuthAuto(testCtx(t), Credentials{Username: "u", Password: "pw"})
 		c.Close()
+		// Over TLS the recorder sees the plaintext.
+		tries := strings.Count(fs.bytes(), "\r\nAUTH ")
+		got := ""
+		if _, rest, ok := strings.Cut(fs.bytes(), "\r\nAUTH "); ok {
+			got, _, _ = strings.Cut(strings.Fields(rest)[0], "\r")
+		}
 		var e *Error
-		if !errors.As(err, &e) || e.Code != 535 || got != tc.want {
-			t.Errorf("offer %q: chose %q, err %v", tc.offer, got, err)
+		if !errors.As(err, &e) || e.Code != 535 || got != tc.want || tries != 1 {
+			t.Errorf("offer %q: chose %q (%d tries), err %v", tc.offer, got, tries, err)
 		}
 	}
 }
@@ -313,10 +318,10 @@ func TestAuthClearTextProxy(t *testing.T) {
 // TestOAuthBearerHostThroughProxy: OAUTHBEARER names the server dialled
 // (RFC 7628 3.1 host and port), not the proxy the connection went through.
 func TestOAuthBearerHostThroughProxy(t *testing.T) {
-	var got string
+	gotc := make(chan string, 1)
 	fs := authServer(t, "OAUTHBEARER", func(fc *fakeConn, line string) {
 		b, _ := base64.StdEncoding.DecodeString(strings.Fields(line)[2])
-		got = string(b)
+		gotc <- string(b)
 		fc.send("235 2.7.0 OK")
 	})
 	cert := smtptest.MustCertificate(t)
@@ -334,7 +339,7 @@ func TestOAuthBearerHostThroughProxy(t *testing.T) {
 	if err := c.AuthAuto(testCtx(t), Credentials{Username: "u", Token: "tok"}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(got, "\x01host=smtp.example.net\x01port=587\x01") {
+	if got := <-gotc; !strings.Contains(got, "\x01host=smtp.example.net\x01port=587\x01") {
 		t.Errorf("OAUTHBEARER message %q", got)
 	}
 }
@@ -494,4 +499,26 @@ func TestDeliverRequireTLS(t *testing.T) {
 func TestAuthTokenInClear(t *testing.T) {
 	clearTextRefused(t, "XOAUTH2 OAUTHBEARER", Credentials{Username: "u", Token: "tok"},
 		XOAuth2Auth("u", "tok"), OAuthBearerAuth("u", "pipe", 25, "tok"))
+}
+
+// TestDeliverVerifiesMXName: under TLSRequired the certificate must be
+// valid for the exchanger's own MX host name, even when the base
+// TLSConfig names another server (here one the certificate is valid for).
+func TestDeliverVerifiesMXName(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	fs := newFakeServer(t, "PIPELINING", "STARTTLS")
+	fs.tls = cert.ServerConfig()
+	res := &fakeResolver{
+		mx:  map[string][]*net.MX{"dom.example": {{Host: "mx.dom.example.", Pref: 10}}},
+		ips: map[string][]string{"mx.dom.example": {"10.0.0.1"}},
+	}
+	d := &Deliverer{Resolver: res, TLSPolicy: TLSRequired, Options: &Options{
+		TLSConfig: cert.ClientConfig(), // ServerName "localhost"
+		Dialer:    &mapDialer{routes: map[string]string{"10.0.0.1:25": fs.start()}},
+	}}
+	msg := strings.NewReader("secret\r\n")
+	o := d.Deliver(testCtx(t), env("a@x.example", "b@dom.example"), msg, msg.Size())[0]
+	if o.Delivered() || !o.Temporary() || strings.Contains(fs.bytes(), "MAIL") {
+		t.Errorf("delivered to a certificate not valid for the MX name: %+v", o)
+	}
 }
