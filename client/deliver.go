@@ -102,7 +102,9 @@ type Deliverer struct {
 	Resolver Resolver
 	// Options configure each connection (LocalName, timeouts, reply
 	// limits, Dialer, Logger, Trace). TLSConfig is the base of the TLS
-	// configuration; nil Options means the defaults.
+	// configuration (RootCAs, MinVersion...); its ServerName is replaced
+	// by each exchanger's host name, which is what the certificate must be
+	// valid for. Nil Options means the defaults.
 	Options *Options
 	// Port is the port dialled on each exchanger; 0 means 25.
 	Port int

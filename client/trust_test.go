@@ -522,3 +522,28 @@ func TestDeliverVerifiesMXName(t *testing.T) {
 		t.Errorf("delivered to a certificate not valid for the MX name: %+v", o)
 	}
 }
+
+// TestAuthTraceRedacted: Options.Trace shows the AUTH exchange with every
+// credential replaced by "***", whatever the mechanism.
+func TestAuthTraceRedacted(t *testing.T) {
+	for _, m := range []Mechanism{PlainAuth("", "u", "pw"), LoginAuth("u", "pw"), ScramSHA256Auth("u", "pw"), CramMD5Auth("u", "pw")} {
+		fs := authServer(t, m.Name(), func(fc *fakeConn, line string) { serveAuth(t, fc, line) })
+		var trace strings.Builder
+		c := dialT(t, fs.start(), &Options{Trace: &trace})
+		if err := c.Auth(testCtx(t), m); err != nil {
+			t.Fatalf("%s: %v", m.Name(), err)
+		}
+		sent := strings.Split(fs.bytes(), "\r\n")
+		for _, l := range sent[1:] { // every AUTH line and response after EHLO
+			if l == "AUTH "+m.Name() || l == "" {
+				continue
+			}
+			if l = strings.TrimPrefix(l, "AUTH "+m.Name()+" "); strings.Contains(trace.String(), l) {
+				t.Errorf("%s: trace shows %q", m.Name(), l)
+			}
+		}
+		if !strings.Contains(trace.String(), "C: ***\r\n") && !strings.Contains(trace.String(), "C: AUTH "+m.Name()+" ***\r\n") {
+			t.Errorf("%s: trace %q", m.Name(), trace.String())
+		}
+	}
+}
