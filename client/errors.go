@@ -32,8 +32,10 @@ type Error struct {
 	// Local reports that the client refused the command without asking
 	// the server; Err then says why.
 	Local bool
-	// Err is the cause of a Local refusal: ErrBadSequence, or an
-	// *ExtensionError, or a *SizeError. Nil for a server's reply.
+	// Err is the cause of a Local refusal: ErrBadSequence,
+	// ErrNoRecipients, ErrNoVerifiedTLS, an *ExtensionError, a *SizeError,
+	// or the envelope's error for an argument that cannot be sent. Nil for
+	// a server's reply.
 	Err error
 }
 
