@@ -42,8 +42,8 @@ func (noTest) Helper()                   {}
 func (noTest) Cleanup(func())            {}
 func (noTest) Logf(string, ...any)       {}
 func (noTest) Failed() bool              { return false }
-func (noTest) Errorf(f string, a ...any) { panic("smtptest: " + fmt.Sprintf(f, a...)) }
-func (noTest) Fatalf(f string, a ...any) { panic("smtptest: " + fmt.Sprintf(f, a...)) }
+func (noTest) Errorf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+func (noTest) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 
 // logSink passes lines to tb.Logf until it is stopped, so that a goroutine
 // that outlives the test cannot log into a finished test (which panics).
