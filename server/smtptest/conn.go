@@ -28,7 +28,7 @@ type Conn struct {
 	// TLSConfig is used by StartTLS and the !tls directive of Run.
 	TLSConfig *tls.Config
 	// Trace, if not nil, receives every line sent ("C: ...") and
-	// received ("S: ..."), without CRLF.
+	// received ("S: ..."), without CRLF: a transcript of the session.
 	Trace io.Writer
 
 	tb TB
@@ -95,7 +95,7 @@ func (c *Conn) Send(s string) {
 // Write writes p exactly and returns the error, for a test that expects
 // the server to have gone.
 func (c *Conn) Write(p []byte) error {
-	c.trace("C: ", string(p))
+	c.trace('C', string(p))
 	c.nc.SetWriteDeadline(time.Now().Add(c.timeout()))
 	_, err := c.nc.Write(p)
 	return err
@@ -147,7 +147,7 @@ func (c *Conn) ReadRawReply() (string, error) {
 func (c *Conn) readLine() (string, error) {
 	c.nc.SetReadDeadline(time.Now().Add(c.timeout()))
 	line, err := c.r.ReadString('\n')
-	c.trace("S: ", line)
+	c.trace('S', line)
 	if err != nil {
 		err = readError(err, c.timeout())
 	}
@@ -225,7 +225,7 @@ func (c *Conn) closed() string {
 	b, err := io.ReadAll(c.r)
 	switch {
 	case len(b) > 0:
-		c.trace("S: ", string(b))
+		c.trace('S', string(b))
 		return fmt.Sprintf("%q", b)
 	case err == nil || isConnGone(err):
 		return ""
@@ -299,7 +299,7 @@ func gotError(partial string, err error) string {
 	return s
 }
 
-func (c *Conn) trace(prefix, s string) {
+func (c *Conn) trace(kind byte, s string) {
 	if c.Trace == nil || s == "" {
 		return
 	}
@@ -308,8 +308,8 @@ func (c *Conn) trace(prefix, s string) {
 		if l == "" {
 			continue
 		}
-		b.WriteString(prefix)
-		b.WriteString(strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r"))
+		// As a transcript line: "C:" alone for an empty line.
+		b.WriteString(step{kind: kind, text: strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r")}.String())
 		b.WriteString("\n")
 	}
 	io.WriteString(c.Trace, b.String())
