@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtp/examples/internal/e2e"
+	"github.com/smtpkit/smtp/server/smtptest"
 )
 
 // The binaries built by TestMain.
@@ -119,33 +119,14 @@ func TestVerbose(t *testing.T) {
 	}
 }
 
-// silent accepts connections and never says anything.
-func silent(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	return l.Addr().String()
-}
-
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := e2e.WriteCert(t, dir)
 	plain, mdPlain := sink(t, "-reject", "nobody@y.test", "-max-rcpts", "1")
 	tlsAddr, mdTLS := sink(t, "-tls-cert", cert, "-tls-key", key, "-auth", "alice:pw")
 	down := e2e.FreeAddr(t)
-	mute := silent(t)
+	mute := smtptest.NewServer(t, smtptest.NoGreeting()).Addr
+	cut := smtptest.NewServer(t, smtptest.DropAt("DATA", 1)).Addr
 	for _, tc := range []struct {
 		name string
 		code int
@@ -160,6 +141,7 @@ func TestExitCodes(t *testing.T) {
 		{"452 too many recipients", 75, []string{"-server", plain, "-from", "a@x.test", "-to", "b@y.test", "-to", "c@y.test"}},
 		{"connection refused", 75, []string{"-server", down, "-from", "a@x.test", "-to", "b@y.test"}},
 		{"silent server, timeout", 75, []string{"-server", mute, "-from", "a@x.test", "-to", "b@y.test", "-timeout", "500ms"}},
+		{"cut after the final dot, outcome unknown", 75, []string{"-server", cut, "-from", "a@x.test", "-to", "b@y.test"}},
 		{"-starttls without STARTTLS", 69, []string{"-server", plain, "-from", "a@x.test", "-to", "b@y.test", "-starttls", "-insecure"}},
 		{"self-signed without -insecure", 69, []string{"-server", tlsAddr, "-from", "a@x.test", "-to", "b@y.test", "-starttls", "-auth", "alice:pw"}},
 		{"wrong password", 69, []string{"-server", tlsAddr, "-from", "a@x.test", "-to", "b@y.test", "-starttls", "-insecure", "-auth", "alice:nope"}},
