@@ -24,6 +24,31 @@
 // TB runs the same outside a test, in an Example or a program: call Close,
 // and a failure panics.
 //
+// # Transcripts
+//
+// A Peer and Conn.Run take a dialogue written one line per line of the
+// protocol:
+//
+//	S: 220 mx.example.org ESMTP
+//	C: EHLO client.example.net
+//	S: 250-mx.example.org
+//	S: 250 PIPELINING
+//
+// "C: " lines are what the client sends and "S: " lines what the server
+// sends, each without its CRLF ("C:" or "S:" alone is an empty line).
+// Leading blanks and empty lines are ignored, so a transcript can be an
+// indented raw string literal. In a line that is expected rather than
+// sent, "{*}" matches any run of bytes within the line: a host name, a
+// queue id. Three directives stand for events that are not lines:
+//
+//	!tls    both sides start TLS here (after the 220 reply to STARTTLS)
+//	!close  this side closes the connection (the last line)
+//	!eof    the other side must close the connection (the last line)
+//
+// When the other side leaves the transcript, the failure is a
+// *MismatchError: the line expected, what came instead, and the lines
+// before it.
+//
 // The package depends on the server, reply and envelope packages only, not
 // on the client: test a client against it, or a server with its Conn.
 package smtptest

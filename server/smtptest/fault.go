@@ -75,8 +75,8 @@ const cmdConnect = "CONNECT"
 // connection; nobody hears it.
 var errCut = errors.New("smtptest: connection cut by a fault")
 
-// ReplyAt returns a Fault that answers the n-th cmd ("MAIL", "RCPT",
-// "DATA", "BDAT"; n from 1, 0 for every one) with r instead of the
+// ReplyAt returns a Fault that answers the n-th cmd ("CONNECT", "MAIL",
+// "RCPT", "DATA", "BDAT"; n from 1, 0 for every one) with r instead of the
 // server's reply: a 4xx or 5xx refusal, or a 421 that also closes the
 // connection in the middle of the session.
 func ReplyAt(cmd string, n int, r *reply.Reply) Fault {

@@ -94,12 +94,8 @@ func TestFaultReplies(t *testing.T) {
 func TestFault421MidSession(t *testing.T) {
 	ts := smtptest.NewServer(t, smtptest.ReplyAt("RCPT", 1, reply.ServiceNotAvailable("localhost")))
 	ctx := ctxT(t)
-	c, err := client.Dial(ctx, ts.Addr, &client.Options{NoPipelining: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, err = c.Send(ctx, newEnv(t, "a@example.org", "b@example.org"), strings.NewReader("x\r\n"))
+	c := dialClient(t, client.Dial, ts.Addr, &client.Options{NoPipelining: true})
+	_, err := c.Send(ctx, newEnv(t, "a@example.org", "b@example.org"), strings.NewReader("x\r\n"))
 	asError(t, err, "RCPT", 421)
 	if err := c.Noop(ctx); err == nil {
 		t.Error("NOOP after a 421 succeeded")

@@ -23,11 +23,12 @@ import (
 // connection is closed.
 //
 // After a "C: BDAT n" line, the next n octets are the chunk: its lines
-// are compared with the next "C: " lines (a last line without CRLF with
-// a "C: " line as well). "!tls" makes the Peer start TLS as a server with
-// a certificate made for the test (ClientTLSConfig trusts it); bytes the
-// client sent before the handshake are a mismatch. "!close" closes the
-// connection; "!eof" waits for the client to close it.
+// are compared with the next "C: " lines (a chunk that ends in the middle
+// of a line is compared without a CRLF there). "!tls" makes the Peer
+// start TLS as a server with a certificate made for the test
+// (ClientTLSConfig trusts it); bytes the client sent before the handshake
+// are a mismatch (RFC 3207 5). "!close" closes the connection; "!eof"
+// waits for the client to close it.
 type Peer struct {
 	// Addr is the address the Peer listens on, "127.0.0.1:port".
 	Addr string

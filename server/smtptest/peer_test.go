@@ -35,11 +35,7 @@ func TestPeerPipelinedSend(t *testing.T) {
 		S: 221 Bye
 	`)
 	ctx := ctxT(t)
-	c, err := client.Dial(ctx, p.Addr, &client.Options{LocalName: "client.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialClient(t, client.Dial, p.Addr, &client.Options{LocalName: "client.example"})
 	res, err := c.Send(ctx, newEnv(t, "a@example.org", "b@example.org"), strings.NewReader("Subject: hi\n\n.leading dot\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -75,11 +71,7 @@ func TestPeerBDAT(t *testing.T) {
 		!close
 	`)
 	ctx := ctxT(t)
-	c, err := client.Dial(ctx, p.Addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialClient(t, client.Dial, p.Addr, nil)
 	if _, err := c.Send(ctx, newEnv(t, "a@example.org", "b@example.org"), strings.NewReader("Subject: x\r\n\r\ny\r\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -105,10 +97,7 @@ func TestPeerSTARTTLS(t *testing.T) {
 		S: 221 Bye
 	`)
 	ctx := ctxT(t)
-	c, err := client.DialStartTLS(ctx, p.Addr, &client.Options{TLSConfig: p.ClientTLSConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialClient(t, client.DialStartTLS, p.Addr, &client.Options{TLSConfig: p.ClientTLSConfig()})
 	if _, ok := c.TLSConnectionState(); !ok {
 		t.Error("no TLS")
 	}
@@ -144,10 +133,7 @@ func TestPeerTranscripts(t *testing.T) {
 	ctx := ctxT(t)
 	_, err := client.Dial(ctx, p.Addr, nil)
 	asError(t, err, "greeting", 554)
-	c, err := client.Dial(ctx, p.Addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialClient(t, client.Dial, p.Addr, nil)
 	if err := c.Quit(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,18 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
+// dialClient connects our client to addr with dial (client.Dial,
+// DialStartTLS or DialTLS) and opts; it is closed when the test ends.
+func dialClient(t *testing.T, dial func(context.Context, string, *client.Options) (*client.Client, error), addr string, opts *client.Options) *client.Client {
+	t.Helper()
+	c, err := dial(ctxT(t), addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func mustPath(t testing.TB, s string) envelope.Path {
 	p, err := envelope.ParsePath("<"+s+">", envelope.ParseOptions{})
 	if err != nil {
@@ -47,18 +59,10 @@ func TestServerRecords(t *testing.T) {
 			t.Fatalf("Send: %v", err)
 		}
 	}
-	c1, err := client.Dial(ctx, ts.Addr, &client.Options{LocalName: "one.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c1.Close()
+	c1 := dialClient(t, client.Dial, ts.Addr, &client.Options{LocalName: "one.example"})
 	send(c1, "a@example.org", []string{"b@example.net", "c@example.net"}, "Subject: 1\r\n\r\n.dot\r\n")
 	send(c1, "a@example.org", []string{"d@example.net"}, "Subject: 2\n\nbare LF\n")
-	c2, err := client.Dial(ctx, ts.Addr, &client.Options{LocalName: "two.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := dialClient(t, client.Dial, ts.Addr, &client.Options{LocalName: "two.example"})
 	send(c2, "", []string{"e@example.net"}, "Subject: 3\r\n\r\n")
 
 	msgs := ts.Messages()

@@ -41,10 +41,7 @@ func TestServerSTARTTLSAuth(t *testing.T) {
 		client.ScramSHA256Auth("alice", "wonder land"),
 	}
 	for _, m := range mechs {
-		cl, err := client.DialStartTLS(ctx, ts.Addr, &client.Options{TLSConfig: ts.ClientTLSConfig()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cl := dialClient(t, client.DialStartTLS, ts.Addr, &client.Options{TLSConfig: ts.ClientTLSConfig()})
 		if err := cl.Auth(ctx, m); err != nil {
 			t.Errorf("%s: %v", m.Name(), err)
 		}
@@ -60,12 +57,8 @@ func TestServerSTARTTLSAuth(t *testing.T) {
 	}
 
 	// A wrong password is the client's 535.
-	cl, err := client.DialStartTLS(ctx, ts.Addr, &client.Options{TLSConfig: ts.ClientTLSConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	err = cl.AuthAuto(ctx, client.Credentials{Username: "alice", Password: "wrong"})
+	cl := dialClient(t, client.DialStartTLS, ts.Addr, &client.Options{TLSConfig: ts.ClientTLSConfig()})
+	err := cl.AuthAuto(ctx, client.Credentials{Username: "alice", Password: "wrong"})
 	var e *client.Error
 	if !errors.As(err, &e) || e.Code != 535 {
 		t.Errorf("wrong password: %v, want a 535 *client.Error", err)
@@ -77,11 +70,7 @@ func TestServerSTARTTLSAuth(t *testing.T) {
 func TestServerAuthWithoutTLS(t *testing.T) {
 	ts := smtptest.NewServer(t, smtptest.User("bob", "pw"))
 	ctx := ctxT(t)
-	cl, err := client.Dial(ctx, ts.Addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := dialClient(t, client.Dial, ts.Addr, nil)
 	if err := cl.AuthAuto(ctx, client.Credentials{Username: "bob", Password: "pw"}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +100,7 @@ func TestServerImplicitTLS(t *testing.T) {
 		!eof
 	`)
 	ctx := ctxT(t)
-	cl, err := client.DialTLS(ctx, ts.Addr, &client.Options{TLSConfig: ts.ClientTLSConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := dialClient(t, client.DialTLS, ts.Addr, &client.Options{TLSConfig: ts.ClientTLSConfig()})
 	if err := cl.SendMail(ctx, "a@example.org", []string{"b@example.org"}, strings.NewReader("x\r\n")); err != nil {
 		t.Fatal(err)
 	}

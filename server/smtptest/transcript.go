@@ -5,24 +5,7 @@ import (
 	"strings"
 )
 
-// A transcript is a dialogue written one line per line of the protocol:
-//
-//	S: 220 mx.example.org ESMTP
-//	C: EHLO client.example.net
-//	S: 250-mx.example.org
-//	S: 250 PIPELINING
-//
-// "C: " lines are what the client sends and "S: " lines what the server
-// sends, each without its CRLF ("C:" or "S:" alone is an empty line).
-// Leading blanks and empty lines are ignored, so a transcript can be an
-// indented raw string literal. In a line that is expected (not sent),
-// "{*}" matches any run of bytes within the line: a host name, a queue id.
-//
-// Three directives stand for events that are not lines:
-//
-//	!tls    both sides start TLS here (after the 220 reply to STARTTLS)
-//	!close  this side closes the connection here (the last line)
-//	!eof    the other side must close the connection here (the last line)
+// The transcript format is described in the package documentation.
 
 // step is one line of a transcript.
 type step struct {
