@@ -113,7 +113,7 @@ func Example() {
 	c.Trace = os.Stdout
 	c.Expect("220")
 	c.Cmd("EHLO localhost")
-	c.Cmd("MAIL FROM:<root@nsa.gov>") // before AUTH
+	c.Cmd("MAIL FROM:<root@nsa.gov>")            // before AUTH
 	c.Cmd("AUTH PLAIN AHVzZXJuYW1lAHBhc3N3b3Jk") // \0username\0password
 	c.Cmd("MAIL FROM:<root@nsa.gov>")
 	c.Cmd("RCPT TO:<root@gchq.gov.uk>")
