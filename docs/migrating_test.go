@@ -157,6 +157,7 @@ func TestPortedServer(t *testing.T) {
 	var logged strings.Builder
 	s := NewServer(log.New(&logged, "", 0))
 	s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // the failed AUTH is logged
+	s.AuthFailureDelay = -1
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
