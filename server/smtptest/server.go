@@ -247,7 +247,7 @@ func (s *Server) Close() {
 
 // ClientTLSConfig returns a new TLS configuration for a client that
 // trusts the server's test certificate (for server name "localhost"), or
-// nil when the server has no TLS.
+// nil when there is none (neither STARTTLS nor ImplicitTLS was given).
 func (s *Server) ClientTLSConfig() *tls.Config {
 	if s.cert == nil {
 		return nil
@@ -255,8 +255,8 @@ func (s *Server) ClientTLSConfig() *tls.Config {
 	return s.cert.ClientConfig()
 }
 
-// Certificate returns the server's test certificate, or nil when it has
-// no TLS.
+// Certificate returns the server's test certificate, or nil when there
+// is none.
 func (s *Server) Certificate() *Certificate { return s.cert }
 
 // Dial connects a test client to the server, with TLS from the first byte
