@@ -3,7 +3,6 @@ package dane_test
 import (
 	"context"
 	"fmt"
-	"testing"
 
 	"github.com/smtpkit/smtp/client/dane"
 	"github.com/smtpkit/smtp/internal/dnsstub/dnstest"
@@ -12,17 +11,23 @@ import (
 
 func ExampleResolver_Host() {
 	// A fake validating resolver stands in for the one on 127.0.0.1:53.
-	t := &testing.T{}
-	srv := dnstest.NewServer(t)
+	srv, err := dnstest.Start()
+	if err != nil {
+		panic(err)
+	}
 	defer srv.Close()
-	cert := smtptest.SelfSigned(t, smtptest.CertOptions{DNSNames: []string{"mx.example.com"}})
+	cert, err := smtptest.NewCertificate() // the MX's certificate, for "localhost"
+	if err != nil {
+		panic(err)
+	}
 	srv.AddA("mx.example.com", "192.0.2.25")
 	tlsa := dane.Record(dane.UsageDANEEE, dane.SelectorSPKI, dane.MatchSHA256, cert.Leaf)
 	srv.AddTLSA("_25._tcp.mx.example.com", tlsa.Usage, tlsa.Selector, tlsa.MatchingType, tlsa.Data)
 
 	r := &dane.Resolver{Server: srv.Addr}
 	// mxSecure: the MX lookup (r.LookupMXSecure) was secure.
-	p, err := r.Host(context.Background(), "mx.example.com", 25, true)
+	var p *dane.HostPolicy
+	p, err = r.Host(context.Background(), "mx.example.com", 25, true)
 	if err != nil {
 		fmt.Println("defer:", err)
 		return

@@ -55,6 +55,16 @@ type Server struct {
 // NewServer starts a server that stops when the test ends.
 func NewServer(tb testing.TB) *Server {
 	tb.Helper()
+	s, err := Start()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server on a free loopback port; Close stops it.
+func Start() (*Server, error) {
 	s := &Server{
 		records:  map[key][]dnsmessage.Resource{},
 		names:    map[string]bool{},
@@ -65,8 +75,9 @@ func NewServer(tb testing.TB) *Server {
 	for range 10 {
 		s.udp, err = net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
+		// TCP on the same port number as UDP; taken by chance, try again.
 		s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String())
 		if err == nil {
 			break
@@ -74,14 +85,13 @@ func NewServer(tb testing.TB) *Server {
 		s.udp.Close()
 	}
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	s.Addr = s.udp.LocalAddr().String()
 	s.wg.Add(2)
 	go s.serveUDP()
 	go s.serveTCP()
-	tb.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 // Close stops the server.
