@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -492,5 +493,45 @@ func TestKeys(t *testing.T) {
 	}
 	if _, err := LoadPrivateKey(filepath.Join(dir, "missing.pem")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// lineReader yields n bytes of body lines without holding them.
+type lineReader struct{ n int }
+
+func (r *lineReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	const line = "0123456789 abcdefghij  klmnopqrst \t uvwxyz.\r\n"
+	k := 0
+	for k < len(p) && r.n > 0 {
+		p[k] = line[r.n%len(line)]
+		k++
+		r.n--
+	}
+	return k, nil
+}
+
+// TestSignStreamsBody: signing a 64 MiB message allocates a small,
+// fixed amount: the body is hashed as it streams, never held.
+func TestSignStreamsBody(t *testing.T) {
+	s, _ := NewSigner("example.org", "sel1", rfc8463Ed25519Key(t))
+	const size = 64 << 20
+	msg := func() io.Reader {
+		return io.MultiReader(strings.NewReader("From: a@example.org\r\nSubject: big\r\n\r\n"), &lineReader{n: size})
+	}
+	if _, err := s.Sign(msg()); err != nil { // warm up
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if _, err := s.Sign(msg()); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Fatalf("signing a %d-byte message allocated %d bytes", size, alloc)
 	}
 }
