@@ -17,43 +17,6 @@ import (
 	"github.com/smtpkit/smtp/internal/smtptest"
 )
 
-// handshake runs a TLS handshake between a loopback server presenting
-// cert (the chain in cert.TLS) and a client configured by cfg, and returns
-// the client's error.
-func handshake(t *testing.T, cert tls.Certificate, cfg *tls.Config) error {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		s := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
-		if s.Handshake() == nil {
-			// Wait for the client to look at the certificate and hang up.
-			s.Read(make([]byte, 1))
-		}
-	}()
-	conn, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c := tls.Client(conn, cfg)
-	err = c.HandshakeContext(ctx)
-	c.Close()
-	<-done
-	return err
-}
-
 // TestVerifyRFC7672 is the matching of RFC 7672 3 and RFC 6698 2.1, over a
 // real TLS handshake with the policy's tls.Config: DANE-EE ignores names
 // and dates, DANE-TA checks both, PKIX usages are unusable, the trust
@@ -105,7 +68,7 @@ func TestVerifyRFC7672(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// Records holds unusable ones too: Verify itself must skip them.
 			p := &dane.HostPolicy{Mode: dane.Authenticate, Host: mx, BaseDomain: mx, Records: tc.records}
-			err := handshake(t, tc.cert, p.TLSConfig(nil))
+			err := smtptest.Handshake(t, tc.cert, p.TLSConfig(nil))
 			if tc.result == "" {
 				if err != nil {
 					t.Fatalf("handshake failed: %v", err)

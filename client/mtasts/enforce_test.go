@@ -3,7 +3,6 @@ package mtasts_test
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"testing"
 	"time"
 
@@ -35,34 +34,10 @@ func TestPolicyTLSConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				s := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{tc.cert}})
-				if s.Handshake() == nil {
-					s.Read(make([]byte, 1))
-				}
-			}()
-			conn, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
 			// The base configuration's roots are kept; InsecureSkipVerify
 			// in it is overridden.
 			base := &tls.Config{RootCAs: ca.Pool, InsecureSkipVerify: true}
-			c := tls.Client(conn, p.TLSConfig(base, "mx.example.com."))
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			err = c.HandshakeContext(ctx)
-			c.Close()
+			err := smtptest.Handshake(t, tc.cert, p.TLSConfig(base, "mx.example.com."))
 			if (err == nil) != tc.ok {
 				t.Fatalf("handshake: %v, want ok=%v", err, tc.ok)
 			}

@@ -132,3 +132,40 @@ func makeCert(tb testing.TB, cn string, o CertOptions, parent *x509.Certificate,
 	}
 	return key, der
 }
+
+// Handshake runs one TLS handshake over loopback between a server that
+// presents cert (its whole chain) and a client configured by cfg, and
+// returns the client's error: a test of certificate verification without
+// any protocol around it.
+func Handshake(tb testing.TB, cert tls.Certificate, cfg *tls.Config) error {
+	tb.Helper()
+	ln, err := Listen()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(DefaultTimeout))
+		s := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+		if s.Handshake() == nil {
+			s.Read(make([]byte, 1)) // until the client hangs up
+		}
+	}()
+	conn, err := net.DialTimeout("tcp", ln.Addr().String(), DefaultTimeout)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(DefaultTimeout))
+	c := tls.Client(conn, cfg)
+	err = c.Handshake()
+	c.Close()
+	<-done
+	return err
+}
