@@ -8,16 +8,19 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// DefaultHeaders are the header fields signed when Signer.Headers is nil:
-// those RFC 6376 5.4.1 says should be signed, plus Message-ID and the MIME
-// fields that say how to read the body. Only the fields present are
+// DefaultHeaders returns the header fields signed when Signer.Headers is
+// nil: those RFC 6376 5.4.1 says should be signed, plus Message-ID and the
+// MIME fields that say how to read the body. Only the fields present are
 // signed, each as many times as it appears.
-var DefaultHeaders = []string{
+func DefaultHeaders() []string { return slices.Clone(defaultHeaders) }
+
+var defaultHeaders = []string{
 	"From", "Reply-To", "Subject", "Date", "To", "Cc",
 	"Resent-Date", "Resent-From", "Resent-To", "Resent-Cc",
 	"In-Reply-To", "References",
@@ -25,10 +28,10 @@ var DefaultHeaders = []string{
 	"Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
 }
 
-// DefaultOversign are the fields signed once more than they appear when
+// defaultOversign are the fields signed once more than they appear when
 // Signer.Oversign is nil: the signature then covers their absence too, so
 // that a second From added on the way breaks it (RFC 6376 8.15).
-var DefaultOversign = []string{"From"}
+var defaultOversign = []string{"From"}
 
 // maxLineLength is where the signature field is folded (RFC 5322 2.1.1:
 // lines SHOULD be at most 78 characters).
@@ -45,11 +48,12 @@ type Signer struct {
 	Key crypto.Signer
 	// HeaderCanonicalization and BodyCanonicalization; "" means Relaxed.
 	HeaderCanonicalization, BodyCanonicalization Canonicalization
-	// Headers are the fields to sign; nil means DefaultHeaders. From is
-	// always signed (RFC 6376 5.4).
+	// Headers are the fields to sign; nil means DefaultHeaders(). From
+	// is always signed (RFC 6376 5.4).
 	Headers []string
-	// Oversign are fields signed once more than they appear; nil means
-	// DefaultOversign, an empty non-nil slice none.
+	// Oversign are fields signed once more than they appear (RFC 6376
+	// 8.15: then none can be added); nil means From only, an empty
+	// non-nil slice none.
 	Oversign []string
 	// Identity is the i= tag (the agent or user the domain signs for,
 	// RFC 6376 3.5); empty leaves it out.
@@ -266,11 +270,11 @@ func (s *Signer) Sign(r io.Reader) ([]byte, error) {
 func (s *Signer) signedNames(fields []field) []string {
 	want := s.Headers
 	if want == nil {
-		want = DefaultHeaders
+		want = defaultHeaders
 	}
 	over := s.Oversign
 	if over == nil {
-		over = DefaultOversign
+		over = defaultOversign
 	}
 	count := func(name string) int {
 		n := 0
