@@ -140,7 +140,9 @@ func ParseRoute(s string) (domain, addr string, err error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return "", "", fmt.Errorf("-route %q: want DOMAIN=HOST:PORT: %v", s, err)
 	}
-	domain = strings.TrimSuffix(domain, ".")
+	// Domain names are case-insensitive (RFC 4343), and IDNA2008
+	// U-labels are lower case: lower-case the name before converting it.
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	if domain != "*" {
 		a, err := envelope.Address{Local: "postmaster", Domain: domain}.ASCII()
 		if err != nil {
