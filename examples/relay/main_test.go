@@ -312,6 +312,14 @@ func TestRelayExpiry(t *testing.T) {
 	if !strings.Contains(body, "Status: 4.4.7") || !strings.Contains(body, "Final-Recipient: rfc822; b@y.test") {
 		t.Errorf("expiry report:\n%s", body)
 	}
+	// No host said anything: the connection failed (issue 14.16). No
+	// Diagnostic-Code or Remote-MTA (RFC 3464 2.3.5, 2.3.6), and a text
+	// that says what happened.
+	unfolded := strings.ReplaceAll(body, "\r\n    ", " ")
+	if strings.Contains(body, " said: ") || strings.Contains(body, "Diagnostic-Code:") || strings.Contains(body, "Remote-MTA:") ||
+		!strings.Contains(unfolded, "<b@y.test>: delivery time expired; last attempt: connection to 127.0.0.1 failed: ") {
+		t.Errorf("expiry report presents a connection failure as a reply:\n%s", body)
+	}
 	w.waitQueue("empties", emptyQueue)
 }
 
