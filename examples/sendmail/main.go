@@ -25,6 +25,7 @@ const (
 	exitUnavailable = 69 // EX_UNAVAILABLE: permanent failure
 	exitIOErr       = 74 // EX_IOERR
 	exitTempFail    = 75 // EX_TEMPFAIL: try again later
+	exitConfig      = 78 // EX_CONFIG: an unusable -auth-file
 )
 
 // DefaultTimeout bounds the whole exchange, so that a silent server never
@@ -60,6 +61,12 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
+// configError is an unusable -auth-file: exit status 78.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return "-auth-file: " + e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
 // addrOptions accepts UTF-8 addresses; the client declares SMTPUTF8 for
 // them (RFC 6531).
 var addrOptions = envelope.ParseOptions{SMTPUTF8: true}
@@ -78,7 +85,7 @@ func parsePath(s string) (envelope.Path, error) {
 // parseFlags parses args (without the program name).
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
-	var from, auth string
+	var from, auth, authFile string
 	var to, routes cli.Strings
 	fs := flag.NewFlagSet("sendmail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -89,7 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.starttls, "starttls", false, "require STARTTLS")
 	fs.BoolVar(&c.implicit, "tls", false, "implicit TLS (RFC 8314)")
 	fs.BoolVar(&c.insecure, "insecure", false, "do not verify the server's certificate")
-	fs.StringVar(&auth, "auth", "", "`user:pass` for AUTH PLAIN")
+	fs.StringVar(&auth, "auth", "", "`user:pass` to log in with the strongest mechanism the server offers ("+cli.VisibleInPS+")")
+	fs.StringVar(&authFile, "auth-file", "", "`file` holding the user:password to log in with (refused unless only its owner may access it: chmod 600)")
 	fs.BoolVar(&c.lmtp, "lmtp", false, "speak LMTP (RFC 2033)")
 	fs.Var(&routes, "route", "`DOMAIN=HOST:PORT`: without -server, deliver DOMAIN there (repeatable)")
 	fs.DurationVar(&c.timeout, "timeout", DefaultTimeout, "limit for the whole exchange")
@@ -115,17 +123,25 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		c.to = append(c.to, envelope.Recipient{Path: p})
 	}
+	if auth != "" && authFile != "" {
+		return nil, usagef("-auth and -auth-file exclude each other")
+	}
 	if auth != "" {
 		var ok bool
 		if c.user, c.pass, ok = strings.Cut(auth, ":"); !ok || c.user == "" {
 			return nil, usagef("-auth: want user:pass")
 		}
 	}
+	if authFile != "" {
+		if c.user, c.pass, err = cli.ReadCredential(authFile); err != nil {
+			return nil, &configError{err}
+		}
+	}
 	if c.starttls && c.implicit {
 		return nil, usagef("-starttls and -tls exclude each other")
 	}
 	if c.server == "" && (c.lmtp || c.user != "" || c.implicit) {
-		return nil, usagef("-lmtp, -auth and -tls need -server")
+		return nil, usagef("-lmtp, -auth, -auth-file and -tls need -server")
 	}
 	if c.server != "" {
 		if _, _, err := net.SplitHostPort(c.server); err != nil {
@@ -176,6 +192,10 @@ func sendmail(args []string, stdin io.Reader, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "sendmail:", err)
+		var cfe *configError
+		if errors.As(err, &cfe) {
+			return exitConfig
+		}
 		return exitUsage
 	}
 	msg, err := io.ReadAll(io.LimitReader(stdin, MaxMessageSize+1))
@@ -244,7 +264,10 @@ func sendTo(ctx context.Context, cfg *config, msg []byte, stderr io.Writer) erro
 		}
 	}
 	if cfg.user != "" {
-		if err := c.Auth(ctx, client.PlainAuth("", cfg.user, cfg.pass)); err != nil {
+		// The strongest mechanism both sides know (SCRAM-SHA-256,
+		// CRAM-MD5, PLAIN, LOGIN); never one the server did not offer,
+		// and PLAIN or LOGIN only over TLS or to a loopback address.
+		if err := c.AuthAuto(ctx, client.Credentials{Username: cfg.user, Password: cfg.pass}); err != nil {
 			return err
 		}
 	}
