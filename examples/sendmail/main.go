@@ -16,6 +16,7 @@ import (
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/cli"
+	"github.com/smtpkit/smtp/reply"
 )
 
 // Exit statuses of sysexits.h.
@@ -271,17 +272,72 @@ func sendTo(ctx context.Context, cfg *config, msg []byte, stderr io.Writer) erro
 			return err
 		}
 	}
-	env := envelope.Envelope{From: cfg.from, To: cfg.to}
-	res, err := c.Send(ctx, env, bytesReader(msg))
+	outs, err := sendAll(ctx, c, cfg, msg, stderr)
 	if err != nil {
 		return err
 	}
-	if cfg.verbose {
-		fmt.Fprintf(stderr, "sendmail: delivered to %d recipient(s): %d %s\n", res.Accepted(), res.Code, res.Text())
-	}
 	// The message is delivered: a failing QUIT does not change that.
 	c.Quit(ctx)
-	return nil
+	return report(outs, cfg.verbose, stderr)
+}
+
+// sendAll sends the message to cfg.to in as many transactions as needed:
+// recipients refused with 452 4.5.3 ("too many recipients", RFC 5321
+// 4.5.3.1.10: the client should send them in another transaction) get it
+// in the next one, as long as each transaction reaches some recipient. It
+// returns each recipient's outcome, or the error of a failure before any
+// recipient was tried.
+func sendAll(ctx context.Context, c *client.Client, cfg *config, msg []byte, stderr io.Writer) ([]rcptOutcome, error) {
+	outs := make([]rcptOutcome, len(cfg.to))
+	todo := make([]int, len(cfg.to)) // indexes into cfg.to
+	for i := range todo {
+		todo[i] = i
+	}
+	first := true
+	for len(todo) > 0 {
+		env := envelope.Envelope{From: cfg.from}
+		for _, i := range todo {
+			env.To = append(env.To, cfg.to[i])
+		}
+		res, err := c.Send(ctx, env, bytesReader(msg))
+		if res == nil { // a failure before MAIL
+			if first {
+				return nil, err
+			}
+			for _, i := range todo {
+				outs[i] = rcptOutcome{rcpt: cfg.to[i].Path, host: cfg.server, err: err}
+			}
+			break
+		}
+		first = false
+		if cfg.verbose && res.Code != 0 {
+			fmt.Fprintf(stderr, "sendmail: transaction for %d recipient(s): %d %s\n", len(todo), res.Code, res.Text())
+		}
+		var again []int
+		progress := false
+		for k, r := range res.Recipients {
+			i := todo[k]
+			outs[i] = rcptOutcome{rcpt: cfg.to[i].Path, host: cfg.server, err: r.Err}
+			if r.Err == nil {
+				progress = true
+			} else if tooManyRecipients(r) {
+				again = append(again, i)
+			}
+		}
+		if !progress {
+			break // the server took none: the refusals stand
+		}
+		todo = again
+	}
+	return outs, nil
+}
+
+// tooManyRecipients reports the reply to a RCPT past the server's limit:
+// 452 with 4.5.3, or with no enhanced code (RFC 5321 4.5.3.1.10 gives only
+// the 452).
+func tooManyRecipients(r client.RecipientResult) bool {
+	return r.Code == reply.CodeInsufficientStorage &&
+		(r.Enhanced == reply.EnhTooManyRecipients() || r.Enhanced.IsZero())
 }
 
 // exitCode maps an error to a sysexits status: transient failures (4xx,
@@ -299,6 +355,10 @@ func exitCode(err error) int {
 	var cie x509.CertificateInvalidError
 	if errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) {
 		return exitUnavailable
+	}
+	var de *deliveryError
+	if errors.As(err, &de) {
+		return de.status()
 	}
 	var re *client.RecipientsError
 	if errors.As(err, &re) {
