@@ -1,8 +1,10 @@
 package main
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +44,37 @@ func TestRelayAuthFile(t *testing.T) {
 	code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-h")
 	if code != 0 || !strings.Contains(stderr, "visible to every local user in ps") || !strings.Contains(stderr, "-auth-file") {
 		t.Errorf("-h: exit %d:\n%s", code, stderr)
+	}
+}
+
+// TestQueuePrivateToOwner: the queue a relay creates, and every message
+// and state file in it, are accessible to the relay's user only, so that
+// another local user can neither read the mail nor change its recipients.
+func TestQueuePrivateToOwner(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("mode bits are not permissions on Windows")
+	}
+	w := newWorld(t)
+	w.startRelay() // y.test is down: the message stays queued
+	w.submit([]byte("Subject: private\r\n\r\nx\r\n"), "a@x.test", "b@y.test")
+	files := 0
+	filepath.WalkDir(w.queue, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %04o lets group or others in", p, fi.Mode().Perm())
+		}
+		if !e.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files < 2 { // the message and its state, at least
+		t.Errorf("%d files in the queue, want the message and its state", files)
 	}
 }

@@ -141,6 +141,19 @@ func TestRelaySendersFileRefused(t *testing.T) {
 			t.Errorf("-senders with %q: exit %d, %s", bad, code, stderr)
 		}
 	}
+	// A file others may write would let them grant themselves senders.
+	f := filepath.Join(dir, "open")
+	if err := os.WriteFile(f, []byte("alice: a@x.test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(f, 0o664); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-listen", e2e.FreeAddr(t), "-auth", "alice:pw",
+		"-queue", filepath.Join(dir, "q"), "-senders", f)
+	if code == 0 || !strings.Contains(stderr, "chmod go-w") {
+		t.Errorf("group-writable -senders: exit %d, %s", code, stderr)
+	}
 }
 
 // TestAppendComment: a login name in the Received field cannot end the

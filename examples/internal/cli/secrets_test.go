@@ -117,3 +117,24 @@ func TestReadCredential(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyFilePermissions: a file of access rules may be readable by
+// anyone, but not writable by group or others.
+func TestPolicyFilePermissions(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("mode bits are not permissions on Windows")
+	}
+	dir := t.TempDir()
+	for _, mode := range []os.FileMode{0o600, 0o644, 0o444} {
+		if _, err := ReadPolicyFile(writeFile(t, dir, "ok", "x", mode)); err != nil {
+			t.Errorf("mode %04o refused: %v", mode, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o664, 0o646, 0o666} {
+		_, err := ReadPolicyFile(writeFile(t, dir, "bad", "x", mode))
+		var ie *InsecureFileError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "chmod go-w") {
+			t.Errorf("mode %04o: %v, want an *InsecureFileError", mode, err)
+		}
+	}
+}
