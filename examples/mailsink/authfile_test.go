@@ -18,10 +18,7 @@ import (
 func TestAuthFile(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := e2e.WriteCert(t, dir)
-	file := filepath.Join(dir, "users")
-	if err := os.WriteFile(file, []byte("# logins\nalice:alice pw\nbob:b:pw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := e2e.WriteFile(t, dir, "users", "# logins\nalice:alice pw\nbob:b:pw\n", 0o600)
 	md := filepath.Join(dir, "md")
 	addr, _ := start(t, dir, "-maildir", md, "-tls-cert", cert, "-tls-key", key, "-auth-file", file, "-auth", "carol:c")
 	opts := &client.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,10 +17,7 @@ import (
 func TestRelayAuthFile(t *testing.T) {
 	w := newWorld(t)
 	w.startSink(w.yAddr, w.yMaildir)
-	file := filepath.Join(w.dir, "users")
-	if err := os.WriteFile(file, []byte("alice:alice-pw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := e2e.WriteFile(t, w.dir, "users", "alice:alice-pw\n", 0o600)
 	w.relay = e2e.Start(t, w.dir, relayBin, "-listen", w.relayAddr, "-tls-cert", w.cert, "-tls-key", w.key,
 		"-auth-file", file, "-queue", w.queue, "-route", "y.test="+w.yAddr, "-hostname", "relay.test")
 	w.relay.WaitListen(w.relayAddr, 10*time.Second)
@@ -57,23 +53,7 @@ func TestQueuePrivateToOwner(t *testing.T) {
 	w := newWorld(t)
 	w.startRelay() // y.test is down: the message stays queued
 	w.submit([]byte("Subject: private\r\n\r\nx\r\n"), "a@x.test", "b@y.test")
-	files := 0
-	filepath.WalkDir(w.queue, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			t.Fatal(err)
-		}
-		fi, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			t.Errorf("%s: mode %04o lets group or others in", p, fi.Mode().Perm())
-		}
-		if !e.IsDir() {
-			files++
-		}
-		return nil
-	})
+	files := e2e.CheckPrivate(t, w.queue)
 	if files < 2 { // the message and its state, at least
 		t.Errorf("%d files in the queue, want the message and its state", files)
 	}

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
 
 // waitLog waits until the relay's log holds n lines with want.
@@ -28,18 +30,9 @@ func (w *world) waitLog(want string, n int) {
 // in force.
 func TestRelayReloadOnHangup(t *testing.T) {
 	w := newWorld(t)
-	senders := filepath.Join(w.dir, "senders")
-	write := func(name, data string, mode os.FileMode) {
-		if err := os.WriteFile(name, []byte(data), mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(name, mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(senders, "alice: a@x.test\n", 0o600)
-	w.startRelayUsers("-senders", senders)
-	users := filepath.Join(w.dir, "users")
+	write := func(name, data string, mode os.FileMode) { e2e.WriteFile(t, w.dir, name, data, mode) }
+	write("senders", "alice: a@x.test\n", 0o600)
+	w.startRelayUsers("-senders", filepath.Join(w.dir, "senders"))
 	hangup := func(n int, want string) {
 		if err := w.relay.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
@@ -50,15 +43,15 @@ func TestRelayReloadOnHangup(t *testing.T) {
 	c := w.session("alice", "alice-pw")
 	mail(t, c, "other@x.test", "553 5.7.1 ")
 
-	write(senders, "alice: a@x.test @x.test\n", 0o600)
-	write(users, "alice:new-pw\n", 0o600)
+	write("senders", "alice: a@x.test @x.test\n", 0o600)
+	write("users", "alice:new-pw\n", 0o600)
 	hangup(1, "msg=reloaded")
 	c = w.session("alice", "new-pw")
 	mail(t, c, "other@x.test", "250 ")
 
 	// An insecure -auth-file: refused, the previous rules stay.
-	write(users, "alice:third-pw\n", 0o644)
-	write(senders, "alice: a@x.test\n", 0o600)
+	write("users", "alice:third-pw\n", 0o644)
+	write("senders", "alice: a@x.test\n", 0o600)
 	hangup(1, "reload failed")
 	c = w.session("alice", "new-pw")
 	mail(t, c, "other@x.test", "250 ")

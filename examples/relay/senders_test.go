@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,10 +14,7 @@ import (
 // -auth-file) and extra flags.
 func (w *world) startRelayUsers(extra ...string) {
 	w.t.Helper()
-	file := filepath.Join(w.dir, "users")
-	if err := os.WriteFile(file, []byte("alice:alice-pw\nbob:bob-pw\ncarol:carol-pw\n"), 0o600); err != nil {
-		w.t.Fatal(err)
-	}
+	file := e2e.WriteFile(w.t, w.dir, "users", "alice:alice-pw\nbob:bob-pw\ncarol:carol-pw\n", 0o600)
 	args := []string{"-listen", w.relayAddr, "-tls-cert", w.cert, "-tls-key", w.key, "-auth-file", file,
 		"-queue", w.queue, "-route", "x.test=" + w.xAddr, "-route", "y.test=" + w.yAddr, "-retry", "200ms", "-hostname", "relay.test"}
 	w.relay = e2e.Start(w.t, w.dir, relayBin, append(args, extra...)...)
@@ -46,10 +42,7 @@ func mail(t *testing.T, c *smtptest.Conn, from, want string) {
 // says so; a login without a line may use no sender.
 func TestRelaySenders(t *testing.T) {
 	w := newWorld(t)
-	senders := filepath.Join(w.dir, "senders")
-	if err := os.WriteFile(senders, []byte("# who may send as whom\nalice: a@x.test @y.test <>\nbob: bob@x.test\nalice: alias@x.test\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	senders := e2e.WriteFile(t, w.dir, "senders", "# who may send as whom\nalice: a@x.test @y.test <>\nbob: bob@x.test\nalice: alias@x.test\n", 0o644)
 	w.startRelayUsers("-senders", senders)
 	refused := "553 5.7.1 "
 
@@ -131,10 +124,7 @@ func TestRelayAuthenticatedReceived(t *testing.T) {
 func TestRelaySendersFileRefused(t *testing.T) {
 	dir := t.TempDir()
 	for _, bad := range []string{"alice a@x.test\n", "alice: not-an-address\n", ": a@x.test\n", "alice: @\n", "alice: a@ｅｘａｍｐｌｅ.com\n"} {
-		f := filepath.Join(dir, "senders")
-		if err := os.WriteFile(f, []byte("# ok\n"+bad), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		f := e2e.WriteFile(t, dir, "senders", "# ok\n"+bad, 0o600)
 		code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-listen", e2e.FreeAddr(t), "-auth", "alice:pw",
 			"-queue", filepath.Join(dir, "q"), "-senders", f)
 		if code == 0 || !strings.Contains(stderr, "senders:2:") {
@@ -142,13 +132,7 @@ func TestRelaySendersFileRefused(t *testing.T) {
 		}
 	}
 	// A file others may write would let them grant themselves senders.
-	f := filepath.Join(dir, "open")
-	if err := os.WriteFile(f, []byte("alice: a@x.test\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(f, 0o664); err != nil {
-		t.Fatal(err)
-	}
+	f := e2e.WriteFile(t, dir, "open", "alice: a@x.test\n", 0o664)
 	code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-listen", e2e.FreeAddr(t), "-auth", "alice:pw",
 		"-queue", filepath.Join(dir, "q"), "-senders", f)
 	if code == 0 || !strings.Contains(stderr, "chmod go-w") {

@@ -15,15 +15,7 @@ import (
 
 // secretFile writes data into a file of mode in a fresh directory.
 func secretFile(t *testing.T, data string, mode os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "auth")
-	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(p, mode); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return e2e.WriteFile(t, t.TempDir(), "auth", data, mode)
 }
 
 // TestAuthFile: -auth-file holds the client's user:password, so that it
@@ -90,18 +82,8 @@ func TestAuthStrongestMechanism(t *testing.T) {
 	}
 
 	// A server that offers CRAM-MD5 only: the first AUTH line it gets.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	got := make(chan string, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			got <- err.Error()
-			return
-		}
+	addr = serve(t, func(c net.Conn) {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		r := bufio.NewReader(c)
@@ -112,8 +94,8 @@ func TestAuthStrongestMechanism(t *testing.T) {
 		got <- strings.TrimRight(line, "\r\n")
 		c.Write([]byte("535 5.7.8 no\r\n"))
 		r.ReadString('\n')
-	}()
-	code, stderr = send(t, msg, "-server", l.Addr().String(), "-auth", "alice:pw", "-from", "a@x.test", "-to", "b@y.test")
+	})
+	code, stderr = send(t, msg, "-server", addr, "-auth", "alice:pw", "-from", "a@x.test", "-to", "b@y.test")
 	line := <-got
 	plain := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00pw"))
 	if line != "AUTH CRAM-MD5" || strings.Contains(line, plain) {

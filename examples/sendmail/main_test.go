@@ -119,8 +119,9 @@ func TestVerbose(t *testing.T) {
 	}
 }
 
-// silent accepts connections and never says anything.
-func silent(t *testing.T) string {
+// serve accepts connections on a loopback port until the test ends and
+// hands each to handle in its own goroutine; it returns the address.
+func serve(t *testing.T, handle func(net.Conn)) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -133,10 +134,15 @@ func silent(t *testing.T) string {
 				return
 			}
 			t.Cleanup(func() { c.Close() })
-			go io.Copy(io.Discard, c)
+			go handle(c)
 		}
 	}()
 	return l.Addr().String()
+}
+
+// silent accepts connections and never says anything.
+func silent(t *testing.T) string {
+	return serve(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 }
 
 func TestExitCodes(t *testing.T) {

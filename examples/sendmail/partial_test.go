@@ -20,23 +20,7 @@ type scripted struct {
 	got  [][]string
 }
 
-func (s *scripted) start(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go s.serve(c)
-		}
-	}()
-	return l.Addr().String()
-}
+func (s *scripted) start(t *testing.T) string { return serve(t, s.serve) }
 
 func (s *scripted) serve(c net.Conn) {
 	defer c.Close()

@@ -7,20 +7,12 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
 
 // writeFile writes data to a file of dir with exactly mode.
-func writeFile(t *testing.T, dir, name, data string, mode os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(p, mode); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+var writeFile = e2e.WriteFile
 
 func TestReadUsersFile(t *testing.T) {
 	dir := t.TempDir()

@@ -3,10 +3,11 @@
 package maildir
 
 import (
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
 
 // TestPrivateToOwner: the Maildir and every message in it are accessible
@@ -21,22 +22,7 @@ func TestPrivateToOwner(t *testing.T) {
 	if _, _, err := d.Deliver(strings.NewReader("Subject: private\r\n\r\nx\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			t.Fatal(err)
-		}
-		fi, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			t.Errorf("%s: mode %04o lets group or others in", p, fi.Mode().Perm())
-		}
-		n++
-		return nil
-	})
-	if n != 5 { // root, tmp, new, cur, the message
-		t.Errorf("%d entries checked, want 5", n)
+	if n := e2e.CheckPrivate(t, root); n != 1 {
+		t.Errorf("%d files checked, want the message", n)
 	}
 }
