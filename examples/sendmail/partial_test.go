@@ -1,82 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/smtpkit/smtp/examples/internal/e2e"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/server/smtptest"
 )
-
-// scripted is a minimal SMTP server that answers RCPT TO:<addr> with
-// rcpt[addr] (250 for any other address) and records, per message, the
-// recipients it accepted.
-type scripted struct {
-	rcpt map[string]string
-	mu   sync.Mutex
-	got  [][]string
-}
-
-func (s *scripted) start(t *testing.T) string { return serve(t, s.serve) }
-
-func (s *scripted) serve(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	r := bufio.NewReader(c)
-	c.Write([]byte("220 scripted.test ESMTP\r\n"))
-	var to []string
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		cmd := strings.ToUpper(strings.TrimRight(line, "\r\n"))
-		switch {
-		case strings.HasPrefix(cmd, "EHLO"):
-			c.Write([]byte("250-scripted.test\r\n250 8BITMIME\r\n"))
-		case strings.HasPrefix(cmd, "MAIL"), strings.HasPrefix(cmd, "RSET"):
-			to = nil
-			c.Write([]byte("250 2.0.0 OK\r\n"))
-		case strings.HasPrefix(cmd, "RCPT TO:<"):
-			addr := strings.ToLower(strings.TrimSuffix(strings.TrimRight(line, "\r\n")[len("RCPT TO:<"):], ">"))
-			rep, ok := s.rcpt[addr]
-			if !ok {
-				rep = "250 2.1.5 OK"
-				to = append(to, addr)
-			}
-			c.Write([]byte(rep + "\r\n"))
-		case cmd == "DATA":
-			c.Write([]byte("354 go on\r\n"))
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-			}
-			s.mu.Lock()
-			s.got = append(s.got, to)
-			s.mu.Unlock()
-			c.Write([]byte("250 2.0.0 queued\r\n"))
-		case cmd == "QUIT":
-			c.Write([]byte("221 2.0.0 bye\r\n"))
-			return
-		default:
-			c.Write([]byte("502 5.5.1 no\r\n"))
-		}
-	}
-}
-
-func (s *scripted) messages() [][]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([][]string(nil), s.got...)
-}
 
 // TestPartialDelivery: when the message reaches some recipients but not
 // others, sendmail reports each recipient's outcome and exits 65, a status
@@ -85,11 +17,10 @@ func (s *scripted) messages() [][]string {
 // recipients refused with 452 4.5.3 (too many recipients, RFC 5321
 // 4.5.3.1.10) get the message in another transaction.
 func TestPartialDelivery(t *testing.T) {
-	srv := &scripted{rcpt: map[string]string{
-		"bad@y.test":  "550 5.1.1 no such user",
-		"full@y.test": "452 4.2.2 mailbox full",
-	}}
-	addr := srv.start(t)
+	srv := smtptest.NewServer(t,
+		smtptest.RcptReply("bad@y.test", reply.New(550, reply.EnhBadMailbox(), "no such user")),
+		smtptest.RcptReply("full@y.test", reply.New(452, reply.EnhMailboxFull(), "mailbox full")))
+	addr := srv.Addr
 	run := func(to ...string) (int, string) {
 		args := []string{"-server", addr, "-from", "a@x.test"}
 		for _, r := range to {
@@ -121,8 +52,15 @@ func TestPartialDelivery(t *testing.T) {
 	if code, stderr := run("bad@y.test"); code != 69 || !strings.Contains(stderr, "<bad@y.test>: refused: ") {
 		t.Errorf("all refused: exit %d, want 69: %s", code, stderr)
 	}
-	if got := srv.messages(); len(got) != 2 || strings.Join(got[0], ",") != "good@y.test" || strings.Join(got[1], ",") != "good@y.test" {
-		t.Errorf("messages %v, want good@y.test twice", got)
+	var got []string
+	for _, m := range srv.Messages() {
+		for _, r := range m.Envelope.To {
+			got = append(got, r.Path.Address.String())
+		}
+		got = append(got, "|")
+	}
+	if strings.Join(got, " ") != "good@y.test | good@y.test |" {
+		t.Errorf("messages to %v, want good@y.test twice", got)
 	}
 }
 

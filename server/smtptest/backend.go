@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/reply"
@@ -79,7 +80,7 @@ func (b backend) NewSession(ctx context.Context, c *server.Conn) (server.Session
 	b.s.mu.Lock()
 	b.s.conns[c] = &connState{}
 	b.s.mu.Unlock()
-	if err := b.s.strike(ctx, c, cmdConnect); err != nil {
+	if err := b.s.strike(ctx, c, cmdConnect, ""); err != nil {
 		return nil, err
 	}
 	sess := &session{s: b.s, c: c}
@@ -97,7 +98,7 @@ type session struct {
 }
 
 func (ss *session) Mail(ctx context.Context, from envelope.Path, p envelope.MailParams) error {
-	err := ss.s.strike(ctx, ss.c, "MAIL")
+	err := ss.s.strike(ctx, ss.c, "MAIL", "")
 	if !refuses(err) {
 		ss.env = envelope.Envelope{From: from, Mail: p}
 	}
@@ -105,7 +106,7 @@ func (ss *session) Mail(ctx context.Context, from envelope.Path, p envelope.Mail
 }
 
 func (ss *session) Rcpt(ctx context.Context, to envelope.Path, p envelope.RcptParams) error {
-	err := ss.s.strike(ctx, ss.c, "RCPT")
+	err := ss.s.strike(ctx, ss.c, "RCPT", to.Address.String())
 	if !refuses(err) {
 		ss.env.To = append(ss.env.To, envelope.Recipient{Path: to, Params: p})
 	}
@@ -133,7 +134,7 @@ func (ss *session) LMTPData(ctx context.Context, r io.Reader) ([]error, error) {
 	perRcpt := make([]error, len(ss.env.To))
 	for i, to := range ss.env.To {
 		for _, f := range faults {
-			if f.Recipient == to.Address.String() {
+			if strings.EqualFold(f.Recipient, to.Address.String()) {
 				perRcpt[i] = f.Reply
 			}
 		}
@@ -151,7 +152,7 @@ func (ss *session) receive(ctx context.Context, r io.Reader) ([]Fault, error) {
 		cmd, cs.dataCmd = "DATA", false
 	}
 	ss.s.mu.Unlock()
-	all := ss.s.matching(cmd)
+	all := ss.s.matching(cmd, "")
 	var whole, perRcpt []Fault
 	for _, f := range all {
 		if f.Recipient != "" {

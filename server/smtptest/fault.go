@@ -16,8 +16,8 @@ import (
 //
 //	smtptest.NewServer(t, smtptest.Fault{Command: "RCPT", N: 2, Reply: reply.MailboxUnavailable("No such user")})
 //
-// The constructors below (ReplyAt, DelayAt, DropAt, HangAt, CutData,
-// NoGreeting) name the usual ones. A fault acts through the backend, so
+// The constructors below (ReplyAt, RcptReply, DelayAt, DropAt, HangAt,
+// CutData, NoGreeting) name the usual ones. A fault acts through the backend, so
 // it strikes where the backend is asked: replies the server makes itself
 // (to EHLO, to a command out of sequence, the 354 to DATA, the 250 to a
 // BDAT chunk but the last) are not touched; for those exact bytes, test
@@ -44,9 +44,11 @@ type Fault struct {
 	// command but QUIT, RFC 5321 3.1).
 	Reply *reply.Reply
 
-	// Recipient, with LMTP, limits a "DATA" or "BDAT" fault's Reply to
-	// that recipient (its address, as given in RCPT TO): the other
-	// recipients get their usual reply (RFC 2033 4.2).
+	// Recipient limits the fault to one recipient address (compared
+	// without regard to case). For "RCPT" it strikes only RCPT TO that
+	// address, and N counts those. For "DATA" and "BDAT", with LMTP, its
+	// Reply is that recipient's reply after the message; the others get
+	// their usual one (RFC 2033 4.2).
 	Recipient string
 
 	// Drop closes the connection instead of answering. For "DATA" and
@@ -81,6 +83,13 @@ var errCut = errors.New("smtptest: connection cut by a fault")
 // connection in the middle of the session.
 func ReplyAt(cmd string, n int, r *reply.Reply) Fault {
 	return Fault{Command: cmd, N: n, Reply: r}
+}
+
+// RcptReply returns a Fault that answers every RCPT TO:<addr> with r: a
+// recipient a test wants refused (550), deferred (452) or forwarded
+// (251), whatever the order of the recipients.
+func RcptReply(addr string, r *reply.Reply) Fault {
+	return Fault{Command: "RCPT", Recipient: addr, Reply: r}
 }
 
 // DelayAt returns a Fault that makes the server wait d before it answers
@@ -140,8 +149,8 @@ func (f Fault) check() error {
 		return fmt.Errorf("fault at %s: set one of Reply, Drop, Hang and CutAfter", f.Command)
 	case f.CutAfter < 0 || f.CutAfter > 0 && !data:
 		return fmt.Errorf("fault at %s: CutAfter is for DATA and BDAT, and positive", f.Command)
-	case f.Recipient != "" && (!data || f.Reply == nil):
-		return fmt.Errorf("fault at %s: Recipient is for the Reply to DATA or BDAT in LMTP", f.Command)
+	case f.Recipient != "" && f.Command != "RCPT" && (!data || f.Reply == nil):
+		return fmt.Errorf("fault at %s: Recipient is for RCPT, or for the Reply to DATA or BDAT in LMTP", f.Command)
 	case actions == 0 && f.Delay <= 0:
 		return fmt.Errorf("fault at %s does nothing: set Delay, Reply, Drop, Hang or CutAfter", f.Command)
 	}
@@ -160,25 +169,40 @@ func (f Fault) accepts() bool {
 	return true
 }
 
-// matching counts one more cmd and returns the faults for it.
-func (s *Server) matching(cmd string) []Fault {
+// matching counts one more cmd (for RCPT, to rcpt) and returns the faults
+// for it.
+func (s *Server) matching(cmd, rcpt string) []Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counts[cmd]++
 	n := s.counts[cmd]
+	rcptKey := cmd + " " + strings.ToLower(rcpt)
+	if rcpt != "" {
+		s.counts[rcptKey]++
+	}
 	var out []Fault
 	for _, f := range s.faults {
-		if f.Command == cmd && (f.N == 0 || f.N == n) {
+		if f.Command != cmd {
+			continue
+		}
+		at := n
+		if cmd == "RCPT" && f.Recipient != "" {
+			if !strings.EqualFold(f.Recipient, rcpt) {
+				continue
+			}
+			at = s.counts[rcptKey]
+		}
+		if f.N == 0 || f.N == at {
 			out = append(out, f)
 		}
 	}
 	return out
 }
 
-// strike counts one more cmd and acts out its first fault, if any. It
-// returns what the backend must return.
-func (s *Server) strike(ctx context.Context, c *server.Conn, cmd string) error {
-	fs := s.matching(cmd)
+// strike counts one more cmd (for RCPT, to rcpt) and acts out its first
+// fault, if any. It returns what the backend must return.
+func (s *Server) strike(ctx context.Context, c *server.Conn, cmd, rcpt string) error {
+	fs := s.matching(cmd, rcpt)
 	if len(fs) == 0 {
 		return nil
 	}
@@ -203,7 +227,7 @@ func (s *Server) act(ctx context.Context, c *server.Conn, f Fault) error {
 	case f.Drop:
 		s.cut(c)
 		return errCut
-	case f.Reply != nil && f.Recipient == "":
+	case f.Reply != nil:
 		return f.Reply
 	}
 	return nil

@@ -63,6 +63,7 @@ func TestFaultReplies(t *testing.T) {
 	}{
 		{"MAIL 451", smtptest.ReplyAt("MAIL", 1, reply.New(451, reply.EnhSystemError(), "Try later")), false, nil, "MAIL", 451, true, 0, false},
 		{"RCPT 550 second", smtptest.ReplyAt("RCPT", 2, reply.MailboxUnavailable("No such user")), false, []string{"b@example.org", "c@example.org"}, "RCPT", 550, false, 1, true},
+		{"RCPT 452 by address", smtptest.RcptReply("B@example.org", reply.New(452, reply.EnhMailboxFull(), "Full")), false, []string{"a@example.org", "b@example.org", "c@example.org"}, "RCPT", 452, true, 1, true},
 		{"DATA 554", smtptest.ReplyAt("DATA", 1, reply.TransactionFailed("Spam")), false, nil, "DATA", 554, false, 1, false},
 		{"BDAT 452", smtptest.ReplyAt("BDAT", 1, reply.New(452, reply.EnhSystemFull(), "Full")), true, nil, "BDAT", 452, true, 1, false},
 		{"DATA 421", smtptest.ReplyAt("DATA", 1, reply.ServiceNotAvailable("localhost")), false, nil, "DATA", 421, true, 1, false},
@@ -85,6 +86,22 @@ func TestFaultReplies(t *testing.T) {
 				t.Errorf("Accepted = %v, want %v", msgs[0].Accepted, tt.accepted)
 			}
 		})
+	}
+}
+
+// TestFaultRecipientCount: with a Recipient, N counts the RCPTs to that
+// address only.
+func TestFaultRecipientCount(t *testing.T) {
+	ts := smtptest.NewServer(t, smtptest.Fault{Command: "RCPT", Recipient: "b@example.org", N: 2, Reply: reply.MailboxUnavailable("Second time")})
+	for i, wantErr := range []bool{false, true, false} {
+		_, err := send(t, ts, nil, "x\r\n", "a@example.org", "b@example.org")
+		if (err != nil) != wantErr {
+			t.Errorf("message %d: err = %v, want an error: %v", i, err, wantErr)
+		}
+	}
+	msgs := ts.Messages()
+	if len(msgs) != 3 || len(msgs[1].Envelope.To) != 1 || len(msgs[2].Envelope.To) != 2 {
+		t.Errorf("messages = %+v", msgs)
 	}
 }
 
@@ -270,6 +287,7 @@ func TestFaultCheck(t *testing.T) {
 		{Command: "MAIL", Drop: true, Hang: true},
 		{Command: "RCPT", CutAfter: 10},
 		{Command: "MAIL", Recipient: "a@b", Reply: reply.OK()},
+		{Command: "DATA", Recipient: "a@b", Drop: true},
 		{Command: "DATA", N: -1, Drop: true},
 	} {
 		ft := &fakeTB{}
