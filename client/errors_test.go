@@ -49,6 +49,15 @@ func TestErrorStrings(t *testing.T) {
 	if errors.As(re, &ce) || errors.Is(re, ErrOutcomeUnknown) {
 		t.Errorf("RecipientsError poses as one recipient's error")
 	}
+	// Nothing delivered, one kind of failure: the error speaks for all.
+	re = &RecipientsError{Failed: []RecipientResult{{Path: path("a@b.example"), Err: e}, {Path: path("c@b.example"), Err: e}}}
+	if !errors.As(re, &ce) || ce.Code != 550 || !re.Permanent() {
+		t.Errorf("uniform refusal not found: %v", re)
+	}
+	re.Failed[1].Err = newReplyError("RCPT", reply.New(450, reply.Enh(4, 2, 1), "later"))
+	if errors.As(re, &ce) || re.Permanent() || re.Temporary() {
+		t.Errorf("mixed refusal found: %v", ce)
+	}
 	ctxErr := &ContextError{Command: "MAIL", Err: context.Canceled, Cause: io.ErrClosedPipe}
 	if got := ctxErr.Error(); got != "smtp: MAIL not sent: context canceled (io: read/write on closed pipe)" ||
 		!errors.Is(ctxErr, context.Canceled) || !errors.Is(ctxErr, io.ErrClosedPipe) || !ctxErr.Temporary() {

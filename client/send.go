@@ -194,16 +194,22 @@ func statusOf(err error) RecipientStatus {
 // RCPT was refused, or (LMTP) some recipient's delivery failed. Accepted
 // may be 0 (every recipient refused: nothing was sent).
 //
-// It describes several outcomes at once, so it does not pose as any one
-// of them: errors.As does not find a recipient's *Error through it (look
-// at Failed, or at the Result), and Temporary and Permanent speak for the
-// whole message. Temporary is true only when sending the same message to
-// the same envelope again is safe and may succeed: nothing was delivered
-// and every failure is transient. Permanent is true when no failed
-// recipient can get it later: every failure is permanent. A mixed outcome
-// is neither: retry Result.Retry, bounce the refused ones. errors.Is
-// matches ErrOutcomeUnknown when some recipient's outcome is unknown
-// (LMTP).
+// Temporary and Permanent speak for the whole message. Temporary is true
+// only when sending the same message to the same envelope again is safe
+// and may succeed: nothing was delivered and every failure is transient.
+// Permanent is true when no failed recipient can get it later: every
+// failure is permanent. A mixed outcome (some recipients delivered, or
+// deferred and refused ones together) is neither: retry Result.Retry,
+// bounce the refused ones.
+//
+// errors.As finds a recipient's *Error through it only when the outcome is
+// uniform: nothing was delivered and every failure has the same Status, so
+// that the error found says the truth about the whole message (a single
+// recipient refused with 550, say). In a mixed outcome it finds none: the
+// first failure's 450 would invite resending the message to recipients
+// that have it, or that were refused for good; look at Failed, or at the
+// Result. errors.Is matches ErrOutcomeUnknown when some recipient's outcome
+// is unknown (LMTP).
 type RecipientsError struct {
 	// Accepted is the number of recipients that got the message.
 	Accepted int
@@ -260,6 +266,23 @@ func (e *RecipientsError) Permanent() bool {
 		}
 	}
 	return true
+}
+
+// Unwrap returns the failed recipients' errors when the outcome is
+// uniform (see RecipientsError), and nothing otherwise.
+func (e *RecipientsError) Unwrap() []error {
+	if e.Accepted > 0 || len(e.Failed) == 0 {
+		return nil
+	}
+	st := e.Failed[0].Status()
+	errs := make([]error, 0, len(e.Failed))
+	for i := range e.Failed {
+		if e.Failed[i].Status() != st {
+			return nil
+		}
+		errs = append(errs, e.Failed[i].Err)
+	}
+	return errs
 }
 
 // Is reports whether target is ErrOutcomeUnknown and some recipient's

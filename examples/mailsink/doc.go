@@ -23,7 +23,10 @@
 //	-auth user:pass     repeatable; require AUTH (PLAIN, LOGIN, CRAM-MD5)
 //	                    before MAIL. Without a certificate AUTH is allowed in
 //	                    clear text (a local developer tool); with one, only
-//	                    after STARTTLS.
+//	                    after STARTTLS. Visible to every local user in ps:
+//	                    prefer -auth-file
+//	-auth-file F        more logins, one user:password a line ('#' comments),
+//	                    in a file only its owner may access (mode 600 or 400)
 //	-max-size N         largest message in bytes (SIZE)
 //	-max-rcpts N        recipients per transaction
 //	-lmtp               speak LMTP (RFC 2033) instead of SMTP

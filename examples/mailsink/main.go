@@ -38,6 +38,7 @@ type config struct {
 	tlsKey        string
 	implicitTLS   bool
 	auth          cli.Strings
+	authFile      string
 	maxSize       int64
 	maxRcpts      int
 	lmtp          bool
@@ -64,7 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "certificate `file` (PEM) for STARTTLS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key `file` (PEM) for STARTTLS")
 	fs.BoolVar(&c.implicitTLS, "implicit-tls", false, "TLS from the first byte (RFC 8314) instead of STARTTLS")
-	fs.Var(&c.auth, "auth", "`user:pass` allowed to authenticate (repeatable); requires AUTH before MAIL")
+	fs.Var(&c.auth, "auth", cli.AuthHelp+"; logins require AUTH before MAIL")
+	fs.StringVar(&c.authFile, "auth-file", "", cli.AuthFileHelp+"; logins require AUTH before MAIL")
 	fs.Int64Var(&c.maxSize, "max-size", 0, "largest message in `bytes` (default 32 MiB)")
 	fs.IntVar(&c.maxRcpts, "max-rcpts", 0, "recipients per transaction (default 100)")
 	fs.BoolVar(&c.lmtp, "lmtp", false, "speak LMTP (RFC 2033)")
@@ -160,7 +162,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 
 // newServer builds the server and its backend from the configuration.
 func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, error) {
-	users, err := cli.ParseUsers(cfg.auth)
+	users, err := cli.LoadUsers(cfg.auth, cfg.authFile)
 	if err != nil {
 		return nil, nil, err
 	}

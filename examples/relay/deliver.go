@@ -21,10 +21,12 @@ type outcome struct {
 	state queue.RcptState
 	// status is the RFC 3463 code, e.g. "5.1.1" (may be empty).
 	status string
-	// diag is the remote reply ("550 5.1.1 no such user") or a local
-	// explanation ("dial tcp ...: connection refused").
+	// diag is the remote reply ("550 5.1.1 no such user") when remote
+	// is set, else a local explanation ("connection to mx.example.net
+	// failed: dial tcp ...: connection refused").
 	diag string
-	// remote is the host that answered, if any.
+	// remote is the host whose reply diag is; empty when no server
+	// replied.
 	remote string
 }
 
@@ -175,8 +177,14 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 				r := &m.Recipients[idx]
 				r.State = queue.Failed
 				r.Status = "4.4.7"
-				if r.Diagnostic == "" {
+				switch {
+				case r.Diagnostic == "":
 					r.Diagnostic = "delivery time expired"
+				case r.RemoteMTA == "":
+					// No server replied: say what happened (a
+					// server's last reply is kept as it is, for
+					// the bounce's Diagnostic-Code).
+					r.Diagnostic = "delivery time expired; last attempt: " + r.Diagnostic
 				}
 				r.Updated = d.now()
 			}

@@ -5,15 +5,25 @@
 // and a delivery status notification (RFC 3464) to the sender for what
 // cannot be delivered.
 //
-//	go run ./examples/relay -listen 127.0.0.1:2587 -auth alice:secret \
-//	    -queue ./queue -route example.test=127.0.0.1:2525 -retry 10s,1m
+//	go run ./examples/relay -listen 127.0.0.1:2587 -auth-file users \
+//	    -senders senders -queue ./queue -route example.test=127.0.0.1:2525 -retry 10s,1m
 //	go run ./examples/relay -queue ./queue -list      # what is queued
 //
 // Flags (the relay contract of ../../../shared/CONTRACT.md, and more):
 //
 //	-listen ADDR        submission listener (default 127.0.0.1:2587)
 //	-tls-cert F -tls-key F   offer STARTTLS; AUTH is then accepted only over TLS
-//	-auth user:pass     repeatable, at least one: who may relay
+//	-auth-file F        who may relay: one user:password a line ('#'
+//	                    comments), in a file only its owner may access (mode
+//	                    600 or 400; anything else is refused at start)
+//	-auth user:pass     repeatable, more logins (visible to every local user
+//	                    in ps: prefer -auth-file); -auth or -auth-file needed
+//	-senders F          bind senders to logins: "alice: alice@x.org @y.org <>"
+//	                    a line (an address, any address of a domain, the
+//	                    null reverse-path); any other MAIL FROM gets 553
+//	                    5.7.1. Without it any login may use any sender (the
+//	                    relay says so at start). Not writable by group or
+//	                    others
 //	-queue DIR          the durable queue (default ./queue, created if missing)
 //	-route DOMAIN=HOST:PORT  repeatable; deliver DOMAIN's mail there instead of
 //	                    to its MX ("*" routes every other domain: a smart host)
@@ -26,7 +36,14 @@
 //	-v                  log the server's connections and protocol trace
 //
 // No open relay: MAIL before AUTH gets 530 5.7.0 (RFC 4954 6), and there is
-// no mail accepted without authentication. Passwords never travel in clear
+// no mail accepted without authentication. With -senders a login sends
+// only as the addresses it owns (as Postfix's reject_sender_login_mismatch
+// does), compared case-insensitively, IDN domains as A-labels. The
+// Received field of each message names the login ("(Authenticated sender:
+// alice)", protocol ESMTPSA, RFC 3848), so that mail can be traced to the
+// account that sent it. SIGHUP re-reads -auth-file and -senders; if one
+// cannot be read, the previous logins and senders stay in force and the
+// error is logged. Passwords never travel in clear
 // over a network: without a certificate the relay listens only on a
 // loopback address (where AUTH in clear is allowed); with one, AUTH is
 // offered only after STARTTLS (RFC 4954 4).
@@ -37,4 +54,10 @@
 // state of every recipient is saved the same way, so a recipient that got
 // the message is never sent it again, even after a crash. A restart picks
 // the queue up where it was.
+//
+// Bounces: a recipient's Remote-MTA and Diagnostic-Code (RFC 3464) are
+// those of a server's reply; a failure no server replied to (a connection
+// that failed, a null MX) is reported by its Status and an explanation
+// ("connection to mx.example.net failed: ..."), never as something a host
+// said.
 package main

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/smtpkit/smtp/examples/internal/cli"
@@ -33,6 +35,8 @@ type config struct {
 	tlsCert  string
 	tlsKey   string
 	auth     cli.Strings
+	authFile string
+	senders  string
 	queueDir string
 	routes   map[string]string
 	schedule queue.Schedule
@@ -52,7 +56,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.listen, "listen", DefaultListen, "submission `address` to listen on")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "certificate `file` (PEM) for STARTTLS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key `file` (PEM) for STARTTLS")
-	fs.Var(&c.auth, "auth", "`user:pass` allowed to relay (repeatable)")
+	fs.Var(&c.auth, "auth", cli.AuthHelp+", allowed to relay")
+	fs.StringVar(&c.authFile, "auth-file", "", cli.AuthFileHelp+", allowed to relay; re-read on SIGHUP")
+	fs.StringVar(&c.senders, "senders", "", "`file` binding senders to logins, \"user: addr@x @domain <> ...\" a line; any other sender gets 553 5.7.1 (default: any login may use any sender); re-read on SIGHUP")
 	fs.StringVar(&c.queueDir, "queue", DefaultQueue, "queue `directory`")
 	fs.Var(&routes, "route", "`DOMAIN=HOST:PORT`: deliver DOMAIN there instead of its MX (repeatable)")
 	fs.StringVar(&retry, "retry", "", "retry `delays`, e.g. 1s,2s,4s (the last repeats; default 30m,1h,2h,4h)")
@@ -87,8 +93,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.schedule.MaxAge <= 0 {
 		return nil, errors.New("-max-age must be positive")
 	}
-	if len(c.auth) == 0 {
-		return nil, errors.New("give at least one -auth user:pass: the relay relays only for authenticated clients")
+	if len(c.auth) == 0 && c.authFile == "" {
+		return nil, errors.New("give -auth-file FILE (or -auth user:pass): the relay relays only for authenticated clients")
 	}
 	if _, err := cli.ParseUsers(c.auth); err != nil {
 		return nil, err
@@ -137,9 +143,51 @@ func allowInsecureAuth(listen string, haveTLS bool) (bool, error) {
 	return false, fmt.Errorf("-listen %s is not a loopback address: give -tls-cert and -tls-key, so that passwords are not sent in clear", listen)
 }
 
+// loadPolicy reads who may log in (-auth, -auth-file) and which senders
+// each login may use (-senders).
+func loadPolicy(cfg *config) (*policy, error) {
+	users, err := cli.LoadUsers(cfg.auth, cfg.authFile)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) == 0 {
+		return nil, cli.ErrNoUsers
+	}
+	p := &policy{users: users}
+	if cfg.senders != "" {
+		if p.senders, err = readSenders(cfg.senders); err != nil {
+			return nil, fmt.Errorf("-senders: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// reloadOnHangup re-reads the -auth-file and -senders files at each
+// SIGHUP until ctx ends, as Postfix's "postfix reload" does. A file that
+// cannot be read leaves the previous logins and senders in force.
+func reloadOnHangup(ctx context.Context, cfg *config, b *submission, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			p, err := loadPolicy(cfg)
+			if err != nil {
+				log.Error("reload failed; the previous logins and senders stay in force", "err", err)
+				continue
+			}
+			b.policy.Store(p)
+			log.Info("reloaded", "users", len(p.users), "senders", cfg.senders != "")
+		}
+	}
+}
+
 // run serves submissions and delivers the queue until ctx ends.
 func run(ctx context.Context, cfg *config, stderr io.Writer) error {
-	users, err := cli.ParseUsers(cfg.auth)
+	pol, err := loadPolicy(cfg)
 	if err != nil {
 		return err
 	}
@@ -164,10 +212,12 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	if cfg.verbose {
 		srvLevel = slog.LevelDebug
 	}
+	sub := &submission{q: q, sched: sched, hostname: cfg.hostname, log: log}
+	sub.policy.Store(pol)
 	srv := &server.Server{
 		Hostname:          cfg.hostname,
 		TLSConfig:         tlsConfig,
-		Backend:           &submission{q: q, sched: sched, users: users, hostname: cfg.hostname, log: log},
+		Backend:           sub,
 		Logger:            slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: srvLevel})),
 		AuthRequired:      true,
 		AllowInsecureAuth: insecureAuth,
@@ -183,6 +233,12 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	}
 	log.Info("relay started", "listen", l.Addr().String(), "queue", cfg.queueDir, "queued", n,
 		"routes", len(cfg.routes), "max_age", cfg.schedule.MaxAge.String())
+	if cfg.senders == "" {
+		log.Warn("no -senders file: any authenticated user may use any sender address")
+	}
+	hupCtx, stopHup := context.WithCancel(ctx)
+	defer stopHup()
+	go reloadOnHangup(hupCtx, cfg, sub, log)
 
 	d := &deliverer{
 		q:        q,

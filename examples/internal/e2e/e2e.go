@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -278,4 +279,45 @@ func BuildIn(dir string, names ...string) (map[string]string, error) {
 		return nil, errors.New("go build: " + err.Error() + "\n" + string(out))
 	}
 	return bins, nil
+}
+
+// WriteFile writes data into dir/name with exactly the permissions mode
+// (whatever the umask) and returns the path.
+func WriteFile(t testing.TB, dir, name, data string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// CheckPrivate fails the test for every file or directory under root
+// (root included) that group or others may access, and returns how many
+// regular files it checked.
+func CheckPrivate(t testing.TB, root string) (files int) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %04o lets group or others in", p, fi.Mode().Perm())
+		}
+		if fi.Mode().IsRegular() {
+			files++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
