@@ -237,7 +237,10 @@ func Maildir(t testing.TB, dir string, n int, timeout time.Duration) []string {
 type Stored struct {
 	From string   // Return-Path without brackets
 	To   []string // X-Envelope-To
-	Body []byte   // the message after the two envelope lines
+	// Received is mailsink's own Received field (RFC 5321 4.4), which the
+	// contract allows after the envelope lines, unfolded; "" if none.
+	Received string
+	Body     []byte // the message as received: after the envelope lines and Received
 }
 
 // ReadStored reads and splits a file stored by mailsink.
@@ -260,6 +263,23 @@ func ReadStored(t testing.TB, path string) Stored {
 		s.To = append(s.To, a)
 	}
 	s.Body = rest
+	if v, ok := bytes.CutPrefix(rest, []byte("Received: ")); ok && bytes.Contains(rest[:min(len(rest), 2048)], []byte(" (mailsink) ")) {
+		// The field ends at the first line end not followed by folding
+		// white space (RFC 5322 2.2.3).
+		end := 0
+		for {
+			i := bytes.Index(v[end:], []byte("\r\n"))
+			if i < 0 {
+				t.Fatalf("%s: the Received field does not end", path)
+			}
+			end += i + 2
+			if end >= len(v) || (v[end] != ' ' && v[end] != '\t') {
+				break
+			}
+		}
+		s.Received = strings.ReplaceAll(string(v[:end-2]), "\r\n", "")
+		s.Body = v[end:]
+	}
 	return s
 }
 
