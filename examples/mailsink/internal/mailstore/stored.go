@@ -88,5 +88,5 @@ type Message struct {
 	// the message, without the envelope lines (RFC 5321 4.4: Return-Path
 	// is for the final delivery only).
 	Forward []byte
-	Parsed   *mimeparse.Message
+	Parsed  *mimeparse.Message
 }
