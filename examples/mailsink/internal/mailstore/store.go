@@ -67,7 +67,7 @@ type Summary struct {
 	Subject     string              `json:"subject"`
 	Size        int64               `json:"size"` // the message as received, in bytes
 	Received    time.Time           `json:"received"`
-	Attachments int                 `json:"attachments"`
+	Attachments int                 `json:"attachment_count"`
 	MessageID   string              `json:"message_id"`
 	Snippet     string              `json:"snippet"`
 	MailFrom    string              `json:"mail_from"`
