@@ -29,6 +29,10 @@ type Parser struct {
 	// MaxParts bounds the number of parts (DefaultMaxParts); negative
 	// means no limit.
 	MaxParts int
+	// SkipAttachmentData leaves the content of the parts that are not
+	// body text undecoded: their Data is nil and Size their encoded size.
+	// For an index that only lists and counts attachments.
+	SkipAttachmentData bool
 }
 
 // Message is a parsed message.
@@ -86,10 +90,19 @@ type Part struct {
 	Filename  string
 	ContentID string // without the angle brackets (RFC 2392)
 	Data      []byte // the content with its transfer encoding undone
+	// skipped is the encoded size of content left undecoded
+	// (Parser.SkipAttachmentData).
+	skipped int
 }
 
-// Size returns the size of the decoded content in bytes.
-func (p *Part) Size() int { return len(p.Data) }
+// Size returns the size of the decoded content in bytes (with
+// Parser.SkipAttachmentData, of the encoded content for an attachment).
+func (p *Part) Size() int {
+	if p.Data == nil {
+		return p.skipped
+	}
+	return len(p.Data)
+}
 
 // Problem is one way a message does not follow the format.
 type Problem struct {
@@ -311,13 +324,22 @@ func (w *walker) leaf(h Header, body []byte, path, parent, typ string, params ma
 	default:
 		w.problem(path, "unknown Content-Transfer-Encoding "+strconv.Quote(enc))
 	}
-	data, clean := decode(enc, body)
-	if !clean {
-		w.problem(path, "invalid "+enc+" content")
-	}
 	disp, dparams, dclean := parseMediaType(toUTF8([]byte(h.raw("Content-Disposition"))))
 	if !dclean {
 		w.problem(path, "malformed Content-Disposition parameters")
+	}
+	filename := dparams["filename"]
+	if filename == "" {
+		filename = params["name"]
+	}
+	isText := typ == "text/plain" || typ == "text/html"
+	isBody := isText && disp != "attachment" && filename == ""
+	var data []byte
+	if isBody || !w.p.SkipAttachmentData {
+		var clean bool
+		if data, clean = decode(enc, body); !clean {
+			w.problem(path, "invalid "+enc+" content")
+		}
 	}
 	p := &Part{
 		Path:        path,
@@ -327,18 +349,15 @@ func (w *walker) leaf(h Header, body []byte, path, parent, typ string, params ma
 		Charset:     params["charset"],
 		Encoding:    enc,
 		Disposition: disp,
-		Filename:    dparams["filename"],
+		Filename:    filename,
 		ContentID:   strings.Trim(h.Get("Content-ID"), "<> \t"),
 		Data:        data,
-	}
-	if p.Filename == "" {
-		p.Filename = params["name"]
+		skipped:     len(body),
 	}
 	m := w.m
 	m.Parts = append(m.Parts, p)
-	isText := typ == "text/plain" || typ == "text/html"
 	switch {
-	case isText && disp != "attachment" && p.Filename == "":
+	case isBody:
 		w.bodyText(p, parent == "alternative")
 	case disp == "attachment":
 		m.Attachments = append(m.Attachments, p)

@@ -385,3 +385,14 @@ func TestDecoders(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipAttachmentData(t *testing.T) {
+	msg := crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGk=\n--b\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0x\n--b--\n")
+	m := (&Parser{SkipAttachmentData: true}).Parse(msg)
+	if m.Text != "hi" || len(m.Attachments) != 1 || m.Attachments[0].Data != nil || m.Attachments[0].Size() != 8 {
+		t.Errorf("text %q, attachments %+v", m.Text, m.Attachments)
+	}
+	if m := Parse(msg); string(m.Attachments[0].Data) != "%PDF-1" || m.Attachments[0].Size() != 6 {
+		t.Errorf("decoded %q", m.Attachments[0].Data)
+	}
+}

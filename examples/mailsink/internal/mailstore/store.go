@@ -252,6 +252,9 @@ func (s *Store) indexAll(files map[string]string) []*entry {
 	return out
 }
 
+// indexParser parses for the index, which only counts attachments.
+var indexParser = &mimeparse.Parser{SkipAttachmentData: true}
+
 // readEntry reads the first IndexBytes of a file and makes its entry.
 func (s *Store) readEntry(id, path string) (*entry, error) {
 	f, err := os.Open(path)
@@ -268,7 +271,7 @@ func (s *Store) readEntry(id, path string) (*entry, error) {
 		return nil, err
 	}
 	env, _, msg, _ := split(buf)
-	e := s.makeEntry(id, env, mimeparse.Parse(msg))
+	e := s.makeEntry(id, env, indexParser.Parse(msg))
 	e.path = path
 	e.Size = st.Size() - int64(len(buf)-len(msg))
 	e.Partial = st.Size() > s.opts.IndexBytes
@@ -337,7 +340,11 @@ func htmlText(h string) string {
 
 // snippet is the start of the text with its white space collapsed.
 func snippet(text string) string {
-	s := strings.TrimSpace(spaceRE.ReplaceAllString(text, " "))
+	if max := 8 * snippetRunes; len(text) > max {
+		// Enough for the snippet even if most of it is white space.
+		text = text[:max]
+	}
+	s := strings.ToValidUTF8(strings.TrimSpace(spaceRE.ReplaceAllString(text, " ")), "")
 	if r := []rune(s); len(r) > snippetRunes {
 		s = string(r[:snippetRunes]) + "…"
 	}
