@@ -36,9 +36,13 @@ function setupList() {
   const rows = document.getElementById("rows");
   const live = document.getElementById("live");
   const count = document.getElementById("count");
-  let pending = false;
+  // One refresh at a time; events that come meanwhile ask for one more.
+  let pending = false, again = false;
   async function refresh() {
-    if (pending) return;
+    if (pending) {
+      again = true;
+      return;
+    }
     pending = true;
     try {
       const params = new URLSearchParams({ q: rows.dataset.query, start: rows.dataset.start, limit: rows.dataset.limit });
@@ -51,6 +55,10 @@ function setupList() {
       count.textContent = j.total + (rows.dataset.query ? " matching messages" : " messages");
     } finally {
       pending = false;
+    }
+    if (again) {
+      again = false;
+      refresh();
     }
   }
   const es = new EventSource("/api/v1/events");
