@@ -263,24 +263,56 @@ func ReadStored(t testing.TB, path string) Stored {
 		s.To = append(s.To, a)
 	}
 	s.Body = rest
-	if v, ok := bytes.CutPrefix(rest, []byte("Received: ")); ok && bytes.Contains(rest[:min(len(rest), 2048)], []byte(" (mailsink) ")) {
-		// The field ends at the first line end not followed by folding
-		// white space (RFC 5322 2.2.3).
-		end := 0
-		for {
-			i := bytes.Index(v[end:], []byte("\r\n"))
-			if i < 0 {
-				t.Fatalf("%s: the Received field does not end", path)
-			}
-			end += i + 2
-			if end >= len(v) || (v[end] != ' ' && v[end] != '\t') {
-				break
-			}
-		}
-		s.Received = strings.ReplaceAll(string(v[:end-2]), "\r\n", "")
-		s.Body = v[end:]
+	if rec, body, ok := cutReceived(rest); ok {
+		s.Received, s.Body = rec, body
 	}
 	return s
+}
+
+// cutReceived splits mailsink's own Received field (it names itself
+// "(mailsink)") off the start of b: its value unfolded, and what follows.
+func cutReceived(b []byte) (received string, rest []byte, ok bool) {
+	v, ok := bytes.CutPrefix(b, []byte("Received: "))
+	if !ok {
+		return "", b, false
+	}
+	// The field ends at the first line end not followed by folding white
+	// space (RFC 5322 2.2.3).
+	end := 0
+	for {
+		i := bytes.Index(v[end:], []byte("\r\n"))
+		if i < 0 {
+			return "", b, false
+		}
+		end += i + 2
+		if end >= len(v) || (v[end] != ' ' && v[end] != '\t') {
+			break
+		}
+	}
+	field := string(v[:end-2])
+	if !strings.Contains(field, " (mailsink) ") {
+		return "", b, false
+	}
+	return strings.ReplaceAll(field, "\r\n", ""), v[end:], true
+}
+
+// WithoutReceived returns a file stored by mailsink without its Received
+// field, which the contract allows after the two envelope lines: the
+// envelope lines and the message as received.
+func WithoutReceived(file []byte) []byte {
+	i := bytes.Index(file, []byte("\r\n"))
+	if i < 0 {
+		return file
+	}
+	j := bytes.Index(file[i+2:], []byte("\r\n"))
+	if j < 0 {
+		return file
+	}
+	head := i + 2 + j + 2
+	if _, rest, ok := cutReceived(file[head:]); ok {
+		return append(file[:head:head], rest...)
+	}
+	return file
 }
 
 // BuildIn compiles the example programs names into dir with one go build
