@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpkit/smtp/examples/internal/mimeparse"
 	"github.com/smtpkit/smtp/internal/smtptest"
 )
 
@@ -272,28 +274,11 @@ func ReadStored(t testing.TB, path string) Stored {
 // cutReceived splits mailsink's own Received field (it names itself
 // "(mailsink)") off the start of b: its value unfolded, and what follows.
 func cutReceived(b []byte) (received string, rest []byte, ok bool) {
-	v, ok := bytes.CutPrefix(b, []byte("Received: "))
-	if !ok {
+	v, rest, ok := mimeparse.CutField(b, "Received")
+	if !ok || !strings.Contains(v, " (mailsink) ") {
 		return "", b, false
 	}
-	// The field ends at the first line end not followed by folding white
-	// space (RFC 5322 2.2.3).
-	end := 0
-	for {
-		i := bytes.Index(v[end:], []byte("\r\n"))
-		if i < 0 {
-			return "", b, false
-		}
-		end += i + 2
-		if end >= len(v) || (v[end] != ' ' && v[end] != '\t') {
-			break
-		}
-	}
-	field := string(v[:end-2])
-	if !strings.Contains(field, " (mailsink) ") {
-		return "", b, false
-	}
-	return strings.ReplaceAll(field, "\r\n", ""), v[end:], true
+	return v, rest, true
 }
 
 // WithoutReceived returns a file stored by mailsink without its Received
@@ -313,6 +298,31 @@ func WithoutReceived(file []byte) []byte {
 		return append(file[:head:head], rest...)
 	}
 	return file
+}
+
+// RunWithPrograms is a TestMain's body for tests that run example
+// programs: it builds them (names are the keys of bins) into a temporary
+// directory, sets each *bins[name] to its binary, runs the tests and
+// removes the binaries. It returns the exit code for os.Exit.
+func RunWithPrograms(m *testing.M, bins map[string]*string) int {
+	dir, err := os.MkdirTemp("", "e2e-programs")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	var names []string
+	for name := range bins {
+		names = append(names, name)
+	}
+	built, err := BuildIn(dir, names...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for name, p := range bins {
+		*p = built[name]
+	}
+	return m.Run()
 }
 
 // BuildIn compiles the example programs names into dir with one go build

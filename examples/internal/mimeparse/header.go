@@ -104,6 +104,30 @@ func splitHeader(b []byte) (h Header, body []byte, problem string) {
 	return h, nil, ""
 }
 
+// CutField splits the header field named name off the start of b, if b
+// starts with it ("Name: value" and its continuation lines, CRLF-ended):
+// its value unfolded (RFC 5322 2.2.3) without the space after the colon,
+// and what follows the field.
+func CutField(b []byte, name string) (value string, rest []byte, ok bool) {
+	v, ok := bytes.CutPrefix(b, []byte(name+": "))
+	if !ok {
+		return "", b, false
+	}
+	// The field ends at the first line end not followed by white space.
+	end := 0
+	for {
+		i := bytes.Index(v[end:], []byte("\r\n"))
+		if i < 0 {
+			return "", b, false
+		}
+		end += i + 2
+		if end >= len(v) || (v[end] != ' ' && v[end] != '\t') {
+			break
+		}
+	}
+	return strings.ReplaceAll(string(v[:end-2]), "\r\n", ""), v[end:], true
+}
+
 // cutLine returns the first line of b (with its CR, without its LF) and what
 // follows the LF.
 func cutLine(b []byte) (line, rest []byte) {

@@ -2,6 +2,7 @@ package mimeparse
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -265,10 +266,10 @@ hi
 			if m.Text != tc.text || m.HTML != tc.html {
 				t.Errorf("Text %q HTML %q, want %q %q", m.Text, m.HTML, tc.text, tc.html)
 			}
-			if got := parts(m.Attachments); !equalAtts(got, tc.attach) {
+			if got := parts(m.Attachments); !slices.Equal(got, tc.attach) {
 				t.Errorf("attachments %q, want %q", got, tc.attach)
 			}
-			if got := parts(m.Inline); !equalAtts(got, tc.inline) {
+			if got := parts(m.Inline); !slices.Equal(got, tc.inline) {
 				t.Errorf("inline %q, want %q", got, tc.inline)
 			}
 			if len(m.Problems) != len(tc.problems) {
@@ -281,18 +282,6 @@ hi
 			}
 		})
 	}
-}
-
-func equalAtts(a, b []att) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestHeaderFieldsInOrder(t *testing.T) {
@@ -394,5 +383,22 @@ func TestSkipAttachmentData(t *testing.T) {
 	}
 	if m := Parse(msg); string(m.Attachments[0].Data) != "%PDF-1" || m.Attachments[0].Size() != 6 {
 		t.Errorf("decoded %q", m.Attachments[0].Data)
+	}
+}
+
+func TestCutField(t *testing.T) {
+	for _, tc := range []struct{ in, value, rest string }{
+		{"Received: from a\r\n\tby b;\r\n date\r\nSubject: x\r\n", "from a\tby b; date", "Subject: x\r\n"},
+		{"Received: x\r\n", "x", ""},
+	} {
+		v, rest, ok := CutField([]byte(tc.in), "Received")
+		if !ok || v != tc.value || string(rest) != tc.rest {
+			t.Errorf("%q: %v %q %q", tc.in, ok, v, rest)
+		}
+	}
+	for _, in := range []string{"Subject: x\r\n", "Received: no end", "Received:x\r\n"} {
+		if _, rest, ok := CutField([]byte(in), "Received"); ok || string(rest) != in {
+			t.Errorf("%q taken", in)
+		}
 	}
 }

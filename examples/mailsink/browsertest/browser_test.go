@@ -26,19 +26,7 @@ import (
 var mailsinkBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mailsink-browser")
-	if err != nil {
-		panic(err)
-	}
-	bins, err := e2e.BuildIn(dir, "mailsink")
-	if err != nil {
-		os.RemoveAll(dir)
-		panic(err)
-	}
-	mailsinkBin = bins["mailsink"]
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(e2e.RunWithPrograms(m, map[string]*string{"mailsink": &mailsinkBin}))
 }
 
 // chromium returns the browser's path: $CHROMIUM, or chromium on $PATH.

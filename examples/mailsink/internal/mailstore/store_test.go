@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtp/examples/internal/maildir"
+	"github.com/smtpkit/smtp/examples/internal/mimeparse"
 )
 
 func TestTraceRoundTrip(t *testing.T) {
@@ -33,7 +34,7 @@ func TestTraceRoundTrip(t *testing.T) {
 			if string(b) != tc.want {
 				t.Fatalf("wrote\n%q\nwant\n%q", b, tc.want)
 			}
-			v, rest, ok := cutReceived(append(b, "Subject: x\r\n"...))
+			v, rest, ok := mimeparse.CutField(append(b, "Subject: x\r\n"...), "Received")
 			if !ok || string(rest) != "Subject: x\r\n" {
 				t.Fatalf("cutReceived: %v %q", ok, rest)
 			}

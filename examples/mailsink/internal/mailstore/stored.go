@@ -43,7 +43,7 @@ func splitFile(b []byte) (env Envelope, trace *Trace, forward, msg []byte, hasEn
 		}
 	}
 	msg, forward = rest2, rest2
-	if v, after, ok := cutReceived(msg); ok {
+	if v, after, ok := mimeparse.CutField(msg, "Received"); ok {
 		if t, ok := ParseReceived(v); ok {
 			trace, msg = &t, after
 		}
@@ -53,28 +53,6 @@ func splitFile(b []byte) (env Envelope, trace *Trace, forward, msg []byte, hasEn
 
 func cutCRLF(b []byte) (line, rest []byte, ok bool) {
 	return bytes.Cut(b, []byte("\r\n"))
-}
-
-// cutReceived returns the unfolded value of a Received field at the start
-// of b and what follows it.
-func cutReceived(b []byte) (value string, rest []byte, ok bool) {
-	v, ok := bytes.CutPrefix(b, []byte("Received: "))
-	if !ok {
-		return "", b, false
-	}
-	end := 0
-	for {
-		i := bytes.Index(v[end:], []byte("\r\n"))
-		if i < 0 {
-			return "", b, false
-		}
-		end += i + 2
-		if end >= len(v) || (v[end] != ' ' && v[end] != '\t') {
-			break
-		}
-	}
-	value = strings.ReplaceAll(string(v[:end-2]), "\r\n", "")
-	return value, v[end:], true
 }
 
 // Message is a stored message read and parsed.
