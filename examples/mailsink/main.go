@@ -260,7 +260,7 @@ func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, er
 	// whatever the certificate, as catchers do. Elsewhere with a
 	// certificate, only after STARTTLS (RFC 4954 4), so the application's
 	// real credentials do not cross the network in clear.
-	insecureAuth := tlsConfig == nil || (cfg.acceptAnyAuth && loopbackListen(cfg.listen))
+	insecureAuth := tlsConfig == nil || (cfg.acceptAnyAuth && webui.IsLoopback(cfg.listen))
 	srv := &server.Server{
 		Addr:                cfg.listen,
 		Hostname:            cfg.hostname,
@@ -286,18 +286,4 @@ func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, er
 		srv.Trace = stderr
 	}
 	return srv, s, nil
-}
-
-// loopbackListen reports whether a -listen address is on a loopback
-// address only.
-func loopbackListen(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -101,7 +101,7 @@ func New(opts Options) http.Handler {
 	}))
 	h = cop.Handler(h)
 	h = securityHeaders(h)
-	if loopbackHost(opts.Addr) {
+	if IsLoopback(opts.Addr) {
 		h = checkHost(h)
 	}
 	return h
@@ -140,9 +140,9 @@ func requireJSON(next http.Handler) http.Handler {
 	})
 }
 
-// loopbackHost reports whether addr's host is a loopback address or
-// "localhost".
-func loopbackHost(addr string) bool {
+// IsLoopback reports whether addr ("host:port" or a host) is a loopback
+// address or "localhost".
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		host = addr
@@ -164,7 +164,7 @@ func checkHost(next http.Handler) http.Handler {
 			host = h
 		}
 		host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-		if !(host == "localhost" || strings.HasSuffix(host, ".localhost") || loopbackHost(host)) {
+		if !(host == "localhost" || strings.HasSuffix(host, ".localhost") || IsLoopback(host)) {
 			writeError(w, http.StatusMisdirectedRequest, "this server answers only to a loopback host name (localhost, 127.0.0.1, [::1])")
 			return
 		}
