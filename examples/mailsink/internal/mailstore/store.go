@@ -554,6 +554,7 @@ func (s *Store) DeleteAll() (int, error) {
 // message since (any, if since is "" or not in the index), waiting for one
 // to arrive until ctx ends.
 func (s *Store) Wait(ctx context.Context, q Query, since string) (Summary, error) {
+	s.maybeSync()
 	for {
 		s.mu.Lock()
 		for i := len(s.sorted) - 1; i >= 0; i-- {
