@@ -10,7 +10,7 @@ import (
 func (c *conn) cmdRset(arg []byte) *reply.Reply {
 	if len(arg) > 0 {
 		// RFC 5321 4.1.1.5: rset = "RSET" CRLF.
-		c.errors++
+		c.countError()
 		return reply.ParamSyntax("RSET takes no argument")
 	}
 	c.resetTransaction(true)
@@ -30,7 +30,7 @@ func (c *conn) cmdVrfy(arg []byte) *reply.Reply {
 		return reply.NotImplemented("VRFY disabled")
 	}
 	if len(arg) == 0 {
-		c.errors++
+		c.countError()
 		return reply.ParamSyntax("VRFY needs a user name or mailbox")
 	}
 	v, ok := c.sess.(VerifySession)

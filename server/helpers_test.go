@@ -38,6 +38,7 @@ type testBackend struct {
 	mail       func(from envelope.Path) error
 	rcpt       func(to envelope.Path) error
 	data       func(r io.Reader) (string, error) // default: io.ReadAll
+	reset      func()                            // called by Reset, if set
 	users      map[string]string                 // enables PasswordAuthenticator
 }
 
@@ -114,6 +115,9 @@ func (s *testSession) Data(ctx context.Context, r io.Reader) error {
 }
 
 func (s *testSession) Reset(ctx context.Context) {
+	if s.b.reset != nil {
+		s.b.reset()
+	}
 	s.cur = message{}
 	s.b.mu.Lock()
 	s.b.resets++
@@ -144,6 +148,7 @@ func newServer(b server.Backend) *server.Server {
 		Backend:          b,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AuthFailureDelay: -1,
+		ErrorDelay:       -1, // tests of the delay set it
 	}
 }
 
