@@ -27,12 +27,15 @@ func (c *conn) cmdData(arg []byte) {
 		return
 	}
 	c.answer(session.DATA, c.cfg.canned.startData)
-	// The client waits for the 354 (RFC 5321 4.5.3.2.4: 2 minutes), and
-	// DATA ends a pipelined group (RFC 2920 3.1): send it now, not when
-	// the backend first reads.
-	if err := c.flush(); err != nil {
-		c.closing = true
-		return
+	// The client waits for the 354 (RFC 5321 4.5.3.2.4: 2 minutes; DATA
+	// ends a pipelined group, RFC 2920 3.1): send it now, not when the
+	// backend first reads. A client that sent its message without
+	// waiting is not waiting for it: it goes with the final reply.
+	if !c.inputBuffered() {
+		if err := c.flush(); err != nil {
+			c.closing = true
+			return
+		}
 	}
 
 	dr := c.tr.DotReader(textproto.DataLimits{
@@ -67,7 +70,7 @@ func (c *conn) cmdData(arg []byte) {
 // reply goes out before the backend's Reset runs, unless more commands
 // are waiting (then it goes with their replies, RFC 2920 3.1).
 func (c *conn) endMessage() {
-	if c.tr.Buffered() == 0 && len(c.pend) == 0 {
+	if !c.inputBuffered() {
 		if err := c.flush(); err != nil {
 			c.closing = true
 		}

@@ -358,8 +358,8 @@ func (c *conn) junk() {
 	}
 }
 
-// refused counts a MAIL or RCPT the backend (or a server policy) refused
-// as an error, as Postfix does; the server's own failure (the 451 4.3.0
+// refused counts a MAIL, RCPT or VRFY the backend (or a server policy)
+// refused as an error, as Postfix does; the server's own failure (the 451 4.3.0
 // for a failing backend) is not the client's fault, and a 421 closes the
 // connection anyway.
 func (c *conn) refused(r *reply.Reply) {
@@ -567,6 +567,13 @@ func (c *conn) flush() error {
 	_, err := c.nc.Write(c.out)
 	c.out = c.out[:0]
 	return err
+}
+
+// inputBuffered reports whether the client has sent bytes the server has
+// read but not yet used: then it is not waiting for the replies queued so
+// far, which can go with the next ones (RFC 2920 3.1).
+func (c *conn) inputBuffered() bool {
+	return c.tr.Buffered() > 0 || len(c.pend) > 0
 }
 
 // releaseOut gives the (flushed) reply buffer back to the pool, so an idle

@@ -55,25 +55,19 @@ func (s *stageCtx) closeConn(cause error) {
 	}
 }
 
-// parentDone returns the error and cause of the connection's context,
+// parentCause returns the cause of the end of the connection's context,
 // without making it; nil while it goes on.
-func (s *stageCtx) parentDone() (err, cause error) {
+func (s *stageCtx) parentCause() error {
 	s.mu.Lock()
 	conn, closed := s.conn, s.closed
 	s.mu.Unlock()
 	switch {
 	case conn != nil:
-		if err := conn.Err(); err != nil {
-			return err, context.Cause(conn)
-		}
+		return context.Cause(conn)
 	case closed != nil:
-		return context.Canceled, closed
-	default:
-		if err := s.base.Err(); err != nil {
-			return err, context.Cause(s.base)
-		}
+		return closed
 	}
-	return nil, nil
+	return context.Cause(s.base)
 }
 
 // begin starts a backend call with the given timeout (0: no deadline) and
@@ -115,20 +109,24 @@ func (s *stageCtx) extend(timeout time.Duration) {
 // the connection (or the server, at Close), and stays done.
 //
 // It is a fresh value for every call, so that a context kept past its call
-// never comes back to life, but cheap: the channel, timer and child context
+// never comes back to life, but a small one: the child context and timer
 // that Done and Value need are made only when a backend asks for them.
-// Value (and so context.Cause) answers from a real child context of the
-// connection's, cancelled with this context's cause.
+// Value (and so context.Cause) answers from that child, a real context of
+// the connection's, cancelled with this context's cause.
 type callCtx struct {
 	st *stageCtx
 
 	mu       sync.Mutex
 	deadline time.Time // zero: none
-	err      error     // set once done
-	cause    error
-	child    context.Context // made by Done or Value
-	cancel   context.CancelCauseFunc
-	timer    *time.Timer
+	cause    error     // why it is done; nil while it is not
+	watch    *ctxWatch // made by Done or Value
+}
+
+// ctxWatch is what a callCtx needs once a backend watches it.
+type ctxWatch struct {
+	child  context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer // the deadline; nil without one
 }
 
 var _ context.Context = (*callCtx)(nil)
@@ -145,8 +143,7 @@ func (c *callCtx) Deadline() (time.Time, bool) {
 func (c *callCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.childLocked()
-	return c.child.Done()
+	return c.watchLocked().child.Done()
 }
 
 // Err implements context.Context.
@@ -154,58 +151,70 @@ func (c *callCtx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.checkLocked()
-	return c.err
+	return errOf(c.cause)
+}
+
+// errOf is the context error of a context ended with cause: only a
+// deadline makes DeadlineExceeded (the server's context has none).
+func errOf(cause error) error {
+	switch cause {
+	case nil:
+		return nil
+	case context.DeadlineExceeded:
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
 }
 
 // Value implements context.Context.
 func (c *callCtx) Value(key any) any {
 	c.mu.Lock()
-	c.childLocked()
-	child := c.child
+	child := c.watchLocked().child
 	c.mu.Unlock()
 	return child.Value(key)
 }
 
-// childLocked makes the child context, done now if c is, and the timer of
+// watchLocked makes the child context, done now if c is, and the timer of
 // the deadline.
-func (c *callCtx) childLocked() {
-	if c.child != nil {
-		return
+func (c *callCtx) watchLocked() *ctxWatch {
+	if c.watch != nil {
+		return c.watch
 	}
-	c.child, c.cancel = context.WithCancelCause(c.st.connContext())
+	w := &ctxWatch{}
+	w.child, w.cancel = context.WithCancelCause(c.st.connContext())
+	c.watch = w
 	c.checkLocked()
-	if c.err != nil {
-		c.cancel(c.cause)
-		return
+	if c.cause != nil {
+		w.cancel(c.cause)
+	} else if !c.deadline.IsZero() {
+		w.timer = time.AfterFunc(time.Until(c.deadline), c.expire)
 	}
-	if !c.deadline.IsZero() {
-		c.timer = time.AfterFunc(time.Until(c.deadline), c.expire)
-	}
+	return w
 }
 
 // checkLocked ends c if its connection ended or its deadline passed.
 func (c *callCtx) checkLocked() {
-	if c.err != nil {
+	if c.cause != nil {
 		return
 	}
-	if err, cause := c.st.parentDone(); err != nil {
-		c.endLocked(err, cause)
+	if cause := c.st.parentCause(); cause != nil {
+		c.endLocked(cause)
 	} else if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
-		c.endLocked(context.DeadlineExceeded, context.DeadlineExceeded)
+		c.endLocked(context.DeadlineExceeded)
 	}
 }
 
-// endLocked makes c done with err and cause.
-func (c *callCtx) endLocked(err, cause error) {
-	if c.err != nil {
+// endLocked makes c done with cause.
+func (c *callCtx) endLocked(cause error) {
+	if c.cause != nil {
 		return
 	}
-	c.err, c.cause = err, cause
-	if c.cancel != nil {
-		c.cancel(cause)
-	}
-	if c.timer != nil {
-		c.timer.Stop()
+	c.cause = cause
+	if w := c.watch; w != nil {
+		w.cancel(cause)
+		if w.timer != nil {
+			w.timer.Stop()
+		}
 	}
 }
 
@@ -213,12 +222,12 @@ func (c *callCtx) endLocked(err, cause error) {
 func (c *callCtx) expire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err == nil && time.Now().Before(c.deadline) {
+	if c.cause == nil && time.Now().Before(c.deadline) {
 		// The deadline was moved after the timer was set.
-		c.timer.Reset(time.Until(c.deadline))
+		c.watch.timer.Reset(time.Until(c.deadline))
 		return
 	}
-	c.endLocked(context.DeadlineExceeded, context.DeadlineExceeded)
+	c.endLocked(context.DeadlineExceeded)
 }
 
 // finish ends the call: done with ErrMethodReturned, unless it was done
@@ -227,7 +236,7 @@ func (c *callCtx) finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.checkLocked()
-	c.endLocked(context.Canceled, ErrMethodReturned)
+	c.endLocked(ErrMethodReturned)
 }
 
 // extend moves the deadline to timeout from now, unless c is done.
@@ -235,11 +244,11 @@ func (c *callCtx) extend(timeout time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.checkLocked()
-	if c.err != nil {
+	if c.cause != nil {
 		return
 	}
 	c.deadline = time.Now().Add(timeout)
-	if c.timer != nil {
-		c.timer.Reset(time.Until(c.deadline))
+	if w := c.watch; w != nil && w.timer != nil {
+		w.timer.Reset(time.Until(c.deadline))
 	}
 }

@@ -633,3 +633,24 @@ func TestBDATInterruptTracedOnce(t *testing.T) {
 		t.Errorf("HELP traced %d times:\n%s", n, trace.String())
 	}
 }
+
+// TestBDATRefusedAfterAnsweredChunk: a chunk is answered once it has
+// arrived, so a backend that refuses the message after reading a whole
+// chunk gets its refusal sent as the reply to the next BDAT (one reply per
+// command, RFC 3030 2), whose chunk is skipped; the transaction is over.
+func TestBDATRefusedAfterAnsweredChunk(t *testing.T) {
+	b := &testBackend{data: func(r io.Reader) (string, error) {
+		if _, err := io.ReadFull(r, make([]byte, 3)); err != nil {
+			return "", err
+		}
+		return "", reply.ExceededStorage("Mailbox full")
+	}}
+	lb := start(t, chunkingServer(b))
+	c := dial(t, lb)
+	c.Run(chunkS)
+	c.Send("BDAT 3\r\nabc")
+	c.Expect("250 2.0.0 3 octets received\r\n")
+	c.Send("BDAT 3\r\ndefBDAT 3 LAST\r\nghiNOOP\r\n")
+	c.Expect("552 5.2.2 Mailbox full\r\n503 5.5.1 Need MAIL before BDAT\r\n250 2.0.0 OK\r\n")
+	expectNoMessages(t, b)
+}

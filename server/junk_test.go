@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -168,4 +169,29 @@ func TestErrorDelay(t *testing.T) {
 			t.Errorf("%q answered after %v, want at least %v", script, d, delay)
 		}
 	}
+}
+
+// TestRefusedVerifyCountsAsError: a VRFY the backend answers with a
+// refusal counts as an error, like a refused RCPT, so VRFY is no cheaper
+// an address-harvesting oracle than RCPT.
+func TestRefusedVerifyCountsAsError(t *testing.T) {
+	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		return &verifySession{&testSession{b: &testBackend{}, c: c}}, nil
+	}))
+	s.MaxErrors = 2
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(`
+		C: EHLO client
+		` + ehloS + `
+		C: VRFY alice
+		S: 250 2.0.0 Alice <alice@example.org>
+		C: VRFY nobody
+		S: 550 5.1.1 No such user
+		C: VRFY alice
+		S: 250 2.0.0 Alice <alice@example.org>
+		C: VRFY nobody
+		S: 550 5.1.1 No such user
+		` + tooManyErrorsS)
+	c.ExpectClosed()
 }

@@ -55,7 +55,7 @@ const (
 	// without delivering a message before it gets 421 4.7.0 and is closed
 	// (RFC 5321 4.2.2 allows 421 in reply to any command): Postfix's
 	// smtpd_hard_error_limit. Errors are unknown, malformed or over-long
-	// commands, commands out of sequence, MAIL and RCPT the backend
+	// commands, commands out of sequence, MAIL, RCPT and VRFY the backend
 	// refused (a backend failure, 451 4.3.0, is not the client's fault
 	// and does not count), AUTH exchanges the client cancelled or broke
 	// without a credential being refused (a refused one counts towards
