@@ -107,6 +107,9 @@ func TestBDATErrors(t *testing.T) {
 			"250 2.0.0 OK\r\n")
 		expectNoMessages(t, b)
 	})
+	// The refusal answers the chunk being read; the second chunk,
+	// pipelined, is refused and skipped.
+	refused := "552 5.2.2 Mailbox full\r\n503 5.5.1 Need MAIL before BDAT\r\n250 2.0.0 OK\r\n"
 	t.Run("refused by backend mid-message", func(t *testing.T) {
 		b := &testBackend{data: func(r io.Reader) (string, error) {
 			return "", reply.ExceededStorage("Mailbox full")
@@ -114,9 +117,28 @@ func TestBDATErrors(t *testing.T) {
 		lb := start(t, chunkingServer(b))
 		c := dial(t, lb)
 		c.Run(chunkS)
-		// The second chunk, pipelined, is refused and skipped.
 		c.Send("BDAT 3\r\nabcBDAT 3 LAST\r\ndefNOOP\r\n")
-		c.Expect("552 5.2.2 Mailbox full\r\n503 5.5.1 Need MAIL before BDAT\r\n250 2.0.0 OK\r\n")
+		c.Expect(refused)
+		expectNoMessages(t, b)
+	})
+	// A chunk is answered once it has arrived: a refusal after a whole
+	// chunk was read answers the next BDAT (one reply per command, RFC
+	// 3030 2), whose chunk is skipped.
+	t.Run("refused by backend after a whole chunk", func(t *testing.T) {
+		b := &testBackend{data: func(r io.Reader) (string, error) {
+			if _, err := io.ReadFull(r, make([]byte, 3)); err != nil {
+				return "", err
+			}
+			return "", reply.ExceededStorage("Mailbox full")
+		}}
+		lb := start(t, chunkingServer(b))
+		c := dial(t, lb)
+		c.Run(chunkS)
+		c.Send("BDAT 3\r\nabc")
+		c.Expect("250 2.0.0 3 octets received\r\n")
+		c.Send("BDAT 3\r\ndefBDAT 3 LAST\r\nghiNOOP\r\n")
+		c.Expect(refused)
+		expectNoMessages(t, b)
 	})
 	t.Run("malformed", func(t *testing.T) {
 		lb := start(t, chunkingServer(&testBackend{}))
@@ -602,11 +624,10 @@ func TestStartTLSResetsSession(t *testing.T) {
 	s.TLSConfig = cert.ServerConfig()
 	lb := start(t, s)
 	c := dial(t, lb)
-	c.Run("C: EHLO client\n" + ehloWith("STARTTLS"))
+	c.Run(startTLSS)
 	b.mu.Lock()
 	before := b.resets
 	b.mu.Unlock()
-	c.Run("C: STARTTLS\nS: 220 2.0.0 Ready to start TLS\n")
 	c.StartTLS(cert.ClientConfig())
 	c.Run("C: NOOP\nS: 250 OK\n")
 	b.mu.Lock()
@@ -632,25 +653,4 @@ func TestBDATInterruptTracedOnce(t *testing.T) {
 	if n := strings.Count(trace.String(), "C: HELP\n"); n != 1 {
 		t.Errorf("HELP traced %d times:\n%s", n, trace.String())
 	}
-}
-
-// TestBDATRefusedAfterAnsweredChunk: a chunk is answered once it has
-// arrived, so a backend that refuses the message after reading a whole
-// chunk gets its refusal sent as the reply to the next BDAT (one reply per
-// command, RFC 3030 2), whose chunk is skipped; the transaction is over.
-func TestBDATRefusedAfterAnsweredChunk(t *testing.T) {
-	b := &testBackend{data: func(r io.Reader) (string, error) {
-		if _, err := io.ReadFull(r, make([]byte, 3)); err != nil {
-			return "", err
-		}
-		return "", reply.ExceededStorage("Mailbox full")
-	}}
-	lb := start(t, chunkingServer(b))
-	c := dial(t, lb)
-	c.Run(chunkS)
-	c.Send("BDAT 3\r\nabc")
-	c.Expect("250 2.0.0 3 octets received\r\n")
-	c.Send("BDAT 3\r\ndefBDAT 3 LAST\r\nghiNOOP\r\n")
-	c.Expect("552 5.2.2 Mailbox full\r\n503 5.5.1 Need MAIL before BDAT\r\n250 2.0.0 OK\r\n")
-	expectNoMessages(t, b)
 }

@@ -127,12 +127,7 @@ func TestPanicInTLSCallbackRecovered(t *testing.T) {
 	}}
 	lb := start(t, s)
 	c := dial(t, lb)
-	c.Run(`
-		C: EHLO client
-		` + ehloWith("STARTTLS") + `
-		C: STARTTLS
-		S: 220 2.0.0 Ready to start TLS
-	`)
+	c.Run(startTLSS)
 	tc := tls.Client(c.NetConn(), &tls.Config{InsecureSkipVerify: true})
 	if err := tc.Handshake(); err == nil {
 		t.Error("handshake succeeded")

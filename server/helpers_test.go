@@ -333,6 +333,27 @@ func expectNoMessages(t *testing.T, b *testBackend) {
 	}
 }
 
+// startTLSS is EHLO client then STARTTLS on a test server with TLSConfig,
+// up to the 220 (the client then runs the handshake).
+var startTLSS = "C: EHLO client\n" + ehloWith("STARTTLS") + `
+	C: STARTTLS
+	S: 220 2.0.0 Ready to start TLS
+`
+
+// awaitShutdown fails the test unless the Shutdown whose result comes on
+// shut returns nil within 10 seconds.
+func awaitShutdown(t *testing.T, shut <-chan error) {
+	t.Helper()
+	select {
+	case err := <-shut:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown did not return")
+	}
+}
+
 // mailS is EHLO client and MAIL FROM:<a@b.example>, each with its reply,
 // on a default test server.
 var mailS = "C: EHLO client\n" + ehloS + `

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -175,9 +174,7 @@ func TestErrorDelay(t *testing.T) {
 // refusal counts as an error, like a refused RCPT, so VRFY is no cheaper
 // an address-harvesting oracle than RCPT.
 func TestRefusedVerifyCountsAsError(t *testing.T) {
-	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
-		return &verifySession{&testSession{b: &testBackend{}, c: c}}, nil
-	}))
+	s := verifyServer()
 	s.MaxErrors = 2
 	lb := start(t, s)
 	c := dial(t, lb)

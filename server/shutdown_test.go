@@ -73,14 +73,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	select {
-	case err := <-shut:
-		if err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Shutdown did not return")
-	}
+	awaitShutdown(t, shut)
 	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
 		t.Errorf("Serve returned %v, want ErrServerClosed", err)
 	}
@@ -308,7 +301,7 @@ func TestShutdownLetsEveryTransactionFinish(t *testing.T) {
 		{"STARTTLS", func(s *server.Server) *smtptest.Loopback { return start(t, s) },
 			func(lb *smtptest.Loopback) *smtptest.Conn {
 				c := dial(t, lb)
-				c.Run("C: EHLO client\n" + ehloWith("STARTTLS") + "C: STARTTLS\nS: 220 2.0.0 Ready to start TLS\n")
+				c.Run(startTLSS)
 				c.StartTLS(cert.ClientConfig())
 				c.Run("C: EHLO client\n" + ehloS)
 				return c
@@ -370,14 +363,7 @@ func TestShutdownLetsEveryTransactionFinish(t *testing.T) {
 			`)
 			busy.Expect(shutdownS)
 			busy.ExpectClosed()
-			select {
-			case err := <-shut:
-				if err != nil {
-					t.Errorf("Shutdown: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("Shutdown did not return")
-			}
+			awaitShutdown(t, shut)
 			if m := b.Messages(); len(m) != 1 || m[0].To[0] != "<busy@c.example>" {
 				t.Errorf("stored %+v, want the busy client's message", m)
 			}
