@@ -74,7 +74,8 @@ type conn struct {
 	overshoot    int // recipients past MaxRecipients in this transaction
 	authFailures int
 	authRefused  bool     // the backend refused a credential in this AUTH exchange
-	errorPause   bool     // the next flush waits ErrorDelay (see countError)
+	errorPause   bool     // the next wait for a command waits ErrorDelay first (see countError)
+	pendErr      error    // the read error found by pauseReading, after pend
 	mechs        []string // SASL mechanisms of the session
 	mechsDone    bool
 
@@ -218,8 +219,14 @@ func (c *conn) next() bool {
 		}
 		return false
 	}
+	if c.errorPause && !c.inputBuffered() {
+		// The client waits for the replies to an error past
+		// SoftErrorLimit: they go out after ErrorDelay.
+		c.errorPause = false
+		c.pauseReading(c.cfg.errorDelay)
+	}
 	var err error
-	if c.rc != nil && c.tr.Buffered() == 0 {
+	if c.rc != nil && !c.inputBuffered() {
 		// Nothing left to answer: flush, then wait without buffers.
 		if err = c.flush(); err == nil {
 			err = c.waitIdle()
@@ -340,8 +347,10 @@ func (c *conn) protocolError(r *reply.Reply) {
 // countError counts an error of the client towards MaxErrors (the
 // command loop closes the connection when it is reached). Past
 // SoftErrorLimit the replies that answer it go out only after ErrorDelay
-// (see flush), as in Postfix: a client looping on errors, AUTH cancels
-// or refused recipients pays a delay for each round trip.
+// (see next), as in Postfix: a client looping on errors, AUTH cancels or
+// refused recipients pays a delay for each round trip. A pipelined batch
+// of errors waits once, when it has been answered: it makes no round
+// trip, and MaxErrors ends it.
 func (c *conn) countError() {
 	c.errors++
 	if c.cfg.errorDelay > 0 && c.cfg.softErrors > 0 && c.errors > c.cfg.softErrors && !c.tooManyErrors() {
@@ -382,6 +391,44 @@ func (c *conn) pause(d time.Duration) {
 	select {
 	case <-t.C:
 	case <-c.stage.connContext().Done():
+	}
+}
+
+// pauseReading waits d as pause does, reading what the client sends
+// meanwhile (kept for the next commands): a client that has closed its
+// side, or whose connection failed, is not waited for, since no reply can
+// slow it down any more. Called only when no input is buffered.
+func (c *conn) pauseReading(d time.Duration) {
+	end := time.Now().Add(d)
+	c.slab = c.srv.slabs.Get().(*[]byte)
+	buf := (*c.slab)[:0]
+	defer func() {
+		c.nc.SetReadDeadline(c.deadline)
+		if len(buf) == 0 {
+			c.srv.slabs.Put(c.slab)
+			c.slab, c.pend = nil, nil
+		} else {
+			c.pend = buf
+		}
+	}()
+	for len(buf) < cap(buf) && time.Now().Before(end) {
+		c.nc.SetReadDeadline(end)
+		n, err := c.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == nil:
+			continue
+		case isTimeout(err):
+			if c.stage.connContext().Err() != nil {
+				return // Close
+			}
+			continue
+		}
+		c.pendErr = err // EOF, reset, closed: served once the bytes are
+		return
+	}
+	if len(buf) == cap(buf) {
+		c.pause(time.Until(end)) // no room for more: just wait
 	}
 }
 
@@ -549,19 +596,10 @@ func withEnhanced(r *reply.Reply) *reply.Reply {
 // bigger one (after a large pipelined batch) is dropped.
 const maxPooledOut = 4096
 
-// flush writes the queued replies, after ErrorDelay when they answer an
-// error past SoftErrorLimit (once per flush: a pipelined batch of errors
-// pays once, a client waiting for each reply pays each time; the
-// connection ends at MaxErrors anyway).
+// flush writes the queued replies.
 func (c *conn) flush() error {
 	if len(c.out) == 0 {
 		return nil
-	}
-	if c.errorPause {
-		c.errorPause = false
-		if !c.closing {
-			c.pause(c.cfg.errorDelay)
-		}
 	}
 	c.setWriteDeadline(c.cfg.commandTimeout)
 	_, err := c.nc.Write(c.out)
@@ -573,7 +611,7 @@ func (c *conn) flush() error {
 // read but not yet used: then it is not waiting for the replies queued so
 // far, which can go with the next ones (RFC 2920 3.1).
 func (c *conn) inputBuffered() bool {
-	return c.tr.Buffered() > 0 || len(c.pend) > 0
+	return c.tr.Buffered() > 0 || len(c.pend) > 0 || c.pendErr != nil
 }
 
 // releaseOut gives the (flushed) reply buffer back to the pool, so an idle
@@ -596,6 +634,9 @@ func (c *conn) releaseOut() {
 func (c *conn) Read(p []byte) (int, error) {
 	if c.pend != nil {
 		return c.readPending(p), nil
+	}
+	if err := c.pendErr; err != nil {
+		return 0, err // found by pauseReading
 	}
 	if c.rc == nil {
 		// TLS: no way to know whether the read would block.

@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"crypto/tls"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/smtptest"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
 )
@@ -191,4 +194,35 @@ func TestRefusedVerifyCountsAsError(t *testing.T) {
 		S: 550 5.1.1 No such user
 		` + tooManyErrorsS)
 	c.ExpectClosed()
+}
+
+// TestErrorDelaySparesAClosedClient: the delay is for a client waiting
+// for its replies; one that sent its errors and closed its side (plain or
+// TLS) is answered and closed at once, not after the delay.
+func TestErrorDelaySparesAClosedClient(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	for _, implicitTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "TLS"}[implicitTLS], func(t *testing.T) {
+			s := newServer(&testBackend{})
+			s.SoftErrorLimit = 1
+			s.ErrorDelay = time.Hour
+			var c *smtptest.Conn
+			if implicitTLS {
+				c = smtptest.StartTLS(t, s, cert.ServerConfig()).DialTLS(t, cert.ClientConfig())
+				c.Expect("220 mx.test ESMTP ready\r\n")
+			} else {
+				c = dial(t, start(t, s))
+			}
+			// The second error owes the delay; the client is gone.
+			c.Send("FOO\r\nFOO\r\n")
+			switch nc := c.NetConn().(type) {
+			case *net.TCPConn:
+				nc.CloseWrite()
+			case *tls.Conn:
+				nc.CloseWrite()
+			}
+			c.Expect("500 Command unrecognized\r\n500 Command unrecognized\r\n")
+			c.ExpectClosed()
+		})
+	}
 }

@@ -71,7 +71,8 @@ const (
 	// ErrorDelay, so that a client looping on errors (an AUTH loop,
 	// address harvesting) pays for each round trip: Postfix's
 	// smtpd_soft_error_limit. A pipelined batch of errors waits once: it
-	// makes no round trip, and MaxErrors ends it.
+	// makes no round trip, and MaxErrors ends it. A client that has closed
+	// its side is not waited for: no delay can slow it down any more.
 	DefaultSoftErrorLimit = 10
 
 	// DefaultErrorDelay is that pause: Postfix's smtpd_error_sleep_time.
