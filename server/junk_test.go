@@ -156,16 +156,12 @@ func TestErrorDelay(t *testing.T) {
 	lb := start(t, s)
 	c := dial(t, lb)
 	c.Run("C: EHLO client\n" + ehloAuthS)
-	startT := time.Now()
-	c.Run("C: FOO\nS: 500 5.5.2 Command unrecognized\n")
-	if d := time.Since(startT); d >= delay {
-		t.Errorf("first error answered after %v, want no delay", d)
-	}
+	c.Run("C: FOO\nS: 500 5.5.2 Command unrecognized\n") // within SoftErrorLimit
 	for _, script := range []string{
 		"C: FOO\nS: 500 5.5.2 Command unrecognized\n",
 		"C: AUTH PLAIN\nS: 334 \nC: *\n" + authCancelledS,
 	} {
-		startT = time.Now()
+		startT := time.Now()
 		c.Run(script)
 		if d := time.Since(startT); d < delay {
 			t.Errorf("%q answered after %v, want at least %v", script, d, delay)
