@@ -230,12 +230,16 @@ func (c *callCtx) expire() {
 	c.endLocked(context.DeadlineExceeded)
 }
 
-// finish ends the call: done with ErrMethodReturned, unless it was done
-// already (then its first cause stays).
+// finish ends the call: done with ErrMethodReturned, unless it was seen
+// done already (then that cause stays). A connection or server that ended
+// during the call without anyone looking is not asked about: the method
+// has returned, which is true either way, and the hot path skips a lock.
 func (c *callCtx) finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.checkLocked()
+	if c.watch != nil {
+		c.checkLocked() // the child may have been cancelled by its parent
+	}
 	c.endLocked(ErrMethodReturned)
 }
 
