@@ -28,8 +28,16 @@
 //	s := &server.Server{Addr: "127.0.0.1:2525", Backend: myBackend}
 //	log.Fatal(s.ListenAndServe())
 //
-// Sending a message:
+// Submitting a message (STARTTLS required, the certificate verified, the
+// strongest AUTH mechanism both sides know):
 //
-//	c, err := client.Dial(ctx, "mail.example.com:587", nil)
+//	c, err := client.DialStartTLS(ctx, "mail.example.com:587", nil)
+//	if err != nil { ... }
+//	defer c.Close()
+//	err = c.AuthAuto(ctx, client.Credentials{Username: user, Password: password})
 //	...
+//	err = c.SendMail(ctx, "me@example.com", []string{"you@example.net"}, msg)
+//
+// The runnable Example functions of the server and client packages (on
+// pkg.go.dev, or go test -run Example -v) show more.
 package smtp

@@ -2,69 +2,30 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"log"
-	"log/slog"
 	"net"
 	"strings"
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
-	"github.com/smtpkit/smtp/internal/smtptest"
-	"github.com/smtpkit/smtp/server"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/server/smtptest"
 )
-
-// exampleServer starts a submission-like server on 127.0.0.1 for the
-// examples: STARTTLS with a test certificate, AUTH PLAIN for user/secret.
-func exampleServer() (addr string, cert *smtptest.Certificate, stop func()) {
-	cert, err := smtptest.NewCertificate()
-	if err != nil {
-		log.Fatal(err)
-	}
-	st := &store{users: map[string]string{"user": "secret"}}
-	srv := &server.Server{
-		Hostname:     "mail.example.test",
-		Backend:      st,
-		TLSConfig:    cert.ServerConfig(),
-		AuthRequired: true,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Serve(ln)
-	return ln.Addr().String(), cert, func() { srv.Close() }
-}
-
-// exampleDial starts a plain relay-like server on 127.0.0.1 (no TLS, no
-// AUTH) and connects a client to it; stop closes both.
-func exampleDial(ctx context.Context) (c *client.Client, stop func()) {
-	srv := &server.Server{Hostname: "mx.example.test", Backend: &store{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Serve(ln)
-	c, err = client.Dial(ctx, ln.Addr().String(), &client.Options{LocalName: "app.example.test"})
-	if err != nil {
-		srv.Close()
-		log.Fatal(err)
-	}
-	return c, func() { c.Close(); srv.Close() }
-}
 
 // Sending a message through a submission server (RFC 6409): STARTTLS,
 // authentication, then one call that pipelines MAIL, RCPT and the data.
 func Example() {
-	addr, cert, stop := exampleServer()
-	defer stop()
+	// A test server with STARTTLS and a user (nil: outside a test; in a
+	// test, pass t). A real program dials its submission server.
+	ts := smtptest.NewServer(nil, smtptest.STARTTLS(), smtptest.User("user", "secret"))
+	defer ts.Close()
 	ctx := context.Background()
 
-	c, err := client.DialStartTLS(ctx, addr, &client.Options{
+	c, err := client.DialStartTLS(ctx, ts.Addr, &client.Options{
 		LocalName: "laptop.example.test",
-		TLSConfig: cert.ClientConfig(), // a real program keeps the default: the system roots
+		TLSConfig: ts.ClientTLSConfig(), // a real program keeps the default: the system roots
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -89,16 +50,16 @@ func Example() {
 	if err := c.Quit(ctx); err != nil {
 		log.Fatal(err)
 	}
-	// Output: 250 queued as Q1
+	// Output: 250 OK: message accepted
 }
 
 // SendMail is the short form for plain address strings.
 func ExampleClient_SendMail() {
-	addr, cert, stop := exampleServer()
-	defer stop()
+	ts := smtptest.NewServer(nil, smtptest.STARTTLS(), smtptest.User("user", "secret"))
+	defer ts.Close()
 	ctx := context.Background()
 
-	c, err := client.DialStartTLS(ctx, addr, &client.Options{TLSConfig: cert.ClientConfig()})
+	c, err := client.DialStartTLS(ctx, ts.Addr, &client.Options{TLSConfig: ts.ClientTLSConfig()})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -139,18 +100,14 @@ func (exampleResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPA
 // per domain, and an outcome per recipient that says what a queue should
 // do with it.
 func ExampleDeliverer_Deliver() {
-	st := &store{}
-	srv := &server.Server{Hostname: "mx.example.test", Backend: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
+	ts := smtptest.NewUnstartedServer(nil) // stands in for mx.example.test
+	ts.Config.Hostname = "mx.example.test"
+	ts.Start()
+	defer ts.Close()
 
 	d := &client.Deliverer{
 		Resolver: exampleResolver{},
-		Port:     ln.Addr().(*net.TCPAddr).Port, // 25 by default
+		Port:     ts.Listener.Addr().(*net.TCPAddr).Port, // 25 by default
 		Options:  &client.Options{LocalName: "relay.example.test"},
 	}
 	env := envelope.Envelope{From: envelope.Path{Null: true}}
@@ -160,14 +117,14 @@ func ExampleDeliverer_Deliver() {
 	}
 	msg := strings.NewReader("Subject: report\r\n\r\nok\r\n")
 	for _, o := range d.Deliver(context.Background(), env, msg, msg.Size()) {
-		switch {
-		case o.Delivered():
+		switch o.Status() {
+		case client.StatusAccepted:
 			fmt.Println(o.Recipient.Path, "delivered by", o.Host)
-		case o.OutcomeUnknown():
+		case client.StatusUnknown:
 			fmt.Println(o.Recipient.Path, "maybe delivered: do not resend blindly")
-		case o.Temporary():
+		case client.StatusDeferred:
 			fmt.Println(o.Recipient.Path, "retry later:", o.Err)
-		default:
+		case client.StatusRefused:
 			fmt.Println(o.Recipient.Path, "bounce:", o.Err)
 		}
 	}
@@ -177,13 +134,62 @@ func ExampleDeliverer_Deliver() {
 	// <c@example.test> delivered by mx.example.test
 }
 
+// A message may reach some recipients and not others. Each recipient's
+// Status says what became of it, and Retry gives the envelope that is safe
+// to send again later: the deferred recipients only, never one that has
+// the message (which a loop resending env on any error would duplicate).
+func ExampleClient_Send_partial() {
+	ts := smtptest.NewServer(nil,
+		smtptest.RcptReply("carol@example.test", reply.New(450, reply.Enh(4, 2, 1), "mailbox busy, try later")),
+		smtptest.RcptReply("dave@example.test", reply.New(550, reply.Enh(5, 1, 1), "no such user")))
+	defer ts.Close()
+	ctx := context.Background()
+	c, err := client.Dial(ctx, ts.Addr, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	env := envelope.Envelope{From: envelope.Path{Null: true}}
+	for _, to := range []string{"<bob@example.test>", "<carol@example.test>", "<dave@example.test>"} {
+		p, _ := envelope.ParsePath(to, envelope.ParseOptions{})
+		env.To = append(env.To, envelope.Recipient{Path: p})
+	}
+
+	res, err := c.Send(ctx, env, strings.NewReader("Subject: minutes\r\n\r\nSee you.\r\n"))
+	var re *client.RecipientsError
+	if errors.As(err, &re) {
+		// Neither Temporary (bob has it: do not resend to everyone) nor
+		// Permanent (carol may get it later).
+		fmt.Println("delivered to", re.Accepted, "of", len(env.To), re.Temporary(), re.Permanent())
+	}
+	for _, r := range res.Recipients {
+		fmt.Println(r.Path, r.Status(), r.Code)
+	}
+	later := res.Retry(env) // keep it in a queue; bounce the refused ones
+	for _, r := range later.To {
+		fmt.Println("retry later:", r.Path)
+	}
+	c.Quit(ctx)
+	// Output:
+	// delivered to 1 of 3 false false
+	// <bob@example.test> accepted 250
+	// <carol@example.test> deferred 450
+	// <dave@example.test> refused 550
+	// retry later: <carol@example.test>
+}
+
 // The step-by-step form: MAIL, RCPT, then DATA with an io.WriteCloser
 // that stuffs dots and writes CRLF line ends; Close sends the final dot and
 // returns the server's verdict.
 func ExampleClient_Data() {
+	ts := smtptest.NewServer(nil)
+	defer ts.Close()
 	ctx := context.Background()
-	c, stop := exampleDial(ctx)
-	defer stop()
+	c, err := client.Dial(ctx, ts.Addr, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
 	from, _ := envelope.ParsePath("<app@example.test>", envelope.ParseOptions{})
 	to, _ := envelope.ParsePath("<ops@example.test>", envelope.ParseOptions{})
 	if err := c.Mail(ctx, from, nil); err != nil {
@@ -204,16 +210,24 @@ func ExampleClient_Data() {
 	if err := c.Quit(ctx); err != nil {
 		log.Fatal(err)
 	}
-	// Output: 250 queued as Q1
+	fmt.Printf("%q\n", ts.Messages()[0].Data)
+	// Output:
+	// 250 OK: message accepted
+	// "Subject: nightly report\r\n\r\n.all jobs done\r\n"
 }
 
 // SendBatch sends a stream of messages; with a server that offers
 // PIPELINING but not CHUNKING, each message costs one round trip instead
 // of two.
 func ExampleClient_SendBatch() {
+	ts := smtptest.NewServer(nil)
+	defer ts.Close()
 	ctx := context.Background()
-	c, stop := exampleDial(ctx)
-	defer stop()
+	c, err := client.Dial(ctx, ts.Addr, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
 	from, _ := envelope.ParsePath("<app@example.test>", envelope.ParseOptions{})
 	var msgs []client.Message
 	for _, to := range []string{"<a@example.test>", "<b@example.test>", "<c@example.test>"} {

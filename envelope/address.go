@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"net/netip"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -108,8 +107,16 @@ func (a Address) IsAddressLiteral() bool {
 // or to send the address to a server without SMTPUTF8. The local part is
 // left alone: if it is not ASCII the address still needs SMTPUTF8
 // (RFC 6531 3.2). An address literal is returned unchanged.
+//
+// It applies the parser's rule: a non-ASCII label must be a valid U-label
+// and an "xn--" label a valid A-label, or ASCII fails with an *Error (553
+// 5.1.3). Nothing is mapped: ｅｘａｍｐｌｅ.com (full-width letters) or
+// BÜCHER.de is an error, not example.com or xn--bcher-kva.de, so that the
+// domain a backend checked is the one mail goes to. A program that takes
+// domain names from people may apply the UTS 46 mapping (RFC 5895) to
+// their input itself, before it builds the address.
 func (a Address) ASCII() (Address, error) {
-	if isASCII(a.Domain) || a.IsAddressLiteral() {
+	if a.IsAddressLiteral() || (isASCII(a.Domain) && !hasALabel(a.Domain)) {
 		return a, nil
 	}
 	d, err := convertLabels(a.Domain, true)
@@ -123,8 +130,9 @@ func (a Address) ASCII() (Address, error) {
 // Unicode returns the address with every A-label ("xn--...") of the domain
 // converted to its U-label, for display or for delivery under SMTPUTF8.
 // Other labels keep their case. An address literal is returned unchanged.
+// A label that is not a valid A-label or U-label is an *Error, as in ASCII.
 func (a Address) Unicode() (Address, error) {
-	if a.IsAddressLiteral() || !hasALabel(a.Domain) {
+	if a.IsAddressLiteral() || (isASCII(a.Domain) && !hasALabel(a.Domain)) {
 		return a, nil
 	}
 	d, err := convertLabels(a.Domain, false)
@@ -135,11 +143,13 @@ func (a Address) Unicode() (Address, error) {
 	return a, nil
 }
 
-// idnaProfile validates and converts internationalised domain names. It is
-// close to idna.Lookup (RFC 5891 5 with the UTS 46 mappings and the Bidi
-// rule) but does not check hyphens, since ASCII labels such as
-// "r3---sn-abc" exist in real domains; RFC 5321 4.1.2 syntax is checked by
-// this package instead. A Profile is immutable once built.
+// idnaProfile converts internationalised domain names. It is close to
+// idna.Lookup (RFC 5891 5 with the UTS 46 mappings and the Bidi rule) but
+// does not check hyphens, since ASCII labels such as "r3---sn-abc" exist in
+// real domains; RFC 5321 4.1.2 syntax is checked by this package instead,
+// and the hyphen rules of U-labels by validULabel. The mappings are never
+// applied to an address: toALabel and toULabel accept only labels that
+// they leave unchanged. A Profile is immutable once built.
 var idnaProfile = idna.New(
 	idna.MapForLookup(),
 	idna.BidiRule(),
@@ -148,8 +158,73 @@ var idnaProfile = idna.New(
 	idna.Transitional(false),
 )
 
+// toALabel returns the A-label of label, which has non-ASCII characters,
+// when label is a valid U-label: IDNA converts it to an A-label and back
+// to exactly itself (RFC 5890 2.3.2.1; RFC 5891 5.3-5.5). The round trip
+// refuses every label the UTS 46 mapping would change: full-width or
+// capital letters, text not in NFC (RFC 5891 5.3), characters mapped to
+// nothing (U+00AD) or to a dot (U+3002, U+2488), as well as disallowed
+// code points and Bidi or joiner violations.
+func toALabel(label string) (string, bool) {
+	if !validULabelHyphens(label) {
+		return "", false
+	}
+	a, err := idnaProfile.ToASCII(label)
+	if err != nil || !isALabel(a) || strings.IndexByte(a, '.') >= 0 || !isASCII(a) {
+		return "", false
+	}
+	if u, err := idnaProfile.ToUnicode(a); err != nil || u != label {
+		return "", false
+	}
+	return a, true
+}
+
+// toULabel returns the U-label of label, an ASCII "xn--" label, when it is
+// a valid A-label: the ACE form of a valid U-label, case aside (RFC 5890
+// 2.3.2.1; RFC 5891 5.4: one that decodes to ASCII, or that the encoding
+// of its decoded form does not give back, is not one).
+func toULabel(label string) (string, bool) {
+	u, err := idnaProfile.ToUnicode(label)
+	if err != nil || isASCII(u) {
+		return "", false
+	}
+	if a, ok := toALabel(u); !ok || !strings.EqualFold(a, label) {
+		return "", false
+	}
+	return u, true
+}
+
+// validULabelHyphens checks the hyphen rules of a U-label that the
+// profile leaves to us: no hyphen first or last, none in both the third
+// and fourth positions (RFC 5891 4.2.3.1).
+func validULabelHyphens(label string) bool {
+	if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+		return false
+	}
+	n := 0
+	for _, r := range label {
+		if (n == 2 || n == 3) && r != '-' {
+			return true
+		}
+		if n == 3 {
+			return false // '-' third and fourth
+		}
+		n++
+	}
+	return true
+}
+
+// errBadIDN is the error of a domain with a label that is neither a valid
+// U-label nor ASCII, or an "xn--" label that is not a valid A-label: 553,
+// "mailbox name not allowed" (RFC 5321 4.2.2), with X.1.3 or X.1.7.
+func errBadIDN(kind pathKind) *Error {
+	return newError(codeMailboxNotAllowed, kind.enhanced(),
+		"Bad "+kind.noun()+": domain is not a valid internationalized domain name (IDNA2008 U-labels only)")
+}
+
 // convertLabels converts the labels of domain that need it, to A-labels
-// (toASCII) or to U-labels, keeping the others as they are.
+// (toASCII) or to U-labels, keeping the others as they are. Every "xn--"
+// label must be a valid A-label and every non-ASCII label a valid U-label.
 func convertLabels(domain string, toASCII bool) (string, error) {
 	var b strings.Builder
 	b.Grow(len(domain) + 16)
@@ -158,36 +233,26 @@ func convertLabels(domain string, toASCII bool) (string, error) {
 			b.WriteByte('.')
 		}
 		switch {
-		case toASCII && !isASCII(label):
-			s, err := idnaProfile.ToASCII(label)
-			if err != nil {
-				return "", err
+		case !isASCII(label):
+			a, ok := toALabel(label)
+			if !ok {
+				return "", errBadIDN(kindAny)
 			}
-			if s == "" || strings.IndexByte(s, '.') >= 0 {
-				// The mapping made two labels of one (U+2488 "⒈"
-				// becomes "1."), or none (U+00AD, a soft hyphen, maps
-				// to nothing): not a valid U-label.
-				return "", &idnaLabelError{label: label}
+			if toASCII {
+				label = a
 			}
-			b.WriteString(s)
-		case !toASCII && isALabel(label):
-			s, err := idnaProfile.ToUnicode(label)
-			if err != nil {
-				return "", err
+		case isALabel(label):
+			u, ok := toULabel(label)
+			if !ok {
+				return "", errBadIDN(kindAny)
 			}
-			b.WriteString(s)
-		default:
-			b.WriteString(label)
+			if !toASCII {
+				label = u
+			}
 		}
+		b.WriteString(label)
 	}
 	return b.String(), nil
-}
-
-// idnaLabelError reports a label that the IDNA mapping split in two.
-type idnaLabelError struct{ label string }
-
-func (e *idnaLabelError) Error() string {
-	return "envelope: invalid internationalized label " + strconv.Quote(e.label)
 }
 
 func isALabel(label string) bool {
@@ -594,16 +659,20 @@ func (p *addrParser) checkLabel(label string) *Error {
 		if !utf8.ValidString(label) {
 			return p.syntax("invalid UTF-8")
 		}
-		// RFC 5890 2.3.2.1 / RFC 5891 5: a U-label must convert to a
-		// valid A-label. The mapping must not create a new label (for
-		// example from U+3002, an ideographic full stop).
-		a, err := idnaProfile.ToASCII(label)
-		// Nor may it map to nothing: U+00AD (soft hyphen) and other
-		// characters the mapping deletes would leave an empty label.
-		if err != nil || a == "" || strings.IndexByte(a, '.') >= 0 || !isASCII(a) {
-			return p.syntax("invalid internationalized domain name")
+		// RFC 6531 3.3: sub-domain =/ U-label, and only a valid one
+		// (RFC 5890 2.3.2.1): a label that IDNA would map to something
+		// else (ｅｘａｍｐｌｅ to example) is refused, not mapped, so that
+		// the domain a backend sees is the one mail is delivered to.
+		a, ok := toALabel(label)
+		if !ok {
+			return errBadIDN(p.kind)
 		}
 		label = a
+	} else if isALabel(label) {
+		// RFC 5890 2.3.2.1: an "xn--" label must be a valid A-label.
+		if _, ok := toULabel(label); !ok {
+			return errBadIDN(p.kind)
+		}
 	}
 	if len(label) > MaxLabelLength {
 		return p.syntax("domain label too long")

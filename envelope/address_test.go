@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smtpkit/smtp/reply"
 )
 
 func TestAddressString(t *testing.T) {
@@ -107,7 +109,7 @@ func TestAddressIDNA(t *testing.T) {
 		unicode string
 	}{
 		{Address{"a", "bücher.de"}, "a@xn--bcher-kva.de", "a@bücher.de"},
-		{Address{"a", "BÜCHER.Example"}, "a@xn--bcher-kva.Example", "a@BÜCHER.Example"},
+		{Address{"a", "bücher.Example"}, "a@xn--bcher-kva.Example", "a@bücher.Example"}, // ASCII labels keep their case
 		{Address{"a", "xn--bcher-kva.de"}, "a@xn--bcher-kva.de", "a@bücher.de"},
 		{Address{"a", "XN--BCHER-KVA.DE"}, "a@XN--BCHER-KVA.DE", "a@bücher.DE"},
 		{Address{"jürgen", "例子.广告"}, "jürgen@xn--fsqu00a.xn--4rr70v", "jürgen@例子.广告"},
@@ -141,6 +143,10 @@ func TestAddressIDNA(t *testing.T) {
 	got, err = bad.Unicode()
 	assert.Error(t, err)
 	assert.Equal(t, bad, got)
+	bad = Address{"a", "BÜCHER.Example"} // not a U-label: not mapped either
+	got, err = bad.ASCII()
+	assert.Error(t, err)
+	assert.Equal(t, bad, got)
 }
 
 func TestAddressPredicates(t *testing.T) {
@@ -165,4 +171,70 @@ func TestErrorReply(t *testing.T) {
 	assert.Equal(t, e.Reason, r.Lines[0])
 	assert.Contains(t, e.Reason, "recipient address")
 	assert.Equal(t, "envelope: "+e.Reason, e.Error())
+}
+
+// TestOnlyULabels: a non-ASCII label is accepted only when it is a valid
+// U-label, one that IDNA2008 converts to an A-label and back to itself
+// (RFC 5890 2.3.2.1, RFC 5891 5; RFC 6531 3.3: sub-domain =/ U-label), and
+// an "xn--" label only when it is a valid A-label; the rest get 553 with
+// X.1.3 (X.1.7 for a sender). Issue 14.13: user@ｅｘａｍｐｌｅ.com
+// (full-width letters) parsed, and ASCII() mapped it to example.com, so a
+// backend's rules and the delivery domain disagreed.
+func TestOnlyULabels(t *testing.T) {
+	errIDNSender := &wantErr{553, reply.EnhBadSenderSyntax()}
+	errIDNRecipient := &wantErr{553, reply.EnhBadDestSyntax()}
+	utf8Opts := ParseOptions{Allowed: AllParams, SMTPUTF8: true}
+	for _, tc := range []struct {
+		name, domain string
+		ok           bool
+	}{
+		{"U-labels", "bücher.de", true},
+		{"CJK", "例子.广告", true},
+		{"Greek", "παράδειγμα.δοκιμή", true},
+		{"A-label", "xn--bcher-kva.de", true},
+		{"A-label in capitals", "XN--BCHER-KVA.DE", true},
+		{"ASCII in capitals", "EXAMPLE.com", true},
+		{"full-width letters", "ｅｘａｍｐｌｅ.com", false},
+		{"full-width label among others", "mail.ｅｘａｍｐｌｅ.com", false},
+		{"capital U-label", "BÜCHER.de", false},
+		{"capital in U-label", "Bücher.de", false},
+		{"decomposed (not NFC)", "bu\u0308cher.de", false},
+		{"ideographic full stop", "例子\u3002广告", false},
+		{"maps to two labels", "x\u2488y.com", false},
+		{"maps to nothing", "x.\u00ad.com", false},
+		{"disallowed", "x\u0080y.com", false},
+		{"bidi rule", "\u05d0a\u05d1.com", false},
+		{"U-label with hyphens", "bü-c-h.de", true},
+		{"U-label ending in a hyphen", "bü-.de", false},
+		{"U-label starting with a hyphen", "-bü.de", false},
+		{"U-label with hyphens third and fourth", "ab--ü.de", false},
+		{"invalid A-label", "xn--zz--.com", false},
+		{"A-label of ASCII", "xn--abc-.com", false},
+		{"A-label of a capital", "xn--bcher-2pa.de", false},               // "bÜcher"
+		{"A-label of full-width letters", "xn--mi7chab1aes7c.com", false}, // "ｅｘａｍｐｌｅ"
+		{"A-label not NFC", "xn--bucher-xyd.de", false},                   // "bu\u0308cher"
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _, err := ParseMailCommand("FROM:<a@"+tc.domain+"> SMTPUTF8", utf8Opts)
+			q, _, rerr := ParseRcptCommand("TO:<a@"+tc.domain+">", utf8Opts)
+			_, aerr := Address{Local: "a", Domain: tc.domain}.ASCII()
+			if tc.ok {
+				require.NoError(t, err)
+				require.NoError(t, rerr)
+				require.NoError(t, aerr)
+				assert.Equal(t, tc.domain, p.Domain)
+				assert.Equal(t, tc.domain, q.Domain)
+				return
+			}
+			checkErr(t, err, errIDNSender)
+			checkErr(t, rerr, errIDNRecipient)
+			require.Error(t, aerr, "ASCII() must not map what the parser refuses")
+			var e *Error
+			require.ErrorAs(t, aerr, &e)
+			assert.Equal(t, reply.CodeMailboxNameNotAllowed, e.Code)
+			// The client refuses to send it too.
+			_, ferr := AppendRcptCommand(nil, Path{Address: Address{Local: "a", Domain: tc.domain}}, RcptParams{}, true)
+			checkErr(t, ferr, errIDNRecipient)
+		})
+	}
 }

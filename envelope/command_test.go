@@ -19,10 +19,12 @@ type wantErr struct {
 }
 
 var (
-	errCmdSyntax  = &wantErr{501, reply.EnhancedCode{Class: 5, Subject: 5, Detail: 2}}
-	errSender     = &wantErr{501, reply.EnhancedCode{Class: 5, Subject: 1, Detail: 7}}
-	errRecipient  = &wantErr{501, reply.EnhancedCode{Class: 5, Subject: 1, Detail: 3}}
-	errNonASCII   = &wantErr{553, reply.EnhancedCode{Class: 5, Subject: 6, Detail: 7}}
+	errCmdSyntax = &wantErr{501, reply.EnhancedCode{Class: 5, Subject: 5, Detail: 2}}
+	errSender    = &wantErr{501, reply.EnhancedCode{Class: 5, Subject: 1, Detail: 7}}
+	errRecipient = &wantErr{501, reply.EnhancedCode{Class: 5, Subject: 1, Detail: 3}}
+	errNonASCII  = &wantErr{553, reply.EnhancedCode{Class: 5, Subject: 6, Detail: 7}}
+	// A label that is not a valid U-label (or A-label): 553 (issue 14.13).
+	errIDNSender  = &wantErr{553, reply.EnhancedCode{Class: 5, Subject: 1, Detail: 7}}
 	errParam      = &wantErr{501, reply.EnhancedCode{Class: 5, Subject: 5, Detail: 4}}
 	errNotAllowed = &wantErr{555, reply.EnhancedCode{Class: 5, Subject: 5, Detail: 4}}
 )
@@ -190,16 +192,17 @@ func TestParseMailCommand(t *testing.T) {
 		{name: "invalid utf8", arg: "FROM:<a\xffb@x> SMTPUTF8", err: errSender},
 		{name: "invalid utf8 quoted", arg: "FROM:<\"a\xc3\"@x> SMTPUTF8", err: errSender},
 		{name: "invalid utf8 domain", arg: "FROM:<a@b\xff.c> SMTPUTF8", err: errSender},
-		{name: "ideographic full stop", arg: "FROM:<a@例子\u3002广告> SMTPUTF8", err: errSender},
-		{name: "IDN mapping to dot", arg: "FROM:<a@x\u2488y.com> SMTPUTF8", err: errSender},
+		{name: "ideographic full stop", arg: "FROM:<a@例子\u3002广告> SMTPUTF8", err: errIDNSender},
+		{name: "IDN mapping to dot", arg: "FROM:<a@x\u2488y.com> SMTPUTF8", err: errIDNSender},
 		// Found by FuzzParseMail: U+00AD maps to nothing, leaving an
 		// empty label (it used to panic).
-		{name: "IDN label mapping to nothing", arg: "FROM:<\u00d9@\u00ad> SMTPUTF8", err: errSender},
-		{name: "IDN label mapping to nothing, inner", arg: "FROM:<a@x.\u00ad.com> SMTPUTF8", err: errSender},
-		{name: "IDN disallowed", arg: "FROM:<a@x\u0080y.com> SMTPUTF8", err: errSender},
-		{name: "IDN bidi violation", arg: "FROM:<a@\u05d0a\u05d1.com> SMTPUTF8", err: errSender},
-		{name: "IDN upper case mapped", arg: "FROM:<a@BÜCHER.de> SMTPUTF8",
-			path: addr("a", "BÜCHER.de"), params: MailParams{SMTPUTF8: true}},
+		{name: "IDN label mapping to nothing", arg: "FROM:<\u00d9@\u00ad> SMTPUTF8", err: errIDNSender},
+		{name: "IDN label mapping to nothing, inner", arg: "FROM:<a@x.\u00ad.com> SMTPUTF8", err: errIDNSender},
+		{name: "IDN disallowed", arg: "FROM:<a@x\u0080y.com> SMTPUTF8", err: errIDNSender},
+		{name: "IDN bidi violation", arg: "FROM:<a@\u05d0a\u05d1.com> SMTPUTF8", err: errIDNSender},
+		// IDNA2008 U-labels are lower case: a capital is not mapped but
+		// refused (more in TestOnlyULabels).
+		{name: "IDN upper case refused", arg: "FROM:<a@BÜCHER.de> SMTPUTF8", err: errIDNSender},
 
 		// Parameters (RFC 5321 4.1.2 esmtp-param).
 		{name: "all known params",

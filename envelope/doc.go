@@ -19,8 +19,15 @@
 //
 // UTF-8 local parts and domains (RFC 6531 3.3) are accepted only under
 // SMTPUTF8; otherwise they get 553 5.6.7 (RFC 6531 3.5). A non-ASCII
-// domain must be a valid IDN (checked with golang.org/x/net/idna);
-// Address.ASCII and Address.Unicode convert between U-labels and A-labels.
+// domain label must be a valid IDNA2008 U-label, one that converts to an
+// A-label and back to itself (RFC 5890 2.3.2.1, checked with
+// golang.org/x/net/idna), and an "xn--" label a valid A-label; any other
+// gets 553 5.1.3 (5.1.7 for a sender). Nothing is mapped: a domain
+// written in full-width letters (ｅｘａｍｐｌｅ.com), with capitals
+// (BÜCHER.de) or not in NFC is refused rather than turned into another
+// domain, so that the domain a backend checks is the one mail goes to.
+// Address.ASCII and Address.Unicode convert between U-labels and A-labels
+// under the same rule.
 //
 // # Parameters
 //
@@ -37,8 +44,9 @@
 // Every parse error is an *Error carrying the reply code, the enhanced
 // status code and the reason, and (*Error).Reply builds the *reply.Reply
 // to send: 501 5.5.2 for a command without "FROM:<...>" or "TO:<...>",
-// 501 5.1.7 or 5.1.3 for a bad sender or recipient address, 553 5.6.7 for
-// a non-ASCII address without SMTPUTF8, 501 5.5.4 for a malformed or
+// 501 5.1.7 or 5.1.3 for a bad sender or recipient address, 553 5.1.7 or
+// 5.1.3 for a domain that is not a valid IDN, 553 5.6.7 for a non-ASCII
+// address without SMTPUTF8, 501 5.5.4 for a malformed or
 // repeated parameter and 555 5.5.4 for one that is not recognised.
 //
 // # Formatting

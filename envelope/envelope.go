@@ -52,7 +52,7 @@ func needsUTF8(p Path) bool {
 // domain; see Envelope.Domains.
 type DomainRecipients struct {
 	// Domain is the domain in lower case, as A-labels when it converts
-	// (so "Bücher.example" and "xn--bcher-kva.example" share a group),
+	// (so "bücher.Example" and "xn--bcher-kva.example" share a group),
 	// or the address literal. It is "" for <Postmaster>.
 	Domain string
 	// To are the recipients of this domain, in envelope order.

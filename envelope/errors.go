@@ -8,7 +8,9 @@ import (
 //   - 501 (reply.CodeParamSyntax, RFC 5321 4.2.3 "Syntax error in parameters
 //     or arguments"; RFC 5321 4.5.3.1.9 also uses it for "Path too long");
 //   - 553 (reply.CodeMailboxNameNotAllowed), which RFC 6531 3.5 asks
-//     for a non-ASCII address without SMTPUTF8, with X.6.7;
+//     for a non-ASCII address without SMTPUTF8, with X.6.7, and for a
+//     domain that is not a valid internationalised name (a label that is
+//     not an IDNA2008 U-label or A-label), with X.1.3 or X.1.7;
 //   - 555 (reply.CodeParamsNotRecognized, RFC 5321 4.1.1.11) for MAIL/RCPT
 //     parameters not recognised or not implemented.
 //
@@ -28,8 +30,9 @@ const (
 type Error struct {
 	// Code is the SMTP reply code: 501 for syntax errors (bad path, bad
 	// parameter value, duplicate parameter, path too long), 553 for a
-	// non-ASCII address without SMTPUTF8 and 555 for a parameter that is
-	// not recognised or whose extension was not advertised.
+	// non-ASCII address without SMTPUTF8 or a domain that is not a valid
+	// IDN, and 555 for a parameter that is not recognised or whose
+	// extension was not advertised.
 	Code reply.Code
 	// Enhanced is the RFC 3463 enhanced status code (5.1.3, 5.1.7, 5.5.2,
 	// 5.5.4 or 5.6.7).

@@ -57,6 +57,13 @@ var mailSeeds = []string{
 	"FROM:<a@b> SIZE=1 SIZE=2",
 	"FROM:<\"a\\",
 	"FROM:<a@例子\u3002广告> SMTPUTF8",
+	// Labels that IDNA would map to others: refused (issue 14.13).
+	"FROM:<user@ｅｘａｍｐｌｅ.com> SMTPUTF8",
+	"FROM:<a@BÜCHER.de> SMTPUTF8",
+	"FROM:<a@bu\u0308cher.de> SMTPUTF8",
+	"FROM:<a@xn--bcher-kva.de>",
+	"FROM:<a@xn--mi7chab1aes7c.com>",
+	"FROM:<a@ab--ü.de> SMTPUTF8",
 }
 
 var rcptSeeds = []string{
@@ -68,6 +75,9 @@ var rcptSeeds = []string{
 	"TO:<@a,@b:c@d> NOTIFY=NEVER X=1",
 	"TO:<>",
 	"TO:<ü@ü.de>",
+	"TO:<user@ｅｘａｍｐｌｅ.com>",
+	"TO:<a@XN--BCHER-KVA.DE>",
+	"TO:<a@xn--bcher-2pa.de>",
 	`TO:<"\"@x>`,
 }
 
@@ -204,6 +214,8 @@ func FuzzAppendCommand(f *testing.F) {
 	f.Add("john doe", "[IPv6:::1]", "Y-Z", "", "utf-8", "jü@x", uint8(1))
 	f.Add("jü", "bücher.de", "K", "é", "x400", "\x00", uint8(3))
 	f.Add("a\r\nRSET", "b", "", "", "", "", uint8(2))
+	f.Add("user", "ｅｘａｍｐｌｅ.com", "", "", "", "", uint8(1))
+	f.Add("a", "xn--bcher-2pa.de", "", "", "", "", uint8(0))
 	f.Fuzz(func(t *testing.T, local, domain, kw, val, otype, oaddr string, sel uint8) {
 		utf8ok := sel&1 != 0
 		from := Path{Address: Address{Local: local, Domain: domain}}

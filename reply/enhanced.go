@@ -8,7 +8,9 @@ import "strconv"
 // Named codes are offered as functions (EnhOK, EnhBadMailbox, ...) rather
 // than variables, so that no package-level value can be changed. Use
 // WithClass to turn a permanent code into its transient twin (5.2.2 into
-// 4.2.2).
+// 4.2.2). In a Reply the class always follows the reply code: New,
+// AppendWire and Error all use Reply.WireEnhanced, so a 452 reply given
+// EnhMailboxFull() says 4.2.2 everywhere.
 type EnhancedCode struct {
 	Class   int // 2 success, 4 persistent transient failure, 5 permanent failure
 	Subject int // 0-999

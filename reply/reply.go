@@ -15,11 +15,14 @@ type Reply struct {
 }
 
 // New returns a reply with the given code, enhanced code and text lines.
-// A text containing line breaks (CR, LF or CRLF) is split into several
-// lines, so that text taken from a backend cannot end the reply early and
-// inject a reply of its own (RFC 5321 4.2: a reply line ends at CRLF).
+// The enhanced code is stored as it will be sent (see WireEnhanced): its
+// class becomes the reply code's, so New(452, EnhMailboxFull()) holds
+// 4.2.2, and a 3xx reply holds none. A text containing line breaks (CR, LF
+// or CRLF) is split into several lines, so that text taken from a backend
+// cannot end the reply early and inject a reply of its own (RFC 5321 4.2:
+// a reply line ends at CRLF).
 func New(code Code, enh EnhancedCode, text ...string) *Reply {
-	r := &Reply{Code: code, Enhanced: enh}
+	r := &Reply{Code: code, Enhanced: wireEnhanced(code, enh)}
 	for _, t := range text {
 		if strings.ContainsAny(t, "\r\n") {
 			r.Lines = appendSplitLines(r.Lines, t)
@@ -55,31 +58,61 @@ func (r *Reply) Text() string {
 	return strings.Join(r.Lines, "\n")
 }
 
-// Error returns the reply on one line, for example
-// "550 5.1.1 no such user"; the lines of a multi-line reply are joined
-// with "; ".
+// Error returns the reply on one line as AppendWire sends it with
+// enhanced codes on, for example "550 5.1.1 no such user": the same
+// enhanced code (WireEnhanced) and the same text, control characters
+// replaced by spaces; the lines of a multi-line reply are joined with
+// "; ". Only the cut of over-long lines (MaxReplyLineLength), a limit of
+// the wire, is not applied.
 func (r *Reply) Error() string {
 	if r == nil {
 		return "<nil reply>"
 	}
-	var b strings.Builder
-	b.Grow(16 + len(r.Lines)*32)
-	var code [3]byte
-	b.Write(appendCode(code[:0], r.Code))
-	if !r.Enhanced.IsZero() {
-		b.WriteByte(' ')
-		var enh [16]byte
-		b.Write(r.Enhanced.appendTo(enh[:0]))
+	n := 16
+	for _, l := range r.Lines {
+		n += len(l) + 2
 	}
-	for i, l := range r.Lines {
+	b := make([]byte, 0, n)
+	b = appendCode(b, r.Code)
+	if enh := r.WireEnhanced(); !enh.IsZero() {
+		b = append(b, ' ')
+		b = enh.appendTo(b)
+	}
+	lines := r.Lines
+	if len(lines) == 1 && lines[0] == "" {
+		lines = nil // sent as no text at all
+	}
+	for i, l := range lines {
 		if i == 0 {
-			b.WriteByte(' ')
+			b = append(b, ' ')
 		} else {
-			b.WriteString("; ")
+			b = append(b, "; "...)
 		}
-		b.WriteString(l)
+		b = appendText(b, l)
 	}
-	return b.String()
+	return string(b)
+}
+
+// WireEnhanced returns the enhanced status code of r as AppendWire (with
+// enhanced codes on) and Error write it: Enhanced with its class replaced
+// by the reply code's, since both say the same thing, success, transient
+// or permanent failure (RFC 3463 3.1; RFC 5321 4.2.1), so that 452 with
+// EnhMailboxFull() (5.2.2) is sent as 4.2.2 and a backend's mismatch
+// cannot make the two disagree. It is the zero value (none is sent) when
+// Enhanced is zero or malformed, or when the reply is not 2xx, 4xx or 5xx
+// (RFC 2034 4: 3xx replies carry none).
+func (r *Reply) WireEnhanced() EnhancedCode { return wireEnhanced(r.Code, r.Enhanced) }
+
+func wireEnhanced(code Code, e EnhancedCode) EnhancedCode {
+	class := code.Class()
+	if e.IsZero() || (class != 2 && class != 4 && class != 5) {
+		return EnhancedCode{}
+	}
+	e.Class = class
+	if !e.Valid() {
+		return EnhancedCode{}
+	}
+	return e
 }
 
 // Temporary reports whether the reply is a transient failure (4xx): the
@@ -109,14 +142,14 @@ func (r *Reply) Clone() *Reply {
 	return &c
 }
 
-// Equal reports whether r and o have the same code, enhanced code and
-// lines. A nil Lines equals an empty one and also equals a single empty
-// line, since all three are sent the same way.
+// Equal reports whether r and o have the same code, enhanced code as sent
+// (WireEnhanced) and lines. A nil Lines equals an empty one and also
+// equals a single empty line, since all three are sent the same way.
 func (r *Reply) Equal(o *Reply) bool {
 	if r == nil || o == nil {
 		return r == o
 	}
-	if r.Code != o.Code || r.Enhanced != o.Enhanced {
+	if r.Code != o.Code || r.WireEnhanced() != o.WireEnhanced() {
 		return false
 	}
 	a, b := r.Lines, o.Lines
@@ -141,9 +174,9 @@ func (r *Reply) Equal(o *Reply) bool {
 // extended buffer, for example "250-first\r\n250 last\r\n" (RFC 5321 4.2:
 // every line but the last has "-" after the code, the last has SP).
 //
-// When withEnhanced is true and the reply has a valid enhanced code whose
-// class matches the reply code's first digit, the enhanced code follows the
-// reply code on every line (RFC 2034 4); otherwise it is left out. The
+// When withEnhanced is true and the reply has an enhanced code, it
+// follows the reply code on every line (RFC 2034 4), with its class set to
+// the reply code's (see WireEnhanced); otherwise it is left out. The
 // caller passes true once ENHANCEDSTATUSCODES is in effect.
 //
 // Writing is strict: any CR, LF or other control character other than HT
@@ -154,7 +187,10 @@ func (r *Reply) Equal(o *Reply) bool {
 // enough for MaxReplyLineLength (RFC 5321 4.5.3.1.5). It allocates nothing
 // beyond the growth of dst.
 func (r *Reply) AppendWire(dst []byte, withEnhanced bool) []byte {
-	enh := withEnhanced && r.Enhanced.Valid() && r.Enhanced.Class == r.Code.Class()
+	var enh EnhancedCode
+	if withEnhanced {
+		enh = r.WireEnhanced()
+	}
 	n := len(r.Lines)
 	if n == 0 {
 		return r.appendLine(dst, enh, "", true)
@@ -165,8 +201,9 @@ func (r *Reply) AppendWire(dst []byte, withEnhanced bool) []byte {
 	return dst
 }
 
-// appendLine appends one reply line.
-func (r *Reply) appendLine(dst []byte, enh bool, text string, last bool) []byte {
+// appendLine appends one reply line, with the enhanced code enh unless it
+// is zero.
+func (r *Reply) appendLine(dst []byte, enh EnhancedCode, text string, last bool) []byte {
 	lineStart := len(dst)
 	dst = appendCode(dst, r.Code)
 	if last {
@@ -174,8 +211,8 @@ func (r *Reply) appendLine(dst []byte, enh bool, text string, last bool) []byte 
 	} else {
 		dst = append(dst, '-')
 	}
-	if enh {
-		dst = r.Enhanced.appendTo(dst)
+	if !enh.IsZero() {
+		dst = enh.appendTo(dst)
 		if text != "" {
 			dst = append(dst, ' ')
 		}
@@ -192,6 +229,14 @@ func (r *Reply) appendLine(dst []byte, enh bool, text string, last bool) []byte 
 		}
 		text = text[:room]
 	}
+	dst = appendText(dst, text)
+	return append(dst, '\r', '\n')
+}
+
+// appendText appends a reply text with every control character but HT
+// replaced by a space (RFC 5321 4.2: textstring is HT, SP and printable
+// characters), so that it can never end a line early.
+func appendText(dst []byte, text string) []byte {
 	start := len(dst)
 	dst = append(dst, text...)
 	for i := start; i < len(dst); i++ {
@@ -199,5 +244,5 @@ func (r *Reply) appendLine(dst []byte, enh bool, text string, last bool) []byte 
 			dst[i] = ' '
 		}
 	}
-	return append(dst, '\r', '\n')
+	return dst
 }

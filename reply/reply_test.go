@@ -56,7 +56,7 @@ func TestAppendWire(t *testing.T) {
 		{"no lines enh", &Reply{Code: CodeOK, Enhanced: EnhOK()}, true, "250 2.0.0\r\n"},
 		{"empty text", New(CodeAuthContinue, EnhancedCode{}, ""), true, "334 \r\n"},
 		{"empty continuation", New(CodeOK, EnhancedCode{}, "", "x"), true, "250-\r\n250 x\r\n"},
-		{"class mismatch dropped", New(CodeOK, EnhBadMailbox(), "x"), true, "250 x\r\n"},
+		{"class follows the code", &Reply{Code: CodeOK, Enhanced: EnhBadMailbox(), Lines: []string{"x"}}, true, "250 2.1.1 x\r\n"},
 		{"3xx never enh", &Reply{Code: CodeStartMailInput, Enhanced: EnhOK(), Lines: []string{"go"}}, true, "354 go\r\n"},
 		{"invalid enh dropped", &Reply{Code: CodeOK, Enhanced: EnhancedCode{2, 1000, 0}, Lines: []string{"x"}}, true, "250 x\r\n"},
 		{"CR LF sanitised", &Reply{Code: CodeOK, Lines: []string{"a\r\n250 b"}}, true, "250 a  250 b\r\n"},
@@ -168,4 +168,86 @@ func TestAppendWireLineLimit(t *testing.T) {
 	if got := New(CodeOK, EnhancedCode{}, strings.Repeat("b", 508)).AppendWire(nil, false); len(got) != 512 {
 		t.Errorf("a line of exactly 512 octets was cut to %d", len(got))
 	}
+}
+
+// TestEnhancedClassFollowsCode: the enhanced code's class is the reply
+// code's, the same in the Enhanced field New sets, in Error and on the
+// wire (issue 14.12: New(452, EnhMailboxFull()) said "452 5.2.2" in Error
+// while a server sent "452 4.0.0").
+func TestEnhancedClassFollowsCode(t *testing.T) {
+	tests := []struct {
+		name      string
+		r         *Reply
+		err, wire string
+	}{
+		{"New 452 with 5.2.2", New(CodeInsufficientStorage, EnhMailboxFull(), "full"), "452 4.2.2 full", "452 4.2.2 full\r\n"},
+		{"literal 452 with 5.2.2", &Reply{Code: CodeInsufficientStorage, Enhanced: EnhMailboxFull(), Lines: []string{"full"}},
+			"452 4.2.2 full", "452 4.2.2 full\r\n"},
+		{"550 with 4.3.1", New(CodeMailboxUnavailable, EnhSystemFull(), "x"), "550 5.3.1 x", "550 5.3.1 x\r\n"},
+		{"250 with 5.1.1", New(CodeOK, EnhBadMailbox(), "x"), "250 2.1.1 x", "250 2.1.1 x\r\n"},
+		{"multi-line", New(CodeLocalError, EnhSystemError().WithClass(5), "a", "b"), "451 4.3.0 a; b", "451-4.3.0 a\r\n451 4.3.0 b\r\n"},
+		// RFC 2034 4: 3xx replies carry no enhanced code.
+		{"354 has none", &Reply{Code: CodeStartMailInput, Enhanced: EnhOK(), Lines: []string{"go"}}, "354 go", "354 go\r\n"},
+		{"invalid enhanced code", &Reply{Code: CodeOK, Enhanced: EnhancedCode{2, 1000, 0}, Lines: []string{"x"}}, "250 x", "250 x\r\n"},
+		{"odd code", &Reply{Code: 7, Enhanced: EnhOK(), Lines: []string{"x"}}, "007 x", "007 x\r\n"},
+		{"no lines", &Reply{Code: CodeOK, Enhanced: EnhOK()}, "250 2.0.0", "250 2.0.0\r\n"},
+		{"one empty line", &Reply{Code: CodeOK, Lines: []string{""}}, "250", "250 \r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.err, tt.r.Error())
+			assert.Equal(t, tt.wire, string(tt.r.AppendWire(nil, true)))
+		})
+	}
+	// New stores the code that is sent, so r.Enhanced says the same.
+	assert.Equal(t, Enh(4, 2, 2), New(CodeInsufficientStorage, EnhMailboxFull()).Enhanced)
+	assert.Equal(t, EnhancedCode{}, New(CodeStartMailInput, EnhOK()).Enhanced)
+	assert.Equal(t, Enh(4, 2, 2), (&Reply{Code: CodeInsufficientStorage, Enhanced: EnhMailboxFull()}).WireEnhanced())
+	// Two replies that are sent the same way are Equal.
+	assert.True(t, New(CodeInsufficientStorage, EnhMailboxFull()).Equal(
+		&Reply{Code: CodeInsufficientStorage, Enhanced: EnhMailboxFull()}))
+}
+
+// TestErrorAgreesWithWire: Error says what AppendWire sends, for every
+// combination of code class, enhanced code and text (control characters
+// included, which neither may pass on), the lines joined with "; ".
+func TestErrorAgreesWithWire(t *testing.T) {
+	codes := []Code{CodeOK, CodeStartMailInput, CodeLocalError, CodeMailboxUnavailable, 7, 999}
+	enhs := []EnhancedCode{{}, EnhOK(), EnhMailboxFull(), EnhSystemFull(), {3, 1, 1}, {5, 1000, 1}}
+	texts := [][]string{nil, {""}, {"ok"}, {"a", "b"}, {"", "x"}, {"a\x00b\x7fc\td"}, {"a\r\n250 fake"}, {"é"}}
+	for _, code := range codes {
+		for _, enh := range enhs {
+			for _, lines := range texts {
+				r := &Reply{Code: code, Enhanced: enh, Lines: lines}
+				wire := string(r.AppendWire(nil, true))
+				if got, want := r.Error(), wireAsError(wire); got != want {
+					t.Errorf("%d %v %q: Error %q, wire %q", code, enh, lines, got, wire)
+				}
+			}
+		}
+	}
+}
+
+// wireAsError turns a reply's wire form into the one-line form Error
+// promises: "code [enhanced] text; text...".
+func wireAsError(wire string) string {
+	lines := strings.Split(strings.TrimSuffix(wire, "\r\n"), "\r\n")
+	head := lines[0][:3]
+	var texts []string
+	enh := ""
+	for _, l := range lines {
+		text := l[4:]
+		if e, n := parseEnhancedPrefix(text); n > 0 && e.Class == Code(int(head[0]-'0')*100).Class() {
+			enh = text[:n]
+			text = strings.TrimPrefix(text[n:], " ")
+		}
+		texts = append(texts, text)
+	}
+	if enh != "" {
+		head += " " + enh
+	}
+	if len(texts) == 1 && texts[0] == "" {
+		return head
+	}
+	return head + " " + strings.Join(texts, "; ")
 }

@@ -1,19 +1,17 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
 	"net"
-	"strings"
+	"os"
 
 	"github.com/smtpkit/smtp/envelope"
-	"github.com/smtpkit/smtp/internal/smtptest"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
+	"github.com/smtpkit/smtp/server/smtptest"
 )
 
 // printer is a backend that prints what it receives.
@@ -50,44 +48,6 @@ func (*printSession) Data(ctx context.Context, r io.Reader) error {
 func (*printSession) Reset(ctx context.Context)        {}
 func (*printSession) Logout(ctx context.Context) error { return nil }
 
-// talk plays a client: it sends each command and prints each reply line.
-func talk(addr string, tlsConfig *tls.Config, cmds ...string) {
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer nc.Close()
-	var c net.Conn = nc
-	r := bufio.NewReader(c)
-	readReply := func() {
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			fmt.Println("S:", strings.TrimRight(line, "\r\n"))
-			if len(line) < 4 || line[3] != '-' {
-				return
-			}
-		}
-	}
-	readReply() // greeting
-	for _, cmd := range cmds {
-		if cmd == "<read>" { // one more reply (LMTP)
-			readReply()
-			continue
-		}
-		fmt.Fprintf(c, "%s\r\n", cmd)
-		if cmd == "." || !strings.HasPrefix(cmd, "Subject") && cmd != "" && cmd != "Hello!" {
-			readReply()
-		}
-		if cmd == "STARTTLS" {
-			c = tls.Client(nc, tlsConfig)
-			r = bufio.NewReader(c)
-		}
-	}
-}
-
 // A minimal server: accept mail for example.org and print it.
 func Example() {
 	s := &server.Server{Hostname: "mx.example.org", Backend: printer{}}
@@ -98,25 +58,40 @@ func Example() {
 	go s.Serve(l)
 	defer s.Close()
 
-	talk(l.Addr().String(), nil,
-		"HELO client.example.net",
-		"MAIL FROM:<alice@example.net>",
-		"RCPT TO:<bob@example.com>",
-		"RCPT TO:<bob@example.org>",
-		"DATA",
-		"Subject: hi", "", "Hello!", ".",
-		"QUIT")
+	// A test client that prints the dialogue (nil: outside a test; in a
+	// test, pass t).
+	c := smtptest.Dial(nil, l.Addr().String())
+	c.Trace = os.Stdout
+	c.Expect("220")
+	c.Cmd("HELO client.example.net")
+	c.Cmd("MAIL FROM:<alice@example.net>")
+	c.Cmd("RCPT TO:<bob@example.com>")
+	c.Cmd("RCPT TO:<bob@example.org>")
+	c.Cmd("DATA")
+	c.Send("Subject: hi\r\n\r\nHello!\r\n.\r\n")
+	c.Expect("250")
+	c.Cmd("QUIT")
 	// Output:
 	// S: 220 mx.example.org ESMTP ready
+	// C: HELO client.example.net
 	// S: 250 mx.example.org
+	// C: MAIL FROM:<alice@example.net>
 	// from: <alice@example.net>
 	// S: 250 Sender OK
+	// C: RCPT TO:<bob@example.com>
 	// S: 550 Relaying denied
+	// C: RCPT TO:<bob@example.org>
 	// to: <bob@example.org>
 	// S: 250 Recipient OK
+	// C: DATA
 	// S: 354 Start mail input; end with <CRLF>.<CRLF>
+	// C: Subject: hi
+	// C:
+	// C: Hello!
+	// C: .
 	// data: "Subject: hi\r\n\r\nHello!\r\n"
 	// S: 250 OK: message accepted
+	// C: QUIT
 	// S: 221 mx.example.org closing connection
 }
 
@@ -175,38 +150,51 @@ func Example_submission() {
 	go s.Serve(l)
 	defer s.Close()
 
-	talk(l.Addr().String(), cert.ClientConfig(),
-		"EHLO laptop",
-		"AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=", // refused in clear
-		"STARTTLS",
-		"EHLO laptop",
-		"MAIL FROM:<alice@example.org>",
-		"AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=", // \0alice\0wonderland
-		"MAIL FROM:<alice@example.org>",
-		"RCPT TO:<friend@example.com>",
-		"QUIT")
+	c := smtptest.Dial(nil, l.Addr().String())
+	c.Trace = os.Stdout
+	c.TLSConfig = cert.ClientConfig()
+	c.Expect("220")
+	c.Cmd("EHLO laptop")
+	c.Cmd("AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=") // refused in clear
+	c.Cmd("STARTTLS")
+	c.StartTLS()
+	c.Cmd("EHLO laptop")
+	c.Cmd("MAIL FROM:<alice@example.org>")
+	c.Cmd("AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=") // \0alice\0wonderland
+	c.Cmd("MAIL FROM:<alice@example.org>")
+	c.Cmd("RCPT TO:<friend@example.com>")
+	c.Cmd("QUIT")
 	// Output:
 	// S: 220 smtp.example.org ESMTP ready
+	// C: EHLO laptop
 	// S: 250-smtp.example.org greets laptop
 	// S: 250-PIPELINING
 	// S: 250-SIZE 33554432
 	// S: 250-8BITMIME
 	// S: 250-ENHANCEDSTATUSCODES
 	// S: 250 STARTTLS
+	// C: AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=
 	// S: 538 5.7.11 Encryption required for requested authentication mechanism
+	// C: STARTTLS
 	// S: 220 2.0.0 Ready to start TLS
+	// C: EHLO laptop
 	// S: 250-smtp.example.org greets laptop
 	// S: 250-PIPELINING
 	// S: 250-SIZE 33554432
 	// S: 250-8BITMIME
 	// S: 250-ENHANCEDSTATUSCODES
 	// S: 250 AUTH PLAIN LOGIN
+	// C: MAIL FROM:<alice@example.org>
 	// S: 530 5.7.0 Authentication required
+	// C: AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=
 	// S: 235 2.7.0 Authentication successful
+	// C: MAIL FROM:<alice@example.org>
 	// from: <alice@example.org> as alice
 	// S: 250 2.1.0 Sender OK
+	// C: RCPT TO:<friend@example.com>
 	// to: <friend@example.com>
 	// S: 250 2.1.5 Recipient OK
+	// C: QUIT
 	// S: 221 2.0.0 smtp.example.org closing connection
 }
 
@@ -259,25 +247,39 @@ func Example_lmtp() {
 	go s.Serve(l)
 	defer s.Close()
 
-	talk(l.Addr().String(), nil,
-		"LHLO mx.example.org",
-		"MAIL FROM:<alice@example.net>",
-		"RCPT TO:<carol@example.org>",
-		"RCPT TO:<bob@example.org>",
-		"DATA",
-		"Subject: hi", "", "Hello!", ".", "<read>")
+	c := smtptest.Dial(nil, l.Addr().String())
+	c.Trace = os.Stdout
+	c.Expect("220")
+	c.Cmd("LHLO mx.example.org")
+	c.Send("MAIL FROM:<alice@example.net>\r\nRCPT TO:<carol@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+	c.Expect("250") // MAIL
+	c.Expect("250") // RCPT
+	c.Expect("250") // RCPT
+	c.Expect("354")
+	c.Send("Subject: hi\r\n\r\nHello!\r\n.\r\n")
+	c.Expect("250") // carol
+	c.Expect("452") // bob
 	// Output:
 	// S: 220 store.example.org LMTP ready
+	// C: LHLO mx.example.org
 	// S: 250-store.example.org greets mx.example.org
 	// S: 250-PIPELINING
 	// S: 250-SIZE 33554432
 	// S: 250-8BITMIME
 	// S: 250 ENHANCEDSTATUSCODES
+	// C: MAIL FROM:<alice@example.net>
+	// C: RCPT TO:<carol@example.org>
+	// C: RCPT TO:<bob@example.org>
+	// C: DATA
 	// from: <alice@example.net>
 	// S: 250 2.1.0 Sender OK
 	// S: 250 2.1.5 Recipient OK
 	// S: 250 2.1.5 Recipient OK
 	// S: 354 Start mail input; end with <CRLF>.<CRLF>
+	// C: Subject: hi
+	// C:
+	// C: Hello!
+	// C: .
 	// S: 250 2.0.0 OK: message accepted
 	// S: 452 4.2.2 bob: mailbox full
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +21,7 @@ import (
 	"github.com/smtpkit/smtp/examples/internal/e2e"
 	"github.com/smtpkit/smtp/examples/internal/mta"
 	"github.com/smtpkit/smtp/examples/internal/queue"
+	"github.com/smtpkit/smtp/internal/smtptest"
 )
 
 // The binaries built by TestMain.
@@ -272,6 +276,14 @@ func TestRelayExpiry(t *testing.T) {
 	body := string(e2e.ReadStored(t, files[0]).Body)
 	if !strings.Contains(body, "Status: 4.4.7") || !strings.Contains(body, "Final-Recipient: rfc822; b@y.test") {
 		t.Errorf("expiry report:\n%s", body)
+	}
+	// No host said anything: the connection failed (issue 14.16). No
+	// Diagnostic-Code or Remote-MTA (RFC 3464 2.3.5, 2.3.6), and a text
+	// that says what happened.
+	unfolded := strings.ReplaceAll(body, "\r\n    ", " ")
+	if strings.Contains(body, " said: ") || strings.Contains(body, "Diagnostic-Code:") || strings.Contains(body, "Remote-MTA:") ||
+		!strings.Contains(unfolded, "<b@y.test>: delivery time expired; last attempt: connection to 127.0.0.1 failed: ") {
+		t.Errorf("expiry report presents a connection failure as a reply:\n%s", body)
 	}
 	w.waitQueue("empties", emptyQueue)
 	if !regexp.MustCompile(`: to=<b@y\.test>, relay=none, delay=[0-9.]+, dsn=4\.4\.7, tls=none, attempt=\d+, status=expired \(delivery time expired after \d+ attempts; last: `).MatchString(w.relay.Stderr.String()) {
@@ -575,4 +587,48 @@ func TestFlushRetriesDeadDestination(t *testing.T) {
 		t.Fatalf("%d delivered after -flush, want 2", len(files))
 	}
 	w.waitQueue("empties", emptyQueue)
+}
+
+// session opens a raw SMTP session with the relay, byte for byte: EHLO,
+// STARTTLS, EHLO and AUTH PLAIN as user.
+func (w *world) session(user, pass string) *smtptest.Conn {
+	w.t.Helper()
+	nc, err := net.Dial("tcp", w.relayAddr)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	c := smtptest.NewConn(w.t, nc)
+	c.ExpectCode("220 ")
+	c.Send("EHLO client.test\r\n")
+	c.ExpectCode("250")
+	c.Send("STARTTLS\r\n")
+	c.ExpectCode("220 ")
+	c.StartTLS(&tls.Config{InsecureSkipVerify: true})
+	c.Send("EHLO client.test\r\n")
+	c.ExpectCode("250")
+	c.Send("AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)) + "\r\n")
+	c.ExpectCode("235 ")
+	return c
+}
+
+// TestRelayRefusesNonULabels: over a real connection, a recipient domain
+// in full-width letters (which IDNA would map to example.com) gets 553
+// 5.1.3, a sender's 553 5.1.7 (issue 14.13), and a valid U-label is
+// taken.
+func TestRelayRefusesNonULabels(t *testing.T) {
+	w := newWorld(t)
+	w.startRelay()
+	c := w.session("alice", "alice-pw")
+	c.Send("MAIL FROM:<a@ｅｘａｍｐｌｅ.com> SMTPUTF8\r\n")
+	c.Expect("553 5.1.7 Bad sender address: domain is not a valid internationalized domain name (IDNA2008 U-labels only)\r\n")
+	c.Send("MAIL FROM:<a@x.test> SMTPUTF8\r\n")
+	c.ExpectCode("250 ")
+	c.Send("RCPT TO:<user@ｅｘａｍｐｌｅ.com>\r\n")
+	c.Expect("553 5.1.3 Bad recipient address: domain is not a valid internationalized domain name (IDNA2008 U-labels only)\r\n")
+	c.Send("RCPT TO:<user@BÜCHER.example>\r\n")
+	c.ExpectCode("553 5.1.3 ")
+	c.Send("RCPT TO:<user@bücher.example>\r\n")
+	c.ExpectCode("250 ")
+	c.Send("QUIT\r\n")
+	c.ExpectCode("221 ")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/cli"
+	"github.com/smtpkit/smtp/reply"
 )
 
 // Exit statuses of sysexits.h.
@@ -25,6 +26,7 @@ const (
 	exitUnavailable = 69 // EX_UNAVAILABLE: permanent failure
 	exitIOErr       = 74 // EX_IOERR
 	exitTempFail    = 75 // EX_TEMPFAIL: try again later
+	exitConfig      = 78 // EX_CONFIG: an unusable -auth-file
 )
 
 // DefaultTimeout bounds the whole exchange, so that a silent server never
@@ -60,6 +62,12 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
+// configError is an unusable -auth-file: exit status 78.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return "-auth-file: " + e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
 // addrOptions accepts UTF-8 addresses; the client declares SMTPUTF8 for
 // them (RFC 6531).
 var addrOptions = envelope.ParseOptions{SMTPUTF8: true}
@@ -78,7 +86,7 @@ func parsePath(s string) (envelope.Path, error) {
 // parseFlags parses args (without the program name).
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
-	var from, auth string
+	var from, auth, authFile string
 	var to, routes cli.Strings
 	fs := flag.NewFlagSet("sendmail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -89,7 +97,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.starttls, "starttls", false, "require STARTTLS")
 	fs.BoolVar(&c.implicit, "tls", false, "implicit TLS (RFC 8314)")
 	fs.BoolVar(&c.insecure, "insecure", false, "do not verify the server's certificate")
-	fs.StringVar(&auth, "auth", "", "`user:pass` for AUTH PLAIN")
+	fs.StringVar(&auth, "auth", "", "`user:pass` to log in with the strongest mechanism the server offers ("+cli.VisibleInPS+")")
+	fs.StringVar(&authFile, "auth-file", "", "`file` holding the user:password to log in with (refused unless only its owner may access it: chmod 600)")
 	fs.BoolVar(&c.lmtp, "lmtp", false, "speak LMTP (RFC 2033)")
 	fs.Var(&routes, "route", "`DOMAIN=HOST:PORT`: without -server, deliver DOMAIN there (repeatable)")
 	fs.DurationVar(&c.timeout, "timeout", DefaultTimeout, "limit for the whole exchange")
@@ -115,17 +124,25 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		c.to = append(c.to, envelope.Recipient{Path: p})
 	}
+	if auth != "" && authFile != "" {
+		return nil, usagef("-auth and -auth-file exclude each other")
+	}
 	if auth != "" {
 		var ok bool
 		if c.user, c.pass, ok = strings.Cut(auth, ":"); !ok || c.user == "" {
 			return nil, usagef("-auth: want user:pass")
 		}
 	}
+	if authFile != "" {
+		if c.user, c.pass, err = cli.ReadCredential(authFile); err != nil {
+			return nil, &configError{err}
+		}
+	}
 	if c.starttls && c.implicit {
 		return nil, usagef("-starttls and -tls exclude each other")
 	}
 	if c.server == "" && (c.lmtp || c.user != "" || c.implicit) {
-		return nil, usagef("-lmtp, -auth and -tls need -server")
+		return nil, usagef("-lmtp, -auth, -auth-file and -tls need -server")
 	}
 	if c.server != "" {
 		if _, _, err := net.SplitHostPort(c.server); err != nil {
@@ -176,6 +193,10 @@ func sendmail(args []string, stdin io.Reader, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "sendmail:", err)
+		var cfe *configError
+		if errors.As(err, &cfe) {
+			return exitConfig
+		}
 		return exitUsage
 	}
 	msg, err := io.ReadAll(io.LimitReader(stdin, MaxMessageSize+1))
@@ -244,21 +265,79 @@ func sendTo(ctx context.Context, cfg *config, msg []byte, stderr io.Writer) erro
 		}
 	}
 	if cfg.user != "" {
-		if err := c.Auth(ctx, client.PlainAuth("", cfg.user, cfg.pass)); err != nil {
+		// The strongest mechanism both sides know (SCRAM-SHA-256,
+		// CRAM-MD5, PLAIN, LOGIN); never one the server did not offer,
+		// and PLAIN or LOGIN only over TLS or to a loopback address.
+		if err := c.AuthAuto(ctx, client.Credentials{Username: cfg.user, Password: cfg.pass}); err != nil {
 			return err
 		}
 	}
-	env := envelope.Envelope{From: cfg.from, To: cfg.to}
-	res, err := c.Send(ctx, env, bytesReader(msg))
+	outs, err := sendAll(ctx, c, cfg, msg, stderr)
 	if err != nil {
 		return err
 	}
-	if cfg.verbose {
-		fmt.Fprintf(stderr, "sendmail: delivered to %d recipient(s): %d %s\n", res.Accepted(), res.Code, res.Text())
-	}
 	// The message is delivered: a failing QUIT does not change that.
 	c.Quit(ctx)
-	return nil
+	return report(outs, cfg.verbose, stderr)
+}
+
+// sendAll sends the message to cfg.to in as many transactions as needed:
+// recipients refused with 452 4.5.3 ("too many recipients", RFC 5321
+// 4.5.3.1.10: the client should send them in another transaction) get it
+// in the next one, as long as each transaction reaches some recipient. It
+// returns each recipient's outcome, or the error of a failure before any
+// recipient was tried.
+func sendAll(ctx context.Context, c *client.Client, cfg *config, msg []byte, stderr io.Writer) ([]rcptOutcome, error) {
+	outs := make([]rcptOutcome, len(cfg.to))
+	todo := make([]int, len(cfg.to)) // indexes into cfg.to
+	for i := range todo {
+		todo[i] = i
+	}
+	first := true
+	for len(todo) > 0 {
+		env := envelope.Envelope{From: cfg.from}
+		for _, i := range todo {
+			env.To = append(env.To, cfg.to[i])
+		}
+		res, err := c.Send(ctx, env, bytesReader(msg))
+		if res == nil { // a failure before MAIL
+			if first {
+				return nil, err
+			}
+			for _, i := range todo {
+				outs[i] = rcptOutcome{rcpt: cfg.to[i].Path, host: cfg.server, err: err}
+			}
+			break
+		}
+		first = false
+		if cfg.verbose && res.Code != 0 {
+			fmt.Fprintf(stderr, "sendmail: transaction for %d recipient(s): %d %s\n", len(todo), res.Code, res.Text())
+		}
+		var again []int
+		progress := false
+		for k, r := range res.Recipients {
+			i := todo[k]
+			outs[i] = rcptOutcome{rcpt: cfg.to[i].Path, host: cfg.server, err: r.Err}
+			if r.Err == nil {
+				progress = true
+			} else if tooManyRecipients(r) {
+				again = append(again, i)
+			}
+		}
+		if !progress {
+			break // the server took none: the refusals stand
+		}
+		todo = again
+	}
+	return outs, nil
+}
+
+// tooManyRecipients reports the reply to a RCPT past the server's limit:
+// 452 with 4.5.3, or with no enhanced code (RFC 5321 4.5.3.1.10 gives only
+// the 452).
+func tooManyRecipients(r client.RecipientResult) bool {
+	return r.Code == reply.CodeInsufficientStorage &&
+		(r.Enhanced == reply.EnhTooManyRecipients() || r.Enhanced.IsZero())
 }
 
 // exitCode maps an error to a sysexits status: transient failures (4xx,
@@ -276,6 +355,10 @@ func exitCode(err error) int {
 	var cie x509.CertificateInvalidError
 	if errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) {
 		return exitUnavailable
+	}
+	var de *deliveryError
+	if errors.As(err, &de) {
+		return de.status()
 	}
 	var re *client.RecipientsError
 	if errors.As(err, &re) {

@@ -1,13 +1,17 @@
-// Package smtptest holds helpers for tests that speak SMTP over loopback,
-// in the manner of net/http/httptest:
+// Package smtptest holds the helpers of this module's own tests that
+// speak SMTP over loopback. It is a thin layer over the public kit,
+// server/smtptest, kept for the API the existing tests use:
 //
-//   - [NewCertificate] makes a self-signed certificate for localhost,
-//     127.0.0.1 and ::1 at run time (no files), with matching server and
-//     client TLS configurations.
+//   - [NewCertificate] is the kit's test certificate. [NewCA] makes a test
+//     CA that issues chains ([CA.Issue], [CA.Intermediate]) with names and
+//     dates of the test's choosing, and [SelfSigned] a certificate of any
+//     name: for tests of certificate verification (MTA-STS, DANE).
 //   - [Start] runs a server (anything with Serve and Close, such as
 //     *server.Server) on a free 127.0.0.1 port for the length of a test.
-//   - [Conn] drives a client connection byte for byte: [Conn.Send] writes
-//     exact bytes, [Conn.Expect] reads whole replies and compares them
-//     exactly, [Conn.Run] plays a "C: "/"S: " transcript.
-//   - [ServeScript] plays the server side of a transcript, for client tests.
+//   - [Conn] is the kit's test client, with [Conn.Expect] comparing whole
+//     replies as they came on the wire ("{*}" for any run of bytes).
+//   - [ServeScript] plays the server side of a transcript with the kit's
+//     Peer, for client tests.
+//
+// New tests should use server/smtptest directly.
 package smtptest

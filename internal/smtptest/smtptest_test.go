@@ -101,24 +101,3 @@ func TestCertificateHandshake(t *testing.T) {
 		t.Errorf("CommonName = %q", cn)
 	}
 }
-
-func TestParseScript(t *testing.T) {
-	lines, err := parseScript("\n\t\tC: EHLO x\r\n  S: 250 ok\nC:\nS:\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []scriptLine{{'C', "EHLO x"}, {'S', "250 ok"}, {'C', ""}, {'S', ""}}
-	if len(lines) != len(want) {
-		t.Fatalf("got %q", lines)
-	}
-	for i := range want {
-		if lines[i] != want[i] {
-			t.Errorf("line %d = %q, want %q", i, lines[i], want[i])
-		}
-	}
-	for _, bad := range []string{"X: y", "C", "250 ok", "c: lower"} {
-		if _, err := parseScript(bad); err == nil {
-			t.Errorf("parseScript(%q) accepted a bad line", bad)
-		}
-	}
-}

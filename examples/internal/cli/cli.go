@@ -1,7 +1,7 @@
 // Package cli holds the small pieces the example programs share: repeatable
-// flags, user:pass credentials, TLS key pairs, a line printer, and the
-// steps of a server program's main (parse the flags, run until a signal,
-// exit with a status).
+// flags, user:pass credentials (from flags, or from files only their owner
+// may read), TLS key pairs, a line printer, and the steps of a server
+// program's main (parse the flags, run until a signal, exit with a status).
 package cli
 
 import (
@@ -39,9 +39,10 @@ type Users map[string]string
 func ParseUsers(vals []string) (Users, error) {
 	u := Users{}
 	for _, v := range vals {
-		name, pass, ok := strings.Cut(v, ":")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("-auth %q: want user:pass", v)
+		name, pass, ok := splitUserPass(v)
+		if !ok {
+			// The value holds a password: do not print it.
+			return nil, errors.New("-auth: want user:pass")
 		}
 		u[name] = pass
 	}
@@ -140,7 +141,9 @@ func ParseRoute(s string) (domain, addr string, err error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return "", "", fmt.Errorf("-route %q: want DOMAIN=HOST:PORT: %v", s, err)
 	}
-	domain = strings.TrimSuffix(domain, ".")
+	// Domain names are case-insensitive (RFC 4343), and IDNA2008
+	// U-labels are lower case: lower-case the name before converting it.
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	if domain != "*" {
 		a, err := envelope.Address{Local: "postmaster", Domain: domain}.ASCII()
 		if err != nil {

@@ -93,6 +93,10 @@ func TestParseRoute(t *testing.T) {
 		{in: "=127.0.0.1:25", bad: true},
 		{in: "example.org=127.0.0.1", bad: true},
 		{in: "x\u2488y.example=127.0.0.1:25", bad: true}, // not a valid U-label
+		// Domain names are case-insensitive: capitals in a route are
+		// lower-cased first; full-width letters are not mapped.
+		{in: "BÜCHER.example=127.0.0.1:25", domain: "xn--bcher-kva.example", addr: "127.0.0.1:25"},
+		{in: "ｅｘａｍｐｌｅ.com=127.0.0.1:25", bad: true},
 	}
 	for _, tc := range tests {
 		dom, addr, err := ParseRoute(tc.in)

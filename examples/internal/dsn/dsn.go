@@ -40,11 +40,17 @@ type Recipient struct {
 	// Status is the RFC 3463 status code, e.g. "5.1.1"; empty means
 	// 5.0.0 for a failure and 4.0.0 for a delay.
 	Status string
-	// RemoteMTA is the host that gave Diagnostic (Remote-MTA, type dns).
+	// RemoteMTA is the host whose reply Diagnostic is (Remote-MTA, type
+	// dns); empty when no remote server replied.
 	RemoteMTA string
-	// Diagnostic is the remote server's reply, "550 5.1.1 text", written
-	// as Diagnostic-Code of type smtp; any other text (a local error) is
-	// written with the type x-local.
+	// Diagnostic is either the remote server's reply, "550 5.1.1 text"
+	// (with RemoteMTA), written as Diagnostic-Code of type smtp and as
+	// "host X said: ..." in the text, or, when no server replied (a
+	// connection that failed, a refusal of the relay itself), a local
+	// explanation such as "connection to mx.example.net failed: ...",
+	// written in the text only: RFC 3464 2.3.5 and 2.3.6 give Remote-MTA
+	// and Diagnostic-Code to what the remote MTA reported, and Status
+	// says the rest.
 	Diagnostic string
 	// LastAttempt is the time of the last attempt (Last-Attempt-Date).
 	LastAttempt time.Time
@@ -254,12 +260,12 @@ func (r *Report) writeText(b *bytes.Buffer, host string) {
 	b.WriteString("\r\n")
 	for _, rc := range r.Recipients {
 		line := "<" + clean(rc.FinalRecipient) + ">: "
-		if rc.Diagnostic != "" {
-			if rc.RemoteMTA != "" {
-				line += "host " + clean(rc.RemoteMTA) + " said: "
-			}
+		switch {
+		case hasReply(rc):
+			line += "host " + clean(rc.RemoteMTA) + " said: " + clean(rc.Diagnostic)
+		case rc.Diagnostic != "":
 			line += clean(rc.Diagnostic)
-		} else {
+		default:
 			line += statusOf(rc)
 		}
 		foldText(b, line)
@@ -292,22 +298,24 @@ func (r *Report) writeStatus(b *bytes.Buffer, host string) {
 		}
 		field(b, "Action", action)
 		field(b, "Status", statusOf(rc))
-		if rc.RemoteMTA != "" {
+		if hasReply(rc) {
+			// RFC 3464 2.3.5: the MTA that reported the status; 2.3.6:
+			// its diagnostic, of type "smtp" for an SMTP reply. Without
+			// a reply there is neither: a failed connection is not
+			// something a host said.
 			field(b, "Remote-MTA", "dns; "+rc.RemoteMTA)
-		}
-		if rc.Diagnostic != "" {
-			// RFC 3464 2.3.6: diagnostic-type "smtp" for an SMTP reply.
-			if isSMTPReply(rc.Diagnostic) {
-				field(b, "Diagnostic-Code", "smtp; "+rc.Diagnostic)
-			} else {
-				field(b, "Diagnostic-Code", "x-local; "+rc.Diagnostic)
-			}
+			field(b, "Diagnostic-Code", "smtp; "+rc.Diagnostic)
 		}
 		if !rc.LastAttempt.IsZero() {
 			field(b, "Last-Attempt-Date", rc.LastAttempt.Format(time.RFC1123Z))
 		}
 	}
 }
+
+// hasReply reports whether rc's Diagnostic is a remote server's reply:
+// a host is named and the text is an SMTP reply. (A queue written by an
+// older relay may name the host with a local explanation.)
+func hasReply(rc Recipient) bool { return rc.RemoteMTA != "" && isSMTPReply(rc.Diagnostic) }
 
 // statusOf returns a valid RFC 3463 status for rc: its Status when well
 // formed, else one taken from its SMTP reply, else the generic code of its

@@ -112,8 +112,9 @@ func TestBuild(t *testing.T) {
 		{"Reporting-Mta": "dns; relay.example.org", "Original-Envelope-Id": "QQ314159", "Arrival-Date": arrival.Format(time.RFC1123Z)},
 		{"Final-Recipient": "rfc822; b@example.net", "Action": "failed", "Status": "5.1.1",
 			"Remote-Mta": "dns; mx.example.net", "Diagnostic-Code": "smtp; 550 5.1.1 no such user"},
+		// No remote reply: no Diagnostic-Code (TestNoReplyNoDiagnosticCode).
 		{"Final-Recipient": "rfc822; c@example.net", "Original-Recipient": "rfc822;C@example.net", "Action": "failed",
-			"Status": "4.4.1", "Diagnostic-Code": "x-local; connection refused"},
+			"Status": "4.4.1", "Diagnostic-Code": ""},
 	}
 	for i, w := range want {
 		for k, v := range w {
@@ -223,7 +224,7 @@ func TestRefusals(t *testing.T) {
 func TestInjectionAndFolding(t *testing.T) {
 	long := "550 5.7.1 " + strings.Repeat("word ", 300) + strings.Repeat("y", 1500)
 	r := &Report{To: "a@x.test", ReportingMTA: "h\r\nBcc: evil@x",
-		Recipients: []Recipient{{FinalRecipient: "b@y.test\r\nX-Injected: 1", Diagnostic: long, Status: "9.9.9"}}}
+		Recipients: []Recipient{{FinalRecipient: "b@y.test\r\nX-Injected: 1", RemoteMTA: "mx.y.test", Diagnostic: long, Status: "9.9.9"}}}
 	msg, _, err := r.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -322,4 +323,57 @@ func FuzzBuild(f *testing.F) {
 			t.Fatalf("%d parts", n)
 		}
 	})
+}
+
+// TestNoReplyNoDiagnosticCode: a failure that no remote server replied
+// to (a connection that failed, a local refusal) is not presented as
+// something a host said: no Diagnostic-Code or Remote-MTA (RFC 3464
+// 2.3.5, 2.3.6: the remote MTA's diagnostic), only the Status and the
+// explanation in the text. Issue 14.16: an expired message's bounce said
+// "host 127.0.0.1 said: smtp: connect: ...".
+func TestNoReplyNoDiagnosticCode(t *testing.T) {
+	r := &Report{
+		ReportingMTA: "relay.example.org",
+		To:           "a@example.org",
+		Original:     original,
+		Recipients: []Recipient{
+			{FinalRecipient: "b@example.net", Status: "4.4.7",
+				Diagnostic: "delivery time expired; last attempt: connection to mx.example.net failed: connection refused"},
+			// A queue file of an older relay kept the host with a local
+			// text: still not something the host said.
+			{FinalRecipient: "c@example.net", Status: "4.4.7", RemoteMTA: "127.0.0.1", Diagnostic: "smtp: connect: connection refused"},
+			{FinalRecipient: "d@example.net", RemoteMTA: "mx.example.net", Diagnostic: "452 4.2.2 mailbox full"},
+		},
+	}
+	msg, _, err := r.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parse(t, msg)
+	text := strings.ReplaceAll(string(p.bodies[0]), "\r\n    ", " ") // unfolded
+	for _, want := range []string{
+		"<b@example.net>: delivery time expired; last attempt: connection to mx.example.net failed: connection refused",
+		"<c@example.net>: smtp: connect: connection refused",
+		"<d@example.net>: host mx.example.net said: 452 4.2.2 mailbox full",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text part lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Count(text, " said: ") != 1 {
+		t.Errorf("text part presents a local failure as a reply:\n%s", text)
+	}
+	groups := statusGroups(t, p.bodies[1])
+	for i, g := range groups[1:3] {
+		if g.Get("Diagnostic-Code") != "" || g.Get("Remote-Mta") != "" {
+			t.Errorf("recipient %d without a reply has Diagnostic-Code %q, Remote-MTA %q", i, g.Get("Diagnostic-Code"), g.Get("Remote-Mta"))
+		}
+		if g.Get("Status") != "4.4.7" {
+			t.Errorf("recipient %d Status %q", i, g.Get("Status"))
+		}
+	}
+	if g := groups[3]; g.Get("Diagnostic-Code") != "smtp; 452 4.2.2 mailbox full" || g.Get("Remote-Mta") != "dns; mx.example.net" ||
+		g.Get("Status") != "4.2.2" {
+		t.Errorf("recipient with a reply: %v", g)
+	}
 }

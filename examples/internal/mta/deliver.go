@@ -22,10 +22,12 @@ type outcome struct {
 	// status is the RFC 3463 code, e.g. "5.1.1" (may be empty).
 	status string
 	// diag is the remote reply ("550 5.1.1 no such user"; for a delivery,
-	// the reply to the message, with the remote queue ID) or a local
-	// explanation ("dial tcp ...: connection refused").
+	// the reply to the message, with the remote queue ID) when remote is
+	// set, else a local explanation ("connection to mx.example.net
+	// failed: dial tcp ...: connection refused").
 	diag string
-	// remote is the host that answered, if any.
+	// remote is the host whose reply diag is; empty when no server
+	// replied.
 	remote string
 	// relay is the connection in Postfix's form, "host[ip]:port", or
 	// "none".
@@ -232,14 +234,21 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 			now := d.now()
 			for _, idx := range m.Pending() {
 				r := &m.Recipients[idx]
+				last := r.Diagnostic
 				r.State = queue.Failed
 				r.Status = "4.4.7"
-				if r.Diagnostic == "" {
+				switch {
+				case r.Diagnostic == "":
 					r.Diagnostic = "delivery time expired"
+				case r.RemoteMTA == "":
+					// No server replied: say what happened (a
+					// server's last reply is kept as it is, for
+					// the bounce's Diagnostic-Code).
+					r.Diagnostic = "delivery time expired; last attempt: " + r.Diagnostic
 				}
 				r.Updated = now
 				d.logRecipient(m, r, outcome{status: r.Status, diag: "delivery time expired after " +
-					strconv.Itoa(m.Attempts) + " attempts; last: " + r.Diagnostic, relay: "none"}, "expired", now)
+					strconv.Itoa(m.Attempts) + " attempts; last: " + last, relay: "none"}, "expired", now)
 			}
 		} else {
 			m.NextAttempt = next

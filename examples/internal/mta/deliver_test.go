@@ -259,7 +259,8 @@ func TestExpiry(t *testing.T) {
 		t.Fatalf("queue %v, want the bounce", ids)
 	}
 	data, _ := r.q.q.ReadData(ids[0])
-	if !strings.Contains(string(data), "Status: 4.4.7") || !strings.Contains(string(data), "connection refused") {
+	if !strings.Contains(string(data), "Status: 4.4.7") || !strings.Contains(string(data), "<b@y.test>: delivery time expired; last attempt: connection refused") ||
+		strings.Contains(string(data), " said: ") {
 		t.Errorf("expiry bounce:\n%s", data)
 	}
 }

@@ -40,6 +40,8 @@ type config struct {
 	tlsCert  string
 	tlsKey   string
 	auth     cli.Strings
+	authFile string
+	senders  string
 	queueDir string // the -queue value: a directory or a postgres:// URL
 	routes   map[string]string
 	schedule queue.Schedule
@@ -71,8 +73,9 @@ flock on DIR/lock, which contains the owner's PID; a second relay on it
 exits. The operator's commands work whether a relay runs or not.
 
 Signals: SIGINT/SIGTERM shut down gracefully (deliveries in progress get
-10s); SIGHUP reopens the -log file (after logrotate) and does not stop the
-relay; SIGKILL loses nothing that got its 250.
+10s); SIGHUP reopens the -log file (after logrotate) and re-reads
+-auth-file and -senders, and does not stop the relay; SIGKILL loses
+nothing that got its 250.
 
 Flags:
 `
@@ -123,7 +126,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.listen, "listen", DefaultListen, "submission `address` to listen on")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "certificate `file` (PEM) for STARTTLS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key `file` (PEM) for STARTTLS")
-	fs.Var(&c.auth, "auth", "`user:pass` allowed to relay (repeatable)")
+	fs.Var(&c.auth, "auth", cli.AuthHelp+", allowed to relay")
+	fs.StringVar(&c.authFile, "auth-file", "", cli.AuthFileHelp+", allowed to relay; re-read on SIGHUP")
+	fs.StringVar(&c.senders, "senders", "", "`file` binding senders to logins, \"user: addr@x @domain <> ...\" a line; any other sender gets 553 5.7.1 (default: any login may use any sender); re-read on SIGHUP")
 	fs.StringVar(&c.queueDir, "queue", DefaultQueue, "the queue: a `directory` (its lock file holds the owner's PID), or postgres://... shared by several relays")
 	fs.Var(&routes, "route", "`DOMAIN=HOST:PORT`: deliver DOMAIN there instead of its MX (repeatable)")
 	fs.StringVar(&retry, "retry", "", "retry `delays`, e.g. 1s,2s,4s (the last repeats; default 30m,1h,2h,4h)")
@@ -172,8 +177,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.schedule.MaxAge <= 0 {
 		return nil, errors.New("-max-age must be positive")
 	}
-	if len(c.auth) == 0 {
-		return nil, errors.New("give at least one -auth user:pass: the relay relays only for authenticated clients")
+	if len(c.auth) == 0 && c.authFile == "" {
+		return nil, errors.New("give -auth-file FILE (or -auth user:pass): the relay relays only for authenticated clients")
 	}
 	if _, err := cli.ParseUsers(c.auth); err != nil {
 		return nil, err
@@ -269,9 +274,57 @@ func allowInsecureAuth(listen string, haveTLS bool) (bool, error) {
 	return false, fmt.Errorf("-listen %s is not a loopback address: give -tls-cert and -tls-key, so that passwords are not sent in clear", listen)
 }
 
+// loadPolicy reads who may log in (-auth, -auth-file) and which senders
+// each login may use (-senders).
+func loadPolicy(cfg *config) (*policy, error) {
+	users, err := cli.LoadUsers(cfg.auth, cfg.authFile)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) == 0 {
+		return nil, cli.ErrNoUsers
+	}
+	p := &policy{users: users}
+	if cfg.senders != "" {
+		if p.senders, err = readSenders(cfg.senders); err != nil {
+			return nil, fmt.Errorf("-senders: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// onHangup handles SIGHUP until ctx ends, as Postfix's "postfix reload"
+// does: it reopens the -log file (after logrotate moved it) and re-reads
+// -auth-file and -senders. A file that cannot be read leaves the previous
+// logins and senders in force; the signal never ends the process.
+func onHangup(ctx context.Context, cfg *config, b *submission, logOut *LogOutput, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := logOut.Reopen(); err != nil {
+				log.Error("SIGHUP: cannot reopen the log file; still writing to the old one", "file", cfg.logFile, "err", err)
+			} else {
+				log.Info("SIGHUP: log reopened")
+			}
+			p, err := loadPolicy(cfg)
+			if err != nil {
+				log.Error("reload failed; the previous logins and senders stay in force", "err", err)
+				continue
+			}
+			b.policy.Store(p)
+			log.Info("reloaded", "users", len(p.users), "senders", cfg.senders != "")
+		}
+	}
+}
+
 // run serves submissions and delivers the queue until ctx ends.
 func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend) error {
-	users, err := cli.ParseUsers(cfg.auth)
+	pol, err := loadPolicy(cfg)
 	if err != nil {
 		return err
 	}
@@ -307,10 +360,12 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	if cfg.verbose {
 		srvLevel = slog.LevelDebug
 	}
+	sub := &submission{q: q, mlog: mlog, hostname: cfg.hostname, log: log}
+	sub.policy.Store(pol)
 	srv := &server.Server{
 		Hostname:          cfg.hostname,
 		TLSConfig:         tlsConfig,
-		Backend:           &submission{q: q, mlog: mlog, users: users, hostname: cfg.hostname, log: log},
+		Backend:           sub,
 		Logger:            slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: srvLevel})),
 		AuthRequired:      true,
 		AllowInsecureAuth: insecureAuth,
@@ -330,6 +385,9 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 		started = append(started, "queued", qn.Queued())
 	}
 	log.Info("relay started", started...)
+	if cfg.senders == "" {
+		log.Warn("no -senders file: any authenticated user may use any sender address")
+	}
 
 	d := &deliverer{
 		q:        q,
@@ -349,20 +407,9 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	var wg sync.WaitGroup
 	wg.Go(func() { d.run(take, attempt, cfg.workers) })
 
-	// SIGHUP: reopen the log file; never the default (the end of the
-	// process).
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			if err := logOut.Reopen(); err != nil {
-				log.Error("SIGHUP: cannot reopen the log file; still writing to the old one", "file", cfg.logFile, "err", err)
-				continue
-			}
-			log.Info("SIGHUP: log reopened")
-		}
-	}()
+	hupCtx, stopHup := context.WithCancel(ctx)
+	defer stopHup()
+	go onHangup(hupCtx, cfg, sub, logOut, log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/smtpkit/smtp/envelope"
@@ -22,9 +23,19 @@ import (
 type submission struct {
 	q        Queue
 	mlog     *MailLog
-	users    cli.Users
 	hostname string
 	log      *slog.Logger
+	// policy holds the logins and the senders they may use; SIGHUP
+	// replaces it.
+	policy atomic.Pointer[policy]
+}
+
+// policy is who may log in and which senders each login may use.
+type policy struct {
+	users cli.Users
+	// senders binds senders to logins; nil: any login may use any
+	// sender (no -senders file).
+	senders *senderPolicy
 }
 
 // NewSession implements server.Backend.
@@ -41,7 +52,7 @@ type submitSession struct {
 // AuthPassword implements server.PasswordAuthenticator (AUTH PLAIN, LOGIN).
 // Acting as another user is not allowed.
 func (s *submitSession) AuthPassword(_ context.Context, identity, username, password string) error {
-	if !s.b.users.Authenticate(identity, username, password) {
+	if !s.b.policy.Load().users.Authenticate(identity, username, password) {
 		s.b.log.Warn("authentication failed", "conn", s.conn.ID(), "remote", s.conn.RemoteAddr().String(), "user", username)
 		return server.ErrAuthFailed
 	}
@@ -50,7 +61,7 @@ func (s *submitSession) AuthPassword(_ context.Context, identity, username, pass
 
 // AuthSecret implements server.SecretAuthenticator (CRAM-MD5).
 func (s *submitSession) AuthSecret(_ context.Context, username string) (string, error) {
-	pw, ok := s.b.users[username]
+	pw, ok := s.b.policy.Load().users[username]
 	if !ok {
 		return "", server.ErrAuthFailed
 	}
@@ -61,8 +72,18 @@ func (s *submitSession) AuthSecret(_ context.Context, username string) (string, 
 // before AUTH (RFC 4954 6, Server.AuthRequired); the check here is a second
 // lock on the door: no open relay (RFC 5321 3.6.2, 7.1).
 func (s *submitSession) Mail(_ context.Context, from envelope.Path, p envelope.MailParams) error {
-	if s.conn.Identity() == "" {
+	user := s.conn.Identity()
+	if user == "" {
 		return reply.AuthRequired()
+	}
+	// -senders: a login gives only the reverse-paths it owns (as
+	// Postfix's reject_sender_login_mismatch: 553 5.7.1), so that an
+	// authenticated user cannot send as someone else.
+	if sp := s.b.policy.Load().senders; sp != nil && !sp.allows(user, from) {
+		s.b.log.Warn("sender not allowed", "conn", s.conn.ID(), "remote", s.conn.RemoteAddr().String(),
+			"user", user, "from", from.String())
+		return reply.New(reply.CodeMailboxNameNotAllowed, reply.EnhNotAuthorized(),
+			"Sender address rejected: not owned by user "+user)
 	}
 	m := &queue.Message{
 		SMTPUTF8: p.SMTPUTF8,
@@ -159,9 +180,11 @@ func (s *submitSession) client() string {
 }
 
 // received returns the trace field RFC 5321 4.4 requires of a relay:
-// "Received: from HELO (IP) by HOSTNAME with PROTOCOL id ID; DATE", the
-// protocol named per RFC 3848 (ESMTPSA: ESMTP with TLS and AUTH) and RFC
-// 6531 (UTF8SMTP...).
+// "Received: from HELO ([IP]) (Authenticated sender: USER) by HOSTNAME with
+// PROTOCOL id ID; DATE", the protocol named per RFC 3848 (ESMTPSA: ESMTP
+// with TLS and AUTH) and RFC 6531 (UTF8SMTPSA...), and the login in
+// Postfix's form, so that a message can be traced to the account that
+// sent it.
 func (s *submitSession) received(id string, now time.Time) []byte {
 	proto := "ESMTP"
 	if s.msg.SMTPUTF8 {
@@ -186,7 +209,13 @@ func (s *submitSession) received(id string, now time.Time) []byte {
 	b = append(b, helo...)
 	b = append(b, " (["...)
 	b = append(b, ip...)
-	b = append(b, "])\r\n\tby "...)
+	b = append(b, "])\r\n\t"...)
+	if user := s.conn.Identity(); user != "" {
+		b = append(b, "(Authenticated sender: "...)
+		b = appendComment(b, user)
+		b = append(b, ")\r\n\t"...)
+	}
+	b = append(b, "by "...)
 	b = append(b, sanitize(s.b.hostname)...)
 	b = append(b, " with "...)
 	b = append(b, proto...)
@@ -214,6 +243,28 @@ func sanitize(s string) string {
 		s = s[:maxTraceName]
 	}
 	return s
+}
+
+// appendComment appends s as the text of an RFC 5322 3.2.2 comment:
+// printable ASCII, with '(', ')' and '\' escaped as quoted-pairs and any
+// other character replaced by '?', at most maxTraceName characters.
+func appendComment(b []byte, s string) []byte {
+	n := 0
+	for _, r := range s {
+		if n == maxTraceName {
+			break
+		}
+		n++
+		switch {
+		case r == '(' || r == ')' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r > ' ' && r < 0x7f:
+			b = append(b, byte(r))
+		default:
+			b = append(b, '?')
+		}
+	}
+	return b
 }
 
 // Reset implements server.Session.

@@ -106,14 +106,21 @@ func buildEnvelope(m *queue.Message, rcpts []int) (envelope.Envelope, []outcome)
 // 4.5.4.1). A connection lost after the end of the data (the outcome is
 // unknown) is retried too: a possible duplicate is better than a lost
 // message (RFC 5321 6.1).
+//
+// Only a server's reply is recorded as what a host said (remote and the
+// reply as diag, for Remote-MTA and Diagnostic-Code in a bounce). A
+// connection that failed or broke, or a refusal of the client itself, has
+// no remote: its diag is an explanation that names the host it concerns,
+// and its status one of RFC 3463's network codes when it has none.
 func outcomeOf(o *client.RecipientOutcome) outcome {
-	out := outcome{remote: o.Host, status: o.Enhanced.String(), relay: formatRelay(o.Host, o.Addr), tls: "none"}
+	out := outcome{status: o.Enhanced.String(), relay: formatRelay(o.Host, o.Addr), tls: "none"}
 	if o.Addr != "" {
 		out.tls = o.TLS.String()
 	}
 	switch {
 	case o.Delivered():
 		out.state = queue.Delivered
+		out.remote = o.Host
 		out.diag = replyText(int(o.Code), out.status, "")
 		if r := o.Reply; r != nil {
 			// The reply to the message, which names the remote queue ID,
@@ -135,21 +142,52 @@ func outcomeOf(o *client.RecipientOutcome) outcome {
 		out.unknown = o.OutcomeUnknown()
 	}
 	var ce *client.Error
-	if errors.As(o.Err, &ce) {
+	var ne *client.NetError
+	var ue *client.OutcomeUnknownError
+	switch {
+	case errors.As(o.Err, &ce) && !ce.Local:
+		out.remote = o.Host
 		out.status = ce.Enhanced.String()
 		out.diag = replyText(int(ce.Code), out.status, ce.Text)
-		if ce.Local {
-			// Not the remote's reply: say so, so that a report does not
-			// present it as one (RFC 3464 2.3.6).
-			out.diag = "local: " + out.diag
-		}
-	} else if o.Err != nil {
+	case errors.As(o.Err, &ce):
+		// The client's own refusal (DNS, null MX, TLS required...): its
+		// reply stands for the status only.
+		out.status = ce.Enhanced.String()
+		out.diag = oneLine(ce.Text)
+	case errors.As(o.Err, &ue):
+		// RFC 3463 X.4.2: bad connection.
+		out.status = "4.4.2"
+		out.diag = "connection to " + hostOr(o.Host) + " lost after the end of the message, before the reply: " + errText(ue.Err)
+	case errors.As(o.Err, &ne) && (ne.Command == "connect" || ne.Command == "TLS"):
+		// RFC 3463 X.4.1: no answer from host.
+		out.status = "4.4.1"
+		out.diag = "connection to " + hostOr(o.Host) + " failed: " + errText(ne.Err)
+	case errors.As(o.Err, &ne):
+		out.status = "4.4.2"
+		out.diag = "connection to " + hostOr(o.Host) + " lost during " + ne.Command + ": " + errText(ne.Err)
+	case o.Err != nil:
 		out.diag = oneLine(o.Err.Error())
 	}
 	if !validStatus(out.status) {
 		out.status = ""
 	}
 	return out
+}
+
+// hostOr names the host of a failed connection.
+func hostOr(host string) string {
+	if host == "" {
+		return "the mail exchanger"
+	}
+	return host
+}
+
+// errText is an error's text on one line.
+func errText(err error) string {
+	if err == nil {
+		return "closed"
+	}
+	return oneLine(err.Error())
 }
 
 // replyText formats a reply as one line: "550 5.1.1 text".

@@ -30,9 +30,11 @@ type Recipient struct {
 	// Status is the last RFC 3463 enhanced status code, e.g. "5.1.1".
 	Status string `json:"status,omitempty"`
 	// Diagnostic is the last reply of the remote server, e.g.
-	// "550 5.1.1 no such user", or a local explanation.
+	// "550 5.1.1 no such user", when RemoteMTA is set; else a local
+	// explanation ("connection to mx.example.net failed: ...").
 	Diagnostic string `json:"diagnostic,omitempty"`
-	// RemoteMTA is the host that gave the last reply.
+	// RemoteMTA is the host that gave the last reply; empty when no
+	// server replied.
 	RemoteMTA string `json:"remote_mta,omitempty"`
 	// Updated is when the state last changed.
 	Updated time.Time `json:"updated,omitzero"`

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/smtpkit/smtp/client"
+	"github.com/smtpkit/smtp/envelope"
+)
+
+// Exit status of a partial delivery: the message reached some recipients
+// and not others. sysexits.h has no code for it; 65 (EX_DATAERR) is one
+// that no other outcome of this program uses, and it is neither 0 nor 75
+// (EX_TEMPFAIL), the status on which callers of sendmail programs send the
+// same message again, which would give a second copy to every recipient
+// that has one. Standard error says which recipients did not get it.
+const exitPartial = 65
+
+// rcptOutcome is what became of the message for one recipient.
+type rcptOutcome struct {
+	rcpt envelope.Path
+	host string // the server that answered, or that was tried
+	err  error  // nil: the server took the message for this recipient
+}
+
+// deferred reports a transient failure: the same recipient may succeed
+// later (a 4xx, a network failure, an outcome unknown).
+func (o *rcptOutcome) deferred() bool { return exitCode(o.err) == exitTempFail }
+
+// deliveryError reports a message that did not reach every recipient;
+// report has printed each recipient's outcome.
+type deliveryError struct {
+	sent, total int
+	deferred    bool // some recipient may get it on a later attempt
+}
+
+func (e *deliveryError) Error() string {
+	if e.sent > 0 {
+		return fmt.Sprintf("message sent to %d of %d recipients; do not send it again to those it reached", e.sent, e.total)
+	}
+	return fmt.Sprintf("message not sent to any of the %d recipients", e.total)
+}
+
+// status is the exit status: partial delivery (65) whenever some recipient
+// got the message; else 75 when some failure is transient, so that the
+// whole message may be sent again (no recipient has it); else 69.
+func (e *deliveryError) status() int {
+	switch {
+	case e.sent > 0:
+		return exitPartial
+	case e.deferred:
+		return exitTempFail
+	}
+	return exitUnavailable
+}
+
+// report prints each recipient's outcome when the message did not reach
+// them all (with verbose, always), in command-line order, and sums them
+// up: nil when every recipient got the message.
+func report(outs []rcptOutcome, verbose bool, stderr io.Writer) error {
+	e := &deliveryError{total: len(outs)}
+	for i := range outs {
+		if outs[i].err == nil {
+			e.sent++
+		} else if outs[i].deferred() {
+			e.deferred = true
+		}
+	}
+	if e.sent == e.total && !verbose {
+		return nil
+	}
+	for i := range outs {
+		o := &outs[i]
+		host := o.host
+		if host == "" {
+			host = "no server"
+		}
+		switch {
+		case o.err == nil:
+			fmt.Fprintf(stderr, "sendmail: %s: sent (%s)\n", o.rcpt, host)
+		case errors.Is(o.err, client.ErrOutcomeUnknown):
+			fmt.Fprintf(stderr, "sendmail: %s: outcome unknown, it may have been sent (%s): %v\n", o.rcpt, host, o.err)
+		case o.deferred():
+			fmt.Fprintf(stderr, "sendmail: %s: deferred: %v (%s)\n", o.rcpt, o.err, host)
+		default:
+			fmt.Fprintf(stderr, "sendmail: %s: refused: %v (%s)\n", o.rcpt, o.err, host)
+		}
+	}
+	if e.sent == e.total {
+		return nil
+	}
+	return e
+}
