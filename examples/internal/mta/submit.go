@@ -1,6 +1,8 @@
 package mta
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smtpkit/smtp/client/dkim"
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/cli"
 	"github.com/smtpkit/smtp/examples/internal/durable"
@@ -36,6 +39,8 @@ type policy struct {
 	// senders binds senders to logins; nil: any login may use any
 	// sender (no -senders file).
 	senders *senderPolicy
+	// dkim are the signing keys; nil: none.
+	dkim *dkimKeys
 }
 
 // NewSession implements server.Backend.
@@ -89,6 +94,10 @@ func (s *submitSession) Mail(_ context.Context, from envelope.Path, p envelope.M
 		SMTPUTF8: p.SMTPUTF8,
 		EightBit: p.Body == envelope.Body8BitMIME,
 		EnvID:    p.EnvID,
+		// RFC 8689 4.1: the server offers REQUIRETLS under TLS only;
+		// accepted, the requirement goes with the message to its next
+		// hop.
+		RequireTLS: p.RequireTLS,
 	}
 	if !from.Null {
 		m.From = from.Address.String()
@@ -144,14 +153,29 @@ func (s *submitSession) Data(ctx context.Context, r io.Reader) error {
 		w.Abort()
 		return s.storeFailed(ctx, err)
 	}
-	if _, err := w.ReadFrom(r); err != nil {
+	signers, unsigned, src, err := s.signers(r)
+	if err != nil {
+		w.Abort()
+		return err // the reader's: connection lost...
+	}
+	sigs, err := spoolSigned(w, src, signers)
+	if err != nil {
 		w.Abort()
 		var qe *queue.Error
-		if errors.As(err, &qe) {
+		var se *dkimSignError
+		switch {
+		case errors.As(err, &qe):
 			return s.storeFailed(ctx, err)
+		case errors.As(err, &se):
+			s.b.log.ErrorContext(ctx, "message not queued", "conn", s.conn.ID(), "err", err)
+			return reply.New(reply.CodeLocalError, reply.Enh(4, 3, 0), "Local error: the message could not be signed")
 		}
 		return err // the reader's: too large, connection lost...
 	}
+	// The DKIM-Signature fields go before the data (RFC 6376 5: a signer
+	// prepends its field), and in the queue with the envelope: signed
+	// once, before the 250, whatever happens to the keys later.
+	m.Prefix = string(sigs)
 	m.Created = now
 	m.NextAttempt = now
 	m.Client = s.client()
@@ -160,8 +184,33 @@ func (s *submitSession) Data(ctx context.Context, r io.Reader) error {
 	}
 	s.b.mlog.Printf(m.ID, "from=<%s>, size=%d, nrcpt=%d, client=%s, sasl_username=%s (queue active)",
 		m.From, m.Size, len(m.Recipients), s.conn.RemoteAddr(), s.conn.Identity())
+	switch {
+	case len(signers) > 0:
+		s.b.mlog.Printf(m.ID, "%s", signedNote(signers))
+	case unsigned != "":
+		s.b.mlog.Printf(m.ID, "not DKIM-signed: %s", unsigned)
+	}
 	s.msg = nil
 	return reply.Queued(m.ID)
+}
+
+// signers reads the header section of the message from r when there are
+// DKIM keys, and returns the signers for it (or why none, when there are
+// keys), and the whole message to read. Only authenticated submissions
+// reach Data (Mail refuses the others): the relay signs what its users
+// send, never what it merely passes on.
+func (s *submitSession) signers(r io.Reader) (signers []*dkim.Signer, unsigned string, msg io.Reader, err error) {
+	pol := s.b.policy.Load()
+	if pol.dkim.count() == 0 {
+		return nil, "", r, nil
+	}
+	br := bufio.NewReader(r)
+	header, complete, err := readHeaderSection(br, dkim.DefaultMaxHeaderSize)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	signers, unsigned = pol.dkim.choose(header, complete, s.conn.Identity(), pol.senders)
+	return signers, unsigned, io.MultiReader(bytes.NewReader(header), br), nil
 }
 
 // storeFailed answers a queue failure: 452 4.3.1 for a full disk (RFC 3463
