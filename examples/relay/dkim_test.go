@@ -196,6 +196,10 @@ func TestRelayDKIMKeyFiles(t *testing.T) {
 	}
 
 	weak := e2e.WriteKey(t, w.dir, "weak.pem", small, false, 0o600)
+	code, out, stderr := e2e.Run(t, 20*time.Second, nil, relayBin, "-dkim-dns", "x.test:old:"+weak)
+	if code != 0 || !strings.Contains(out, "k=rsa") || !strings.Contains(stderr, "x.test:old (1024 bits)") {
+		t.Errorf("-dkim-dns of a weak key: exit %d, %q, %q", code, out, stderr)
+	}
 	w.startRelay("-dkim", "x.test:old:"+weak)
 	w.waitLogged("RSA key under 2048 bits")
 	if logs := w.relay.Stderr.String(); !strings.Contains(logs, "x.test:old (1024 bits)") {

@@ -40,14 +40,12 @@ func parseDKIMSpec(v string) (dkimSpec, error) {
 	}
 	// The signer's checks of the domain and selector, before any file is
 	// read (with a stand-in key).
-	if _, err := dkim.NewSigner(dom, parts[1], specCheckKey); err != nil {
+	standIn := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	if _, err := dkim.NewSigner(dom, parts[1], standIn); err != nil {
 		return dkimSpec{}, fmt.Errorf("-dkim %q: %v", v, err)
 	}
 	return dkimSpec{domain: dom, selector: parts[1], keyFile: parts[2]}, nil
 }
-
-// specCheckKey stands in for a key file while a -dkim value is checked.
-var specCheckKey = ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 
 func (s dkimSpec) String() string { return s.domain + ":" + s.selector + ":" + s.keyFile }
 
@@ -113,14 +111,23 @@ func (k *dkimKeys) weak() []string {
 	if k == nil {
 		return nil
 	}
-	for dom, ss := range k.byDomain {
+	for _, ss := range k.byDomain {
 		for _, s := range ss {
-			if s.WeakKey() {
-				out = append(out, dom+":"+s.Selector+" ("+strconv.Itoa(s.Key.(*rsa.PrivateKey).N.BitLen())+" bits)")
+			if note := weakKeyNote(s); note != "" {
+				out = append(out, note)
 			}
 		}
 	}
 	return out
+}
+
+// weakKeyNote describes the key of s when it is an RSA key under 2048
+// bits, "x.test:sel (1024 bits)"; "" for another.
+func weakKeyNote(s *dkim.Signer) string {
+	if !s.WeakKey() {
+		return ""
+	}
+	return s.Domain + ":" + s.Selector + " (" + strconv.Itoa(s.Key.(*rsa.PrivateKey).N.BitLen()) + " bits)"
 }
 
 // signersFor returns the signers for mail from domain dom (lower case,

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpkit/smtp/client/dkim"
 	"github.com/smtpkit/smtp/examples/internal/cli"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/server"
@@ -236,7 +237,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 func Main(backends ...Backend) {
 	cfg := cli.ParseOrExit("relay", parseFlags)
 	if len(cfg.dkimDNS) > 0 {
-		cli.ExitOnError("relay", printDKIMRecords(os.Stdout, cfg.dkimDNS))
+		cli.ExitOnError("relay", printDKIMRecords(os.Stdout, os.Stderr, cfg.dkimDNS))
 		return
 	}
 	if cfg.admin() {
@@ -311,12 +312,21 @@ func allowInsecureAuth(listen string, haveTLS bool) (bool, error) {
 	return false, fmt.Errorf("-listen %s is not a loopback address: give -tls-cert and -tls-key, so that passwords are not sent in clear", listen)
 }
 
-// printDKIMRecords prints the DNS record of each key of specs, one a line.
-func printDKIMRecords(stdout io.Writer, specs []dkimSpec) error {
+// printDKIMRecords prints the DNS record of each key of specs, one a line,
+// and a warning on stderr for a weak key.
+func printDKIMRecords(stdout, stderr io.Writer, specs []dkimSpec) error {
 	for _, s := range specs {
 		key, err := loadDKIMKey(s)
 		if err != nil {
 			return err
+		}
+		signer, err := dkim.NewSigner(s.domain, s.selector, key)
+		if err != nil {
+			return fmt.Errorf("-dkim-dns %s: %w", s, err)
+		}
+		if note := weakKeyNote(signer); note != "" {
+			fmt.Fprintf(stderr, "relay: warning: RSA key under %d bits, %s: RFC 8301 3.2 asks for more, and some receivers ignore shorter keys\n",
+				dkim.RecommendedRSABits, note)
 		}
 		line, err := dnsRecordLine(s, key)
 		if err != nil {
