@@ -113,6 +113,23 @@ func VerifyDKIM(t testing.TB, records map[string]string, msgs ...[]byte) [][]DKI
 	return res
 }
 
+// FieldEnd returns the length of the header field at the start of b, its
+// final CRLF included: up to the first line end not followed by folding
+// white space (RFC 5322 2.2.3); -1 when it does not end.
+func FieldEnd(b []byte) int {
+	end := 0
+	for {
+		i := bytes.Index(b[end:], []byte("\r\n"))
+		if i < 0 {
+			return -1
+		}
+		end += i + 2
+		if end >= len(b) || (b[end] != ' ' && b[end] != '\t') {
+			return end
+		}
+	}
+}
+
 // DKIMSignature is a DKIM-Signature field at the top of a message.
 type DKIMSignature struct {
 	// Domain, Selector and Algorithm are its d=, s= and a= tags.
@@ -135,16 +152,9 @@ func ResignDKIM(t testing.TB, msg []byte, keys map[string]crypto.Signer) []DKIMS
 	var sigs []DKIMSignature
 	rest := msg
 	for bytes.HasPrefix(bytes.ToLower(rest[:min(len(rest), 15)]), []byte("dkim-signature:")) {
-		end := 0
-		for {
-			i := bytes.Index(rest[end:], []byte("\r\n"))
-			if i < 0 {
-				t.Fatalf("DKIM-Signature field does not end: %q", rest)
-			}
-			end += i + 2
-			if end >= len(rest) || (rest[end] != ' ' && rest[end] != '\t') {
-				break
-			}
+		end := FieldEnd(rest)
+		if end < 0 {
+			t.Fatalf("DKIM-Signature field does not end: %q", rest)
 		}
 		raw := rest[:end]
 		rest = rest[end:]

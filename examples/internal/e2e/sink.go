@@ -90,18 +90,17 @@ func (rs *recordingSession) Data(_ context.Context, r io.Reader) error {
 	return nil
 }
 
-// SubmitRequireTLS submits msg (CRLF line ends, no dot line) to the
-// submission server at addr with MAIL ... REQUIRETLS (RFC 8689 4): EHLO,
-// STARTTLS (certificate not verified), EHLO, which must offer REQUIRETLS,
-// AUTH PLAIN as user, then the transaction; every reply must be a success.
-func SubmitRequireTLS(tb testing.TB, addr, user, pass, msg, from string, to ...string) {
+// Login opens a submission session at addr as a mail user agent does:
+// EHLO, STARTTLS (certificate not verified), EHLO again, AUTH PLAIN as
+// user; it returns the connection and the EHLO reply under TLS. The test
+// closes the connection.
+func Login(tb testing.TB, addr, user, pass string) (*smtptest.Conn, string) {
 	tb.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := smtptest.NewConn(tb, nc)
-	defer nc.Close()
+	c := smtptest.NewConn(tb, nc) // closed when the test ends
 	c.ExpectCode("220 ")
 	c.Send("EHLO client.test\r\n")
 	c.ExpectCode("250")
@@ -109,11 +108,22 @@ func SubmitRequireTLS(tb testing.TB, addr, user, pass, msg, from string, to ...s
 	c.ExpectCode("220 ")
 	c.StartTLS(&tls.Config{InsecureSkipVerify: true})
 	c.Send("EHLO client.test\r\n")
-	if ehlo := c.ExpectCode("250"); !strings.Contains(ehlo, "REQUIRETLS") {
-		tb.Fatalf("REQUIRETLS not offered under TLS: %q", ehlo)
-	}
+	ehlo := c.ExpectCode("250")
 	c.Send("AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)) + "\r\n")
 	c.ExpectCode("235 ")
+	return c, ehlo
+}
+
+// SubmitRequireTLS submits msg (CRLF line ends, no dot line) to the
+// submission server at addr with MAIL ... REQUIRETLS (RFC 8689 4), after
+// Login as user; the EHLO under TLS must offer REQUIRETLS, and every reply
+// must be a success.
+func SubmitRequireTLS(tb testing.TB, addr, user, pass, msg, from string, to ...string) {
+	tb.Helper()
+	c, ehlo := Login(tb, addr, user, pass)
+	if !strings.Contains(ehlo, "REQUIRETLS") {
+		tb.Fatalf("REQUIRETLS not offered under TLS: %q", ehlo)
+	}
 	c.Send("MAIL FROM:<" + from + "> REQUIRETLS\r\n")
 	c.ExpectCode("250 ")
 	for _, r := range to {
