@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -432,4 +433,52 @@ func BenchmarkSpoolSigned(b *testing.B) {
 			})
 		}
 	}
+}
+
+// FuzzSignerChoice: whatever a submitted message holds, reading its header
+// section and choosing its signers neither panics nor loses a byte, and
+// a message is signed only for a From domain equal to or under a key's.
+func FuzzSignerChoice(f *testing.F) {
+	for _, seed := range []string{
+		"From: a@example.org\r\n\r\nbody\r\n",
+		"From: A <a@sub.example.org>, b@example.org\r\nFrom: c@x\r\n\r\n",
+		"from: =?utf-8?q?J=C3=B6rg?= <j@bücher.example>\n\nx",
+		"From: team: a@example.org;\r\n X: y\r\n\r\n",
+		" folded first\r\nFrom: a@example.org\r\n\r\n",
+		"From: \"quoted\\\"name\" <\"q l\"@example.org>\r\n\r\n",
+		"From: a@example.org.evil\r\n\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	_, edKey := testKeys()
+	dir := f.TempDir()
+	keys, err := loadDKIMKeys([]dkimSpec{{"example.org", "s", e2e.WriteKey(f, dir, "k.pem", edKey, false, 0o600)}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		br := bufio.NewReaderSize(bytes.NewReader(msg), 16)
+		header, complete, err := readHeaderSection(br, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(br)
+		if !bytes.Equal(append(header, rest...), msg) {
+			t.Fatal("header and rest are not the message")
+		}
+		signers, why := keys.choose(header, complete, "", nil)
+		if (len(signers) > 0) == (why != "") {
+			t.Fatalf("signers %d and reason %q", len(signers), why)
+		}
+		if len(signers) > 0 {
+			m, err := mail.ReadMessage(bytes.NewReader(header))
+			if err != nil {
+				t.Fatalf("signed an unparsable header: %v", err)
+			}
+			// The signing domain is written in the From field.
+			if from := strings.ToLower(m.Header.Get("From")); !strings.Contains(from, "example.org") {
+				t.Fatalf("signed for From %q", from)
+			}
+		}
+	})
 }
