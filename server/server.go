@@ -251,7 +251,10 @@ type Server struct {
 	// MaxLineLength bounds a command line (DefaultMaxLineLength); this
 	// limit cannot be removed, a negative value means the default.
 	MaxLineLength int
-	// MaxTextLineLength bounds a line of message text; 0 means no limit
+	// MaxTextLineLength bounds a line of message text, counted as the
+	// backend receives it (RFC 5321 4.5.3.1.6: DATA's stuffed dot is
+	// transparency, not text; a NUL the Policy drops is not received), so
+	// DATA and BDAT give the same answer; 0 means no limit
 	// (DefaultMaxTextLineLength explains why).
 	MaxTextLineLength int
 	// MaxMessageBytes bounds a message (DefaultMaxMessageBytes); negative
