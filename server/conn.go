@@ -577,18 +577,28 @@ func (c *conn) helloCommand() bool {
 	return c.cmd == session.HELO || c.cmd == session.EHLO
 }
 
-// withEnhanced returns r, or a copy of r with the enhanced code X.0.0 of
-// its class when r has none that agrees with its code (a backend's reply
-// may lack one). RFC 2034 4: once EHLO was accepted, every 2xx, 4xx and 5xx
-// reply carries one, except the greeting and replies to HELO and EHLO; 3xx
-// replies carry none.
+// withEnhanced returns r, or a copy of r whose enhanced code is the one
+// the wire carries: r.WireEnhanced() (the class follows the reply code,
+// RFC 3463 3.1), so that a backend's 452 with EnhMailboxFull() (5.2.2)
+// goes out, reaches the events and prints with Error as 4.2.2; and X.0.0
+// of its class only when r has no usable enhanced code (a backend's reply
+// may lack one). RFC 2034 4: once EHLO was accepted, every 2xx, 4xx and
+// 5xx reply carries one, except the greeting and replies to HELO and EHLO;
+// 3xx replies carry none.
 func withEnhanced(r *reply.Reply) *reply.Reply {
 	class := r.Code.Class()
-	if class != 2 && class != 4 && class != 5 || r.Enhanced.Valid() && r.Enhanced.Class == class {
+	if class != 2 && class != 4 && class != 5 {
+		return r
+	}
+	enh := r.WireEnhanced()
+	if enh.IsZero() {
+		enh = reply.Enh(class, 0, 0)
+	}
+	if enh == r.Enhanced {
 		return r
 	}
 	cp := *r
-	cp.Enhanced = reply.Enh(class, 0, 0)
+	cp.Enhanced = enh
 	return &cp
 }
 
