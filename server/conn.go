@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -552,11 +553,7 @@ func (c *conn) reply(r *reply.Reply) {
 		// queue without bound.
 		c.flush()
 	}
-	start := len(c.out)
-	c.out = r.AppendWire(c.out, enh)
-	if c.srv.Trace != nil {
-		c.trace("S: ", c.out[start:])
-	}
+	c.out = r.AppendWire(c.out, enh) // traced when written (flush)
 	if c.verb != "" {
 		ev := Event{Kind: EventCommand, Command: c.verb, Reply: r}
 		if !c.cmdStart.IsZero() {
@@ -612,9 +609,26 @@ func (c *conn) flush() error {
 		return nil
 	}
 	c.setWriteDeadline(c.cfg.commandTimeout)
-	_, err := c.nc.Write(c.out)
+	n, err := c.nc.Write(c.out)
+	if c.srv.Trace != nil {
+		c.traceReplies(n)
+	}
 	c.out = c.out[:0]
 	return err
+}
+
+// traceReplies traces the queued replies once the first n octets of them
+// were written: those lines as sent, the rest (the write failed) marked
+// as not sent, so that the trace never shows a reply the client cannot
+// have received.
+func (c *conn) traceReplies(n int) {
+	sent := bytes.LastIndexByte(c.out[:n], '\n') + 1 // whole lines only
+	if sent > 0 {
+		c.trace("S: ", c.out[:sent])
+	}
+	if sent < len(c.out) {
+		c.trace("S: [not sent] ", c.out[sent:])
+	}
 }
 
 // inputBuffered reports whether the client has sent bytes the server has
@@ -785,6 +799,9 @@ func (c *conn) finish() {
 	}
 	c.stage.closeConn(errConnClosed) // before the socket, as Close does
 	c.nc.Close()
+	if c.srv.Trace != nil && len(c.out) > 0 {
+		c.traceReplies(0) // queued, never written
+	}
 	c.putReader()
 	c.releaseOut()
 	if c.slab != nil {

@@ -198,7 +198,12 @@ type Server struct {
 	// Trace, if not nil, receives a protocol trace: every command and
 	// reply line, prefixed with the connection id and "C: " or "S: ", with
 	// AUTH payloads replaced by "[redacted]" and message data left out.
-	// Writes from different connections are serialised.
+	// Lines appear in the order they crossed the wire: a command when it
+	// is read, a reply when it is written, so the replies to a pipelined
+	// batch (RFC 2920) follow the batch. A reply that was queued but
+	// never written (the connection failed first) is traced as
+	// "S: [not sent] ...". Writes from different connections are
+	// serialised.
 	Trace io.Writer
 
 	// LMTP makes the server speak LMTP (RFC 2033): LHLO instead of
