@@ -372,6 +372,7 @@ type config struct {
 	events           Events     // Server.Events; nil for none
 	canned           canned
 	keywords         [2]keywords // EHLO keywords without TLS, with TLS
+	scramMockKey     [32]byte    // SCRAM's mock credentials for unknown users, random per Server
 }
 
 // canned are the replies of the hot path, made once per Server and never
@@ -409,6 +410,7 @@ func (s *Server) init() {
 		var rnd [5]byte
 		rand.Read(rnd[:])
 		c.idPrefix = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:])
+		rand.Read(c.scramMockKey[:]) // never fails (crypto/rand, Go 1.24+)
 		c.maxLine = s.MaxLineLength
 		if c.maxLine <= 0 {
 			c.maxLine = DefaultMaxLineLength // a command line is always bounded
