@@ -784,6 +784,9 @@ func (c *conn) finish() {
 	// Last, even if what comes first panics, so that Shutdown returns
 	// only once every connection is done with the backend and the events.
 	defer c.srv.release(c)
+	if c.srv.Trace != nil && len(c.out) > 0 {
+		c.traceReplies(0) // queued, never written (a panic cut the loop)
+	}
 	if c.sess != nil {
 		if c.sm.InTransaction() {
 			ctx := c.stage.begin(c.cfg.commandTimeout)
@@ -799,9 +802,6 @@ func (c *conn) finish() {
 	}
 	c.stage.closeConn(errConnClosed) // before the socket, as Close does
 	c.nc.Close()
-	if c.srv.Trace != nil && len(c.out) > 0 {
-		c.traceReplies(0) // queued, never written
-	}
 	c.putReader()
 	c.releaseOut()
 	if c.slab != nil {

@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -66,11 +68,7 @@ func TestTraceShowsWhatWasSent(t *testing.T) {
 	if r, err := c.ReadReply(); !errors.Is(err, io.EOF) {
 		t.Fatalf("the client read %q, %v; want nothing (EOF)", r, err)
 	}
-	waitFor(t, "the connection's end", func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return b.logouts == 1
-	})
+	waitLoggedOut(t, b, 1)
 	tr := trace.String()
 	for _, line := range []string{
 		"C: EHLO client", "S: 250-PIPELINING", "C: MAIL FROM:<a@b.example>", "C: DATA",
@@ -94,11 +92,14 @@ func TestTraceShowsWhatWasSent(t *testing.T) {
 // are written: a pipelined batch of commands, then its replies in one
 // write (RFC 2920 3.1).
 func TestTracePipelinedInWireOrder(t *testing.T) {
-	s := newServer(&testBackend{})
+	b := &testBackend{}
+	s := newServer(b)
 	trace := &syncBuffer{}
 	s.Trace = trace
 	c := dial(t, start(t, s))
 	c.Run(dataS + "C: hi\nC: .\nS: 250 2.0.0 OK: message accepted\nC: QUIT\nS: 221 2.0.0 mx.test closing connection\n")
+	// A reply is traced once written: the client may read it first.
+	waitLoggedOut(t, b, 1)
 	var got []string
 	for _, l := range strings.Split(strings.TrimSuffix(trace.String(), "\n"), "\n") {
 		_, rest, _ := strings.Cut(l, " ")
@@ -126,4 +127,64 @@ func dialTCP(t *testing.T, addr string) net.Conn {
 		t.Fatal(err)
 	}
 	return nc
+}
+
+// waitLoggedOut waits until n sessions of b have logged out: their
+// connections have ended and written their last trace lines.
+func waitLoggedOut(t *testing.T, b *testBackend, n int) {
+	t.Helper()
+	waitFor(t, "the connections' end", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.logouts == n
+	})
+}
+
+// panicOnMessage is a log handler that panics on one message, as a
+// broken logger might.
+type panicOnMessage struct {
+	slog.Handler
+	msg string
+}
+
+func (h panicOnMessage) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		panic("log handler broken")
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h panicOnMessage) WithAttrs(as []slog.Attr) slog.Handler {
+	return panicOnMessage{h.Handler.WithAttrs(as), h.msg}
+}
+
+func (h panicOnMessage) WithGroup(name string) slog.Handler {
+	return panicOnMessage{h.Handler.WithGroup(name), h.msg}
+}
+
+// TestTraceRepliesCutByAPanic: replies queued when a panic ends the
+// connection (here a log handler's, after the 421 for too many errors
+// was queued) are traced as not sent.
+func TestTraceRepliesCutByAPanic(t *testing.T) {
+	b := &testBackend{}
+	s := newServer(b)
+	s.Logger = slog.New(panicOnMessage{slog.NewTextHandler(io.Discard, nil), "smtp: closing connection after too many errors"})
+	s.MaxErrors = 1
+	trace := &syncBuffer{}
+	s.Trace = trace
+	c := dial(t, start(t, s))
+	c.Run("C: EHLO client\n" + ehloS)
+	c.Send("FOO\r\n")
+	c.ExpectClosed()
+	waitLoggedOut(t, b, 1)
+	tr := trace.String()
+	for _, line := range []string{
+		"C: FOO",
+		"S: [not sent] 500 5.5.2 Command unrecognized",
+		"S: [not sent] 421 4.7.0 mx.test Too many errors, closing transmission channel",
+	} {
+		if !strings.Contains(tr, " "+line+"\n") {
+			t.Errorf("trace lacks %q:\n%s", line, tr)
+		}
+	}
 }
