@@ -273,7 +273,7 @@ func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, er
 		ProxyProtocol:       cfg.proxyProtocol,
 		AuthRequired:        len(users) > 0,
 		AllowInsecureAuth:   insecureAuth,
-		Events:              server.MultiEvents(server.SlogEvents(s.log), s),
+		Events:              s, // the server logs every event to Logger itself
 		EnableSMTPUTF8:      true,
 		EnableChunking:      true,
 		EnableDSN:           true,
