@@ -13,11 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/dns/dnsmessage"
+
 	"github.com/smtpkit/smtp/client/dane"
 	"github.com/smtpkit/smtp/client/mtasts"
 	"github.com/smtpkit/smtp/client/tlsrpt"
 	"github.com/smtpkit/smtp/internal/dnsstub/dnstest"
 	"github.com/smtpkit/smtp/internal/smtptest"
+	"github.com/smtpkit/smtp/reply"
 	kit "github.com/smtpkit/smtp/server/smtptest"
 )
 
@@ -413,6 +416,34 @@ func TestDeliverDANEFallback(t *testing.T) {
 			t.Errorf("err = %v, want a 451 4.7.x", o.Err)
 		}
 	})
+	t.Run("MX-lookup-bogus", func(t *testing.T) {
+		// RFC 7672 2.2.1: a failed (bogus) MX lookup defers the mail.
+		w := newWorld(t)
+		srv, _ := w.server("mx.dane.example", certNone)
+		w.mx(dom, 10, "mx.dane.example", srv)
+		w.dns.ServFail(dom, dnsmessage.TypeMX)
+		o := deliverOne(t, w.deliverer(true, false), "rcpt@"+dom, false)
+		checkOutcome(t, o, srv, wantDeferred)
+		var e *Error
+		if !errors.As(o.Err, &e) || e.Enhanced != (reply.EnhancedCode{Class: 4, Subject: 4, Detail: 3}) || srv.Trace() != "" {
+			t.Errorf("err = %v", o.Err)
+		}
+	})
+	t.Run("CNAME-base-domain", func(t *testing.T) {
+		// RFC 7672 2.2.2: the TLSA records of the end of the CNAME chain
+		// (and it is the policy domain of the report, RFC 8460 3).
+		w := newWorld(t)
+		srv, leaf := w.server("mx.hosting.example", certSelfSigned)
+		w.dns.AddMX(dom, 10, "mx.dane.example")
+		w.dns.AddCNAME("mx.dane.example", "mx.hosting.example")
+		w.mx("mx.hosting.example", 0, "mx.hosting.example", srv)
+		w.tlsa("mx.hosting.example", dane.Record(3, 1, 1, leaf.Leaf))
+		d := w.deliverer(true, false)
+		checkOutcome(t, deliverOne(t, d, "rcpt@"+dom, false), srv, wantTLS)
+		if got := counts(d.TLSReport, "mx.hosting.example"); !equalCounts(got, tally("tlsa success")) {
+			t.Errorf("TLS-RPT: %v", got)
+		}
+	})
 	t.Run("implicit-MX", func(t *testing.T) {
 		w := newWorld(t)
 		srv, leaf := w.server(dom, certSelfSigned)
@@ -540,6 +571,14 @@ func TestDeliverStrippedSTARTTLS(t *testing.T) {
 		if got := counts(d.TLSReport, dom); !equalCounts(got, c) {
 			t.Errorf("TLS-RPT for %s: %v, want %v", dom, got, c)
 		}
+	}
+	// RFC 8460 4.3: the failure's details name the exchanger and both
+	// ends of the session.
+	r := d.TLSReport.Report(time.Now(), "sts.example", tlsrpt.Organization{Name: "relay.example"})
+	f := r.Policies[0].FailureDetails[0]
+	if f.ReceivingMXHostname != "mx.sts.example" || f.ReceivingIP != "10.0.0.1" || f.SendingMTAIP != "127.0.0.1" ||
+		r.Policies[0].Policy.MXHost[0] != "mx.sts.example" || len(r.Policies[0].Policy.String) != 4 {
+		t.Errorf("report %+v", r.Policies[0])
 	}
 }
 
