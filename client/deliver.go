@@ -3,6 +3,7 @@ package client
 import (
 	"cmp"
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/smtpkit/smtp/client/dane"
 	"github.com/smtpkit/smtp/client/mtasts"
@@ -200,6 +202,10 @@ type Deliverer struct {
 	// MaxRecipients bounds the recipients of one transaction; zero means
 	// DefaultMaxRecipients.
 	MaxRecipients int
+	// Cache, when set, keeps connections open after a transaction for the
+	// next message to the same exchanger; nil means one connection per
+	// transaction, closed with QUIT.
+	Cache *ConnCache
 }
 
 // RecipientOutcome is the result of delivery for one recipient.
@@ -218,6 +224,15 @@ type RecipientOutcome struct {
 	// by TLSPolicy, DANE or MTA-STS with a *TLSPolicyError cause,
 	// REQUIRETLS), an *OutcomeUnknownError, or a *NetError.
 	Err error
+	// Addr is the address of the connection the outcome came from
+	// ("192.0.2.1:25"), "" when none was made.
+	Addr string
+	// TLS describes that connection's TLS (the zero value: in clear).
+	TLS TLSInfo
+	// Reply is the server's reply to the end of the message, which often
+	// names its queue ID ("250 2.0.0 Ok: queued as 4Xyz"); nil when the
+	// message was not sent.
+	Reply *reply.Reply
 }
 
 // Status tells what became of the message for the recipient, classified
@@ -660,32 +675,80 @@ func isRequireTLSRefusal(err error) bool {
 	return errors.As(err, &e) && e.Local && e.Enhanced.Subject == 7 && e.Enhanced.Detail == 30
 }
 
-// attempt makes one delivery over one connection, secured as plan says.
-// retry says that nothing was delivered and the next exchanger may be
-// tried.
+// attempt makes one delivery over one connection, secured as plan says: a
+// cached one when Cache holds one for the exchanger and the plan, else a
+// new one. retry says that nothing was delivered and the next exchanger
+// may be tried.
 func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, plan tlsPlan, addr string, env envelope.Envelope, msg io.ReaderAt, size int64) ([]RecipientOutcome, bool) {
+	// A cached connection serves a transaction whose plan is the one it
+	// was opened under: same exchanger, same TLS demands.
+	key := addr + "\x00" + h.name + "\x00" + plan.key()
+	if d.Cache != nil {
+		if l := d.Cache.take(ctx, key); l != nil {
+			return d.send(ctx, l, h, env, msg, size)
+		}
+	}
 	c, err := d.connect(ctx, opts, h, addr, plan)
 	if err != nil {
-		return failAll(env.To, h.name, err), true
+		out := failAll(env.To, h.name, err)
+		if c != nil {
+			// The connection that failed the plan: its address and TLS.
+			out = (&liveConn{c: c}).stamp(out)
+		}
+		return out, true
 	}
+	l := &liveConn{c: c, key: key, opened: time.Now(), verified: c.tlsVerified()}
+	if cs, ok := c.TLSConnectionState(); ok && !l.verified {
+		// Reported even where the plan did not require it (RFC 7435).
+		var roots *x509.CertPool
+		if opts.TLSConfig != nil {
+			roots = opts.TLSConfig.RootCAs
+		}
+		l.verified = verifiedFor(cs, h.name, roots)
+	}
+	return d.send(ctx, l, h, env, msg, size)
+}
+
+// send makes the transaction on l, then keeps l in the Cache or closes it.
+func (d *Deliverer) send(ctx context.Context, l *liveConn, h *hostAddr, env envelope.Envelope, msg io.ReaderAt, size int64) ([]RecipientOutcome, bool) {
+	c := l.c
 	res, err := c.Send(ctx, env, io.NewSectionReader(msg, 0, size))
-	if err == nil || c.usable() == nil {
-		c.Quit(ctx)
-	} else {
-		c.Close()
-	}
+	end := res.Reply()
+	defer func() {
+		switch {
+		case c.usable() != nil:
+			c.Close()
+		case d.Cache != nil:
+			d.Cache.put(l)
+		default:
+			c.Quit(ctx)
+		}
+	}()
 	if isRequireTLSRefusal(err) {
-		// The exchanger does not announce REQUIRETLS over TLS:
-		// nothing was sent; another may qualify.
-		return failAll(env.To, h.name, err), true
+		// The exchanger does not announce REQUIRETLS over TLS: nothing
+		// was sent; another may qualify.
+		return l.stamp(failAll(env.To, h.name, err)), true
 	}
 	out := make([]RecipientOutcome, len(env.To))
 	retry := true
 	for i, r := range res.Recipients {
-		out[i] = RecipientOutcome{Recipient: env.To[i], Host: h.name, Code: r.Code, Enhanced: r.Enhanced, Err: r.Err}
+		out[i] = RecipientOutcome{Recipient: env.To[i], Host: h.name, Code: r.Code, Enhanced: r.Enhanced, Err: r.Err, Reply: end}
 		if r.Status() != StatusDeferred {
 			retry = false
 		}
 	}
-	return out, retry
+	return l.stamp(out), retry
+}
+
+// stamp records the connection's address and TLS in outs.
+func (l *liveConn) stamp(outs []RecipientOutcome) []RecipientOutcome {
+	addr := ""
+	if ra := l.c.conn.RemoteAddr(); ra != nil {
+		addr = ra.String()
+	}
+	info := l.tlsInfo()
+	for i := range outs {
+		outs[i].Addr, outs[i].TLS = addr, info
+	}
+	return outs
 }

@@ -221,10 +221,25 @@ func verifiedConfig(opts *Options, host string) *tls.Config {
 	return cfg
 }
 
+// key says what p demands of a connection, for the connection cache: a
+// connection serves only transactions planned as the one it was opened
+// for.
+func (p *tlsPlan) key() string {
+	b := []byte("------")
+	for i, set := range []bool{p.useTLS, p.require, p.verified, p.dane != nil, p.fallback != nil, p.reqTLS} {
+		if set {
+			b[i] = '+'
+		}
+	}
+	return string(b) + p.policy
+}
+
 // connect opens a session with the exchanger at addr and secures it as p
 // says: a Client ready for Send, or the error that rules the exchanger
-// out. A handshake that fails loses the connection: when p allows going
-// on (opportunistic TLS, MTA-STS testing), the next try is a new one.
+// out, with the (closed) Client that failed when a connection was made,
+// for the outcome to name. A handshake that fails loses the connection:
+// when p allows going on (opportunistic TLS, MTA-STS testing), the next
+// try is a new one.
 func (d *Deliverer) connect(ctx context.Context, opts *Options, h *hostAddr, addr string, p tlsPlan) (*Client, error) {
 	var c *Client
 	refused := false // the server refused STARTTLS (454) on this connection
@@ -237,7 +252,7 @@ func (d *Deliverer) connect(ctx context.Context, opts *Options, h *hostAddr, add
 			c.host = h.name
 			if err := c.Hello(ctx, ""); err != nil {
 				c.Close()
-				return nil, err
+				return c, err
 			}
 			refused = false
 		}
@@ -271,7 +286,7 @@ func (d *Deliverer) connect(ctx context.Context, opts *Options, h *hostAddr, add
 			} else {
 				c.Quit(ctx)
 			}
-			return nil, p.refusal(h.name, err)
+			return c, p.refusal(h.name, err)
 		case !lost:
 			// Opportunistic: no STARTTLS, or refused; go on in clear on
 			// this connection.
@@ -293,7 +308,7 @@ func (d *Deliverer) connect(ctx context.Context, opts *Options, h *hostAddr, add
 	if c != nil {
 		c.Close()
 	}
-	return nil, &NetError{Command: "STARTTLS", Err: errors.New("no usable connection")}
+	return c, &NetError{Command: "STARTTLS", Err: errors.New("no usable connection")}
 }
 
 // refusal is the error of an exchanger that did not give the TLS p
