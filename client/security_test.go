@@ -354,6 +354,9 @@ func TestDeliverRFC7672(t *testing.T) {
 					t.Errorf("err = %v, want a *TLSPolicyError or *dane.LookupError cause", o.Err)
 				}
 			}
+			if tc.report["tlsa success"] > 0 && !o.TLS.Verified {
+				t.Errorf("DANE-authenticated TLS reported %v", o.TLS)
+			}
 			if got := counts(d.TLSReport, host); !equalCounts(got, orEmpty(tc.report)) {
 				t.Errorf("TLS-RPT for %s: %v, want %v", host, got, tc.report)
 			}
@@ -683,6 +686,41 @@ func TestDeliverRequireTLSPaths(t *testing.T) {
 				t.Errorf("REQUIRETLS not sent")
 			}
 		})
+	}
+}
+
+// TestDeliverCacheKeepsPlans: with a connection cache, a DANE-authenticated
+// connection serves the next message (one TLS session counted), but a
+// connection opened under opportunistic TLS never serves a REQUIRETLS
+// message, which needs a verified one.
+func TestDeliverCacheKeepsPlans(t *testing.T) {
+	w := newWorld(t)
+	daneSrv, leaf := w.server("mx.dane.example", certSelfSigned)
+	w.mx("dane.example", 10, "mx.dane.example", daneSrv)
+	w.tlsa("mx.dane.example", dane.Record(3, 1, 1, leaf.Leaf))
+	pkiSrv, _ := w.server("mx.pki.example", certWebPKI)
+	w.mx("pki.example", 10, "mx.pki.example", pkiSrv)
+	d := w.deliverer(true, false)
+	d.Cache = &ConnCache{IdleTimeout: time.Minute}
+	defer d.Cache.Close()
+
+	for i := range 2 {
+		if o := deliverOne(t, d, "a@dane.example", false); !o.Delivered() || !o.TLS.Verified {
+			t.Fatalf("message %d: %+v (%v)", i, o, o.Err)
+		}
+	}
+	if d.Cache.Reused() != 1 || len(daneSrv.Messages()) != 2 || !daneSrv.Messages()[1].TLS {
+		t.Errorf("reused %d, want 1", d.Cache.Reused())
+	}
+	if got := counts(d.TLSReport, "mx.dane.example"); !equalCounts(got, tally("tlsa success")) {
+		t.Errorf("TLS-RPT: %v, want one session", got)
+	}
+	if o := deliverOne(t, d, "a@pki.example", false); !o.Delivered() || o.TLS.Version == 0 {
+		t.Fatalf("opportunistic: %+v", o)
+	}
+	o := deliverOne(t, d, "a@pki.example", true)
+	if !o.Delivered() || !o.TLS.Verified || d.Cache.Reused() != 1 {
+		t.Errorf("REQUIRETLS over a cached opportunistic connection? %+v (%v), reused %d", o, o.Err, d.Cache.Reused())
 	}
 }
 
