@@ -210,6 +210,17 @@ func tally(keys ...string) map[string]int64 {
 	return out
 }
 
+// checkReports checks what TLS-RPT counted for each policy domain of want
+// (nil: nothing).
+func checkReports(t *testing.T, c *tlsrpt.Collector, want map[string]map[string]int64) {
+	t.Helper()
+	for dom, w := range want {
+		if got := counts(c, dom); !equalCounts(got, orEmpty(w)) {
+			t.Errorf("TLS-RPT for %s: %v, want %v", dom, got, w)
+		}
+	}
+}
+
 func equalCounts(a, b map[string]int64) bool {
 	if len(a) != len(b) {
 		return false
@@ -237,6 +248,15 @@ const (
 	wantDeferred                // transient failure, nothing sent
 	wantRefused                 // permanent failure (REQUIRETLS), nothing sent
 )
+
+// deliverCheck delivers one message to rcpt and checks its outcome
+// against want, with srv the server it concerns.
+func deliverCheck(t *testing.T, d *Deliverer, rcpt string, requireTLS bool, srv *kit.Server, want outcome) RecipientOutcome {
+	t.Helper()
+	o := deliverOne(t, d, rcpt, requireTLS)
+	checkOutcome(t, o, srv, want)
+	return o
+}
 
 // checkOutcome checks o against want, with srv the server it concerns.
 func checkOutcome(t *testing.T, o RecipientOutcome, srv *kit.Server, want outcome) {
@@ -345,8 +365,7 @@ func TestDeliverRFC7672(t *testing.T) {
 				tc.setup(w)
 			}
 			d := w.deliverer(true, false)
-			o := deliverOne(t, d, "rcpt@"+dom, false)
-			checkOutcome(t, o, srv, tc.want)
+			o := deliverCheck(t, d, "rcpt@"+dom, false, srv, tc.want)
 			if tc.want == wantDeferred {
 				var pe *TLSPolicyError
 				var le *dane.LookupError
@@ -357,12 +376,7 @@ func TestDeliverRFC7672(t *testing.T) {
 			if tc.report["tlsa success"] > 0 && !o.TLS.Verified {
 				t.Errorf("DANE-authenticated TLS reported %v", o.TLS)
 			}
-			if got := counts(d.TLSReport, host); !equalCounts(got, orEmpty(tc.report)) {
-				t.Errorf("TLS-RPT for %s: %v, want %v", host, got, tc.report)
-			}
-			if got := counts(d.TLSReport, dom); !equalCounts(got, orEmpty(tc.noPol)) {
-				t.Errorf("TLS-RPT for %s: %v, want %v", dom, got, tc.noPol)
-			}
+			checkReports(t, d.TLSReport, map[string]map[string]int64{host: tc.report, dom: tc.noPol})
 		})
 	}
 }
@@ -396,8 +410,7 @@ func TestDeliverDANEFallback(t *testing.T) {
 		w.mx(dom, 20, "mx2.dane.example", good)
 		w.tlsa("mx1.dane.example", dane.Record(3, 1, 1, leaf.Leaf))
 		w.tlsa("mx2.dane.example", dane.Record(3, 1, 1, leaf.Leaf))
-		o := deliverOne(t, w.deliverer(true, false), "rcpt@"+dom, false)
-		checkOutcome(t, o, good, wantTLS)
+		o := deliverCheck(t, w.deliverer(true, false), "rcpt@"+dom, false, good, wantTLS)
 		if sawMail(bad) || o.Host != "mx2.dane.example" {
 			t.Errorf("host %s; stripped server trace:\n%s", o.Host, bad.Trace())
 		}
@@ -411,8 +424,7 @@ func TestDeliverDANEFallback(t *testing.T) {
 		for _, h := range []string{"mx1.dane.example", "mx2.dane.example"} {
 			w.tlsa(h, mismatching(h)(w, nil)...)
 		}
-		o := deliverOne(t, w.deliverer(true, false), "rcpt@"+dom, false)
-		checkOutcome(t, o, s1, wantDeferred)
+		o := deliverCheck(t, w.deliverer(true, false), "rcpt@"+dom, false, s1, wantDeferred)
 		checkOutcome(t, o, s2, wantDeferred)
 		var e *Error
 		if !errors.As(o.Err, &e) || e.Code != 451 || e.Enhanced.Class != 4 || e.Enhanced.Subject != 7 {
@@ -425,8 +437,7 @@ func TestDeliverDANEFallback(t *testing.T) {
 		srv, _ := w.server("mx.dane.example", certNone)
 		w.mx(dom, 10, "mx.dane.example", srv)
 		w.dns.ServFail(dom, dnsmessage.TypeMX)
-		o := deliverOne(t, w.deliverer(true, false), "rcpt@"+dom, false)
-		checkOutcome(t, o, srv, wantDeferred)
+		o := deliverCheck(t, w.deliverer(true, false), "rcpt@"+dom, false, srv, wantDeferred)
 		var e *Error
 		if !errors.As(o.Err, &e) || e.Enhanced != (reply.EnhancedCode{Class: 4, Subject: 4, Detail: 3}) || srv.Trace() != "" {
 			t.Errorf("err = %v", o.Err)
@@ -442,21 +453,17 @@ func TestDeliverDANEFallback(t *testing.T) {
 		w.mx("mx.hosting.example", 0, "mx.hosting.example", srv)
 		w.tlsa("mx.hosting.example", dane.Record(3, 1, 1, leaf.Leaf))
 		d := w.deliverer(true, false)
-		checkOutcome(t, deliverOne(t, d, "rcpt@"+dom, false), srv, wantTLS)
-		if got := counts(d.TLSReport, "mx.hosting.example"); !equalCounts(got, tally("tlsa success")) {
-			t.Errorf("TLS-RPT: %v", got)
-		}
+		deliverCheck(t, d, "rcpt@"+dom, false, srv, wantTLS)
+		checkReports(t, d.TLSReport, map[string]map[string]int64{"mx.hosting.example": tally("tlsa success")})
 	})
 	t.Run("implicit-MX", func(t *testing.T) {
 		w := newWorld(t)
 		srv, leaf := w.server(dom, certSelfSigned)
 		w.mx(dom, 0, dom, srv) // an address, no MX record
 		w.tlsa(dom, mismatching(dom)(w, nil)...)
-		o := deliverOne(t, w.deliverer(true, false), "rcpt@"+dom, false)
-		checkOutcome(t, o, srv, wantDeferred)
-		w.tlsa(dom, dane.Record(3, 1, 1, leaf.Leaf))
-		o = deliverOne(t, w.deliverer(true, false), "rcpt@"+dom, false)
-		checkOutcome(t, o, srv, wantTLS)
+		deliverCheck(t, w.deliverer(true, false), "rcpt@"+dom, false, srv, wantDeferred)
+		w.tlsa(dom, dane.Record(3, 1, 1, leaf.Leaf)) // now one record matches
+		deliverCheck(t, w.deliverer(true, false), "rcpt@"+dom, false, srv, wantTLS)
 	})
 }
 
@@ -510,17 +517,14 @@ func TestDeliverRFC8461(t *testing.T) {
 				tc.setup(w)
 			}
 			d := w.deliverer(false, true)
-			o := deliverOne(t, d, "rcpt@"+dom, false)
-			checkOutcome(t, o, srv, tc.want)
+			o := deliverCheck(t, d, "rcpt@"+dom, false, srv, tc.want)
 			if tc.want == wantDeferred {
 				var pe *TLSPolicyError
 				if !errors.As(o.Err, &pe) || pe.Policy != PolicyMTASTS || pe.Host != host {
 					t.Errorf("err = %v, want a *TLSPolicyError of MTA-STS", o.Err)
 				}
 			}
-			if got := counts(d.TLSReport, dom); !equalCounts(got, tc.report) {
-				t.Errorf("TLS-RPT: %v, want %v", got, tc.report)
-			}
+			checkReports(t, d.TLSReport, map[string]map[string]int64{dom: tc.report})
 		})
 	}
 }
@@ -536,8 +540,7 @@ func TestDeliverMTASTSNextMX(t *testing.T) {
 	w.mx(dom, 5, "mx.attacker.example", rogue) // preferred, not in the policy
 	w.mx(dom, 10, "mx.sts.example", good)
 	w.sts(dom, "enforce", "mx.sts.example")
-	o := deliverOne(t, w.deliverer(false, true), "rcpt@"+dom, false)
-	checkOutcome(t, o, good, wantTLS)
+	deliverCheck(t, w.deliverer(false, true), "rcpt@"+dom, false, good, wantTLS)
 	if rogue.Trace() != "" {
 		t.Errorf("the MX host outside the policy was contacted:\n%s", rogue.Trace())
 	}
@@ -570,11 +573,7 @@ func TestDeliverStrippedSTARTTLS(t *testing.T) {
 		"ok.example":    tally("sts success"),
 		"plain.example": tally("no-policy-found starttls-not-supported"),
 	}
-	for dom, c := range want {
-		if got := counts(d.TLSReport, dom); !equalCounts(got, c) {
-			t.Errorf("TLS-RPT for %s: %v, want %v", dom, got, c)
-		}
-	}
+	checkReports(t, d.TLSReport, want)
 	// RFC 8460 4.3: the failure's details name the exchanger and both
 	// ends of the session.
 	r := d.TLSReport.Report(time.Now(), "sts.example", tlsrpt.Organization{Name: "relay.example"})
@@ -598,13 +597,9 @@ func TestDeliverDANEPrecedence(t *testing.T) {
 		w.tlsa("mx.both.example", dane.Record(3, 1, 1, leaf.Leaf))
 		w.sts(dom, "enforce", "mx.elsewhere.example")
 		d := w.deliverer(true, true)
-		checkOutcome(t, deliverOne(t, d, "rcpt@"+dom, false), srv, wantTLS)
-		if got := counts(d.TLSReport, "mx.both.example"); !equalCounts(got, tally("tlsa success")) {
-			t.Errorf("TLS-RPT: %v", got)
-		}
-		if got := counts(d.TLSReport, dom); len(got) != 0 {
-			t.Errorf("MTA-STS consulted for a DANE host: %v", got)
-		}
+		deliverCheck(t, d, "rcpt@"+dom, false, srv, wantTLS)
+		// MTA-STS not consulted: nothing counted for the domain.
+		checkReports(t, d.TLSReport, map[string]map[string]int64{"mx.both.example": tally("tlsa success"), dom: nil})
 	})
 	t.Run("DANE-fails-policy-would-allow", func(t *testing.T) {
 		w := newWorld(t)
@@ -612,7 +607,7 @@ func TestDeliverDANEPrecedence(t *testing.T) {
 		w.mx(dom, 10, "mx.both.example", srv)
 		w.tlsa("mx.both.example", mismatching("mx.both.example")(w, nil)...)
 		w.sts(dom, "enforce", "mx.both.example")
-		checkOutcome(t, deliverOne(t, w.deliverer(true, true), "rcpt@"+dom, false), srv, wantDeferred)
+		deliverCheck(t, w.deliverer(true, true), "rcpt@"+dom, false, srv, wantDeferred)
 	})
 	t.Run("DANE-host-then-policy-host", func(t *testing.T) {
 		w := newWorld(t)
@@ -623,17 +618,11 @@ func TestDeliverDANEPrecedence(t *testing.T) {
 		w.tlsa("mx1.both.example", mismatching("mx1.both.example")(w, nil)...)
 		w.sts(dom, "enforce", "*.both.example")
 		d := w.deliverer(true, true)
-		o := deliverOne(t, d, "rcpt@"+dom, false)
-		checkOutcome(t, o, s2, wantTLS)
+		deliverCheck(t, d, "rcpt@"+dom, false, s2, wantTLS)
 		if sawMail(s1) {
 			t.Errorf("mail went to the DANE host without STARTTLS")
 		}
-		if got := counts(d.TLSReport, dom); !equalCounts(got, tally("sts success")) {
-			t.Errorf("TLS-RPT for %s: %v", dom, got)
-		}
-		if got := counts(d.TLSReport, "mx1.both.example"); !equalCounts(got, tally("tlsa starttls-not-supported")) {
-			t.Errorf("TLS-RPT for mx1: %v", got)
-		}
+		checkReports(t, d.TLSReport, map[string]map[string]int64{dom: tally("sts success"), "mx1.both.example": tally("tlsa starttls-not-supported")})
 	})
 }
 
@@ -677,8 +666,7 @@ func TestDeliverRequireTLSPaths(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(w, leaf)
 			}
-			o := deliverOne(t, w.deliverer(true, true), "rcpt@"+dom, true)
-			checkOutcome(t, o, srv, tc.want)
+			o := deliverCheck(t, w.deliverer(true, true), "rcpt@"+dom, true, srv, tc.want)
 			if tc.want == wantRefused && !isRequireTLSRefusal(o.Err) {
 				t.Errorf("err = %v, want a 5.7.30 refusal", o.Err)
 			}
@@ -712,9 +700,7 @@ func TestDeliverCacheKeepsPlans(t *testing.T) {
 	if d.Cache.Reused() != 1 || len(daneSrv.Messages()) != 2 || !daneSrv.Messages()[1].TLS {
 		t.Errorf("reused %d, want 1", d.Cache.Reused())
 	}
-	if got := counts(d.TLSReport, "mx.dane.example"); !equalCounts(got, tally("tlsa success")) {
-		t.Errorf("TLS-RPT: %v, want one session", got)
-	}
+	checkReports(t, d.TLSReport, map[string]map[string]int64{"mx.dane.example": tally("tlsa success")}) // one session
 	if o := deliverOne(t, d, "a@pki.example", false); !o.Delivered() || o.TLS.Version == 0 {
 		t.Fatalf("opportunistic: %+v", o)
 	}
@@ -737,8 +723,8 @@ func TestDeliverTLSDisabledUnderPolicy(t *testing.T) {
 	w.sts("sts.example", "enforce", "mx.sts.example")
 	d := w.deliverer(true, true)
 	d.TLSPolicy = TLSDisabled
-	checkOutcome(t, deliverOne(t, d, "a@dane.example", false), s1, wantDeferred)
-	checkOutcome(t, deliverOne(t, d, "a@sts.example", false), s2, wantDeferred)
+	deliverCheck(t, d, "a@dane.example", false, s1, wantDeferred)
+	deliverCheck(t, d, "a@sts.example", false, s2, wantDeferred)
 }
 
 // TestTLSPolicyErrorText: the error of a skipped exchanger names the
