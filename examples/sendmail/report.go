@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -19,14 +18,29 @@ const exitPartial = 65
 
 // rcptOutcome is what became of the message for one recipient.
 type rcptOutcome struct {
-	rcpt envelope.Path
-	host string // the server that answered, or that was tried
-	err  error  // nil: the server took the message for this recipient
+	rcpt   envelope.Path
+	host   string // the server that answered, or that was tried
+	err    error  // nil: the server took the message for this recipient
+	status client.RecipientStatus
 }
 
-// deferred reports a transient failure: the same recipient may succeed
-// later (a 4xx, a network failure, an outcome unknown).
-func (o *rcptOutcome) deferred() bool { return exitCode(o.err) == exitTempFail }
+// newOutcome records a recipient's outcome as the client classified it
+// (RecipientResult.Status, RecipientOutcome.Status), except that a
+// certificate that does not verify is final for this program (exit 69):
+// the client defers it, since the receiving side may fix it.
+func newOutcome(rcpt envelope.Path, host string, err error, st client.RecipientStatus) rcptOutcome {
+	if st == client.StatusDeferred && badCertificate(err) {
+		st = client.StatusRefused
+	}
+	return rcptOutcome{rcpt: rcpt, host: host, err: err, status: st}
+}
+
+// transient reports a failure after which the same recipient may succeed
+// later: deferred (a 4xx, a network failure, the timeout), or an outcome
+// unknown (RFC 5321 6.1 prefers a possible duplicate to a loss).
+func (o *rcptOutcome) transient() bool {
+	return o.status == client.StatusDeferred || o.status == client.StatusUnknown
+}
 
 // deliveryError reports a message that did not reach every recipient;
 // report has printed each recipient's outcome.
@@ -61,9 +75,9 @@ func (e *deliveryError) status() int {
 func report(outs []rcptOutcome, verbose bool, stderr io.Writer) error {
 	e := &deliveryError{total: len(outs)}
 	for i := range outs {
-		if outs[i].err == nil {
+		if outs[i].status == client.StatusAccepted {
 			e.sent++
-		} else if outs[i].deferred() {
+		} else if outs[i].transient() {
 			e.deferred = true
 		}
 	}
@@ -76,12 +90,12 @@ func report(outs []rcptOutcome, verbose bool, stderr io.Writer) error {
 		if host == "" {
 			host = "no server"
 		}
-		switch {
-		case o.err == nil:
+		switch o.status {
+		case client.StatusAccepted:
 			fmt.Fprintf(stderr, "sendmail: %s: sent (%s)\n", o.rcpt, host)
-		case errors.Is(o.err, client.ErrOutcomeUnknown):
+		case client.StatusUnknown:
 			fmt.Fprintf(stderr, "sendmail: %s: outcome unknown, it may have been sent (%s): %v\n", o.rcpt, host, o.err)
-		case o.deferred():
+		case client.StatusDeferred:
 			fmt.Fprintf(stderr, "sendmail: %s: deferred: %v (%s)\n", o.rcpt, o.err, host)
 		default:
 			fmt.Fprintf(stderr, "sendmail: %s: refused: %v (%s)\n", o.rcpt, o.err, host)
