@@ -243,6 +243,13 @@ func (u *ui) apiRaw(w http.ResponseWriter, r *http.Request) {
 const htmlCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; " +
 	"form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox"
 
+// MaxInlinedBytes bounds what turning cid: references into data: URLs adds
+// to an HTML body, so that a small image referred to many times cannot make
+// a page of gigabytes; references past it stay cid: (a broken image). It is
+// the server's default message size, so any one image a message can carry
+// is shown.
+const MaxInlinedBytes = 32 << 20
+
 // cidRE finds cid: URLs (RFC 2392) in an HTML body.
 var cidRE = regexp.MustCompile(`(?i)\bcid:([^"'\s)>]+)`)
 
