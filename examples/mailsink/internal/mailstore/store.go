@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"os"
@@ -327,16 +326,7 @@ func (s *Store) makeEntry(id string, env Envelope, m *mimeparse.Message) *entry 
 	return e
 }
 
-var (
-	tagRE   = regexp.MustCompile(`(?s)<(script|style)\b.*?</(script|style)\s*>|<[^>]*>`)
-	spaceRE = regexp.MustCompile(`\s+`)
-)
-
-// htmlText returns the text of an HTML body, roughly: tags, scripts and
-// styles removed, entities decoded.
-func htmlText(h string) string {
-	return html.UnescapeString(tagRE.ReplaceAllString(h, " "))
-}
+var spaceRE = regexp.MustCompile(`\s+`)
 
 // snippet is the start of the text with its white space collapsed.
 func snippet(text string) string {
