@@ -18,8 +18,8 @@ func heapInUse() uint64 {
 // long as mailsink runs, and is documented to keep at most SearchBytes of
 // a body's text. It kept the whole text all the same (a substring of it
 // shares its memory), and the whole Subject and To list: 16 messages of
-// 3 MiB held some 100 MB. An entry must hold a few times SearchBytes at
-// most.
+// 3 MiB held some 100 MB. An entry must hold its search texts and its
+// summary, each within its bound, and no more.
 func TestAttackIndexMemory(t *testing.T) {
 	dir, s := open(t, Options{SyncInterval: -1})
 	const messages = 16
@@ -37,7 +37,10 @@ func TestAttackIndexMemory(t *testing.T) {
 		t.Fatalf("%d messages indexed", s.Len())
 	}
 	perEntry := held / messages
-	if limit := uint64(4 * DefaultSearchBytes); perEntry > limit {
+	// Four search texts (sender, recipients, subject, body) and the
+	// summary's header fields, each at its bound.
+	limit := uint64(4*DefaultSearchBytes + (2*MaxSummaryAddresses+3)*2*MaxSummaryText)
+	if perEntry > limit {
 		t.Errorf("each entry of the index holds %d bytes of a %d-byte message, more than %d", perEntry, len(msg), limit)
 	}
 	runtime.KeepAlive(s)
