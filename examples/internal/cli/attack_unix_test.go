@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -34,7 +35,9 @@ func giveAway(t *testing.T, dir, name, data string, mode os.FileMode) string {
 func TestAttackFileOwnedByAnotherUser(t *testing.T) {
 	dir := t.TempDir()
 	users := giveAway(t, dir, "users", "alice:pw\n", 0o600)
-	if _, err := ReadUsersFile(users); err == nil || !strings.Contains(err.Error(), "owned by") {
+	_, err := ReadUsersFile(users)
+	var fe *ForeignFileError
+	if !errors.As(err, &fe) || fe.UID != nobody || !strings.Contains(err.Error(), "owned by") {
 		t.Errorf("-auth-file owned by uid %d: %v", nobody, err)
 	}
 	if _, _, err := ReadCredential(users); err == nil {
