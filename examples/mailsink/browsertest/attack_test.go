@@ -78,6 +78,10 @@ func TestAttackHTMLBodyOpensNoConnection(t *testing.T) {
 		"preconnect-noscript": `<noscript><link rel="preconnect" href="http://%s"></noscript>`,
 		"iframe":              `<iframe src="http://%s/frame"></iframe>`,
 		"iframe-lazy":         `<iframe loading="lazy" src="http://%s/frame"></iframe>`,
+		// Refused by the sandbox (no allow-scripts) today: kept as a guard.
+		"meta-refresh": `<meta http-equiv="refresh" content="0;url=http://%s/refresh">`,
+		"dns-prefetch": `<link rel="dns-prefetch" href="http://%s">`,
+		"prefetch":     `<link rel="prefetch" href="http://%s/prefetch">`,
 	}
 	var body strings.Builder
 	for name, v := range vectors {
