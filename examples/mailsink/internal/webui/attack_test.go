@@ -95,3 +95,58 @@ func TestAttackBidiFilename(t *testing.T) {
 		t.Errorf("the attachments tab shows the override:\n%s", page)
 	}
 }
+
+// TestAttackHeld: attacks of the outside review that the UI withstood,
+// kept as regression tests: ids and part names that climb out of the
+// Maildir, Host names a rebinding page might use, and writes from a page
+// on the same site (another port of 127.0.0.1: a developer's own app) or
+// from an opaque origin (a sandboxed frame, Origin: null).
+func TestAttackHeld(t *testing.T) {
+	base, st, ids := serve(t, hostile)
+	for _, p := range []string{
+		"/api/v1/messages/..%2F..%2F..%2Fetc%2Fpasswd/raw",
+		"/api/v1/messages/..%2Fnew/raw",
+		"/api/v1/messages/%2E%2E/raw",
+		"/api/v1/messages/" + url.PathEscape(ids[0]) + "/parts/..%2F1",
+		"/static/..%2F..%2Fapi.go",
+	} {
+		if resp, _ := get(t, base+p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", p, resp.StatusCode)
+		}
+	}
+	for _, host := range []string{"0x7f000001", "2130706433", "127.1", "127.0.0.1.nip.io", "localhost.evil.example"} {
+		if resp, _ := get(t, base+"/api/v1/messages", "Host", host); resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("Host %q: %d, want 421", host, resp.StatusCode)
+		}
+	}
+	u := base + "/api/v1/messages/" + url.PathEscape(ids[0])
+	for _, hdr := range []map[string]string{
+		{"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:3000"},
+		{"Origin": "http://127.0.0.1:3000"},
+		{"Origin": "null"},
+		{"Sec-Fetch-Site": "cross-site", "Origin": "null"},
+	} {
+		for _, method := range []string{"DELETE", "POST"} {
+			path := ""
+			if method == "POST" {
+				path = "/release"
+			}
+			req, _ := http.NewRequest(method, u+path, strings.NewReader(`{"server":"127.0.0.1:1"}`))
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s %v: %d, want 403", method, hdr, resp.StatusCode)
+			}
+		}
+	}
+	if st.Len() != 1 {
+		t.Error("a refused request deleted the message")
+	}
+}
