@@ -56,13 +56,7 @@ func TestAttackHostileMessagesIndexed(t *testing.T) {
 		"script": "Subject: script\r\nContent-Type: text/html\r\n\r\n" + lines("<script>", 1<<19),
 		"parts":  parts.String(),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), hostileDeadline)
-	defer cancel()
-	c, err := client.Dial(ctx, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	ctx, c := dialHostile(t, addr)
 	for _, name := range []string{"folded", "script", "parts"} {
 		if _, err := c.Send(ctx, env("a@x.test", "b@y.test"), strings.NewReader(msgs[name])); err != nil {
 			t.Fatalf("%s (%d bytes): %v", name, len(msgs[name]), err)
@@ -78,6 +72,21 @@ func TestAttackHostileMessagesIndexed(t *testing.T) {
 			t.Errorf("%s: shown as %q", name, m.Subject)
 		}
 	}
+}
+
+// dialHostile connects to the mailsink at addr for a test that sends what
+// must not cost it more than hostileDeadline; the connection and the
+// context end with the test.
+func dialHostile(t *testing.T, addr string) (context.Context, *client.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hostileDeadline)
+	t.Cleanup(cancel)
+	c, err := client.Dial(ctx, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return ctx, c
 }
 
 // getJSON gets u within ctx and decodes its JSON answer into v.
@@ -153,16 +162,7 @@ func TestAttackReleaseUnverifiedTLSWithPassword(t *testing.T) {
 	cert, key := e2e.WriteCert(t, dir) // not trusted by the system roots
 	mitm, mitmBase, _ := startWithUI(t, dir, "-maildir", filepath.Join(dir, "two"),
 		"-tls-cert", cert, "-tls-key", key, "-auth", "relay:secret")
-	c, err := client.Dial(ctx(t), addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Send(ctx(t), env("shop@x.test", "bob@y.test"), strings.NewReader(webMsg)); err != nil {
-		t.Fatal(err)
-	}
-	var m apiMessage
-	apiDo(t, "GET", base+"/api/v1/messages/wait?timeout=10s", nil, &m)
+	m := sendWebMsg(t, addr, base)
 	release := base + "/api/v1/messages/" + url.PathEscape(m.ID) + "/release"
 
 	var res struct {
@@ -202,13 +202,7 @@ func TestAttackBoundedSummary(t *testing.T) {
 	// space.
 	msg := "Subject:" + lines(" s", words) + "From: =?utf-8?q?" + strings.Repeat("n", 60) + "?= <a@x.test>\r\n" +
 		"To:" + lines(" t@y.test,", n-1) + " t@y.test\r\n\r\nbody\r\n"
-	ctx, cancel := context.WithTimeout(context.Background(), hostileDeadline)
-	defer cancel()
-	c, err := client.Dial(ctx, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	ctx, c := dialHostile(t, addr)
 	if _, err := c.Send(ctx, env("a@x.test", "b@y.test"), strings.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
 
 // hostileRcptReply is a RCPT reply of a hostile server: terminal escape
@@ -18,44 +19,31 @@ import (
 const hostileRcptReply = "550-5.1.1 \x1b]0;pwned\x07\x1b[31mno such\x1b[0m user\r\n" +
 	"550 5.1.1 sendmail: <ceo@bank.test>: sent (mx.bank.test)\r\n"
 
-// hostileServer answers one SMTP session at a time with hostileRcptReply
-// to every RCPT, and returns its address.
+// hostileServer answers SMTP sessions with hostileRcptReply to every
+// RCPT, and returns its address.
 func hostileServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	return e2e.ServeTCP(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		r := bufio.NewReader(c)
+		c.Write([]byte("220 hostile.test ESMTP\r\n"))
 		for {
-			c, err := l.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			r := bufio.NewReader(c)
-			c.Write([]byte("220 hostile.test ESMTP\r\n"))
-			for {
-				line, err := r.ReadString('\n')
-				if err != nil {
-					break
-				}
-				switch strings.ToUpper(line[:min(4, len(line))]) {
-				case "EHLO":
-					c.Write([]byte("250-hostile.test\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"))
-				case "RCPT":
-					c.Write([]byte(hostileRcptReply))
-				case "QUIT":
-					c.Write([]byte("221 2.0.0 bye\r\n"))
-				default:
-					c.Write([]byte("250 2.0.0 ok\r\n"))
-				}
+			switch strings.ToUpper(line[:min(4, len(line))]) {
+			case "EHLO":
+				c.Write([]byte("250-hostile.test\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"))
+			case "RCPT":
+				c.Write([]byte(hostileRcptReply))
+			case "QUIT":
+				c.Write([]byte("221 2.0.0 bye\r\n"))
+			default:
+				c.Write([]byte("250 2.0.0 ok\r\n"))
 			}
-			c.Close()
 		}
-	}()
-	return l.Addr().String()
+	})
 }
 
 // TestAttackHostileServerForgesReport: sendmail printed a server's reply

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
 
 // connWatch counts the TCP connections made to its listeners, by name: a
@@ -28,26 +30,13 @@ func newConnWatch() *connWatch {
 // listen returns the address of a new listener whose connections count
 // under name.
 func (w *connWatch) listen(t *testing.T, name string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-			w.mu.Lock()
-			w.conns[name]++
-			w.mu.Unlock()
-			w.seen <- name
-		}
-	}()
-	return l.Addr().String()
+	return e2e.ServeTCP(t, func(c net.Conn) {
+		c.Close()
+		w.mu.Lock()
+		w.conns[name]++
+		w.mu.Unlock()
+		w.seen <- name
+	})
 }
 
 func (w *connWatch) count() map[string]int {
