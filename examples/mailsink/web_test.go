@@ -231,14 +231,10 @@ func TestWebAPI(t *testing.T) {
 	}
 }
 
-// TestRelease: a message released to a second mailsink arrives there with
-// the first one's Received field; each recipient's outcome is reported.
-func TestRelease(t *testing.T) {
-	dir := t.TempDir()
-	addr, base, _ := startWithUI(t, dir, "-maildir", filepath.Join(dir, "one"))
-	cert, key := e2e.WriteCert(t, dir)
-	addr2, base2, _ := startWithUI(t, dir, "-maildir", filepath.Join(dir, "two"), "-reject", "gone@y.test",
-		"-tls-cert", cert, "-tls-key", key, "-auth", "relay:secret")
+// sendWebMsg sends webMsg from shop@x.test to bob@y.test through the
+// mailsink at addr and returns it as its API at base has it.
+func sendWebMsg(t *testing.T, addr, base string) apiMessage {
+	t.Helper()
 	c, err := client.Dial(ctx(t), addr, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -249,6 +245,18 @@ func TestRelease(t *testing.T) {
 	}
 	var m apiMessage
 	apiDo(t, "GET", base+"/api/v1/messages/wait?timeout=10s", nil, &m)
+	return m
+}
+
+// TestRelease: a message released to a second mailsink arrives there with
+// the first one's Received field; each recipient's outcome is reported.
+func TestRelease(t *testing.T) {
+	dir := t.TempDir()
+	addr, base, _ := startWithUI(t, dir, "-maildir", filepath.Join(dir, "one"))
+	cert, key := e2e.WriteCert(t, dir)
+	addr2, base2, _ := startWithUI(t, dir, "-maildir", filepath.Join(dir, "two"), "-reject", "gone@y.test",
+		"-tls-cert", cert, "-tls-key", key, "-auth", "relay:secret")
+	m := sendWebMsg(t, addr, base)
 
 	type result struct {
 		TLS        string
