@@ -6,7 +6,9 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // nobody is the user id the tests give files away to (Debian's nobody).
@@ -50,5 +52,29 @@ func TestAttackFileOwnedByAnotherUser(t *testing.T) {
 	// Root's files and the program's own are taken.
 	if _, err := ReadPolicyFile(writeFile(t, dir, "own", "x", 0o644)); err != nil {
 		t.Errorf("own file: %v", err)
+	}
+}
+
+// TestAttackFIFOSecretFile: a named pipe given as -auth-file or -senders
+// must be refused at once, not block the program at start (or its SIGHUP
+// reload, which would then keep the old rules for good).
+func TestAttackFIFOSecretFile(t *testing.T) {
+	p := t.TempDir() + "/users"
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := ReadSecretFile(p); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("ReadSecretFile(fifo) = %v, want 'not a regular file'", err)
+		}
+	case <-time.After(10 * time.Second):
+		// Unblock the opener so the test process can end.
+		if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("ReadSecretFile blocked on a named pipe")
 	}
 }

@@ -95,7 +95,7 @@ func ReadPolicyFile(path string) ([]byte, error) {
 // readProtected reads path, a regular file of at most MaxSecretFileSize
 // bytes with none of the permission bits of mask.
 func readProtected(path string, mask fs.FileMode) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openNoBlock(path)
 	if err != nil {
 		return nil, err
 	}
