@@ -450,3 +450,21 @@ func TestMaxMessages(t *testing.T) {
 		t.Errorf("%d files, list %+v", len(ents), l)
 	}
 }
+
+// TestClearAuthWarning: -auth without a certificate on an address other than
+// loopback lets passwords cross the network in clear: mailsink says so.
+func TestClearAuthWarning(t *testing.T) {
+	dir := t.TempDir()
+	port := e2e.FreeAddr(t)[len("127.0.0.1:"):]
+	p := e2e.Start(t, dir, bin, "-listen", "0.0.0.0:"+port, "-maildir", filepath.Join(dir, "md"), "-auth", "a:b", "-http", "")
+	p.WaitListen("127.0.0.1:"+port, 10*time.Second)
+	p.Stop()
+	if !strings.Contains(p.Stderr.String(), "warning: -auth without -tls-cert on [::]:"+port) {
+		t.Errorf("stderr %q", p.Stderr.String())
+	}
+	_, p = start(t, dir, "-maildir", filepath.Join(dir, "md"), "-auth", "a:b", "-http", "")
+	p.Stop()
+	if strings.Contains(p.Stderr.String(), "warning") {
+		t.Errorf("warning on loopback: %q", p.Stderr.String())
+	}
+}
