@@ -413,7 +413,7 @@ func param(name, value string) []string {
 }
 
 // isAttrChar reports whether c may appear unencoded in an RFC 2231
-// extended value (attribute-char: a token character other than '*', '\''
+// extended value (attribute-char: a token character other than '*', '\”
 // and '%').
 func isAttrChar(c byte) bool {
 	return c > ' ' && c <= '~' && !isTSpecial(c) && c != '*' && c != '\'' && c != '%'
