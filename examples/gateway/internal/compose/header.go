@@ -413,8 +413,8 @@ func param(name, value string) []string {
 }
 
 // isAttrChar reports whether c may appear unencoded in an RFC 2231
-// extended value (attribute-char: a token character other than '*', '\”
-// and '%').
+// extended value (attribute-char: a token character other than the
+// asterisk, the apostrophe and the percent sign).
 func isAttrChar(c byte) bool {
 	return c > ' ' && c <= '~' && !isTSpecial(c) && c != '*' && c != '\'' && c != '%'
 }
