@@ -271,11 +271,11 @@ func TestRetryAfter(t *testing.T) {
 
 func TestSanitize(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                       "",
-		"  ok  ":                 "ok",
-		"a\r\n.\r\nQUIT":         "a . QUIT",
-		"Grüße":                  "Gr??e",
-		strings.Repeat("x", 300): strings.Repeat("x", 200),
+		"":                                   "",
+		"  ok  ":                             "ok",
+		"a\r\n.\r\nQUIT":                     "a . QUIT",
+		"Grüße":                              "Gr??e",
+		strings.Repeat("x", 300):             strings.Repeat("x", 200),
 		"a" + strings.Repeat(" ", 300) + "b": "a b",
 	} {
 		if got := Sanitize(in, 200); got != want {
