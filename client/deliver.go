@@ -41,6 +41,10 @@ const (
 	// name; without it nothing is sent and the recipients fail with a
 	// transient error (the receiving side may be fixed).
 	TLSRequired
+	// A message with REQUIRETLS (RFC 8689) overrides the policy: it goes
+	// only to an exchanger that offers STARTTLS with a certificate valid
+	// for its MX host name and announces REQUIRETLS over TLS, and with
+	// TLSDisabled it goes nowhere (5.7.30).
 	// TLSDisabled never uses STARTTLS.
 	TLSDisabled
 )
@@ -73,6 +77,21 @@ const (
 // the STARTTLS that TLSPolicy requires is skipped as unusable; the outcome
 // of the last one tried is reported.
 //
+// A message with REQUIRETLS (env.Mail.RequireTLS, RFC 8689 4.2.1) goes
+// only over TLS with a certificate valid for the exchanger's MX host name,
+// to an exchanger that announces REQUIRETLS over that TLS, whatever
+// TLSPolicy says: never over opportunistic, unverified TLS, never in
+// clear. Exchangers that do not qualify are skipped; when every one was
+// reached and none qualified, the recipients fail permanently (554
+// 5.7.30), and when some could not be reached, transiently (451 4.7.30),
+// since a path may exist. The MX records themselves are taken from the
+// Resolver as they are: RFC 8689 also asks that they be DNSSEC-signed or
+// covered by MTA-STS, which this package does not check.
+//
+// An exchanger may limit the recipients of a transaction (452 4.5.3, RFC
+// 5321 4.5.3.1.10): the rest are sent in further transactions on the same
+// connection (see Client.Send).
+//
 // Deliver works on several domains at once (MaxConcurrency), so the
 // Resolver, the Dialer of Options and Rand must be safe for concurrent use,
 // as the defaults are; lines written to Options.Trace by different
@@ -83,7 +102,9 @@ type Deliverer struct {
 	Resolver Resolver
 	// Options configure each connection (LocalName, timeouts, reply
 	// limits, Dialer, Logger, Trace). TLSConfig is the base of the TLS
-	// configuration; nil Options means the defaults.
+	// configuration (RootCAs, MinVersion...); its ServerName is replaced
+	// by each exchanger's host name, which is what the certificate must be
+	// valid for. Nil Options means the defaults.
 	Options *Options
 	// Port is the port dialled on each exchanger; 0 means 25.
 	Port int
@@ -91,7 +112,9 @@ type Deliverer struct {
 	TLSPolicy TLSPolicy
 	// Routes maps a recipient domain (lower case, A-labels) to a fixed
 	// "host:port", bypassing the DNS, for relays and tests. A route uses
-	// STARTTLS when offered, without verifying the certificate.
+	// STARTTLS when offered, without verifying the certificate, except for
+	// a REQUIRETLS message, for which the certificate must be valid for
+	// the route's host.
 	Routes map[string]string
 	// Rand returns a random integer in [0, n), used to order exchangers of
 	// equal preference (RFC 5321 5.1). Nil means math/rand/v2.
@@ -125,26 +148,25 @@ type RecipientOutcome struct {
 	Err error
 }
 
-// Delivered reports that the exchanger took the message for the recipient.
+// Status tells what became of the message for the recipient, classified
+// as Send's RecipientResult.Status does.
+func (o *RecipientOutcome) Status() RecipientStatus { return statusOf(o.Err) }
+
+// Delivered reports that the exchanger took the message for the recipient
+// (StatusAccepted).
 func (o *RecipientOutcome) Delivered() bool { return o.Err == nil }
 
 // OutcomeUnknown reports that the connection broke after the end of the
-// message: the message may have been delivered; retrying may duplicate it.
-func (o *RecipientOutcome) OutcomeUnknown() bool { return errors.Is(o.Err, ErrOutcomeUnknown) }
+// message: the message may have been delivered; retrying may duplicate it
+// (StatusUnknown).
+func (o *RecipientOutcome) OutcomeUnknown() bool { return o.Status() == StatusUnknown }
 
-// Permanent reports a permanent failure: bounce, do not retry.
-func (o *RecipientOutcome) Permanent() bool {
-	if o.Err == nil || o.OutcomeUnknown() {
-		return false
-	}
-	var e *Error
-	return errors.As(o.Err, &e) && e.Permanent()
-}
+// Permanent reports a permanent failure: bounce, do not retry
+// (StatusRefused).
+func (o *RecipientOutcome) Permanent() bool { return o.Status() == StatusRefused }
 
-// Temporary reports a transient failure: retry later.
-func (o *RecipientOutcome) Temporary() bool {
-	return o.Err != nil && !o.OutcomeUnknown() && !o.Permanent()
-}
+// Temporary reports a transient failure: retry later (StatusDeferred).
+func (o *RecipientOutcome) Temporary() bool { return o.Status() == StatusDeferred }
 
 // Deliver sends the message to every recipient of env, one transaction per
 // recipient domain (more for a domain with over MaxRecipients recipients),
@@ -460,30 +482,38 @@ func (d *Deliverer) transaction(ctx context.Context, opts *Options, domain strin
 	attempts := 0
 	var last []RecipientOutcome
 	var dnsErr error
+	// untried is why an exchanger could not be tested for REQUIRETLS
+	// (unreachable, a transient failure, the attempts ran out): then a
+	// path for the message may exist.
+	var untried error
 	for i := range hosts {
 		h := &hosts[i]
 		d.resolve(ctx, h)
 		if h.err != nil {
 			dnsErr = h.err
+			untried = h.err
 			continue
 		}
 		for _, addr := range h.addrs {
 			if attempts == maxAttempts {
-				return last
+				return requireTLSOutcome(last, errors.New("attempt limit reached"))
 			}
 			if ctx.Err() != nil {
-				return failAll(env.To, h.name, &NetError{Command: "connect", Err: ctx.Err()})
+				return failAll(env.To, h.name, ctxDone(ctx, "connect"))
 			}
 			attempts++
 			out, retry := d.attempt(ctx, opts, h, addr, env, msg, size)
 			if !retry {
 				return out
 			}
+			if len(out) > 0 && !isRequireTLSRefusal(out[0].Err) {
+				untried = out[0].Err
+			}
 			last = out
 		}
 	}
 	if last != nil {
-		return last
+		return requireTLSOutcome(last, untried)
 	}
 	// No exchanger had an address.
 	var nf *net.DNSError
@@ -493,6 +523,38 @@ func (d *Deliverer) transaction(ctx context.Context, opts *Options, domain strin
 	return failAll(env.To, "", errDNSTemp(domain, dnsErr))
 }
 
+// requireTLSOutcome turns the last outcome of a transaction, when it is a
+// REQUIRETLS refusal, into a transient one if some exchanger could not be
+// tested (untried): the permanent 5.7.30 (RFC 8689 4.2.1, 5) is for when no path
+// exists.
+func requireTLSOutcome(last []RecipientOutcome, untried error) []RecipientOutcome {
+	if untried == nil || len(last) == 0 || !isRequireTLSRefusal(last[0].Err) {
+		return last
+	}
+	var e *Error
+	errors.As(last[0].Err, &e)
+	err := localError("MAIL", reply.New(reply.CodeLocalError, reply.Enh(4, 7, 30),
+		e.Text+"; another exchanger could not be tried ("+untried.Error()+")"), e.Err)
+	for i := range last {
+		last[i].Err = err
+	}
+	return last
+}
+
+// errRequireTLS refuses a REQUIRETLS message to an exchanger that offers
+// no TLS with a verified certificate (RFC 8689 4.2.1, 5: 5.7.30).
+func errRequireTLS(host, why string) error {
+	return localError("MAIL", reply.New(reply.CodeTransactionFailed, reply.EnhRequireTLS(),
+		"REQUIRETLS needed, and "+host+" "+why), ErrNoVerifiedTLS)
+}
+
+// isRequireTLSRefusal reports a client's refusal of a REQUIRETLS message
+// for want of a verified TLS path (X.7.30).
+func isRequireTLSRefusal(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Local && e.Enhanced.Subject == 7 && e.Enhanced.Detail == 30
+}
+
 // attempt makes one delivery over one connection. retry says that nothing
 // was delivered and the next exchanger may be tried.
 func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, addr string, env envelope.Envelope, msg io.ReaderAt, size int64) ([]RecipientOutcome, bool) {
@@ -500,7 +562,14 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 	if h.route {
 		policy = TLSOpportunistic
 	}
+	// RFC 8689 4.2.1: a REQUIRETLS message needs STARTTLS with a
+	// certificate valid for the MX host name, whatever the policy.
+	reqTLS := env.Mail.RequireTLS
+	verify := policy == TLSRequired || reqTLS
 	useTLS := policy != TLSDisabled
+	if reqTLS && !useTLS {
+		return failAll(env.To, h.name, errRequireTLS(h.name, "TLS is disabled (TLSDisabled)")), true
+	}
 	for try := 0; try < 2; try++ {
 		c, err := Dial(ctx, addr, opts)
 		if err != nil {
@@ -513,12 +582,19 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 		}
 		if useTLS && c.ext.StartTLS {
 			cfg := tlsConfig(opts, h.name)
-			if policy == TLSOpportunistic {
+			// The name verified is the exchanger's (RFC 8689 4.2.1, RFC
+			// 7672 3.2.2 for the MX host name), never one configured for
+			// all of them.
+			cfg.ServerName = h.name
+			if !verify {
 				cfg.InsecureSkipVerify = true // RFC 7435 3: encrypt, even unauthenticated
 			}
 			if err := c.StartTLS(ctx, cfg); err != nil {
 				var re *Error
 				switch {
+				case reqTLS:
+					c.Close()
+					return failAll(env.To, h.name, errRequireTLS(h.name, "STARTTLS failed: "+err.Error())), true
 				case policy == TLSRequired:
 					c.Close()
 					return failAll(env.To, h.name, errTLSRequired(h.name, err)), true
@@ -535,6 +611,9 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 					continue
 				}
 			}
+		} else if reqTLS {
+			c.Quit(ctx)
+			return failAll(env.To, h.name, errRequireTLS(h.name, "does not offer STARTTLS")), true
 		} else if policy == TLSRequired {
 			c.Quit(ctx)
 			return failAll(env.To, h.name, errTLSRequired(h.name, nil)), true
@@ -545,14 +624,16 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 		} else {
 			c.Close()
 		}
-		if res == nil {
-			return failAll(env.To, h.name, err), isTemporary(err)
+		if isRequireTLSRefusal(err) {
+			// The exchanger does not announce REQUIRETLS over TLS:
+			// nothing was sent; another may qualify.
+			return failAll(env.To, h.name, err), true
 		}
 		out := make([]RecipientOutcome, len(env.To))
 		retry := true
 		for i, r := range res.Recipients {
 			out[i] = RecipientOutcome{Recipient: env.To[i], Host: h.name, Code: r.Code, Enhanced: r.Enhanced, Err: r.Err}
-			if r.Err == nil || errors.Is(r.Err, ErrOutcomeUnknown) || !isTemporary(r.Err) {
+			if r.Status() != StatusDeferred {
 				retry = false
 			}
 		}

@@ -233,6 +233,13 @@ func (s *mechSession) AuthToken(ctx context.Context, mech, username, token strin
 // mechServer serves mechSessions over loopback, AUTH allowed in clear.
 func mechServer(t *testing.T, logs io.Writer) (*smtptest.Loopback, *testBackend) {
 	t.Helper()
+	return mechServerWith(t, logs, nil)
+}
+
+// mechServerWith is mechServer with the settings changed by set (if not
+// nil) before serving.
+func mechServerWith(t *testing.T, logs io.Writer, set func(*server.Server)) (*smtptest.Loopback, *testBackend) {
+	t.Helper()
 	creds, err := server.NewScramCredentials("secret", nil, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -249,6 +256,9 @@ func mechServer(t *testing.T, logs io.Writer) (*smtptest.Loopback, *testBackend)
 	if logs != nil {
 		s.Logger = slogDebug(logs) // every event, to check no secret is logged
 		s.Events = nil
+	}
+	if set != nil {
+		set(s)
 	}
 	return start(t, s), b
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 
@@ -15,8 +16,9 @@ import (
 type Backend interface {
 	// NewSession is called when a client connects, before the greeting.
 	// c describes the connection and stays valid (and up to date) for
-	// the connection's life. ctx ends when the connection does and has
-	// the deadline of the greeting (RFC 5321 4.5.3.2.1).
+	// the connection's life. ctx has the deadline of the greeting (RFC
+	// 5321 4.5.3.2.1) and, like the context of every Session method,
+	// ends when NewSession returns (see Session).
 	//
 	// A *reply.Reply error is sent instead of the greeting: a 554 makes
 	// the server wait for QUIT and answer 503 to everything else (RFC
@@ -37,10 +39,14 @@ func (f BackendFunc) NewSession(ctx context.Context, c *Conn) (Session, error) {
 // Session handles the mail transactions of one connection. Its methods
 // are called from the connection's goroutine, one at a time.
 //
-// Every method gets a context that ends when the connection does (or when
-// Server.Close is called) and carries the deadline of the RFC 5321 4.5.3.2
-// stage the client is waiting in, so a backend knows how long the sender
-// will wait; the context must not be kept after the method returns.
+// Every method gets a context of its own that carries the deadline of the
+// RFC 5321 4.5.3.2 stage the client is waiting in, so a backend knows how
+// long the sender will wait. It ends when the method returns, at that
+// deadline, when the connection ends, or when Server.Close is called, and
+// then stays done; context.Cause says which: ErrMethodReturned,
+// context.DeadlineExceeded, ErrServerClosed. A context kept after its
+// method returned (by a goroutine the method started) is therefore done,
+// never alive again during a later command.
 //
 // Errors: a *reply.Reply is sent to the client as it is, whatever its code;
 // a 2xx reply counts as success, which is how a backend chooses the text of
@@ -50,7 +56,9 @@ func (f BackendFunc) NewSession(ctx context.Context, c *Conn) (Session, error) {
 // with its stack and answered the same way; the connection goes on. A 3xx
 // reply counts as a plain error (the client would send what the server
 // does not expect); a 421 is sent, then the connection is closed (RFC 5321
-// 3.8).
+// 3.8). A refused MAIL or RCPT (a 4xx or 5xx reply of the backend's, not
+// the 451 of a failing backend) counts as an error of the client towards
+// Server.MaxErrors, as in Postfix.
 type Session interface {
 	// Mail starts a transaction (RFC 5321 4.1.1.2). from is the
 	// reverse-path (Null for "<>"); params are the parsed MAIL
@@ -66,23 +74,30 @@ type Session interface {
 	// the message, with the line-ending policy and the size limit applied
 	// by the reader, which returns an error (such as a
 	// *textproto.MessageTooLargeError) when the message must be refused.
-	// The library never holds the whole message in memory.
+	// The library never holds the whole message in memory. The size limit
+	// (MaxMessageBytes) and the text line limit (MaxTextLineLength) count
+	// what r gives, after bare LFs were made CRLF, so DATA and BDAT give
+	// the same answer to the same message. The 354, and the reply to each
+	// BDAT chunk but the last, are sent when due, not when Data reads.
 	//
 	// The client is told 250 only after Data returned nil. If Data
 	// returns before reading everything, the server reads the rest to the
 	// real end of the data before it answers, and a violation found there
 	// still refuses the message: a backend that commits before r returned
-	// io.EOF may keep a message the client was told is refused. The deadline of ctx is
-	// DataTimeout after the start of the data, moved to DataTimeout after
-	// its end once the end was read (RFC 5321 4.5.3.2.6). r reads from the
-	// connection: it must not be used after Data returns. It returns
-	// io.EOF only at the real end of the message; a client that leaves
-	// earlier makes it fail with another error.
+	// io.EOF may keep a message the client was told is refused. The
+	// deadline of ctx is DataTimeout after the start of the data, moved to
+	// DataTimeout after its end once the end was read (RFC 5321
+	// 4.5.3.2.6). r reads from the connection until Data returns and fails
+	// for good after that. It returns io.EOF only at the real end of the
+	// message; a client that leaves earlier makes it fail with another
+	// error.
 	Data(ctx context.Context, r io.Reader) error
 
-	// Reset aborts the transaction, if any: on RSET, HELO/EHLO/LHLO,
-	// STARTTLS, after the reply to each message, when a command
-	// interrupts a BDAT transfer, and before Logout.
+	// Reset aborts the transaction, if any, and forgets what the session
+	// learnt of the client: on RSET and after STARTTLS (RFC 3207 4.2),
+	// always; on HELO/EHLO/LHLO and before Logout when a transaction is
+	// open; after the reply to each message (which is sent first); and
+	// when a command interrupts a BDAT transfer.
 	Reset(ctx context.Context)
 
 	// Logout is called once when the connection ends.
@@ -155,6 +170,19 @@ type Conn struct {
 	helo     string
 	tls      *tls.ConnectionState
 	identity string
+	logger   *slog.Logger // made by Logger
+}
+
+// Logger returns the server's logger (Server.Logger) with the attribute
+// "conn" set to the connection id, so that what the backend logs about a
+// connection lines up with what the server logs about it.
+func (c *Conn) Logger() *slog.Logger {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.logger == nil {
+		c.logger = c.srv.cfg.logger.With("conn", c.id)
+	}
+	return c.logger
 }
 
 // ID returns the connection id that every log line and event of this

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"time"
 
 	"github.com/smtpkit/smtp/internal/sasl"
 	"github.com/smtpkit/smtp/internal/session"
@@ -75,10 +74,11 @@ func (c *conn) mechanisms() []string {
 // saslServer returns the server half of mechanism mech, or nil when the
 // session does not offer it. user receives the user name the client gave
 // (for the AUTH event, even on failure), then, on success, the identity it
-// authenticated as.
+// authenticated as. A credential the backend refuses sets c.authRefused.
 func (c *conn) saslServer(mech string, user *string) sasl.Server {
 	mapErr := func(err error) error {
 		if errors.Is(err, ErrAuthFailed) {
+			c.authRefused = true
 			return sasl.ErrAuthFailed
 		}
 		return err
@@ -153,7 +153,7 @@ func (c *conn) cmdAuth(arg []byte) {
 	srv := c.saslServer(mech, &user)
 	if srv == nil {
 		// RFC 4954 4: an unknown or unavailable mechanism gets 504.
-		c.errors++
+		c.countError()
 		c.answer(session.AUTH, reply.ParamNotImplemented("Unrecognized authentication mechanism"))
 		return
 	}
@@ -161,12 +161,13 @@ func (c *conn) cmdAuth(arg []byte) {
 	if len(ir) > 0 {
 		var ok bool
 		if resp, ok = decodeResponse(ir); !ok {
-			c.errors++
+			c.countError()
 			c.answer(session.AUTH, reply.ParamSyntax("Invalid base64 in initial response"))
 			return
 		}
 	}
-	r, err := c.authExchange(srv, resp)
+	c.authRefused = false
+	r, fault, err := c.authExchange(srv, resp)
 	if r == nil {
 		// Authenticated.
 		c.pub.setIdentity(user)
@@ -174,8 +175,18 @@ func (c *conn) cmdAuth(arg []byte) {
 		c.answer(session.AUTH, reply.AuthSucceeded())
 		return
 	}
+	if c.authRefused && r.Code != reply.CodeServiceNotAvailable {
+		// The backend refused a credential (a token that got the RFC
+		// 7628 3.2.2 error challenge): the exchange failed, 535 5.7.8
+		// (RFC 7628 3.2.3, RFC 4954 6), whatever the client answered
+		// after that ("*", garbage, an over-long line), so that guessing
+		// pays the delay and meets MaxAuthFailures like any other.
+		r, fault = reply.AuthFailed(), false
+		err = &sasl.AuthError{Mechanism: mech, Username: user, Err: sasl.ErrAuthFailed}
+	}
 	c.authEvent(mech, user, err)
-	if r.Code == reply.CodeAuthInvalid {
+	switch {
+	case r.Code == reply.CodeAuthInvalid:
 		c.authFailures++
 		if c.cfg.maxAuthFailures > 0 && c.authFailures >= c.cfg.maxAuthFailures {
 			c.answer(session.AUTH, r)
@@ -184,15 +195,14 @@ func (c *conn) cmdAuth(arg []byte) {
 			c.closing = true
 			return
 		}
-		// Slow down password guessing; answer after the delay.
+		// Slow down guessing; answer after the delay.
 		if d := c.cfg.authDelay; d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-c.stage.connContext().Done():
-				t.Stop()
-			}
+			c.pause(d)
 		}
+	case fault:
+		// A cancelled or broken exchange: no credential was refused, but
+		// an AUTH loop must not be free (see MaxErrors).
+		c.countError()
 	}
 	c.answer(session.AUTH, r)
 }
@@ -201,13 +211,13 @@ func (c *conn) cmdAuth(arg []byte) {
 // it did.
 func (c *conn) noAuth() bool {
 	if len(c.mechanisms()) == 0 {
-		c.errors++
+		c.countError()
 		c.answer(session.AUTH, reply.NotImplemented("AUTH not available"))
 		return true
 	}
 	if !c.sm.TLS() && !c.srv.AllowInsecureAuth {
 		// RFC 4954 4: refuse credentials sent in clear.
-		c.errors++
+		c.countError()
 		c.answer(session.AUTH, reply.EncryptionRequired())
 		return true
 	}
@@ -215,23 +225,25 @@ func (c *conn) noAuth() bool {
 }
 
 // authExchange runs the SASL exchange. It returns nil on success, else the
-// reply and the error that ended it.
-func (c *conn) authExchange(srv sasl.Server, resp []byte) (*reply.Reply, error) {
+// reply, whether the client is at fault (it cancelled, or sent what the
+// exchange does not allow) and the error that ended it.
+func (c *conn) authExchange(srv sasl.Server, resp []byte) (r *reply.Reply, fault bool, err error) {
 	for {
-		c.stage.begin(c.cfg.commandTimeout)
+		ctx := c.stage.begin(c.cfg.commandTimeout)
 		var challenge []byte
 		var done bool
 		err := c.call("Auth", func() error {
 			var err error
-			challenge, done, err = srv.Next(&c.stage, resp)
+			challenge, done, err = srv.Next(ctx, resp)
 			return err
 		})
 		c.stage.end()
 		if done || err != nil {
 			if err == nil {
-				return nil, nil
+				return nil, false, nil
 			}
-			return c.authErrorReply(err), err
+			var mal *sasl.MalformedError
+			return c.authErrorReply(err), errors.As(err, &mal), err
 		}
 		// RFC 4954 4: a 334 challenge, base64-encoded.
 		c.reply(reply.AuthChallenge(base64.StdEncoding.EncodeToString(challenge)))
@@ -247,26 +259,32 @@ func (c *conn) authExchange(srv sasl.Server, resp []byte) (*reply.Reply, error) 
 		var tooLong *textproto.LineTooLongError
 		switch {
 		case errors.As(rerr, &tooLong):
-			return reply.AuthLineTooLong(), rerr
+			// RFC 4954 4: the reader skipped the rest of the line.
+			return reply.AuthLineTooLong(), true, rerr
 		case errors.Is(rerr, errShutdown):
-			return c.cfg.canned.shutdown, rerr
+			return c.cfg.canned.shutdown, false, rerr
 		case rerr != nil:
 			c.closing = true
 			if isTimeout(rerr) {
-				return c.cfg.canned.timeout, rerr
+				return c.cfg.canned.timeout, false, rerr
 			}
-			return reply.AuthCancelled(), rerr
+			return reply.AuthCancelled(), false, rerr
 		case len(line) == 1 && line[0] == '*':
 			// RFC 4954 4: the client cancels with "*".
-			return reply.AuthCancelled(), errors.New("cancelled by client")
+			return reply.AuthCancelled(), true, errAuthCancelled
 		}
 		var ok bool
 		if resp, ok = decodeResponse(line); !ok {
-			c.errors++
-			return reply.ParamSyntax("Invalid base64 in response"), errors.New("invalid base64")
+			return reply.ParamSyntax("Invalid base64 in response"), true, errAuthBase64
 		}
 	}
 }
+
+// Errors that end an AUTH exchange on the client's side.
+var (
+	errAuthCancelled = errors.New("smtp server: AUTH cancelled by the client")
+	errAuthBase64    = errors.New("smtp server: invalid base64 in AUTH response")
+)
 
 // authErrorReply maps a SASL error to its reply (RFC 4954 6).
 func (c *conn) authErrorReply(err error) *reply.Reply {
@@ -279,7 +297,6 @@ func (c *conn) authErrorReply(err error) *reply.Reply {
 	case errors.Is(err, errBackendPanic):
 		return reply.TemporaryAuthFailure()
 	case errors.As(err, &mal):
-		c.errors++
 		return reply.ParamSyntax("Malformed authentication response")
 	case errors.As(err, &ae) && !ae.Temporary():
 		return reply.AuthFailed()
@@ -289,10 +306,7 @@ func (c *conn) authErrorReply(err error) *reply.Reply {
 }
 
 func (c *conn) authEvent(mech, user string, err error) {
-	if c.cfg.events == nil {
-		return
-	}
-	c.cfg.events.Event(&c.pub, Event{Kind: EventAuth, Mechanism: mech, Identity: user, Err: err})
+	c.emit(Event{Kind: EventAuth, Mechanism: mech, Identity: user, Err: err})
 }
 
 // decodeResponse decodes a base64 SASL message; "=" is the empty message

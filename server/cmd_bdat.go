@@ -66,18 +66,34 @@ func equalFoldASCII(b []byte, s string) bool {
 // backend's Data as an io.Reader. When a chunk ends it answers the chunk,
 // reads the next BDAT command and goes on, in the connection's goroutine,
 // so a chunked message streams like a DATA one (RFC 3030 2).
+//
+// The limits count what the backend receives, after the policy made bare
+// LFs CRLF, as the DotReader does for DATA: the same message gets the same
+// answer whichever way it came.
 type bdatState struct {
 	c         *conn
 	filter    textproto.BDATFilter
 	binary    bool // BODY=BINARYMIME: taken verbatim (RFC 3030 3)
-	src       io.Reader
-	size      int64 // of the current chunk
-	last      bool  // the current chunk is the last
-	chunkDone bool
-	total     int64
-	err       error // sticky: io.EOF at the end of the message
-	pending   []byte
+	cr        *textproto.ChunkReader
+	src       io.Reader // cr, or the filter over it
+	size      int64     // of the current chunk
+	last      bool      // the current chunk is the last
+	chunkDone bool      // the current chunk was read to its end
+	answered  bool      // the current chunk (not the last) was answered
+	n         int64     // octets given to the backend: what MaxMessageBytes counts
+	lineLen   int       // text octets of the current line given to the backend
+	err       error     // sticky: io.EOF at the end of the message
+	pending   []byte    // the command that interrupted the transfer
+	spill     []byte    // the unread end of the current chunk, in spillBuf
+	spillBuf  [spillSize]byte
 }
+
+// spillSize holds what the filter may still have of a chunk once the
+// chunk's last octet came in: at most one read's worth of input (textproto
+// reads 512 octets at a time), doubled if every octet is a bare LF that
+// becomes CRLF. A chunk whose end does not fit is answered on the
+// backend's next read instead.
+const spillSize = 1024 + 16
 
 // cmdBDAT answers BDAT (RFC 3030 2): it starts a chunked message, hands it
 // to the backend as one stream and answers the chunks and the message.
@@ -90,7 +106,7 @@ func (c *conn) cmdBDAT(arg []byte) {
 	if !c.srv.EnableChunking || !c.sm.Extended() {
 		// Not advertised: still skip the octets (RFC 3030 2).
 		if c.discardChunk(size) {
-			c.errors++
+			c.countError()
 			c.answer(session.BDAT, reply.NotImplemented("BDAT not offered"))
 		}
 		return
@@ -99,9 +115,7 @@ func (c *conn) cmdBDAT(arg []byte) {
 		c.bdat = &bdatState{}
 	}
 	b := c.bdat
-	pending := b.pending[:0]
-	b.filter.Reset(c.srv.Policy)
-	*b = bdatState{c: c, binary: c.mailParams.Body == envelope.BodyBinaryMIME, pending: pending, filter: b.filter}
+	b.reset(c)
 	b.startChunk(size, last)
 
 	perRcpt, err := c.deliver(b)
@@ -112,10 +126,14 @@ func (c *conn) cmdBDAT(arg []byte) {
 		// rest of the message, chunk by chunk.
 		io.Copy(io.Discard, b)
 	case b.err == nil:
-		// The backend refused: skip the rest of this chunk and answer
-		// it; the client must send no more chunks (RFC 3030 2).
-		if !b.chunkDone {
-			if _, derr := io.Copy(io.Discard, b.src); derr != nil {
+		// The backend refused. RFC 3030 2: the client must send no more
+		// chunks once one was refused; the refusal answers the current
+		// chunk, or the next BDAT when this one was answered already.
+		if b.answered {
+			b.nextChunk()
+		}
+		if b.err == nil {
+			if derr := b.cr.Discard(); derr != nil {
 				b.err = derr
 			}
 		}
@@ -129,7 +147,7 @@ func (c *conn) cmdBDAT(arg []byte) {
 	case b.err == io.EOF:
 		c.sm.ApplyBDAT(true)
 		c.answerMessage(perRcpt, err)
-		c.resetTransaction(true)
+		c.endMessage()
 	case b.err == errBDATAborted:
 		// RFC 3030 2: only BDAT continues a chunked message (NOOP was
 		// answered in nextChunk). Any other command ends it: the chunks
@@ -143,10 +161,7 @@ func (c *conn) cmdBDAT(arg []byte) {
 		if session.ParseCommand(verb) != session.RSET {
 			c.resetTransaction(true) // RSET does it itself
 		}
-		if c.srv.Trace != nil {
-			c.traceCommand(line, false)
-		}
-		c.command(line)
+		c.command(line) // traced when it was read
 	case b.err == errBDATSyntax:
 		c.closing = true
 	case b.err == errTooManyErrors:
@@ -165,74 +180,166 @@ func (c *conn) cmdBDAT(arg []byte) {
 	}
 }
 
+// reset prepares b for a new message of c.
+func (b *bdatState) reset(c *conn) {
+	b.c = c
+	b.filter.Reset(c.srv.Policy)
+	b.binary = c.mailParams.Body == envelope.BodyBinaryMIME
+	b.n, b.lineLen = 0, 0
+	b.err = nil
+	b.pending = b.pending[:0]
+	b.spill = nil
+}
+
 // failMessage answers the current chunk with r and ends the transaction
 // (RFC 3030 2: after a failed chunk the transaction is over).
 func (c *conn) failMessage(r *reply.Reply) {
 	c.sm.Fail(session.BDAT)
 	c.reply(r)
-	c.resetTransaction(true)
+	c.endMessage()
 }
 
-// startChunk sets up the reading of a chunk of size octets. Past the
-// message size limit it skips the chunk and fails the stream with a
-// *textproto.MessageTooLargeError.
-func (b *bdatState) startChunk(size int64, last bool) bool {
+// startChunk sets up the reading of a chunk of size octets.
+func (b *bdatState) startChunk(size int64, last bool) {
 	c := b.c
-	b.size, b.last, b.chunkDone = size, last, false
+	b.size, b.last, b.chunkDone, b.answered = size, last, false, false
 	c.startData() // RFC 5321 4.5.3.2.5
-	cr := c.tr.ChunkReader(size)
-	b.total += size
-	if max := c.cfg.maxMessage; max > 0 && (b.total > max || b.total < 0) {
-		if err := cr.Discard(); err != nil {
-			b.err = err
-			return false
-		}
-		b.chunkDone = true
-		b.err = &textproto.MessageTooLargeError{Limit: max}
-		return false
-	}
+	b.cr = c.tr.ChunkReader(size)
 	if b.binary {
-		b.src = cr
+		b.src = b.cr
 	} else {
-		b.src = b.filter.Chunk(cr, last)
+		b.src = b.filter.Chunk(b.cr, last)
 	}
-	return true
 }
 
 // Read implements io.Reader over the whole chunked message.
 func (b *bdatState) Read(p []byte) (int, error) {
-	for b.err == nil {
+	for {
+		if len(b.spill) > 0 {
+			n := copy(p, b.spill)
+			b.spill = b.spill[n:]
+			return n, nil
+		}
+		if b.err != nil {
+			return 0, b.err
+		}
 		if !b.chunkDone {
-			n, err := b.src.Read(p)
-			switch {
-			case err == io.EOF:
-				b.chunkDone = true
-			case err != nil:
-				b.err = err
+			n, err := b.readChunk(p)
+			if n > 0 || err != nil {
 				return n, err
-			}
-			if n > 0 {
-				return n, nil
 			}
 			continue
 		}
 		if b.last {
 			b.err = io.EOF
 			b.c.stage.extend(b.c.cfg.dataTimeout) // RFC 5321 4.5.3.2.6
-			break
+			continue
 		}
 		b.nextChunk()
 	}
-	return 0, b.err
 }
 
-// nextChunk answers the chunk just read and reads the next command: BDAT
-// continues the message, NOOP is answered, anything else aborts it.
-func (b *bdatState) nextChunk() {
+// readChunk reads from the current chunk into p, counting what it gives.
+// Once the last octet of the chunk has come in, the chunk is answered at
+// once rather than on the backend's next read: the client may be waiting
+// for that reply.
+func (b *bdatState) readChunk(p []byte) (int, error) {
+	n, err := b.src.Read(p)
+	n = b.count(p[:n])
+	switch {
+	case b.err != nil:
+		return n, nil // the error comes with the next read
+	case err == io.EOF:
+		b.endChunk()
+		return n, nil
+	case err != nil:
+		b.err = err
+		return n, err
+	}
+	if b.cr.Remaining() == 0 {
+		b.finishChunk()
+	}
+	return n, nil
+}
+
+// finishChunk reads what the filter still holds of a chunk whose octets
+// have all come in into the spill, so that the chunk is checked against
+// the limits and answered now.
+func (b *bdatState) finishChunk() {
+	buf := b.spillBuf[:0]
+	for len(buf) < len(b.spillBuf) {
+		n, err := b.src.Read(b.spillBuf[len(buf):])
+		buf = buf[:len(buf)+b.count(b.spillBuf[len(buf):len(buf)+n])]
+		switch {
+		case b.err != nil:
+		case err == io.EOF:
+			b.endChunk()
+		case err != nil:
+			b.err = err
+		case n > 0:
+			continue
+		}
+		break
+	}
+	b.spill = buf
+}
+
+// endChunk marks the current chunk read, and answers it if it is not the
+// last (RFC 3030 2: every chunk but the last is answered on its own).
+func (b *bdatState) endChunk() {
+	b.chunkDone = true
+	if b.last || b.answered {
+		return
+	}
+	b.answered = true
 	c := b.c
-	// RFC 3030 2: every chunk but the last is answered on its own.
 	c.sm.ApplyBDAT(false)
 	c.reply(reply.ChunkReceived(b.size))
+	if err := c.flush(); err != nil {
+		b.err = err
+	}
+}
+
+// count checks p, about to be given to the backend, against
+// MaxMessageBytes and MaxTextLineLength, as the DotReader does for DATA,
+// and returns how much of it may be given. On a violation it skips the
+// rest of the chunk and records the error, which the next read returns.
+func (b *bdatState) count(p []byte) int {
+	c := b.c
+	n := len(p)
+	var fail error
+	if maxLn := c.cfg.maxTextLine; maxLn > 0 && !b.binary {
+		// RFC 5321 4.5.3.1.6: the text line limit counts the CRLF.
+		for i, x := range p {
+			if x == '\r' || x == '\n' {
+				b.lineLen = 0
+				continue
+			}
+			if b.lineLen++; b.lineLen > maxLn-2 {
+				n, fail = i, &textproto.LineTooLongError{Limit: maxLn}
+				break
+			}
+		}
+	}
+	if max := c.cfg.maxMessage; max > 0 && b.n+int64(n) > max {
+		// RFC 1870 6.1, RFC 5321 4.5.3.1.10.
+		n, fail = int(max-b.n), &textproto.MessageTooLargeError{Limit: max}
+	}
+	b.n += int64(n)
+	if fail != nil && b.err == nil {
+		b.chunkDone = true
+		if err := b.cr.Discard(); err != nil {
+			fail = err // the connection failed
+		}
+		b.err = fail
+	}
+	return n
+}
+
+// nextChunk reads the next command once a chunk was read and answered:
+// BDAT continues the message, NOOP is answered, anything else aborts it.
+func (b *bdatState) nextChunk() {
+	c := b.c
 	for {
 		line, err := c.readCommand()
 		if err != nil {
@@ -269,7 +376,12 @@ func (b *bdatState) nextChunk() {
 			b.startChunk(size, last)
 			return
 		case session.NOOP:
+			c.junk()
 			c.reply(c.cfg.canned.ok)
+			if c.tooManyErrors() {
+				b.err = errTooManyErrors
+				return
+			}
 		default:
 			b.pending = append(b.pending[:0], line...)
 			b.err = errBDATAborted
@@ -281,7 +393,7 @@ func (b *bdatState) nextChunk() {
 // bdatSyntax answers a malformed BDAT. Where its chunk ends is unknown,
 // so the connection cannot stay in step: it is closed.
 func (c *conn) bdatSyntax() {
-	c.errors++
+	c.countError()
 	c.reply(reply.ParamSyntax("Malformed BDAT command; closing connection"))
 	c.closing = true
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/internal/session"
@@ -15,17 +16,27 @@ import (
 func (c *conn) cmdData(arg []byte) {
 	if len(arg) > 0 {
 		// RFC 5321 4.1.1.4: DATA takes no argument.
-		c.errors++
+		c.countError()
 		c.answer(session.DATA, reply.ParamSyntax("DATA takes no argument"))
 		return
 	}
 	if c.mailParams.Body == envelope.BodyBinaryMIME {
 		// RFC 3030 3: a BINARYMIME message can only be sent with BDAT.
-		c.errors++
+		c.countError()
 		c.answer(session.DATA, reply.BadSequence("BODY=BINARYMIME requires BDAT"))
 		return
 	}
 	c.answer(session.DATA, c.cfg.canned.startData)
+	// The client waits for the 354 (RFC 5321 4.5.3.2.4: 2 minutes; DATA
+	// ends a pipelined group, RFC 2920 3.1): send it now, not when the
+	// backend first reads. A client that sent its message without
+	// waiting is not waiting for it: it goes with the final reply.
+	if !c.inputBuffered() {
+		if err := c.flush(); err != nil {
+			c.closing = true
+			return
+		}
+	}
 
 	dr := c.tr.DotReader(textproto.DataLimits{
 		MaxSize:       c.cfg.maxMessage,
@@ -52,6 +63,18 @@ func (c *conn) cmdData(arg []byte) {
 		}
 	}
 	c.answerMessage(perRcpt, err)
+	c.endMessage()
+}
+
+// endMessage ends the transaction after the reply to its message: the
+// reply goes out before the backend's Reset runs, unless more commands
+// are waiting (then it goes with their replies, RFC 2920 3.1).
+func (c *conn) endMessage() {
+	if !c.inputBuffered() {
+		if err := c.flush(); err != nil {
+			c.closing = true
+		}
+	}
 	c.resetTransaction(true)
 }
 
@@ -75,19 +98,60 @@ func (b *dataBody) Read(p []byte) (int, error) {
 
 // deliver hands the message to the backend: LMTPData in LMTP mode when the
 // session has it, else Data.
-func (c *conn) deliver(body io.Reader) (perRcpt []error, err error) {
-	c.stage.begin(c.cfg.dataTimeout)
+func (c *conn) deliver(src io.Reader) (perRcpt []error, err error) {
+	d := &dataCall{body: msgReader{src: src}}
+	ctx := c.stage.start(&d.ctx, c.cfg.dataTimeout)
+	body := &d.body
 	if ls, ok := c.sess.(LMTPSession); ok && c.srv.LMTP {
 		err = c.call("LMTPData", func() error {
 			var err error
-			perRcpt, err = ls.LMTPData(&c.stage, body)
+			perRcpt, err = ls.LMTPData(ctx, body)
 			return err
 		})
 	} else {
-		err = c.call("Data", func() error { return c.sess.Data(&c.stage, body) })
+		err = c.call("Data", func() error { return c.sess.Data(ctx, body) })
 	}
+	body.close()
 	c.stage.end()
 	return perRcpt, err
+}
+
+// dataCall is what the backend gets for one message, in one allocation:
+// the context of its Data and the message reader.
+type dataCall struct {
+	ctx  callCtx
+	body msgReader
+}
+
+// errReaderClosed is what a message reader returns once Data has
+// returned.
+var errReaderClosed = errors.New("smtp server: message reader used after Data returned")
+
+// msgReader is the io.Reader given to Data for one message. It reads the
+// message from the connection until Data returns, then fails for good, so
+// that a reader kept past Data can never read the commands or the message
+// that come next. The lock only matters to a backend that breaks the rule
+// and reads from another goroutine after Data returned: close waits for
+// that read instead of racing with the connection's own.
+type msgReader struct {
+	mu  sync.Mutex
+	src io.Reader // nil once Data returned
+}
+
+func (r *msgReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.src == nil {
+		return 0, errReaderClosed
+	}
+	return r.src.Read(p)
+}
+
+// close ends the reader.
+func (r *msgReader) close() {
+	r.mu.Lock()
+	r.src = nil
+	r.mu.Unlock()
 }
 
 // dataViolation returns the reply for an error of the data stream that
@@ -122,6 +186,9 @@ func (c *conn) dataViolation(err error) *reply.Reply {
 func (c *conn) answerMessage(perRcpt []error, err error) {
 	r := c.messageReply("Data", err)
 	if !c.srv.LMTP {
+		if r.Code.IsPositive() {
+			c.forgive()
+		}
 		c.reply(r)
 		return
 	}
@@ -134,6 +201,9 @@ func (c *conn) answerMessage(perRcpt []error, err error) {
 			} else {
 				ri = c.cfg.canned.localError
 			}
+		}
+		if ri.Code.IsPositive() {
+			c.forgive()
 		}
 		c.reply(ri)
 		c.recipientEvent(to, ri)
@@ -154,10 +224,10 @@ func (c *conn) resetTransaction(force bool) {
 	open := c.sm.InTransaction()
 	c.mailParams = envelope.MailParams{}
 	c.rcpts = c.rcpts[:0]
-	c.nrcpts = 0
+	c.nrcpts, c.overshoot = 0, 0
 	if (force || open) && c.sess != nil {
-		c.stage.begin(c.cfg.commandTimeout)
-		c.call("Reset", func() error { c.sess.Reset(&c.stage); return nil })
+		ctx := c.stage.begin(c.cfg.commandTimeout)
+		c.call("Reset", func() error { c.sess.Reset(ctx); return nil })
 		c.stage.end()
 	}
 }

@@ -12,7 +12,7 @@ import (
 func (c *conn) cmdHello(cmd session.Command, arg []byte) *reply.Reply {
 	if len(arg) == 0 {
 		// RFC 5321 4.1.1.1: the domain (or address literal) is required.
-		c.errors++
+		c.countError()
 		return reply.ParamSyntax("Domain name or address literal required")
 	}
 	// RFC 5321 4.1.4: the greeting resets the session like RSET. The
@@ -29,9 +29,7 @@ func (c *conn) cmdHello(cmd session.Command, arg []byte) *reply.Reply {
 	}
 	helo := string(name)
 	c.pub.setHello(helo)
-	if c.events() {
-		c.cfg.events.Event(&c.pub, Event{Kind: EventHello, Command: cmd.String(), Hello: helo})
-	}
+	c.emit(Event{Kind: EventHello, Command: cmd.String(), Hello: helo})
 	if cmd == session.HELO {
 		// RFC 5321 4.1.1.1: "250 domain"; no extensions.
 		return c.cfg.canned.helo

@@ -12,15 +12,17 @@ import (
 func (c *conn) cmdMail(arg []byte) *reply.Reply {
 	if c.srv.AuthRequired && !c.sm.Authenticated() {
 		// RFC 4954 6: 530 5.7.0 until the client authenticates.
+		c.countError()
 		return c.cfg.canned.authRequired
 	}
 	from, params, err := envelope.ParseMailCommand(string(arg), c.parseOptions(true))
 	if err != nil {
-		c.errors++
+		c.countError()
 		return envelopeReply(err)
 	}
 	if c.cfg.maxMessage > 0 && params.Size > c.cfg.maxMessage {
 		// RFC 1870 6.1: a declared size over the fixed maximum gets 552.
+		c.countError()
 		return reply.MessageTooBig(c.cfg.maxMessage)
 	}
 	// RFC 5321 4.5.3.2.2: the client waits 5 minutes for the reply.
@@ -30,8 +32,9 @@ func (c *conn) cmdMail(arg []byte) *reply.Reply {
 	if r.Code.IsPositive() {
 		c.mailParams = params
 		c.rcpts = c.rcpts[:0]
-		c.nrcpts = 0
+		c.nrcpts, c.overshoot = 0, 0
 	}
+	c.refused(r)
 	return r
 }
 
@@ -39,14 +42,19 @@ func (c *conn) cmdMail(arg []byte) *reply.Reply {
 func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
 	to, params, err := envelope.ParseRcptCommand(string(arg), c.parseOptions(false))
 	if err != nil {
-		c.errors++
+		c.countError()
 		r := envelopeReply(err)
 		c.recipientEvent(to, r)
 		return r
 	}
 	if c.cfg.maxRcpts > 0 && c.nrcpts >= c.cfg.maxRcpts {
 		// RFC 5321 4.5.3.1.10: 452 4.5.3; the client sends the other
-		// recipients in a later transaction.
+		// recipients in a later transaction. A client that goes on past
+		// MaxRecipientOvershoot of them is not listening: each further
+		// one is an error too (Postfix's smtpd_recipient_overshoot_limit).
+		if c.overshoot++; c.cfg.maxOvershoot > 0 && c.overshoot > c.cfg.maxOvershoot {
+			c.countError()
+		}
 		c.recipientEvent(to, c.cfg.canned.tooManyRcpts)
 		return c.cfg.canned.tooManyRcpts
 	}
@@ -61,6 +69,7 @@ func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
 			c.rcpts = append(c.rcpts, to)
 		}
 	}
+	c.refused(r)
 	c.recipientEvent(to, r)
 	return r
 }
@@ -69,8 +78,8 @@ func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
 // deadline and returns its reply: ok for nil, the backend's own reply
 // (positive or not) when it returned a *reply.Reply, else 451.
 func (c *conn) ask(method string, ok *reply.Reply, f func(ctx context.Context) error) *reply.Reply {
-	c.stage.begin(c.cfg.commandTimeout)
-	err := c.call(method, func() error { return f(&c.stage) })
+	ctx := c.stage.begin(c.cfg.commandTimeout)
+	err := c.call(method, func() error { return f(ctx) })
 	c.stage.end()
 	if err == nil {
 		return ok

@@ -10,7 +10,7 @@ import (
 func (c *conn) cmdRset(arg []byte) *reply.Reply {
 	if len(arg) > 0 {
 		// RFC 5321 4.1.1.5: rset = "RSET" CRLF.
-		c.errors++
+		c.countError()
 		return reply.ParamSyntax("RSET takes no argument")
 	}
 	c.resetTransaction(true)
@@ -30,7 +30,7 @@ func (c *conn) cmdVrfy(arg []byte) *reply.Reply {
 		return reply.NotImplemented("VRFY disabled")
 	}
 	if len(arg) == 0 {
-		c.errors++
+		c.countError()
 		return reply.ParamSyntax("VRFY needs a user name or mailbox")
 	}
 	v, ok := c.sess.(VerifySession)
@@ -38,9 +38,13 @@ func (c *conn) cmdVrfy(arg []byte) *reply.Reply {
 		// RFC 5321 3.5.3: 252 when the server will not verify.
 		return c.cfg.canned.cannotVRFY
 	}
-	return c.ask("Verify", c.cfg.canned.cannotVRFY, func(ctx context.Context) error {
+	r := c.ask("Verify", c.cfg.canned.cannotVRFY, func(ctx context.Context) error {
 		return v.Verify(ctx, string(arg))
 	})
+	// A refused VRFY is an error, as a refused RCPT is: otherwise VRFY
+	// would be the cheaper address-harvesting oracle.
+	c.refused(r)
+	return r
 }
 
 // cmdExpn answers EXPN (RFC 5321 4.1.1.7): mailing lists are not expanded

@@ -10,13 +10,13 @@ import (
 // cmdStartTLS answers STARTTLS and runs the handshake (RFC 3207 4).
 func (c *conn) cmdStartTLS(arg []byte) {
 	if c.srv.TLSConfig == nil {
-		c.errors++
+		c.countError()
 		c.answer(session.STARTTLS, reply.NotImplemented("STARTTLS not offered"))
 		return
 	}
 	if len(arg) > 0 {
 		// RFC 3207 4: "STARTTLS" with no parameters; 501 otherwise.
-		c.errors++
+		c.countError()
 		c.answer(session.STARTTLS, reply.ParamSyntax("STARTTLS takes no argument"))
 		return
 	}
@@ -47,6 +47,7 @@ func (c *conn) cmdStartTLS(arg []byte) {
 	c.setRawConn(tc) // TLS: no idle path
 	// RFC 3207 4.2: the server forgets what it knew from the client (the
 	// EHLO name and any transaction; no AUTH could have come before a
-	// STARTTLS, or it is dropped too). The client must send EHLO again.
-	c.resetTransaction(false)
+	// STARTTLS, or it is dropped too), and so must the backend, whether a
+	// transaction was open or not. The client must send EHLO again.
+	c.resetTransaction(true)
 }

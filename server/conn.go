@@ -3,10 +3,8 @@ package server
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -71,8 +69,13 @@ type conn struct {
 	wdeadline    time.Time // the write deadline last set
 	deadlineSet  bool      // waitIdle set the deadline of the next command
 
-	errors       int
+	errors       int // see countError and forgive
+	junkCmds     int // see junk
+	overshoot    int // recipients past MaxRecipients in this transaction
 	authFailures int
+	authRefused  bool     // the backend refused a credential in this AUTH exchange
+	errorPause   bool     // the next wait for a command waits ErrorDelay first (see countError)
+	pendErr      error    // the read error found by pauseReading, after pend
 	mechs        []string // SASL mechanisms of the session
 	mechsDone    bool
 
@@ -125,8 +128,25 @@ func (c *conn) serve() {
 	// Kept small, like loop: these frames stay on the stack of every idle
 	// connection, and a stack under a quarter used can shrink at GC.
 	defer c.finish()
+	defer c.recoverPanic()
 	if c.start() {
 		c.loop()
+	}
+}
+
+// errPanic is the reason a connection ended on a recovered panic.
+var errPanic = errors.New("smtp server: panic serving the connection")
+
+// recoverPanic is the last line of defence, as in net/http: a panic in
+// code the server calls that is not a Session method (a TLS callback such
+// as GetCertificate, a log handler) or in the server itself ends this
+// connection, logged with its stack, and never the process. Backend and
+// Events panics are recovered where they are called, and the connection
+// goes on.
+func (c *conn) recoverPanic() {
+	if p := recover(); p != nil {
+		c.logPanic("smtp: panic serving connection", p)
+		c.endErr = errPanic
 	}
 }
 
@@ -149,10 +169,10 @@ func (c *conn) start() bool {
 
 	// The backend's session.
 	var sess Session
-	c.stage.begin(c.cfg.greetingTimeout)
+	ctx := c.stage.begin(c.cfg.greetingTimeout)
 	err := c.call("NewSession", func() error {
 		var err error
-		sess, err = c.srv.Backend.NewSession(&c.stage, &c.pub)
+		sess, err = c.srv.Backend.NewSession(ctx, &c.pub)
 		return err
 	})
 	c.stage.end()
@@ -199,8 +219,14 @@ func (c *conn) next() bool {
 		}
 		return false
 	}
+	if c.errorPause && !c.inputBuffered() {
+		// The client waits for the replies to an error past
+		// SoftErrorLimit: they go out after ErrorDelay.
+		c.errorPause = false
+		c.pauseReading(c.cfg.errorDelay)
+	}
 	var err error
-	if c.rc != nil && c.tr.Buffered() == 0 {
+	if c.rc != nil && !c.inputBuffered() {
 		// Nothing left to answer: flush, then wait without buffers.
 		if err = c.flush(); err == nil {
 			err = c.waitIdle()
@@ -230,8 +256,11 @@ func (c *conn) next() bool {
 // closeTooManyErrors says 421 to a client that made too many errors (RFC
 // 5321 4.2.2 allows 421 in reply to any command).
 func (c *conn) closeTooManyErrors() {
+	// Not the reply to the command (a HELO or EHLO, whose reply has no
+	// enhanced code): this one has one (RFC 2034 4).
+	c.cmd = session.Unknown
 	c.reply(c.cfg.canned.tooManyErrors)
-	c.logger().Info("smtp: closing connection after too many errors", "conn", c.pub.id, "errors", c.errors)
+	c.logger().Info("smtp: closing connection after too many errors", "errors", c.errors)
 }
 
 // tooManyErrors reports whether the connection made MaxErrors errors.
@@ -259,7 +288,7 @@ func (c *conn) readCommand() ([]byte, error) {
 	}
 	line, err := c.tr.ReadLine(max, c.srv.Policy)
 	c.idle.Store(false)
-	if c.events() && err == nil {
+	if err == nil {
 		c.cmdStart = time.Now()
 	}
 	return line, err
@@ -311,8 +340,96 @@ func isTimeout(err error) bool {
 // protocolError answers a protocol error and counts it; after MaxErrors
 // the connection gets 421 and is closed (see next).
 func (c *conn) protocolError(r *reply.Reply) {
-	c.errors++
+	c.countError()
 	c.reply(r)
+}
+
+// countError counts an error of the client towards MaxErrors (the
+// command loop closes the connection when it is reached). Past
+// SoftErrorLimit the replies that answer it go out only after ErrorDelay
+// (see next), as in Postfix: a client looping on errors, AUTH cancels or
+// refused recipients pays a delay for each round trip. A pipelined batch
+// of errors waits once, when it has been answered: it makes no round
+// trip, and MaxErrors ends it.
+func (c *conn) countError() {
+	c.errors++
+	if c.cfg.errorDelay > 0 && c.cfg.softErrors > 0 && c.errors > c.cfg.softErrors && !c.tooManyErrors() {
+		c.errorPause = true
+	}
+}
+
+// junk counts a command that moves no mail (NOOP, RSET, VRFY, EXPN, HELP,
+// a repeated greeting); past MaxJunkCommands each is an error too.
+func (c *conn) junk() {
+	c.junkCmds++
+	if c.cfg.maxJunk > 0 && c.junkCmds > c.cfg.maxJunk {
+		c.countError()
+	}
+}
+
+// refused counts a MAIL, RCPT or VRFY the backend (or a server policy)
+// refused as an error, as Postfix does; the server's own failure (the 451 4.3.0
+// for a failing backend) is not the client's fault, and a 421 closes the
+// connection anyway.
+func (c *conn) refused(r *reply.Reply) {
+	if r.Code.IsPositive() || r == c.cfg.canned.localError || r.Code == reply.CodeServiceNotAvailable {
+		return
+	}
+	c.countError()
+}
+
+// forgive starts the error and junk counts again once a message was
+// accepted: MaxErrors counts the errors made without delivering mail.
+func (c *conn) forgive() {
+	c.errors, c.junkCmds = 0, 0
+}
+
+// pause waits d, or until the connection's context ends (Close).
+func (c *conn) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.stage.connContext().Done():
+	}
+}
+
+// pauseReading waits d as pause does, reading what the client sends
+// meanwhile (kept for the next commands): a client that has closed its
+// side, or whose connection failed, is not waited for, since no reply can
+// slow it down any more. Called only when no input is buffered.
+func (c *conn) pauseReading(d time.Duration) {
+	end := time.Now().Add(d)
+	c.slab = c.srv.slabs.Get().(*[]byte)
+	buf := (*c.slab)[:0]
+	defer func() {
+		c.nc.SetReadDeadline(c.deadline)
+		if len(buf) == 0 {
+			c.srv.slabs.Put(c.slab)
+			c.slab, c.pend = nil, nil
+		} else {
+			c.pend = buf
+		}
+	}()
+	for len(buf) < cap(buf) && time.Now().Before(end) {
+		c.nc.SetReadDeadline(end)
+		n, err := c.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == nil:
+			continue
+		case isTimeout(err):
+			if c.stage.connContext().Err() != nil {
+				return // Close
+			}
+			continue
+		}
+		c.pendErr = err // EOF, reset, closed: served once the bytes are
+		return
+	}
+	if len(buf) == cap(buf) {
+		c.pause(time.Until(end)) // no room for more: just wait
+	}
 }
 
 // command dispatches one command line.
@@ -353,6 +470,14 @@ func (c *conn) command(line []byte) {
 		}
 		c.protocolError(r)
 		return
+	}
+	switch cmd {
+	case session.RSET, session.NOOP, session.VRFY, session.EXPN, session.HELP:
+		c.junk()
+	case session.HELO, session.EHLO, session.LHLO:
+		if c.sm.State() != session.StateConnected {
+			c.junk() // a greeting again, without STARTTLS in between
+		}
 	}
 	var r *reply.Reply
 	switch cmd {
@@ -432,12 +557,12 @@ func (c *conn) reply(r *reply.Reply) {
 	if c.srv.Trace != nil {
 		c.trace("S: ", c.out[start:])
 	}
-	if c.events() && c.verb != "" {
+	if c.verb != "" {
 		ev := Event{Kind: EventCommand, Command: c.verb, Reply: r}
 		if !c.cmdStart.IsZero() {
 			ev.Latency = time.Since(c.cmdStart)
 		}
-		c.cfg.events.Event(&c.pub, ev)
+		c.emit(ev)
 	}
 }
 
@@ -482,6 +607,13 @@ func (c *conn) flush() error {
 	return err
 }
 
+// inputBuffered reports whether the client has sent bytes the server has
+// read but not yet used: then it is not waiting for the replies queued so
+// far, which can go with the next ones (RFC 2920 3.1).
+func (c *conn) inputBuffered() bool {
+	return c.tr.Buffered() > 0 || len(c.pend) > 0 || c.pendErr != nil
+}
+
 // releaseOut gives the (flushed) reply buffer back to the pool, so an idle
 // connection holds none.
 func (c *conn) releaseOut() {
@@ -502,6 +634,9 @@ func (c *conn) releaseOut() {
 func (c *conn) Read(p []byte) (int, error) {
 	if c.pend != nil {
 		return c.readPending(p), nil
+	}
+	if err := c.pendErr; err != nil {
+		return 0, err // found by pauseReading
 	}
 	if c.rc == nil {
 		// TLS: no way to know whether the read would block.
@@ -622,17 +757,23 @@ func (c *conn) interruptIdle() {
 
 // finish ends the connection.
 func (c *conn) finish() {
+	// Last, even if what comes first panics, so that Shutdown returns
+	// only once every connection is done with the backend and the events.
+	defer c.srv.release(c)
 	if c.sess != nil {
-		c.stage.begin(c.cfg.commandTimeout)
 		if c.sm.InTransaction() {
-			c.call("Reset", func() error { c.sess.Reset(&c.stage); return nil })
+			ctx := c.stage.begin(c.cfg.commandTimeout)
+			c.call("Reset", func() error { c.sess.Reset(ctx); return nil })
+			c.stage.end()
 		}
-		err := c.call("Logout", func() error { return c.sess.Logout(&c.stage) })
+		ctx := c.stage.begin(c.cfg.commandTimeout)
+		err := c.call("Logout", func() error { return c.sess.Logout(ctx) })
 		c.stage.end()
 		if err != nil {
 			c.logError("Logout", err)
 		}
 	}
+	c.stage.closeConn(errConnClosed) // before the socket, as Close does
 	c.nc.Close()
 	c.putReader()
 	c.releaseOut()
@@ -640,13 +781,7 @@ func (c *conn) finish() {
 		c.srv.slabs.Put(c.slab)
 		c.slab, c.pend = nil, nil
 	}
-	c.stage.closeConn()
-	if c.cfg.events != nil {
-		c.cfg.events.Event(&c.pub, Event{Kind: EventDisconnect, Err: c.endErr})
-	}
-	// Last, so that Shutdown returns only once every connection is done
-	// with the backend and the events.
-	c.srv.release(c)
+	c.emit(Event{Kind: EventDisconnect, Err: c.endErr})
 }
 
 // call runs a backend method, turning a panic into an error that is
@@ -654,8 +789,7 @@ func (c *conn) finish() {
 func (c *conn) call(method string, f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.logger().Error("smtp: backend panic", "conn", c.pub.id, "method", method,
-				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			c.logPanic("smtp: backend panic", p, "method", method)
 			err = errBackendPanic
 		}
 	}()
@@ -691,7 +825,7 @@ func replyOf(err error) *reply.Reply {
 }
 
 func (c *conn) logError(method string, err error) {
-	c.logger().Error("smtp: backend error", "conn", c.pub.id, "method", method, "err", err)
+	c.logger().Error("smtp: backend error", "method", method, "err", err)
 }
 
 // handshake runs the server side of a TLS handshake and records its
@@ -713,11 +847,11 @@ func (c *conn) handshake(tc *tls.Conn, timeout time.Duration) bool {
 	tc.SetDeadline(time.Time{})
 	c.deadline, c.wdeadline = time.Time{}, time.Time{}
 	if err != nil {
-		c.cfg.events.Event(&c.pub, Event{Kind: EventTLS, Err: err})
+		c.emit(Event{Kind: EventTLS, Err: err})
 		return false
 	}
 	st := tc.ConnectionState()
 	c.pub.setTLS(&st)
-	c.cfg.events.Event(&c.pub, Event{Kind: EventTLS, TLS: &st})
+	c.emit(Event{Kind: EventTLS, TLS: &st})
 	return true
 }

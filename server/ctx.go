@@ -2,204 +2,257 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
 
-// stageCtx is the context given to the backend for one command: the
-// connection's context with the deadline of the RFC 5321 4.5.3.2 stage.
-//
-// One stageCtx lives in each connection and is reused for every call, and
-// its Done channel and timer are made only when a backend asks for Done,
-// so a backend that never looks costs nothing: context.WithDeadline per
-// command would cost several allocations and a timer on the hot path.
-// end closes Done (if made) when the call returns.
-type stageCtx struct {
-	base context.Context // the server's context
+// ErrMethodReturned is the cause (context.Cause) of the context given to
+// a backend method once that method has returned: a context kept after
+// its call is done for good.
+var ErrMethodReturned = errors.New("smtp server: the method given this context has returned")
 
-	mu       sync.Mutex
-	conn     context.Context // the connection's, made on first use
-	cancel   context.CancelFunc
-	closed   bool      // the connection ended
-	deadline time.Time // zero: none
-	gen      uint64    // call number, to ignore stale timers
-	done     chan struct{}
-	err      error
-	timer    *time.Timer
-	stop     func() bool // stops the parent's AfterFunc
+// errConnClosed is the cause of the connection's context once the
+// connection has ended.
+var errConnClosed = errors.New("smtp server: connection closed")
+
+// stageCtx holds what the backend's contexts of one connection share: the
+// server's context and the connection's, made on first use (most
+// connections never need one, and each would cost a cancelCtx and an entry
+// in the server context's children).
+type stageCtx struct {
+	base context.Context // the server's
+	cur  *callCtx        // the context of the call in progress, if any
+
+	mu     sync.Mutex
+	conn   context.Context // the connection's, made on first use
+	cancel context.CancelCauseFunc
+	closed error // the cause, once the connection ended
 }
 
-var _ context.Context = (*stageCtx)(nil)
-
-// connContext returns the connection's context, making it on first use:
-// most connections never need one, and each would cost a cancelCtx and an
-// entry in the server context's children.
+// connContext returns the connection's context, making it on first use.
 func (s *stageCtx) connContext() context.Context {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.connContextLocked()
-}
-
-func (s *stageCtx) connContextLocked() context.Context {
 	if s.conn == nil {
-		s.conn, s.cancel = context.WithCancel(s.base)
-		if s.closed {
-			s.cancel()
+		s.conn, s.cancel = context.WithCancelCause(s.base)
+		if s.closed != nil {
+			s.cancel(s.closed)
 		}
 	}
 	return s.conn
 }
 
-// closeConn ends the connection's context.
-func (s *stageCtx) closeConn() {
+// closeConn ends the connection's context with cause.
+func (s *stageCtx) closeConn(cause error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closed = true
+	if s.closed == nil {
+		s.closed = cause
+	}
 	if s.cancel != nil {
-		s.cancel()
+		s.cancel(cause)
 	}
 }
 
-// parentErr is the error of the connection's context, without making it.
-func (s *stageCtx) parentErrLocked() error {
-	if s.conn != nil {
-		return s.conn.Err()
-	}
-	if s.closed {
-		return context.Canceled
-	}
-	return s.base.Err()
-}
-
-// begin starts a call with the given timeout (0: no deadline).
-func (s *stageCtx) begin(timeout time.Duration) {
+// parentCause returns the cause of the end of the connection's context,
+// without making it; nil while it goes on.
+func (s *stageCtx) parentCause() error {
 	s.mu.Lock()
-	s.gen++
-	s.done = nil
-	s.err = nil
-	if timeout > 0 {
-		s.deadline = time.Now().Add(timeout)
-	} else {
-		s.deadline = time.Time{}
-	}
+	conn, closed := s.conn, s.closed
 	s.mu.Unlock()
+	switch {
+	case conn != nil:
+		return context.Cause(conn)
+	case closed != nil:
+		return closed
+	}
+	return context.Cause(s.base)
 }
 
-// extend moves the deadline to timeout from now, for Data once the end of
-// the message was read.
-func (s *stageCtx) extend(timeout time.Duration) {
-	if timeout <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return
-	}
-	s.deadline = time.Now().Add(timeout)
-	if s.timer != nil && s.done != nil {
-		s.timer.Reset(time.Until(s.deadline))
-	}
+// begin starts a backend call with the given timeout (0: no deadline) and
+// returns its context.
+func (s *stageCtx) begin(timeout time.Duration) *callCtx {
+	return s.start(&callCtx{}, timeout)
 }
 
-// end finishes a call: Done is closed and Err is Canceled from now on.
+// start is begin with a context the caller allocated (as part of a larger
+// value, to save an allocation).
+func (s *stageCtx) start(c *callCtx, timeout time.Duration) *callCtx {
+	c.st = s
+	if timeout > 0 {
+		c.deadline = time.Now().Add(timeout)
+	}
+	s.cur = c
+	return c
+}
+
+// end finishes the call in progress: its context is done from now on,
+// with the cause ErrMethodReturned.
 func (s *stageCtx) end() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cancelLocked(context.Canceled)
-}
-
-func (s *stageCtx) cancelLocked(err error) {
-	if s.err != nil {
-		return
-	}
-	s.err = err
-	if s.done != nil {
-		close(s.done)
-	}
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	if s.stop != nil {
-		s.stop()
-		s.stop = nil
+	if c := s.cur; c != nil {
+		s.cur = nil
+		c.finish()
 	}
 }
 
-// Deadline implements context.Context.
-func (s *stageCtx) Deadline() (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.deadline, !s.deadline.IsZero()
+// extend moves the deadline of the call in progress to timeout from now,
+// for Data once the end of the message was read (RFC 5321 4.5.3.2.6).
+func (s *stageCtx) extend(timeout time.Duration) {
+	if c := s.cur; c != nil && timeout > 0 {
+		c.extend(timeout)
+	}
 }
 
-// Done implements context.Context; the channel is made on first use.
-func (s *stageCtx) Done() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done != nil {
-		return s.done
-	}
-	s.done = make(chan struct{})
-	if s.err == nil {
-		s.err = s.parentErrLocked()
-		if s.err == nil && !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
-			s.err = context.DeadlineExceeded
-		}
-	}
-	if s.err != nil {
-		close(s.done)
-		return s.done
-	}
-	gen := s.gen
-	if !s.deadline.IsZero() {
-		fire := func() { s.expire(gen, context.DeadlineExceeded) }
-		if s.timer == nil {
-			s.timer = time.AfterFunc(time.Until(s.deadline), fire)
-		} else {
-			// A timer left from an earlier call: replace it, since its
-			// function holds the old call number.
-			s.timer.Stop()
-			s.timer = time.AfterFunc(time.Until(s.deadline), fire)
-		}
-	}
-	parent := s.connContextLocked()
-	s.stop = context.AfterFunc(parent, func() { s.expire(gen, context.Cause(parent)) })
-	return s.done
+// callCtx is the context given to the backend for one call: it ends when
+// the call returns, at the deadline of the RFC 5321 4.5.3.2 stage, or with
+// the connection (or the server, at Close), and stays done.
+//
+// It is a fresh value for every call, so that a context kept past its call
+// never comes back to life, but a small one: the child context and timer
+// that Done and Value need are made only when a backend asks for them.
+// Value (and so context.Cause) answers from that child, a real context of
+// the connection's, cancelled with this context's cause.
+type callCtx struct {
+	st *stageCtx
+
+	mu       sync.Mutex
+	deadline time.Time // zero: none
+	cause    error     // why it is done; nil while it is not
+	watch    *ctxWatch // made by Done or Value
 }
 
-func (s *stageCtx) expire(gen uint64, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gen != gen {
-		return
-	}
-	if err == context.DeadlineExceeded && !s.deadline.IsZero() && time.Now().Before(s.deadline) {
-		// The deadline was extended after the timer was set.
-		s.timer.Reset(time.Until(s.deadline))
-		return
-	}
-	if err == nil {
-		err = context.Canceled
-	}
-	s.cancelLocked(err)
+// ctxWatch is what a callCtx needs once a backend watches it.
+type ctxWatch struct {
+	child  context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer // the deadline; nil without one
+}
+
+var _ context.Context = (*callCtx)(nil)
+
+// Deadline implements context.Context. Data's deadline moves once, when
+// the end of the message is read (see Session.Data).
+func (c *callCtx) Deadline() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deadline, !c.deadline.IsZero()
+}
+
+// Done implements context.Context.
+func (c *callCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.watchLocked().child.Done()
 }
 
 // Err implements context.Context.
-func (s *stageCtx) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	if err := s.parentErrLocked(); err != nil {
-		return err
-	}
-	if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
+func (c *callCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checkLocked()
+	return errOf(c.cause)
+}
+
+// errOf is the context error of a context ended with cause: only a
+// deadline makes DeadlineExceeded (the server's context has none).
+func errOf(cause error) error {
+	switch cause {
+	case nil:
+		return nil
+	case context.DeadlineExceeded:
 		return context.DeadlineExceeded
 	}
-	return nil
+	return context.Canceled
 }
 
 // Value implements context.Context.
-func (s *stageCtx) Value(key any) any { return s.base.Value(key) }
+func (c *callCtx) Value(key any) any {
+	c.mu.Lock()
+	child := c.watchLocked().child
+	c.mu.Unlock()
+	return child.Value(key)
+}
+
+// watchLocked makes the child context, done now if c is, and the timer of
+// the deadline.
+func (c *callCtx) watchLocked() *ctxWatch {
+	if c.watch != nil {
+		return c.watch
+	}
+	w := &ctxWatch{}
+	w.child, w.cancel = context.WithCancelCause(c.st.connContext())
+	c.watch = w
+	c.checkLocked()
+	if c.cause != nil {
+		w.cancel(c.cause)
+	} else if !c.deadline.IsZero() {
+		w.timer = time.AfterFunc(time.Until(c.deadline), c.expire)
+	}
+	return w
+}
+
+// checkLocked ends c if its connection ended or its deadline passed.
+func (c *callCtx) checkLocked() {
+	if c.cause != nil {
+		return
+	}
+	if cause := c.st.parentCause(); cause != nil {
+		c.endLocked(cause)
+	} else if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		c.endLocked(context.DeadlineExceeded)
+	}
+}
+
+// endLocked makes c done with cause.
+func (c *callCtx) endLocked(cause error) {
+	if c.cause != nil {
+		return
+	}
+	c.cause = cause
+	if w := c.watch; w != nil {
+		w.cancel(cause)
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	}
+}
+
+// expire runs at the deadline.
+func (c *callCtx) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cause == nil && time.Now().Before(c.deadline) {
+		// The deadline was moved after the timer was set.
+		c.watch.timer.Reset(time.Until(c.deadline))
+		return
+	}
+	c.endLocked(context.DeadlineExceeded)
+}
+
+// finish ends the call: done with ErrMethodReturned, unless it was seen
+// done already (then that cause stays). A connection or server that ended
+// during the call without anyone looking is not asked about: the method
+// has returned, which is true either way, and the hot path skips a lock.
+func (c *callCtx) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watch != nil {
+		c.checkLocked() // the child may have been cancelled by its parent
+	}
+	c.endLocked(ErrMethodReturned)
+}
+
+// extend moves the deadline to timeout from now, unless c is done.
+func (c *callCtx) extend(timeout time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checkLocked()
+	if c.cause != nil {
+		return
+	}
+	c.deadline = time.Now().Add(timeout)
+	if w := c.watch; w != nil && w.timer != nil {
+		w.timer.Reset(time.Until(c.deadline))
+	}
+}

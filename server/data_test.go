@@ -5,12 +5,15 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/smtptest"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
 )
@@ -104,6 +107,9 @@ func TestBDATErrors(t *testing.T) {
 			"250 2.0.0 OK\r\n")
 		expectNoMessages(t, b)
 	})
+	// The refusal answers the chunk being read; the second chunk,
+	// pipelined, is refused and skipped.
+	refused := "552 5.2.2 Mailbox full\r\n503 5.5.1 Need MAIL before BDAT\r\n250 2.0.0 OK\r\n"
 	t.Run("refused by backend mid-message", func(t *testing.T) {
 		b := &testBackend{data: func(r io.Reader) (string, error) {
 			return "", reply.ExceededStorage("Mailbox full")
@@ -111,9 +117,28 @@ func TestBDATErrors(t *testing.T) {
 		lb := start(t, chunkingServer(b))
 		c := dial(t, lb)
 		c.Run(chunkS)
-		// The second chunk, pipelined, is refused and skipped.
 		c.Send("BDAT 3\r\nabcBDAT 3 LAST\r\ndefNOOP\r\n")
-		c.Expect("552 5.2.2 Mailbox full\r\n503 5.5.1 Need MAIL before BDAT\r\n250 2.0.0 OK\r\n")
+		c.Expect(refused)
+		expectNoMessages(t, b)
+	})
+	// A chunk is answered once it has arrived: a refusal after a whole
+	// chunk was read answers the next BDAT (one reply per command, RFC
+	// 3030 2), whose chunk is skipped.
+	t.Run("refused by backend after a whole chunk", func(t *testing.T) {
+		b := &testBackend{data: func(r io.Reader) (string, error) {
+			if _, err := io.ReadFull(r, make([]byte, 3)); err != nil {
+				return "", err
+			}
+			return "", reply.ExceededStorage("Mailbox full")
+		}}
+		lb := start(t, chunkingServer(b))
+		c := dial(t, lb)
+		c.Run(chunkS)
+		c.Send("BDAT 3\r\nabc")
+		c.Expect("250 2.0.0 3 octets received\r\n")
+		c.Send("BDAT 3\r\ndefBDAT 3 LAST\r\nghiNOOP\r\n")
+		c.Expect(refused)
+		expectNoMessages(t, b)
 	})
 	t.Run("malformed", func(t *testing.T) {
 		lb := start(t, chunkingServer(&testBackend{}))
@@ -437,5 +462,195 @@ func TestDataCut(t *testing.T) {
 				t.Errorf("stored %+v", m)
 			}
 		})
+	}
+}
+
+// sendMessage sends body as a whole message: with DATA (dot-stuffing is
+// not needed for these bodies) or in one BDAT LAST chunk.
+func sendMessage(c *smtptest.Conn, verb, body string) {
+	if verb == "DATA" {
+		c.Run("C: DATA\nS: 354 Start mail input; end with <CRLF>.<CRLF>\n")
+		c.Send(body + ".\r\n")
+		return
+	}
+	c.Send("BDAT " + strconv.Itoa(len(body)) + " LAST\r\n" + body)
+}
+
+// TestDataAndBDATLimitsAgree: the size and text line limits count what the
+// backend receives, after bare LFs were made CRLF, so DATA and BDAT give
+// the same answer for the same message: 552 5.3.4 (RFC 1870 6.1, RFC 5321
+// 4.5.3.1.10) or 500 5.5.2, never a message larger than the limit.
+func TestDataAndBDATLimitsAgree(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxBytes  int64
+		maxLine   int
+		body      string // ends with CRLF; bare LFs inside
+		wantReply string // "" for accepted
+	}{
+		// 250 lines "xx" LF: 750 octets sent, 1000 received.
+		{"size at the limit", 1000, 0, strings.Repeat("xx\n", 249) + "xx\r\n", ""},
+		{"size over by normalisation", 1000, 0, strings.Repeat("xx\n", 250) + "xx\r\n",
+			"552 5.3.4 Message size exceeds fixed maximum message size of 1000 octets\r\n"},
+		{"line at the limit", 0, 10, "12345678\n12345678\r\n", ""},
+		{"line over", 0, 10, "123456789\r\n", "500 5.5.2 Line too long\r\n"},
+	}
+	for _, tt := range tests {
+		for _, verb := range []string{"DATA", "BDAT"} {
+			t.Run(tt.name+"/"+verb, func(t *testing.T) {
+				b := &testBackend{}
+				s := chunkingServer(b)
+				s.MaxMessageBytes = tt.maxBytes
+				s.MaxTextLineLength = tt.maxLine
+				lb := start(t, s)
+				c := dial(t, lb)
+				c.Send("EHLO client\r\n")
+				c.ReadReply()
+				c.Run(`
+					C: MAIL FROM:<a@b.example>
+					S: 250 2.1.0 Sender OK
+					C: RCPT TO:<b@c.example>
+					S: 250 2.1.5 Recipient OK
+				`)
+				sendMessage(c, verb, tt.body)
+				want := tt.wantReply
+				if want == "" {
+					want = "250 2.0.0 OK: message accepted\r\n"
+				}
+				c.Expect(want)
+				msgs := b.Messages()
+				switch {
+				case tt.wantReply != "" && len(msgs) != 0:
+					t.Errorf("stored %d octets, want nothing", len(msgs[0].Data))
+				case tt.wantReply == "" && (len(msgs) != 1 || msgs[0].Data != strings.ReplaceAll(strings.ReplaceAll(tt.body, "\r\n", "\n"), "\n", "\r\n")):
+					t.Errorf("stored %+v", msgs)
+				}
+				// The session goes on.
+				c.Run("C: NOOP\nS: 250 2.0.0 OK\n")
+			})
+		}
+	}
+}
+
+// gate blocks a backend method until the test opens it; it is opened
+// when the test ends in any case.
+type gate struct {
+	entered, open chan struct{}
+	once          sync.Once
+}
+
+func newGate(t *testing.T) *gate {
+	g := &gate{entered: make(chan struct{}, 1), open: make(chan struct{})}
+	t.Cleanup(g.release)
+	return g
+}
+
+func (g *gate) wait() {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	<-g.open
+}
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+
+// TestRepliesDoNotWaitForTheBackend: a reply the client waits for is sent
+// when it is queued, not when the backend next reads: the 354 (RFC 5321
+// 4.5.3.2.4 gives the client 2 minutes for it), the reply to each BDAT
+// chunk but the last (RFC 3030 2), and the reply to the message before
+// the backend's Reset.
+func TestRepliesDoNotWaitForTheBackend(t *testing.T) {
+	t.Run("354 before Data reads", func(t *testing.T) {
+		g := newGate(t)
+		b := &testBackend{data: func(r io.Reader) (string, error) {
+			g.wait()
+			data, err := io.ReadAll(r)
+			return string(data), err
+		}}
+		lb := start(t, newServer(b))
+		c := dial(t, lb)
+		c.Run(dataS) // the 354 comes while Data has not read yet
+		g.release()
+		c.Run("C: hi\nC: .\nS: 250 2.0.0 OK: message accepted\n")
+	})
+	t.Run("chunk reply before Data reads on", func(t *testing.T) {
+		g := newGate(t)
+		b := &testBackend{data: func(r io.Reader) (string, error) {
+			first := make([]byte, 3)
+			if _, err := io.ReadFull(r, first); err != nil {
+				return "", err
+			}
+			g.wait()
+			rest, err := io.ReadAll(r)
+			return string(first) + string(rest), err
+		}}
+		lb := start(t, chunkingServer(b))
+		c := dial(t, lb)
+		c.Run(chunkS)
+		c.Send("BDAT 3\r\nabc")
+		c.Expect("250 2.0.0 3 octets received\r\n")
+		g.release()
+		c.Send("BDAT 3 LAST\r\ndef")
+		c.Expect("250 2.0.0 OK: message accepted\r\n")
+	})
+	t.Run("message reply before Reset", func(t *testing.T) {
+		g := newGate(t)
+		var stored atomic.Bool
+		b := &testBackend{}
+		b.reset = func() {
+			if stored.Load() {
+				g.wait()
+			}
+		}
+		b.data = func(r io.Reader) (string, error) {
+			data, err := io.ReadAll(r)
+			stored.Store(err == nil)
+			return string(data), err
+		}
+		lb := start(t, newServer(b))
+		c := dial(t, lb)
+		c.Run(dataS + "C: hi\nC: .\nS: 250 2.0.0 OK: message accepted\n")
+		g.release()
+	})
+}
+
+// TestStartTLSResetsSession: STARTTLS calls Session.Reset, so that the
+// backend forgets what it learnt before TLS (RFC 3207 4.2).
+func TestStartTLSResetsSession(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	b := &testBackend{}
+	s := newServer(b)
+	s.TLSConfig = cert.ServerConfig()
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(startTLSS)
+	b.mu.Lock()
+	before := b.resets
+	b.mu.Unlock()
+	c.StartTLS(cert.ClientConfig())
+	c.Run("C: NOOP\nS: 250 OK\n")
+	b.mu.Lock()
+	after := b.resets
+	b.mu.Unlock()
+	if after != before+1 {
+		t.Errorf("Reset called %d times by STARTTLS, want 1", after-before)
+	}
+}
+
+// TestBDATInterruptTracedOnce: the command that interrupts a BDAT
+// transfer appears once in the trace, like every other command.
+func TestBDATInterruptTracedOnce(t *testing.T) {
+	trace := &syncBuffer{}
+	s := chunkingServer(&testBackend{})
+	s.Trace = trace
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(chunkS)
+	c.Send("BDAT 3\r\nabcHELP\r\n")
+	c.Expect("250 2.0.0 3 octets received\r\n214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n214 2.0.0 See RFC 5321\r\n")
+	c.Run("C: QUIT\nS: 221 2.0.0 mx.test closing connection\n")
+	if n := strings.Count(trace.String(), "C: HELP\n"); n != 1 {
+		t.Errorf("HELP traced %d times:\n%s", n, trace.String())
 	}
 }

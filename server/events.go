@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/smtpkit/smtp/envelope"
@@ -96,7 +98,8 @@ type Event struct {
 // Events receives the events of every connection, from the connections'
 // goroutines: an implementation must be safe for concurrent use, and fast,
 // since it runs on the path of every command. Metrics (Prometheus,
-// OpenTelemetry) are a switch on e.Kind.
+// OpenTelemetry) are a switch on e.Kind. A panic in Event is recovered and
+// logged with its stack, like a backend's; the connection goes on.
 type Events interface {
 	Event(c *Conn, e Event)
 }
@@ -119,9 +122,11 @@ func MultiEvents(es ...Events) Events {
 }
 
 // SlogEvents returns Events that log to l, each record with the connection
-// id ("conn"): connections, commands, recipients and successful AUTH and
-// TLS at Debug level, violations and failed TLS handshakes at Info, failed
-// AUTH at Warn. A nil l means slog.Default().
+// id ("conn"): connections, commands, accepted recipients and successful
+// AUTH and TLS at Debug level, refused recipients, violations and failed
+// TLS handshakes at Info, failed AUTH at Warn. A nil l means
+// slog.Default(). The server always logs its events this way to
+// Server.Logger; SlogEvents is for sending them to another logger too.
 func SlogEvents(l *slog.Logger) Events {
 	if l == nil {
 		l = slog.Default()
@@ -144,6 +149,10 @@ func (s slogEvents) Event(c *Conn, e Event) {
 	case EventAuth:
 		if e.Err != nil {
 			level = slog.LevelWarn
+		}
+	case EventRecipient:
+		if e.Reply != nil && !e.Reply.Code.IsPositive() {
+			level = slog.LevelInfo
 		}
 	}
 	if !s.l.Enabled(ctx, level) {
@@ -190,34 +199,46 @@ func addrString(a interface{ String() string }) string {
 	return a.String()
 }
 
-// events reports whether events are wanted.
-func (c *conn) events() bool { return c.cfg.events != nil }
+// emit passes e to the server's log and to Server.Events.
+func (c *conn) emit(e Event) {
+	c.safeEvent(c.cfg.log, e)
+	if c.cfg.events != nil {
+		c.safeEvent(c.cfg.events, e)
+	}
+}
+
+// safeEvent passes e to h, recovering a panic: an observer must not take
+// the connection, let alone the process, down with it.
+func (c *conn) safeEvent(h Events, e Event) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logPanic("smtp: events panic", p, "event", e.Kind.String())
+		}
+	}()
+	h.Event(&c.pub, e)
+}
+
+// logPanic logs a recovered panic with its stack. A logger that panics
+// itself is given up on silently.
+func (c *conn) logPanic(msg string, p any, args ...any) {
+	defer func() { recover() }()
+	args = append(args, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	c.pub.Logger().Error(msg, args...)
+}
 
 // event sends an event with no fields but its kind.
-func (c *conn) event(k EventKind) {
-	if c.cfg.events == nil {
-		return
-	}
-	c.cfg.events.Event(&c.pub, Event{Kind: k})
-}
+func (c *conn) event(k EventKind) { c.emit(Event{Kind: k}) }
 
 // violation reports a protocol violation.
-func (c *conn) violation(what string) {
-	if c.cfg.events == nil {
-		return
-	}
-	c.cfg.events.Event(&c.pub, Event{Kind: EventViolation, Violation: what})
-}
+func (c *conn) violation(what string) { c.emit(Event{Kind: EventViolation, Violation: what}) }
 
 // recipientEvent reports the outcome for a recipient.
 func (c *conn) recipientEvent(p envelope.Path, r *reply.Reply) {
-	if c.cfg.events == nil {
-		return
-	}
-	c.cfg.events.Event(&c.pub, Event{Kind: EventRecipient, Recipient: p, Reply: r})
+	c.emit(Event{Kind: EventRecipient, Recipient: p, Reply: r})
 }
 
-func (c *conn) logger() *slog.Logger { return c.cfg.logger }
+// logger is the connection's logger (see Conn.Logger).
+func (c *conn) logger() *slog.Logger { return c.pub.Logger() }
 
 // trace writes data (one or more lines) to Server.Trace, each line
 // prefixed with the connection id and dir ("C: " or "S: ").

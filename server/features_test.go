@@ -112,10 +112,15 @@ func (s *verifySession) Verify(ctx context.Context, arg string) error {
 	return nil
 }
 
-func TestVerify(t *testing.T) {
-	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+// verifyServer is a test server whose sessions answer VRFY.
+func verifyServer() *server.Server {
+	return newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
 		return &verifySession{&testSession{b: &testBackend{}, c: c}}, nil
 	}))
+}
+
+func TestVerify(t *testing.T) {
+	s := verifyServer()
 	lb := start(t, s)
 	c := dial(t, lb)
 	c.Run(`

@@ -38,6 +38,7 @@ type testBackend struct {
 	mail       func(from envelope.Path) error
 	rcpt       func(to envelope.Path) error
 	data       func(r io.Reader) (string, error) // default: io.ReadAll
+	reset      func()                            // called by Reset, if set
 	users      map[string]string                 // enables PasswordAuthenticator
 }
 
@@ -114,6 +115,9 @@ func (s *testSession) Data(ctx context.Context, r io.Reader) error {
 }
 
 func (s *testSession) Reset(ctx context.Context) {
+	if s.b.reset != nil {
+		s.b.reset()
+	}
 	s.cur = message{}
 	s.b.mu.Lock()
 	s.b.resets++
@@ -144,6 +148,7 @@ func newServer(b server.Backend) *server.Server {
 		Backend:          b,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AuthFailureDelay: -1,
+		ErrorDelay:       -1, // tests of the delay set it
 	}
 }
 
@@ -325,6 +330,27 @@ func expectNoMessages(t *testing.T, b *testBackend) {
 	t.Helper()
 	if n := len(b.Messages()); n != 0 {
 		t.Errorf("stored %d messages", n)
+	}
+}
+
+// startTLSS is EHLO client then STARTTLS on a test server with TLSConfig,
+// up to the 220 (the client then runs the handshake).
+var startTLSS = "C: EHLO client\n" + ehloWith("STARTTLS") + `
+	C: STARTTLS
+	S: 220 2.0.0 Ready to start TLS
+`
+
+// awaitShutdown fails the test unless the Shutdown whose result comes on
+// shut returns nil within 10 seconds.
+func awaitShutdown(t *testing.T, shut <-chan error) {
+	t.Helper()
+	select {
+	case err := <-shut:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown did not return")
 	}
 }
 

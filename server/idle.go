@@ -53,33 +53,47 @@ func (c *conn) putReader() {
 }
 
 // waitIdle waits for the next command without holding buffers. It
-// returns errShutdown if Shutdown interrupts the wait, a timeout error
-// after CommandTimeout, or the read error. On return (even with an
-// error) c.tr is set again, and the bytes read are pending for it.
+// returns errShutdown if Shutdown interrupts the wait of a session outside
+// a transaction, a timeout error after CommandTimeout, or the read error.
+// On return (even with an error) c.tr is set again, and the bytes read are
+// pending for it.
 func (c *conn) waitIdle() error {
 	c.putReader()
 	defer func() { c.tr = c.getReader() }()
 	c.blockTimeout = 0
 	c.setDeadline(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.7, for the whole command
 	c.deadlineSet = true
-	c.idle.Store(true)
+	// A session in a transaction (between MAIL and the end of the
+	// message) is not idle even while it waits here: Shutdown lets it
+	// finish (see Server.Shutdown).
+	idle := !c.sm.InTransaction()
+	c.idle.Store(idle)
 	defer c.idle.Store(false)
-	if c.srv.shutdown.Load() {
+	if idle && c.srv.shutdown.Load() {
 		return errShutdown
 	}
 	if c.idleRead == nil {
 		c.idleRead = c.readIdle // one allocation per connection, not per wait
 	}
-	c.idleErr = nil
-	err := c.rc.Read(c.idleRead)
-	if err == nil {
-		err = c.idleErr
+	for {
+		c.idleErr = nil
+		err := c.rc.Read(c.idleRead)
+		if err == nil {
+			err = c.idleErr
+		}
+		if err != nil && isTimeout(err) && c.srv.shutdown.Load() &&
+			(c.deadline.IsZero() || time.Now().Before(c.deadline)) {
+			// Shutdown interrupted the wait.
+			if idle {
+				return errShutdown
+			}
+			// It saw the session idle a moment ago: wait on, under the
+			// real deadline.
+			c.nc.SetReadDeadline(c.deadline)
+			continue
+		}
+		return err
 	}
-	if err != nil && isTimeout(err) && c.srv.shutdown.Load() &&
-		(c.deadline.IsZero() || time.Now().Before(c.deadline)) {
-		return errShutdown
-	}
-	return err
 }
 
 // readIdle is the syscall.RawConn read function of waitIdle: it reads

@@ -523,12 +523,7 @@ func TestTLSHandshakeFailure(t *testing.T) {
 	lb := start(t, s)
 
 	c := dial(t, lb)
-	c.Run(`
-		C: EHLO client
-		` + ehloWith("STARTTLS") + `
-		C: STARTTLS
-		S: 220 2.0.0 Ready to start TLS
-	`)
+	c.Run(startTLSS)
 	c.Send("this is not a TLS ClientHello\r\n")
 	c.ExpectClosed()
 

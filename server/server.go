@@ -51,17 +51,53 @@ const (
 	// RCPT gets 452 4.5.3 (RFC 5321 4.5.3.1.10).
 	DefaultMaxRecipients = 100
 
-	// DefaultMaxErrors is the number of protocol errors (unknown or
-	// malformed commands, commands out of sequence, over-long lines) a
-	// connection may make before it gets 421 and is closed.
+	// DefaultMaxErrors is the number of errors a connection may make
+	// without delivering a message before it gets 421 4.7.0 and is closed
+	// (RFC 5321 4.2.2 allows 421 in reply to any command): Postfix's
+	// smtpd_hard_error_limit. Errors are unknown, malformed or over-long
+	// commands, commands out of sequence, MAIL, RCPT and VRFY the backend
+	// refused (a backend failure, 451 4.3.0, is not the client's fault
+	// and does not count), AUTH exchanges the client cancelled or broke
+	// without a credential being refused (a refused one counts towards
+	// MaxAuthFailures instead), junk commands past MaxJunkCommands and
+	// recipients past MaxRecipients + MaxRecipientOvershoot. A message
+	// accepted for delivery starts the count again, as in Postfix, so a
+	// long-lived connection of a real sender is not cut for its
+	// occasional refused recipient.
 	DefaultMaxErrors = 20
 
-	// DefaultMaxAuthFailures is the number of failed AUTH attempts a
-	// connection may make before it gets 421 and is closed.
+	// DefaultSoftErrorLimit is the number of errors after which the
+	// server sends the replies to each further error only after
+	// ErrorDelay, so that a client looping on errors (an AUTH loop,
+	// address harvesting) pays for each round trip: Postfix's
+	// smtpd_soft_error_limit. A pipelined batch of errors waits once: it
+	// makes no round trip, and MaxErrors ends it. A client that has closed
+	// its side is not waited for: no delay can slow it down any more.
+	DefaultSoftErrorLimit = 10
+
+	// DefaultErrorDelay is that pause: Postfix's smtpd_error_sleep_time.
+	DefaultErrorDelay = time.Second
+
+	// DefaultMaxJunkCommands is the number of commands that move no mail
+	// (NOOP, RSET, VRFY, EXPN, HELP, a HELO, EHLO or LHLO after the
+	// first of the session) a connection may send before each further
+	// one counts as an error: Postfix's smtpd_junk_command_limit. Like
+	// the errors, the count starts again after a message was accepted.
+	DefaultMaxJunkCommands = 100
+
+	// DefaultMaxRecipientOvershoot is the number of recipients past
+	// MaxRecipients that a transaction may send, each answered 452 4.5.3
+	// (RFC 5321 4.5.3.1.10), before each further one also counts as an
+	// error: Postfix's smtpd_recipient_overshoot_limit.
+	DefaultMaxRecipientOvershoot = 1000
+
+	// DefaultMaxAuthFailures is the number of failed AUTH attempts (the
+	// backend refused the credentials: 535 5.7.8, RFC 4954 6) a
+	// connection may make before it gets 421 4.7.0 and is closed.
 	DefaultMaxAuthFailures = 3
 
 	// DefaultAuthFailureDelay is how long the server waits after a failed
-	// AUTH before it answers, to slow down password guessing.
+	// AUTH before it answers, to slow down password and token guessing.
 	DefaultAuthFailureDelay = time.Second
 
 	// DefaultMaxConnections is the number of connections served at once;
@@ -146,13 +182,17 @@ type Server struct {
 	// Backend makes a Session for each connection. Required.
 	Backend Backend
 
-	// Logger receives errors and connection events; every record carries
-	// the connection id. Nil means slog.Default().
+	// Logger receives errors and the connections' events, as SlogEvents
+	// logs them; every record carries the connection id (Conn.Logger
+	// gives the backend the same). Nil means slog.Default(); a logger
+	// whose handler discards everything silences the server.
 	Logger *slog.Logger
 
-	// Events receives the connection's events (connect, TLS, EHLO, AUTH,
-	// commands with their replies and latency, recipients, violations,
-	// disconnect). Nil means a slog adapter on Logger (see SlogEvents).
+	// Events, if not nil, receives the connections' events (connect,
+	// TLS, EHLO, AUTH, commands with their replies and latency,
+	// recipients, violations, disconnect) for metrics or auditing, in
+	// addition to Logger, which logs them whatever Events is. A panic in
+	// it is recovered and logged; the connection goes on.
 	Events Events
 
 	// Trace, if not nil, receives a protocol trace: every command and
@@ -220,11 +260,31 @@ type Server struct {
 	// MaxRecipients bounds the recipients of a transaction
 	// (DefaultMaxRecipients); negative means no limit.
 	MaxRecipients int
-	// MaxErrors bounds the protocol errors of a connection
-	// (DefaultMaxErrors); negative means no limit.
+	// MaxErrors bounds the errors a connection may make without
+	// delivering a message (DefaultMaxErrors, explained there with what
+	// counts as an error); negative means no limit.
 	MaxErrors int
+	// SoftErrorLimit is the number of errors after which the replies to
+	// each further one go out only after ErrorDelay
+	// (DefaultSoftErrorLimit); negative means never.
+	SoftErrorLimit int
+	// ErrorDelay is the pause before answering an error past
+	// SoftErrorLimit (DefaultErrorDelay); negative means none.
+	ErrorDelay time.Duration
+	// MaxJunkCommands is the number of commands that move no mail (NOOP,
+	// RSET, VRFY, EXPN, HELP, a repeated greeting) a connection may send
+	// before each further one counts as an error
+	// (DefaultMaxJunkCommands); negative means no limit.
+	MaxJunkCommands int
+	// MaxRecipientOvershoot is the number of recipients past
+	// MaxRecipients a transaction may send (each gets 452 4.5.3) before
+	// each further one also counts as an error
+	// (DefaultMaxRecipientOvershoot); negative means no limit.
+	MaxRecipientOvershoot int
 	// MaxAuthFailures bounds the failed AUTH attempts of a connection
-	// (DefaultMaxAuthFailures); negative means no limit.
+	// (DefaultMaxAuthFailures); negative means no limit. An attempt fails
+	// when the backend refused the credentials, whatever the client sent
+	// after that.
 	MaxAuthFailures int
 	// AuthFailureDelay is the pause after each failed AUTH
 	// (DefaultAuthFailureDelay); negative means none.
@@ -268,7 +328,7 @@ type Server struct {
 	closed     atomic.Bool   // Close: cut connections without a word
 	connsDone  chan struct{} // closed when conns and pending drain during shutdown
 	baseCtx    context.Context
-	cancelBase context.CancelFunc
+	cancelBase context.CancelCauseFunc
 	hdrCtx     context.Context // ends the PROXY header waits at Shutdown and Close
 	cancelHdr  context.CancelFunc
 	nextID     atomic.Uint64
@@ -287,7 +347,11 @@ type config struct {
 	maxMessage       int64 // 0: none
 	maxRcpts         int   // 0: none
 	maxErrors        int   // 0: none
-	maxAuthFailures  int   // 0: none
+	softErrors       int   // 0: none
+	errorDelay       time.Duration
+	maxJunk          int // 0: none
+	maxOvershoot     int // 0: none
+	maxAuthFailures  int // 0: none
 	authDelay        time.Duration
 	maxConns         int // 0: none
 	maxConnsPerIP    int // 0: none
@@ -296,7 +360,8 @@ type config struct {
 	dataTimeout      time.Duration
 	greetingTimeout  time.Duration
 	logger           *slog.Logger
-	events           Events
+	log              slogEvents // the server's own log of the events
+	events           Events     // Server.Events; nil for none
 	canned           canned
 	keywords         [2]keywords // EHLO keywords without TLS, with TLS
 }
@@ -344,6 +409,10 @@ func (s *Server) init() {
 		c.maxMessage = orDefault(s.MaxMessageBytes, DefaultMaxMessageBytes)
 		c.maxRcpts = orDefault(s.MaxRecipients, DefaultMaxRecipients)
 		c.maxErrors = orDefault(s.MaxErrors, DefaultMaxErrors)
+		c.softErrors = orDefault(s.SoftErrorLimit, DefaultSoftErrorLimit)
+		c.errorDelay = orDefault(s.ErrorDelay, DefaultErrorDelay)
+		c.maxJunk = orDefault(s.MaxJunkCommands, DefaultMaxJunkCommands)
+		c.maxOvershoot = orDefault(s.MaxRecipientOvershoot, DefaultMaxRecipientOvershoot)
 		c.maxAuthFailures = orDefault(s.MaxAuthFailures, DefaultMaxAuthFailures)
 		c.authDelay = orDefault(s.AuthFailureDelay, DefaultAuthFailureDelay)
 		c.maxConns = orDefault(s.MaxConnections, DefaultMaxConnections)
@@ -356,10 +425,8 @@ func (s *Server) init() {
 		if c.logger == nil {
 			c.logger = slog.Default()
 		}
+		c.log = slogEvents{c.logger}
 		c.events = s.Events
-		if c.events == nil {
-			c.events = SlogEvents(c.logger)
-		}
 		c.canned = canned{
 			ok:            reply.OK(),
 			senderOK:      reply.SenderOK(),
@@ -386,7 +453,7 @@ func (s *Server) init() {
 		} else {
 			c.canned.greeting = reply.Ready(c.hostname)
 		}
-		s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+		s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
 		s.hdrCtx, s.cancelHdr = context.WithCancel(context.Background())
 		s.slabs.New = func() any {
 			b := make([]byte, idleSlabSize)
@@ -708,8 +775,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close stops the server at once: it closes the listeners and every
-// connection, and cancels the contexts given to the backend.
+// Close stops the server at once: it cancels the contexts given to the
+// backend (context.Cause is ErrServerClosed), then closes the listeners
+// and every connection, so that a backend whose read fails because of
+// Close finds its context already done and can tell why.
 func (s *Server) Close() error {
 	s.init()
 	s.mu.Lock()
@@ -723,12 +792,12 @@ func (s *Server) Close() error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	// The connections first, so that a backend call that ends with its
-	// context has nothing left to answer to.
+	// The contexts first: a backend whose read fails once its connection
+	// is closed below sees why (a closed connection alone says nothing).
+	s.cancelBase(ErrServerClosed)
+	s.cancelHdr()
 	for _, c := range conns {
 		c.raw.Close()
 	}
-	s.cancelHdr()
-	s.cancelBase()
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/internal/smtptest"
 	"github.com/smtpkit/smtp/server"
 )
@@ -72,14 +73,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	select {
-	case err := <-shut:
-		if err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Shutdown did not return")
-	}
+	awaitShutdown(t, shut)
 	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
 		t.Errorf("Serve returned %v, want ErrServerClosed", err)
 	}
@@ -285,4 +279,142 @@ func TestNoGoroutineLeak(t *testing.T) {
 			waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 		})
 	}
+}
+
+// TestShutdownLetsEveryTransactionFinish: a client between RCPT and DATA
+// when Shutdown starts may finish its message, on every kind of
+// connection (plain TCP, STARTTLS, implicit TLS, PROXY protocol), and
+// gets 421 after it; an idle session gets 421 at once.
+func TestShutdownLetsEveryTransactionFinish(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	kinds := []struct {
+		name    string
+		setup   func(s *server.Server) *smtptest.Loopback
+		connect func(lb *smtptest.Loopback) *smtptest.Conn // up to an accepted EHLO
+	}{
+		{"plain", func(s *server.Server) *smtptest.Loopback { return start(t, s) },
+			func(lb *smtptest.Loopback) *smtptest.Conn {
+				c := dial(t, lb)
+				c.Run("C: EHLO client\n" + ehloWith("STARTTLS"))
+				return c
+			}},
+		{"STARTTLS", func(s *server.Server) *smtptest.Loopback { return start(t, s) },
+			func(lb *smtptest.Loopback) *smtptest.Conn {
+				c := dial(t, lb)
+				c.Run(startTLSS)
+				c.StartTLS(cert.ClientConfig())
+				c.Run("C: EHLO client\n" + ehloS)
+				return c
+			}},
+		{"implicit TLS", func(s *server.Server) *smtptest.Loopback {
+			return smtptest.StartTLS(t, s, cert.ServerConfig())
+		}, func(lb *smtptest.Loopback) *smtptest.Conn {
+			c := lb.DialTLS(t, cert.ClientConfig())
+			c.Run("S: 220 mx.test ESMTP ready\nC: EHLO client\n" + ehloS)
+			return c
+		}},
+		{"PROXY", func(s *server.Server) *smtptest.Loopback {
+			s.ProxyProtocol = true
+			return start(t, s)
+		}, func(lb *smtptest.Loopback) *smtptest.Conn {
+			c := lb.Dial(t)
+			c.Send("PROXY TCP4 203.0.113.9 192.0.2.1 40000 25\r\n")
+			c.Run("S: 220 mx.test ESMTP ready\nC: EHLO client\n" + ehloWith("STARTTLS"))
+			return c
+		}},
+	}
+	const shutdownS = "421 4.3.2 mx.test Service not available, closing transmission channel\r\n"
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			inRcpt, release := make(chan struct{}), make(chan struct{})
+			b := &testBackend{rcpt: func(to envelope.Path) error {
+				if to.Local == "busy" {
+					close(inRcpt)
+					<-release
+				}
+				return nil
+			}}
+			s := newServer(b)
+			s.TLSConfig = cert.ServerConfig()
+			lb := k.setup(s)
+			busy := k.connect(lb)
+			idle := k.connect(lb)
+			busy.Run("C: MAIL FROM:<a@b.example>\nS: 250 2.1.0 Sender OK\n")
+			busy.Send("RCPT TO:<busy@c.example>\r\n")
+			<-inRcpt
+
+			shut := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				shut <- s.Shutdown(ctx)
+			}()
+			idle.Expect(shutdownS) // Shutdown is under way
+			idle.ExpectClosed()
+			close(release)
+			busy.Run(`
+				S: 250 2.1.5 Recipient OK
+				C: DATA
+				S: 354 Start mail input; end with <CRLF>.<CRLF>
+				C: Subject: finished during shutdown
+				C:
+				C: .
+				S: 250 2.0.0 OK: message accepted
+			`)
+			busy.Expect(shutdownS)
+			busy.ExpectClosed()
+			awaitShutdown(t, shut)
+			if m := b.Messages(); len(m) != 1 || m[0].To[0] != "<busy@c.example>" {
+				t.Errorf("stored %+v, want the busy client's message", m)
+			}
+		})
+	}
+}
+
+// closeSession reports the state of its Data context once Close has cut
+// the connection under it.
+type closeSession struct {
+	*testSession
+	reading chan struct{} // closed once Data has read some of the message
+	result  chan [2]error // ctx.Err() and context.Cause(ctx) when the read failed
+}
+
+func (s *closeSession) Data(ctx context.Context, r io.Reader) error {
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return err
+	}
+	close(s.reading)
+	_, err := io.Copy(io.Discard, r) // until Close cuts the connection
+	s.result <- [2]error{ctx.Err(), context.Cause(ctx)}
+	return err
+}
+
+// TestCloseCancelsContextsFirst: Close cancels the backend's contexts, with
+// ErrServerClosed as their cause, before it closes the connections: a Data
+// whose read fails because of Close finds its context already done and
+// can tell why.
+func TestCloseCancelsContextsFirst(t *testing.T) {
+	sess := &closeSession{reading: make(chan struct{}), result: make(chan [2]error, 1)}
+	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		sess.testSession = &testSession{b: &testBackend{}, c: c}
+		return sess, nil
+	}))
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(dataS + "C: the first half of a message\n")
+	<-sess.reading
+	s.Close()
+	select {
+	case res := <-sess.result:
+		if res[0] == nil {
+			t.Error("Data's read failed while its context was not done")
+		}
+		if !errors.Is(res[1], server.ErrServerClosed) {
+			t.Errorf("context.Cause = %v, want ErrServerClosed", res[1])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Data did not return after Close")
+	}
+	c.ExpectClosed()
 }

@@ -1,13 +1,16 @@
 // Command mailsink is a local SMTP server for developers: it accepts every
 // message and stores it in a Maildir, where mutt, Dovecot or any Maildir
-// reader opens it, and prints one line per message.
+// reader opens it, prints one line per message, and shows the mail in a
+// web UI with a JSON API for tests (../../docs/mailsink.md).
 //
-//	go run ./examples/mailsink                   # 127.0.0.1:2525 into ./maildir
+//	go run ./examples/mailsink                   # 127.0.0.1:2525 into ./maildir, UI on 127.0.0.1:8025
 //	go run ./examples/mailsink -listen 127.0.0.1:2526 -maildir /tmp/mail \
 //	    -tls-cert cert.pem -tls-key key.pem -auth alice:secret
 //
-// Each stored file starts with "Return-Path: <from>" and
-// "X-Envelope-To: a, b", then holds the message exactly as received. A
+// Each stored file starts with "Return-Path: <from>",
+// "X-Envelope-To: a, b" and a Received field (client address, HELO name,
+// protocol, TLS, authenticated user), then holds the message exactly as
+// received. A
 // message is written in tmp/, fsynced and renamed into new/ before the
 // server says 250; when the disk is full the client gets 452 4.3.1 and
 // nothing is acknowledged.
@@ -41,6 +44,11 @@
 //	                    4.5.3.2.7); an idle client then gets 421 and is closed
 //	-data-timeout D     how long to wait for each block of message data
 //	                    (default 3m, RFC 5321 4.5.3.2.5)
+//	-http ADDR          web UI and JSON API (default 127.0.0.1:8025, "" for
+//	                    none); a port in use is reported and SMTP goes on
+//	-auth-accept-any    offer AUTH PLAIN and LOGIN and accept any
+//	                    credentials (without TLS on loopback); excludes -auth
+//	-max-messages N     keep at most N messages, deleting the oldest
 //
 // SIGINT or SIGTERM shuts the server down gracefully: it stops accepting
 // connections and lets the sessions in progress finish (a second signal

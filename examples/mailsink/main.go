@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/smtpkit/smtp/examples/internal/cli"
 	"github.com/smtpkit/smtp/examples/internal/maildir"
+	"github.com/smtpkit/smtp/examples/mailsink/internal/mailstore"
+	"github.com/smtpkit/smtp/examples/mailsink/internal/webui"
 	"github.com/smtpkit/smtp/server"
 )
 
@@ -23,6 +26,8 @@ import (
 const (
 	DefaultListen  = "127.0.0.1:2525"
 	DefaultMaildir = "maildir"
+	// DefaultHTTP is the web UI's address, Mailpit's and MailHog's port.
+	DefaultHTTP = "127.0.0.1:8025"
 	// ShutdownGrace is how long a graceful shutdown waits for sessions in
 	// progress before closing them.
 	ShutdownGrace = 30 * time.Second
@@ -46,6 +51,9 @@ type config struct {
 	reject        cli.Strings
 	quiet         bool
 	verbose       bool
+	http          string // web UI and API address; "" for none
+	acceptAnyAuth bool
+	maxMessages   int
 	// Limits and timeouts of the server; zero means the server's default.
 	maxConns       int
 	maxConnsPerIP  int
@@ -74,6 +82,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&c.reject, "reject", "refuse this recipient `address` with 550 (repeatable)")
 	fs.BoolVar(&c.quiet, "quiet", false, "do not print a line per message")
 	fs.BoolVar(&c.verbose, "v", false, "log connections and trace the protocol on stderr")
+	fs.StringVar(&c.http, "http", DefaultHTTP, "`address` of the web UI and JSON API (\"\" for none)")
+	fs.BoolVar(&c.acceptAnyAuth, "auth-accept-any", false, "offer AUTH PLAIN and LOGIN and accept any credentials")
+	fs.IntVar(&c.maxMessages, "max-messages", 0, "keep at most `N` messages, deleting the oldest (default: no limit)")
 	fs.IntVar(&c.maxConns, "max-conns", 0, "connections served at once (default 10000; -1: no limit)")
 	fs.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 0, "connections served at once per client IP (default: no limit)")
 	fs.DurationVar(&c.commandTimeout, "command-timeout", 0, "how long to wait for a command (default 5m, RFC 5321 4.5.3.2.7)")
@@ -89,6 +100,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.maxSize < 0 || c.maxRcpts < 0 {
 		return nil, errors.New("-max-size and -max-rcpts must not be negative")
+	}
+	if c.acceptAnyAuth && (len(c.auth) > 0 || c.authFile != "") {
+		return nil, errors.New("-auth-accept-any excludes -auth and -auth-file")
+	}
+	if c.maxMessages < 0 {
+		return nil, errors.New("-max-messages must not be negative")
 	}
 	if c.maxConnsPerIP < 0 || c.commandTimeout < 0 || c.dataTimeout < 0 {
 		return nil, errors.New("-max-conns-per-ip, -command-timeout and -data-timeout must not be negative")
@@ -115,9 +132,13 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	where := "discarding messages"
 	if sink.dir != nil {
-		where = "storing into " + sink.dir.Path()
+		where = fmt.Sprintf("storing into %s (%d messages)", sink.dir.Path(), sink.store.Len())
 	}
 	fmt.Fprintf(stderr, "mailsink: listening on %s, %s\n", l.Addr(), where)
+	if cfg.acceptAnyAuth && !loopback(l.Addr()) {
+		fmt.Fprintf(stderr, "mailsink: warning: -auth-accept-any on %s, which is not a loopback address: anyone who reaches it can authenticate\n", l.Addr())
+	}
+	webDone := startWeb(ctx, cfg, sink, stderr)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -133,6 +154,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
+	defer func() { <-webDone }()
 	fmt.Fprintln(stderr, "mailsink: shutting down")
 	// A second signal (the first one's context is done, so listen again)
 	// or the grace period ends the sessions still running.
@@ -160,6 +182,42 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// startWeb serves the web UI and API until ctx ends, unless -http is ""
+// or -discard is given (nothing is stored, so nothing to show). When its
+// address is taken it says so and SMTP goes on: several sinks can run side
+// by side. The channel is closed when the web server is down.
+func startWeb(ctx context.Context, cfg *config, s *sink, stderr io.Writer) <-chan struct{} {
+	done := make(chan struct{})
+	if cfg.http == "" || s.store == nil {
+		close(done)
+		return done
+	}
+	l, err := net.Listen("tcp", cfg.http)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailsink: web UI not started: %v (SMTP goes on)\n", err)
+		close(done)
+		return done
+	}
+	fmt.Fprintf(stderr, "mailsink: web UI and API on http://%s\n", l.Addr())
+	if !loopback(l.Addr()) {
+		fmt.Fprintf(stderr, "mailsink: warning: the web UI on %s is not on a loopback address: anyone who reaches it reads, deletes and releases the mail\n", l.Addr())
+	}
+	h := webui.New(webui.Options{Store: s.store, Addr: l.Addr().String(), LocalName: cfg.hostname, Logger: s.log})
+	go func() {
+		defer close(done)
+		if err := webui.Serve(ctx, l, h); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "mailsink: web UI: %v\n", err)
+		}
+	}()
+	return done
+}
+
+// loopback reports whether a listener's address is a loopback address.
+func loopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
 // newServer builds the server and its backend from the configuration.
 func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, error) {
 	users, err := cli.LoadUsers(cfg.auth, cfg.authFile)
@@ -170,22 +228,41 @@ func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, er
 	if err != nil {
 		return nil, nil, err
 	}
-	var dir *maildir.Dir
-	if !cfg.discard {
-		if dir, err = maildir.Open(cfg.maildir); err != nil {
-			return nil, nil, err
-		}
-	}
-	s := newSink(dir)
-	s.users, s.out, s.quiet = users, cli.NewPrinter(stdout), cfg.quiet
-	for _, r := range cfg.reject {
-		s.reject[strings.ToLower(r)] = true
-	}
 	level := slog.LevelWarn
 	if cfg.verbose {
 		level = slog.LevelDebug
 	}
-	s.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var dir *maildir.Dir
+	var store *mailstore.Store
+	if !cfg.discard {
+		if dir, err = maildir.Open(cfg.maildir); err != nil {
+			return nil, nil, err
+		}
+		store, err = mailstore.Open(dir.Path(), mailstore.Options{MaxMessages: cfg.maxMessages, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	s := newSink(dir)
+	s.store, s.log = store, log
+	s.users, s.out, s.quiet = users, cli.NewPrinter(stdout), cfg.quiet
+	s.acceptAny, s.lmtp, s.hostname = cfg.acceptAnyAuth, cfg.lmtp, cfg.hostname
+	if s.hostname == "" {
+		// The server's own default (server.Server.Hostname).
+		if s.hostname, err = os.Hostname(); err != nil || s.hostname == "" {
+			s.hostname = "localhost"
+		}
+	}
+	for _, r := range cfg.reject {
+		s.reject[strings.ToLower(r)] = true
+	}
+	// AUTH in clear text: with -auth when there is no certificate (a local
+	// developer tool); with -auth-accept-any also on a loopback address
+	// whatever the certificate, as catchers do. Elsewhere with a
+	// certificate, only after STARTTLS (RFC 4954 4), so the application's
+	// real credentials do not cross the network in clear.
+	insecureAuth := tlsConfig == nil || (cfg.acceptAnyAuth && webui.IsLoopback(cfg.listen))
 	srv := &server.Server{
 		Addr:                cfg.listen,
 		Hostname:            cfg.hostname,
@@ -195,7 +272,8 @@ func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, er
 		LMTP:                cfg.lmtp,
 		ProxyProtocol:       cfg.proxyProtocol,
 		AuthRequired:        len(users) > 0,
-		AllowInsecureAuth:   tlsConfig == nil,
+		AllowInsecureAuth:   insecureAuth,
+		Events:              server.MultiEvents(server.SlogEvents(s.log), s),
 		EnableSMTPUTF8:      true,
 		EnableChunking:      true,
 		EnableDSN:           true,

@@ -25,19 +25,7 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mailsink-test")
-	if err != nil {
-		panic(err)
-	}
-	bins, err := e2e.BuildIn(dir, "mailsink")
-	if err != nil {
-		os.RemoveAll(dir)
-		panic(err)
-	}
-	bin = bins["mailsink"]
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(e2e.RunWithPrograms(m, map[string]*string{"mailsink": &bin}))
 }
 
 func TestParseFlags(t *testing.T) {

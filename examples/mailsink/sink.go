@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/cli"
 	"github.com/smtpkit/smtp/examples/internal/maildir"
+	"github.com/smtpkit/smtp/examples/mailsink/internal/mailstore"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
 )
@@ -19,13 +24,24 @@ import (
 // Maildir (or nowhere with -discard).
 type sink struct {
 	dir *maildir.Dir // nil: discard
+	// store indexes what is delivered (for the web UI, -max-messages and
+	// the Message-ID of the printed line); nil with -discard.
+	store *mailstore.Store
 	// create starts a delivery into dir; a test seam (a full disk).
 	create func() (delivery, error)
 	users  cli.Users
-	reject map[string]bool // lower-cased addresses refused at RCPT
-	out    *cli.Printer
-	quiet  bool
-	log    *slog.Logger
+	// acceptAny offers AUTH and takes any credentials (-auth-accept-any).
+	acceptAny bool
+	hostname  string          // the server's name, for the Received field
+	lmtp      bool            // LMTP instead of SMTP, for the Received field
+	reject    map[string]bool // lower-cased addresses refused at RCPT
+	out       *cli.Printer
+	quiet     bool
+	log       *slog.Logger
+	// hellos holds the command each connection greeted with (HELO, EHLO
+	// or LHLO; *server.Conn to string), from the server's events: the
+	// Received field's protocol depends on it (RFC 3848).
+	hellos sync.Map
 }
 
 // delivery is what the sink needs of a *maildir.Delivery.
@@ -53,7 +69,10 @@ func newSink(dir *maildir.Dir) *sink {
 
 // NewSession implements server.Backend.
 func (s *sink) NewSession(_ context.Context, c *server.Conn) (server.Session, error) {
-	if len(s.users) > 0 {
+	switch {
+	case s.acceptAny:
+		return &acceptAnySession{session{sink: s, conn: c}}, nil
+	case len(s.users) > 0:
 		// Only a session with the authenticator methods makes the server
 		// offer AUTH.
 		return &authSession{session{sink: s, conn: c}}, nil
@@ -61,20 +80,33 @@ func (s *sink) NewSession(_ context.Context, c *server.Conn) (server.Session, er
 	return &session{sink: s, conn: c}, nil
 }
 
+// Event implements server.Events: it notes the greeting command of each
+// connection, and forgets it when the connection ends.
+func (s *sink) Event(c *server.Conn, e server.Event) {
+	switch e.Kind {
+	case server.EventHello:
+		s.hellos.Store(c, e.Command)
+	case server.EventDisconnect:
+		s.hellos.Delete(c)
+	}
+}
+
 // session is one connection's transaction state.
 type session struct {
-	sink *sink
-	conn *server.Conn
-	from envelope.Path
-	to   []envelope.Path
-	head []byte // the header lines, reused between messages
-	line []byte // the printed line, reused
+	sink     *sink
+	conn     *server.Conn
+	from     envelope.Path
+	smtputf8 bool // MAIL had SMTPUTF8 (RFC 6531)
+	to       []envelope.Path
+	head     []byte // the header lines, reused between messages
+	line     []byte // the printed line, reused
 }
 
 // Mail implements server.Session. The server has already required AUTH
 // when -auth is given (RFC 4954 6: 530 5.7.0).
-func (s *session) Mail(_ context.Context, from envelope.Path, _ envelope.MailParams) error {
+func (s *session) Mail(_ context.Context, from envelope.Path, p envelope.MailParams) error {
 	s.from = from
+	s.smtputf8 = p.SMTPUTF8
 	return nil
 }
 
@@ -91,11 +123,22 @@ func (s *session) Rcpt(_ context.Context, to envelope.Path, _ envelope.RcptParam
 // Data implements server.Session: the message is stored (and synced to
 // disk) before the server answers 250.
 func (s *session) Data(ctx context.Context, r io.Reader) error {
-	path, n, err := s.store(r)
+	now := time.Now()
+	path, n, err := s.store(r, now)
 	if err != nil {
 		return s.fail(ctx, err)
 	}
-	s.print(n, path)
+	msgID := ""
+	if s.sink.store != nil {
+		// The message is on disk and acknowledged whatever happens here:
+		// a file the index cannot read is still in the Maildir.
+		sum, err := s.sink.store.Add(path)
+		if err != nil {
+			s.sink.log.WarnContext(ctx, "message not indexed", "conn", s.conn.ID(), "file", path, "err", err)
+		}
+		msgID = sum.MessageID
+	}
+	s.print(now, msgID, n, path)
 	return nil
 }
 
@@ -127,9 +170,9 @@ func (s *session) fail(ctx context.Context, err error) error {
 }
 
 // store writes the message, preceded by the contract's envelope lines
-// "Return-Path: <from>" and "X-Envelope-To: a, b", and returns the path of
-// the file and the size of the message.
-func (s *session) store(r io.Reader) (string, int64, error) {
+// "Return-Path: <from>" and "X-Envelope-To: a, b" and a Received field, and
+// returns the path of the file and the size of the message.
+func (s *session) store(r io.Reader, now time.Time) (string, int64, error) {
 	if s.sink.create == nil {
 		n, err := io.Copy(io.Discard, r)
 		return "", n, err
@@ -139,6 +182,8 @@ func (s *session) store(r io.Reader) (string, int64, error) {
 		return "", 0, err
 	}
 	s.head = appendEnvelope(s.head[:0], s.from, s.to)
+	tr := s.trace(now)
+	s.head = tr.AppendReceived(s.head)
 	if _, err := w.Write(s.head); err != nil {
 		w.Abort()
 		return "", 0, err
@@ -169,13 +214,68 @@ func appendEnvelope(b []byte, from envelope.Path, to []envelope.Path) []byte {
 	return append(b, "\r\n"...)
 }
 
-// print writes the line of a received message: from, recipients, size and
-// file.
-func (s *session) print(size int64, path string) {
+// trace describes the session for the Received field (RFC 5321 4.4).
+func (s *session) trace(now time.Time) mailstore.Trace {
+	c := s.conn
+	t := mailstore.Trace{
+		ClientIP: clientIP(c.RemoteAddr()),
+		Helo:     c.Hello(),
+		AuthUser: c.Identity(),
+		ConnID:   c.ID(),
+		Hostname: s.sink.hostname,
+		Time:     now,
+	}
+	if st := c.TLS(); st != nil {
+		t.TLSVersion, t.TLSCipher = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
+	}
+	base := "ESMTP"
+	if cmd, _ := s.sink.hellos.Load(c); cmd == "HELO" {
+		base = "SMTP"
+	}
+	if s.sink.lmtp {
+		base = "LMTP"
+	}
+	t.Protocol = mailstore.Protocol(base, s.smtputf8, t.TLSVersion != "", t.AuthUser != "")
+	if len(s.to) == 1 {
+		// Only for one recipient: with more, "for" would tell each of
+		// them the others, Bcc included (RFC 5321 7.2).
+		t.For = s.to[0].Address.String()
+	}
+	return t
+}
+
+// clientIP returns the IP address of a client's address.
+func clientIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// print writes the line of a received message: the time, connection id,
+// client IP, Message-ID, from, recipients, size and file.
+func (s *session) print(now time.Time, msgID string, size int64, path string) {
 	if s.sink.quiet {
 		return
 	}
-	b := append(s.line[:0], "from=<"...)
+	b := now.AppendFormat(s.line[:0], "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, " conn="...)
+	b = append(b, s.conn.ID()...)
+	b = append(b, " client="...)
+	b = append(b, clientIP(s.conn.RemoteAddr())...)
+	b = append(b, " msgid="...)
+	if msgID == "" {
+		b = append(b, '-')
+	} else {
+		b = append(b, '<')
+		b = appendToken(b, msgID)
+		b = append(b, '>')
+	}
+	b = append(b, " from=<"...)
 	if !s.from.Null {
 		b = s.from.Address.AppendTo(b)
 	}
@@ -199,9 +299,27 @@ func (s *session) print(size int64, path string) {
 	s.sink.out.Line(b)
 }
 
+// maxLogToken bounds a value from the message in the printed line.
+const maxLogToken = 250
+
+// appendToken appends a value from the message (a Message-ID) to the
+// printed line, with spaces, controls, angle brackets and non-ASCII bytes
+// replaced by "?", so that one message is always one line.
+func appendToken(b []byte, s string) []byte {
+	for i := 0; i < len(s) && i < maxLogToken; i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '<' || c == '>' {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
 // Reset implements server.Session.
 func (s *session) Reset(context.Context) {
 	s.from = envelope.Path{}
+	s.smtputf8 = false
 	s.to = s.to[:0]
 }
 
@@ -228,3 +346,12 @@ func (s *authSession) AuthSecret(_ context.Context, username string) (string, er
 	}
 	return pw, nil
 }
+
+// acceptAnySession offers AUTH PLAIN and LOGIN and accepts any credentials
+// (-auth-accept-any), as mail catchers do, so that an application
+// configured to authenticate can send. The user name is recorded in the
+// Received field; the password is neither checked nor kept.
+type acceptAnySession struct{ session }
+
+// AuthPassword implements server.PasswordAuthenticator.
+func (s *acceptAnySession) AuthPassword(context.Context, string, string, string) error { return nil }

@@ -110,12 +110,15 @@ type scramClient struct {
 	step               int
 	clientFirstBare    string
 	serverSignature    []byte
+	verified           bool // the server's signature was checked and right
 }
 
 // NewScramSHA256Client returns a SCRAM-SHA-256 client (RFC 7677) without
 // channel binding (GS2 header "n,,"). It checks the server's signature in
-// the final message and fails with ErrServerSignature when it is wrong, so
-// a successful exchange also authenticates the server. It refuses iteration
+// the final message and fails with ErrServerSignature when it is wrong,
+// and its Finish ([Finisher]) fails with ErrNoServerSignature when the
+// server reports success without it, so a successful exchange also
+// authenticates the server. It refuses iteration
 // counts outside [MinScramIterations, MaxScramIterations]. SASLprep
 // (RFC 4013) is not applied: a non-ASCII password is used as its UTF-8
 // bytes.
@@ -158,6 +161,16 @@ func (c *scramClient) Next(challenge []byte) ([]byte, error) {
 		return c.verifyServerFinal(string(challenge))
 	}
 	return nil, errAfterEnd(ScramSHA256)
+}
+
+// Finish implements [Finisher]: success is accepted only after the
+// server's signature was verified (RFC 5802 5), which makes the exchange
+// authenticate the server too.
+func (c *scramClient) Finish() error {
+	if !c.verified {
+		return ErrNoServerSignature
+	}
+	return nil
 }
 
 // clientFinal parses server-first-message and builds client-final-message.
@@ -243,6 +256,7 @@ func (c *scramClient) verifyServerFinal(serverFinal string) ([]byte, error) {
 	if !hmac.Equal(sig, c.serverSignature) {
 		return nil, ErrServerSignature
 	}
+	c.verified = true
 	// RFC 4954 4 / RFC 4422 4: the additional data came in a 334
 	// challenge; it is acknowledged with an empty response.
 	return []byte{}, nil

@@ -359,3 +359,41 @@ func TestScramClientInvalid(t *testing.T) {
 		assert.ErrorIs(t, err, ErrInvalidArgument, "%q", tt.user)
 	}
 }
+
+// TestScramClientFinish: RFC 5802 5: success is acceptable only once the
+// server's signature was verified; before client-final, after it without
+// server-final, or after a wrong signature, Finish fails.
+func TestScramClientFinish(t *testing.T) {
+	var _ Finisher = newTestScramClient("user", "pencil")
+	steps := func(c *scramClient, n int, final string) error {
+		_, err := c.Start()
+		require.NoError(t, err)
+		if n >= 1 {
+			_, err = c.Next([]byte(rfc7677ServerFirst))
+			require.NoError(t, err)
+		}
+		if n >= 2 {
+			_, err = c.Next([]byte(final))
+		}
+		return err
+	}
+	c := newTestScramClient("user", "pencil")
+	require.NoError(t, steps(c, 0, ""))
+	assert.ErrorIs(t, c.Finish(), ErrNoServerSignature, "success before the client's proof")
+
+	c = newTestScramClient("user", "pencil")
+	require.NoError(t, steps(c, 1, ""))
+	assert.ErrorIs(t, c.Finish(), ErrNoServerSignature, "success without server-final")
+
+	c = newTestScramClient("user", "pencil")
+	assert.ErrorIs(t, steps(c, 2, "v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), ErrServerSignature)
+	assert.ErrorIs(t, c.Finish(), ErrNoServerSignature, "success after a wrong signature")
+
+	c = newTestScramClient("user", "pencil")
+	assert.ErrorIs(t, steps(c, 2, "e=invalid-proof"), ErrAuthFailed)
+	assert.ErrorIs(t, c.Finish(), ErrNoServerSignature, "success after a server error")
+
+	c = newTestScramClient("user", "pencil")
+	require.NoError(t, steps(c, 2, rfc7677ServerFinal))
+	assert.NoError(t, c.Finish())
+}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpkit/smtp/examples/internal/mimeparse"
 	"github.com/smtpkit/smtp/internal/smtptest"
 )
 
@@ -238,7 +240,10 @@ func Maildir(t testing.TB, dir string, n int, timeout time.Duration) []string {
 type Stored struct {
 	From string   // Return-Path without brackets
 	To   []string // X-Envelope-To
-	Body []byte   // the message after the two envelope lines
+	// Received is mailsink's own Received field (RFC 5321 4.4), which the
+	// contract allows after the envelope lines, unfolded; "" if none.
+	Received string
+	Body     []byte // the message as received: after the envelope lines and Received
 }
 
 // ReadStored reads and splits a file stored by mailsink.
@@ -261,7 +266,64 @@ func ReadStored(t testing.TB, path string) Stored {
 		s.To = append(s.To, a)
 	}
 	s.Body = rest
+	if rec, body, ok := cutReceived(rest); ok {
+		s.Received, s.Body = rec, body
+	}
 	return s
+}
+
+// cutReceived splits mailsink's own Received field (it names itself
+// "(mailsink)") off the start of b: its value unfolded, and what follows.
+func cutReceived(b []byte) (received string, rest []byte, ok bool) {
+	v, rest, ok := mimeparse.CutField(b, "Received")
+	if !ok || !strings.Contains(v, " (mailsink) ") {
+		return "", b, false
+	}
+	return v, rest, true
+}
+
+// WithoutReceived returns a file stored by mailsink without its Received
+// field, which the contract allows after the two envelope lines: the
+// envelope lines and the message as received.
+func WithoutReceived(file []byte) []byte {
+	i := bytes.Index(file, []byte("\r\n"))
+	if i < 0 {
+		return file
+	}
+	j := bytes.Index(file[i+2:], []byte("\r\n"))
+	if j < 0 {
+		return file
+	}
+	head := i + 2 + j + 2
+	if _, rest, ok := cutReceived(file[head:]); ok {
+		return append(file[:head:head], rest...)
+	}
+	return file
+}
+
+// RunWithPrograms is a TestMain's body for tests that run example
+// programs: it builds them (names are the keys of bins) into a temporary
+// directory, sets each *bins[name] to its binary, runs the tests and
+// removes the binaries. It returns the exit code for os.Exit.
+func RunWithPrograms(m *testing.M, bins map[string]*string) int {
+	dir, err := os.MkdirTemp("", "e2e-programs")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	var names []string
+	for name := range bins {
+		names = append(names, name)
+	}
+	built, err := BuildIn(dir, names...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for name, p := range bins {
+		*p = built[name]
+	}
+	return m.Run()
 }
 
 // BuildIn compiles the example programs names into dir with one go build

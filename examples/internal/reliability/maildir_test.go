@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
 
 // message returns a distinct message for id: a Message-ID header naming
@@ -74,6 +76,7 @@ func scanMaildir(t testing.TB, dir string) map[string][][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
+		b = e2e.WithoutReceived(b)
 		id := idOf(b)
 		m[id] = append(m[id], b)
 	}

@@ -1,0 +1,119 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/server"
+)
+
+// keepSession keeps the context of its first Mail and the reader of its
+// first Data, and checks them in later calls.
+type keepSession struct {
+	*testSession
+	mu       sync.Mutex
+	ctx      context.Context // Mail's
+	body     io.Reader       // the first Data's
+	problems []string
+}
+
+func (s *keepSession) note(p string) {
+	s.mu.Lock()
+	s.problems = append(s.problems, p)
+	s.mu.Unlock()
+}
+
+// checkKept reports a kept context that is not done, or whose Done, Err
+// and Cause disagree.
+func (s *keepSession) checkKept(where string) {
+	if s.ctx == nil {
+		return
+	}
+	select {
+	case <-s.ctx.Done():
+	default:
+		s.note(where + ": Mail's context is not done")
+	}
+	if s.ctx.Err() == nil {
+		s.note(where + ": Mail's context has no error")
+	}
+	if !errors.Is(context.Cause(s.ctx), server.ErrMethodReturned) {
+		s.note(where + ": Mail's context cause is " + errString(context.Cause(s.ctx)))
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "nil"
+	}
+	return err.Error()
+}
+
+func (s *keepSession) Mail(ctx context.Context, from envelope.Path, p envelope.MailParams) error {
+	s.checkKept("Mail")
+	if s.ctx == nil {
+		s.ctx = ctx
+	}
+	return s.testSession.Mail(ctx, from, p)
+}
+
+func (s *keepSession) Rcpt(ctx context.Context, to envelope.Path, p envelope.RcptParams) error {
+	s.checkKept("Rcpt")
+	return s.testSession.Rcpt(ctx, to, p)
+}
+
+func (s *keepSession) Data(ctx context.Context, r io.Reader) error {
+	s.checkKept("Data")
+	if s.body == nil {
+		s.body = r
+	} else if n, err := s.body.Read(make([]byte, 64)); n > 0 || err == nil || err == io.EOF {
+		// The first message's reader must not read this message.
+		s.note("a kept message reader read " + strconv.Itoa(n) + " octets, err " + errString(err))
+	}
+	return s.testSession.Data(ctx, r)
+}
+
+// TestKeptContextStaysDone: a context kept after its method returned is
+// done for good (Cause ErrMethodReturned), not alive again during the next
+// command; a message reader kept after Data fails instead of reading the
+// next message. Both for DATA and BDAT.
+func TestKeptContextStaysDone(t *testing.T) {
+	for _, verb := range []string{"DATA", "BDAT"} {
+		t.Run(verb, func(t *testing.T) {
+			sess := &keepSession{}
+			b := &testBackend{}
+			s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+				sess.testSession = &testSession{b: b, c: c}
+				return sess, nil
+			}))
+			s.EnableChunking = true
+			lb := start(t, s)
+			c := dial(t, lb)
+			c.Send("EHLO client\r\n")
+			c.ReadReply()
+			for i := 0; i < 2; i++ {
+				c.Run(`
+					C: MAIL FROM:<a@b.example>
+					S: 250 2.1.0 Sender OK
+					C: RCPT TO:<b@c.example>
+					S: 250 2.1.5 Recipient OK
+				`)
+				sendMessage(c, verb, "message "+strconv.Itoa(i)+"\r\n")
+				c.Expect("250 2.0.0 OK: message accepted\r\n")
+			}
+			sess.mu.Lock()
+			defer sess.mu.Unlock()
+			for _, p := range sess.problems {
+				t.Error(p)
+			}
+			if m := b.Messages(); len(m) != 2 || m[1].Data != "message 1\r\n" {
+				t.Errorf("stored %+v", m)
+			}
+		})
+	}
+}
