@@ -9,6 +9,8 @@ import (
 	"mime"
 	"strings"
 	"time"
+
+	"github.com/smtpkit/smtp/envelope"
 )
 
 var b64 = base64.StdEncoding
@@ -249,8 +251,7 @@ func (b *Builder) random(n int) (string, error) {
 	return hex.EncodeToString(p), nil
 }
 
-// messageID returns m's Message-ID, or a new one: random, at the
-// Builder's host name (RFC 5322 3.6.4: unique, the right side a domain).
+// messageID returns m's Message-ID, or a new one.
 func (b *Builder) messageID(m *Message) (string, error) {
 	if m.MessageID != "" {
 		id := strings.TrimSuffix(strings.TrimPrefix(m.MessageID, "<"), ">")
@@ -260,10 +261,17 @@ func (b *Builder) messageID(m *Message) (string, error) {
 		}
 		return id, nil
 	}
+	return b.NewMessageID(m.From.Addr)
+}
+
+// NewMessageID returns a new Message-ID, without angle brackets: random,
+// at the Builder's host name, or else at the domain of from (RFC 5322
+// 3.6.4: unique, the right side a domain).
+func (b *Builder) NewMessageID(from envelope.Address) (string, error) {
 	host := b.Hostname
 	if !dotAtom(host) {
 		host = ""
-		if asc, err := m.From.Addr.ASCII(); err == nil && dotAtom(asc.Domain) {
+		if asc, err := from.ASCII(); err == nil && dotAtom(asc.Domain) {
 			host = asc.Domain
 		}
 	}
