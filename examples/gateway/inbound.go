@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/examples/internal/durable"
+	"github.com/smtpkit/smtp/examples/internal/queue"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/server"
+)
+
+// inbound is the server.Backend of the SMTP listener: it takes mail for
+// the routed domains only, and queues it durably before the 250, or, with
+// -sync, hands it to the webhook and answers with what the webhook said.
+type inbound struct {
+	routes   routes
+	q        store
+	hostname string
+	log      *slog.Logger
+	// sync, when set, makes the webhook's answer the reply to the
+	// message; nothing is queued.
+	sync *hookTransport
+	now  func() time.Time
+}
+
+// NewSession implements server.Backend.
+func (b *inbound) NewSession(_ context.Context, c *server.Conn) (server.Session, error) {
+	return &inSession{b: b, conn: c}, nil
+}
+
+type inSession struct {
+	b    *inbound
+	conn *server.Conn
+	msg  *queue.Message // the transaction, nil before MAIL
+	// url is the webhook of the transaction's recipients (-sync).
+	url string
+}
+
+// Mail implements server.Session.
+func (s *inSession) Mail(_ context.Context, from envelope.Path, p envelope.MailParams) error {
+	m := &queue.Message{SMTPUTF8: p.SMTPUTF8, EightBit: p.Body == envelope.Body8BitMIME, EnvID: p.EnvID}
+	if !from.Null {
+		m.From = from.Address.String()
+	}
+	switch p.Ret {
+	case envelope.RetFull:
+		m.Ret = "FULL"
+	case envelope.RetHdrs:
+		m.Ret = "HDRS"
+	}
+	s.msg, s.url = m, ""
+	return nil
+}
+
+// Rcpt implements server.Session: a recipient of a routed domain is
+// accepted; any other is refused as relaying (RFC 5321 3.6.2: 550 5.7.1),
+// since the gateway delivers nowhere else.
+func (s *inSession) Rcpt(_ context.Context, to envelope.Path, p envelope.RcptParams) error {
+	if s.msg == nil {
+		return reply.BadSequence("Need MAIL first")
+	}
+	if to.Address.Domain == "" {
+		// <Postmaster> alone is this host's postmaster (RFC 5321
+		// 4.1.1.3); the gateway has no mailboxes of its own.
+		return reply.MailboxUnavailable("No local mailboxes here; write to postmaster@ a routed domain")
+	}
+	addr := to.Address.String()
+	url := s.b.routes.lookup(addr)
+	if url == "" {
+		s.b.log.Info("relay denied", "conn", s.conn.ID(), "remote", s.conn.RemoteAddr().String(), "rcpt", addr)
+		return reply.RelayDenied()
+	}
+	if s.b.sync != nil && s.url != "" && url != s.url {
+		// One webhook's answer makes the reply to the message: the
+		// recipients of another go in a later transaction, which
+		// clients do on 452 (RFC 5321 4.5.3.1.10).
+		return reply.New(reply.CodeInsufficientStorage, reply.EnhTooManyRecipients(),
+			"Recipients of another domain in a later transaction, please")
+	}
+	s.url = url
+	r := queue.Recipient{Addr: addr, State: queue.Pending}
+	if p.Notify != 0 {
+		r.Notify = p.Notify.String()
+	}
+	if p.ORcpt != nil {
+		r.ORcpt = p.ORcpt.AddrType + ";" + p.ORcpt.Addr
+	}
+	s.msg.Recipients = append(s.msg.Recipients, r)
+	return nil
+}
+
+// Data implements server.Session: the message with a Received field (RFC
+// 5321 4.4) is committed to the queue, fsync of files and directories
+// included, before the 250 (RFC 5321 6.1: the gateway is then responsible
+// for it); the webhook gets it from a worker, so a slow webhook never
+// holds the session.
+func (s *inSession) Data(ctx context.Context, r io.Reader) error {
+	m := s.msg
+	if m == nil || len(m.Recipients) == 0 {
+		return reply.BadSequence("No valid recipients")
+	}
+	if s.b.sync != nil {
+		return s.deliverSync(ctx, r)
+	}
+	w, err := s.b.q.Create(ctx)
+	if err != nil {
+		return s.storeFailed(ctx, err)
+	}
+	now := s.b.now()
+	if _, err := w.Write(s.received(w.ID(), now)); err != nil {
+		w.Abort()
+		return s.storeFailed(ctx, err)
+	}
+	if _, err := w.ReadFrom(r); err != nil {
+		w.Abort()
+		var qe *queue.Error
+		if errors.As(err, &qe) {
+			return s.storeFailed(ctx, err)
+		}
+		return err // the reader's: too large, connection lost...
+	}
+	m.Created, m.NextAttempt, m.Client = now, now, s.conn.RemoteAddr().String()
+	if err := w.Commit(ctx, m); err != nil {
+		return s.storeFailed(ctx, err)
+	}
+	s.b.log.Info("queued", "queue", "inbound", "id", m.ID, "from", "<"+m.From+">", "rcpts", len(m.Recipients),
+		"size", m.Size, "client", m.Client)
+	s.msg = nil
+	return reply.Queued(m.ID)
+}
+
+// deliverSync posts the message to the webhook while the client waits
+// and answers with what the webhook said (syncReply).
+func (s *inSession) deliverSync(ctx context.Context, r io.Reader) error {
+	now := s.b.now()
+	id := syncID(now)
+	var buf bytes.Buffer
+	buf.Write(s.received(id, now))
+	if _, err := buf.ReadFrom(r); err != nil {
+		return err
+	}
+	m := s.msg
+	m.ID, m.Created, m.Client, m.Attempts = id, now, s.conn.RemoteAddr().String(), 1
+	rcpts := make([]string, len(m.Recipients))
+	for i, rc := range m.Recipients {
+		rcpts[i] = rc.Addr
+	}
+	body, err := s.b.sync.payload(m, rcpts, buf.Bytes())
+	if err != nil {
+		return err
+	}
+	res := s.b.sync.client.Post(ctx, s.url, body, id, 1)
+	s.b.log.Info("sync delivery", "id", id, "from", "<"+m.From+">", "rcpts", len(rcpts), "size", buf.Len(),
+		"result", res.Outcome.String(), "answer", res.Describe())
+	s.msg = nil
+	return syncReply(&res, id)
+}
+
+// syncID names a message delivered with -sync, in the queue IDs' form.
+func syncID(now time.Time) string {
+	var b [5]byte
+	rand.Read(b[:])
+	return strconv.FormatInt(now.UnixMicro(), 36) + ".s." + hex.EncodeToString(b[:])
+}
+
+// storeFailed answers a queue failure: 452 4.3.1 for a full disk (RFC 3463
+// 3.4), else the server's 451 4.3.0; the message is not acknowledged.
+func (s *inSession) storeFailed(ctx context.Context, err error) error {
+	s.b.log.ErrorContext(ctx, "message not queued", "conn", s.conn.ID(), "err", err)
+	if durable.IsNoSpace(err) {
+		return reply.InsufficientStorage()
+	}
+	return err
+}
+
+// received returns the trace field RFC 5321 4.4 requires: "Received: from
+// HELO ([IP]) by HOSTNAME with PROTOCOL id ID for <RCPT>; DATE", the
+// protocol named per RFC 3848 and RFC 6531 (ESMTPS: ESMTP over TLS), the
+// recipient only when there is one (naming several would tell each about
+// the others).
+func (s *inSession) received(id string, now time.Time) []byte {
+	proto := "ESMTP"
+	if s.msg.SMTPUTF8 {
+		proto = "UTF8SMTP"
+	}
+	if s.conn.TLS() != nil {
+		proto += "S"
+	}
+	ip := "unknown"
+	if ta, ok := s.conn.RemoteAddr().(*net.TCPAddr); ok {
+		ip = ta.IP.String()
+	}
+	helo := traceName(s.conn.Hello())
+	if helo == "" {
+		helo = "unknown"
+	}
+	b := []byte("Received: from " + helo + " ([" + ip + "])\r\n\tby " + traceName(s.b.hostname) +
+		" with " + proto + " id " + id)
+	if len(s.msg.Recipients) == 1 {
+		b = append(b, "\r\n\tfor <"+traceName(s.msg.Recipients[0].Addr)+">"...)
+	}
+	b = append(b, ";\r\n\t"...)
+	b = now.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n"...)
+}
+
+// maxTraceName bounds a name from the network written into a trace field:
+// a domain's limit (RFC 1035 2.3.4), a path's (RFC 5321 4.5.3.1.3).
+const maxTraceName = 256
+
+// traceName keeps a name from the network to printable ASCII without
+// spaces, comment and field delimiters, at most maxTraceName characters,
+// so that it cannot break the field it goes into.
+func traceName(s string) string {
+	b := make([]byte, 0, min(len(s), maxTraceName))
+	for i := 0; i < len(s) && len(b) < maxTraceName; i++ {
+		c := s[i]
+		if c > ' ' && c < 0x7f && c != '(' && c != ')' && c != ';' && c != '<' && c != '>' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// Reset implements server.Session.
+func (s *inSession) Reset(context.Context) { s.msg, s.url = nil, "" }
+
+// Logout implements server.Session.
+func (s *inSession) Logout(context.Context) error { return nil }

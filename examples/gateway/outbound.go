@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/smtpkit/smtp/examples/gateway/internal/api"
+	"github.com/smtpkit/smtp/examples/gateway/internal/records"
+	"github.com/smtpkit/smtp/examples/internal/queue"
+)
+
+// outbound is the API's queue: the outbound store, and the final state of
+// the messages that left it, kept for the API's status for a while.
+type outbound struct {
+	q       store
+	history *records.Dir
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// Submit implements api.Queue.
+func (o *outbound) Submit(ctx context.Context, env *api.Envelope, msg []byte, prepare func(string) error) (string, error) {
+	sp, err := o.q.Create(ctx)
+	if err != nil {
+		return "", err
+	}
+	if prepare != nil {
+		if err := prepare(sp.ID()); err != nil {
+			sp.Abort()
+			return "", err
+		}
+	}
+	if _, err := sp.Write(msg); err != nil {
+		sp.Abort()
+		return "", err
+	}
+	now := o.now()
+	m := &queue.Message{From: env.From, SMTPUTF8: env.SMTPUTF8, EightBit: env.EightBit,
+		Created: now, NextAttempt: now, Client: "http api"}
+	for _, r := range env.To {
+		m.Recipients = append(m.Recipients, queue.Recipient{Addr: r, State: queue.Pending})
+	}
+	if err := sp.Commit(ctx, m); err != nil {
+		return "", err
+	}
+	return m.ID, nil
+}
+
+// Status implements api.Queue: a queued message's state, else its final
+// state if it left the queue recently.
+func (o *outbound) Status(ctx context.Context, id string) (*queue.Message, error) {
+	m, err := o.q.Get(ctx, id)
+	if err == nil {
+		return m, nil
+	}
+	if !errors.Is(err, queue.ErrNotFound) {
+		return nil, err
+	}
+	m = new(queue.Message)
+	err = o.history.Get(id, m)
+	if errors.Is(err, records.ErrNotFound) {
+		return nil, api.ErrNotFound
+	}
+	return m, err
+}
+
+// finished keeps the final state of a message that leaves the queue. It
+// is written before the message is removed, so that the status of a
+// message the API accepted is never lost in between.
+func (o *outbound) finished(m *queue.Message) {
+	if err := o.history.Put(m.ID, m); err != nil {
+		o.log.Error("cannot keep the final state of a message for the API", "id", m.ID, "err", err)
+	}
+}
