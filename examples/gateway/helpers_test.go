@@ -181,13 +181,10 @@ func (g *gatewayProc) api(t *testing.T, method, path, ct string, body []byte, hd
 	return resp.StatusCode, resp.Header, b
 }
 
-// startSink runs a mailsink storing into dir/maildir, with args added;
-// it returns its address.
+// startSink runs a mailsink on addr storing into dir/maildir, with args
+// added; it returns the Maildir.
 func startSink(t *testing.T, dir, addr string, args ...string) (*e2e.Proc, string) {
 	t.Helper()
-	if addr == "" {
-		addr = e2e.FreeAddr(t)
-	}
 	md := filepath.Join(dir, "maildir")
 	p := e2e.Start(t, dir, mailsinkBin, append([]string{"-listen", addr, "-maildir", md, "-http", "", "-hostname", "sink.test"}, args...)...)
 	p.WaitListen(addr, wait)
