@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/reply"
@@ -129,6 +130,10 @@ type Deliverer struct {
 	// MaxRecipients bounds the recipients of one transaction; zero means
 	// DefaultMaxRecipients.
 	MaxRecipients int
+	// Cache, when set, keeps connections open after a transaction for the
+	// next message to the same exchanger; nil means one connection per
+	// transaction, closed with QUIT.
+	Cache *ConnCache
 }
 
 // RecipientOutcome is the result of delivery for one recipient.
@@ -146,6 +151,15 @@ type RecipientOutcome struct {
 	// server's reply, or a Local one: DNS failure, null MX, TLS required),
 	// an *OutcomeUnknownError, or a *NetError.
 	Err error
+	// Addr is the address of the connection the outcome came from
+	// ("192.0.2.1:25"), "" when none was made.
+	Addr string
+	// TLS describes that connection's TLS (the zero value: in clear).
+	TLS TLSInfo
+	// Reply is the server's reply to the end of the message, which often
+	// names its queue ID ("250 2.0.0 Ok: queued as 4Xyz"); nil when the
+	// message was not sent.
+	Reply *reply.Reply
 }
 
 // Status tells what became of the message for the recipient, classified
@@ -555,8 +569,9 @@ func isRequireTLSRefusal(err error) bool {
 	return errors.As(err, &e) && e.Local && e.Enhanced.Subject == 7 && e.Enhanced.Detail == 30
 }
 
-// attempt makes one delivery over one connection. retry says that nothing
-// was delivered and the next exchanger may be tried.
+// attempt makes one delivery over one connection: a cached one when
+// Cache holds one for the exchanger, else a new one. retry says that
+// nothing was delivered and the next exchanger may be tried.
 func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, addr string, env envelope.Envelope, msg io.ReaderAt, size int64) ([]RecipientOutcome, bool) {
 	policy := d.TLSPolicy
 	if h.route {
@@ -566,6 +581,14 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 	// certificate valid for the MX host name, whatever the policy.
 	reqTLS := env.Mail.RequireTLS
 	verify := policy == TLSRequired || reqTLS
+	// A cached connection serves a transaction that asks no more of it
+	// than the one it was opened for.
+	key := addr + "\x00" + h.name + "\x00" + strconv.Itoa(int(policy)) + "\x00" + strconv.FormatBool(verify)
+	if d.Cache != nil {
+		if l := d.Cache.take(ctx, key); l != nil {
+			return d.send(ctx, l, h, env, msg, size)
+		}
+	}
 	useTLS := policy != TLSDisabled
 	if reqTLS && !useTLS {
 		return failAll(env.To, h.name, errRequireTLS(h.name, "TLS is disabled (TLSDisabled)")), true
@@ -575,10 +598,11 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 		if err != nil {
 			return failAll(env.To, h.name, err), true
 		}
+		l := &liveConn{c: c, key: key, opened: time.Now()}
 		c.host = h.name
 		if err := c.Hello(ctx, ""); err != nil {
 			c.Close()
-			return failAll(env.To, h.name, err), true
+			return l.stamp(failAll(env.To, h.name, err)), true
 		}
 		if useTLS && c.ext.StartTLS {
 			cfg := tlsConfig(opts, h.name)
@@ -597,7 +621,7 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 					return failAll(env.To, h.name, errRequireTLS(h.name, "STARTTLS failed: "+err.Error())), true
 				case policy == TLSRequired:
 					c.Close()
-					return failAll(env.To, h.name, errTLSRequired(h.name, err)), true
+					return l.stamp(failAll(env.To, h.name, errTLSRequired(h.name, err))), true
 				case errors.As(err, &re) && c.usable() == nil:
 					// Opportunistic, and the server refused STARTTLS
 					// (RFC 3207 4: 454): go on in clear on this connection.
@@ -610,34 +634,67 @@ func (d *Deliverer) attempt(ctx context.Context, opts *Options, h *hostAddr, add
 					useTLS = false
 					continue
 				}
+			} else if cs, ok := c.TLSConnectionState(); ok {
+				l.verified = verifiedFor(cs, h.name, cfg.RootCAs)
 			}
 		} else if reqTLS {
 			c.Quit(ctx)
 			return failAll(env.To, h.name, errRequireTLS(h.name, "does not offer STARTTLS")), true
 		} else if policy == TLSRequired {
 			c.Quit(ctx)
-			return failAll(env.To, h.name, errTLSRequired(h.name, nil)), true
+			return l.stamp(failAll(env.To, h.name, errTLSRequired(h.name, nil))), true
 		}
-		res, err := c.Send(ctx, env, io.NewSectionReader(msg, 0, size))
-		if err == nil || c.usable() == nil {
-			c.Quit(ctx)
-		} else {
-			c.Close()
-		}
-		if isRequireTLSRefusal(err) {
-			// The exchanger does not announce REQUIRETLS over TLS:
-			// nothing was sent; another may qualify.
-			return failAll(env.To, h.name, err), true
-		}
-		out := make([]RecipientOutcome, len(env.To))
-		retry := true
-		for i, r := range res.Recipients {
-			out[i] = RecipientOutcome{Recipient: env.To[i], Host: h.name, Code: r.Code, Enhanced: r.Enhanced, Err: r.Err}
-			if r.Status() != StatusDeferred {
-				retry = false
-			}
-		}
-		return out, retry
+		return d.send(ctx, l, h, env, msg, size)
 	}
 	return failAll(env.To, h.name, errTLSRequired(h.name, errors.New("no usable connection"))), true
+}
+
+// send makes the transaction on l, then keeps l in the Cache or closes it.
+func (d *Deliverer) send(ctx context.Context, l *liveConn, h *hostAddr, env envelope.Envelope, msg io.ReaderAt, size int64) ([]RecipientOutcome, bool) {
+	c := l.c
+	res, err := c.Send(ctx, env, io.NewSectionReader(msg, 0, size))
+	var end *reply.Reply
+	if res != nil {
+		end = res.Reply()
+	}
+	defer func() {
+		switch {
+		case c.usable() != nil:
+			c.Close()
+		case d.Cache != nil:
+			d.Cache.put(l)
+		default:
+			c.Quit(ctx)
+		}
+	}()
+	if res == nil {
+		return l.stamp(failAll(env.To, h.name, err)), isTemporary(err)
+	}
+	if isRequireTLSRefusal(err) {
+		// The exchanger does not announce REQUIRETLS over TLS: nothing
+		// was sent; another may qualify.
+		return l.stamp(failAll(env.To, h.name, err)), true
+	}
+	out := make([]RecipientOutcome, len(env.To))
+	retry := true
+	for i, r := range res.Recipients {
+		out[i] = RecipientOutcome{Recipient: env.To[i], Host: h.name, Code: r.Code, Enhanced: r.Enhanced, Err: r.Err, Reply: end}
+		if r.Status() != StatusDeferred {
+			retry = false
+		}
+	}
+	return l.stamp(out), retry
+}
+
+// stamp records the connection's address and TLS in outs.
+func (l *liveConn) stamp(outs []RecipientOutcome) []RecipientOutcome {
+	addr := ""
+	if ra := l.c.conn.RemoteAddr(); ra != nil {
+		addr = ra.String()
+	}
+	info := l.tlsInfo()
+	for i := range outs {
+		outs[i].Addr, outs[i].TLS = addr, info
+	}
+	return outs
 }

@@ -275,9 +275,17 @@ func TestLimitsAndReject(t *testing.T) {
 	var ce *client.Error
 
 	// The third recipient: 452 (RFC 5321 4.5.3.1.10); the first two get it.
-	res, err := c.Send(ctx(t), env("a@x.test", "b@y.test", "c@y.test", "d@y.test"), strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	// A message the client cannot read twice (no io.Seeker) leaves the third
+	// recipient deferred with the server's 452 ...
+	once := io.MultiReader(strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	res, err := c.Send(ctx(t), env("a@x.test", "b@y.test", "c@y.test", "d@y.test"), once)
 	if err == nil || res == nil || res.Accepted() != 2 || !errors.As(res.Recipients[2].Err, &ce) || ce.Code != 452 {
 		t.Errorf("3 recipients with -max-rcpts 2: %v", err)
+	}
+	// ... and one it can gets to the third in a second transaction.
+	res, err = c.Send(ctx(t), env("a@x.test", "b@y.test", "c@y.test", "d@y.test"), strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	if err != nil || res.Accepted() != 3 {
+		t.Errorf("3 recipients with -max-rcpts 2, message re-readable: %v", err)
 	}
 	// -reject: 550 5.1.1 for that recipient only.
 	res, err = c.Send(ctx(t), env("a@x.test", "nobody@y.test", "b@y.test"), strings.NewReader("Subject: x\r\n\r\nx\r\n"))
@@ -289,8 +297,9 @@ func TestLimitsAndReject(t *testing.T) {
 	if _, err := c.Send(ctx(t), env("a@x.test", "b@y.test"), strings.NewReader(big)); !errors.As(err, &ce) || ce.Code != 552 {
 		t.Errorf("too large: %v, want 552", err)
 	}
-	if files := e2e.Maildir(t, md, 2, 5*time.Second); len(files) != 2 {
-		t.Errorf("%d messages stored, want 2", len(files))
+	// 1 (first two recipients) + 2 (two transactions) + 1 (-reject).
+	if files := e2e.Maildir(t, md, 4, 5*time.Second); len(files) != 4 {
+		t.Errorf("%d messages stored, want 4", len(files))
 	}
 }
 

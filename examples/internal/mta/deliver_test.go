@@ -1,7 +1,6 @@
-package main
+package mta
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 )
 
@@ -61,10 +61,11 @@ func (f *fakeTransport) count(addr string) int {
 }
 
 type testRelay struct {
-	q   *queue.Queue
+	q   *diskQueue
 	d   *deliverer
 	tr  *fakeTransport
 	now time.Time
+	log *e2e.Buffer // the mail log
 }
 
 func newTestRelay(t *testing.T, dir string, tr *fakeTransport) *testRelay {
@@ -74,14 +75,34 @@ func newTestRelay(t *testing.T, dir string, tr *fakeTransport) *testRelay {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
-	r := &testRelay{q: q, tr: tr, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := &testRelay{tr: tr, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), log: &e2e.Buffer{}}
+	mlog := NewMailLog(r.log, "relay")
+	r.q = newDiskQueue(q, Options{MailLog: mlog})
+	r.q.now = func() time.Time { return r.now }
 	r.d = &deliverer{
-		q: q, sched: newScheduler(), tr: tr, hostname: "relay.test",
+		q: r.q, tr: tr, hostname: "relay.test",
 		schedule: queue.Schedule{Delays: []time.Duration{time.Minute}, MaxAge: time.Hour},
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		mlog:     mlog,
 		now:      func() time.Time { return r.now },
 	}
 	return r
+}
+
+// process claims message id and makes one delivery attempt, as a worker
+// does; it returns the next attempt time, zero when the message left the
+// queue or is on hold.
+func (r *testRelay) process(ctx context.Context, id string) time.Time {
+	w := r.q.claim(id)
+	if w == nil {
+		return time.Time{}
+	}
+	r.d.process(ctx, w)
+	m, err := r.q.q.Get(id)
+	if err != nil || m.Held {
+		return time.Time{}
+	}
+	return m.NextAttempt
 }
 
 func newFake() *fakeTransport {
@@ -94,14 +115,14 @@ func (r *testRelay) add(t *testing.T, from string, rcpts ...string) string {
 	for _, a := range rcpts {
 		m.Recipients = append(m.Recipients, queue.Recipient{Addr: a, State: queue.Pending})
 	}
-	if err := r.q.Add(m, []byte("Subject: test\r\n\r\nbody\r\n")); err != nil {
+	if err := r.q.q.Add(m, []byte("Subject: test\r\n\r\nbody\r\n")); err != nil {
 		t.Fatal(err)
 	}
 	return m.ID
 }
 
 func (r *testRelay) ids(t *testing.T) []string {
-	msgs, errs := r.q.Load()
+	msgs, errs := r.q.q.Load()
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -126,20 +147,20 @@ func TestPartialSuccessNoDuplicate(t *testing.T) {
 	tr.set("c@z.test", transient)
 	r := newTestRelay(t, dir, tr)
 	id := r.add(t, "a@x.test", "b@y.test", "c@z.test")
-	next := r.d.process(context.Background(), id)
+	next := r.process(context.Background(), id)
 	if want := r.now.Add(time.Minute); !next.Equal(want) {
 		t.Errorf("next attempt %v, want %v", next, want)
 	}
-	m, _ := r.q.Get(id)
+	m, _ := r.q.q.Get(id)
 	if m.Recipients[0].State != queue.Delivered || m.Recipients[1].State != queue.Pending || m.Attempts != 1 || m.LastError != "connection refused" {
 		t.Fatalf("state after attempt 1: %+v", m)
 	}
-	r.q.Close()
+	r.q.q.Close()
 
 	tr.set("c@z.test", outcome{})
 	r2 := newTestRelay(t, dir, tr)
 	r2.now = r.now.Add(time.Minute)
-	if next := r2.d.process(context.Background(), id); !next.IsZero() {
+	if next := r2.process(context.Background(), id); !next.IsZero() {
 		t.Errorf("message not finished: next %v", next)
 	}
 	if tr.count("b@y.test") != 1 || tr.count("c@z.test") != 1 {
@@ -157,18 +178,18 @@ func TestPermanentFailureBounces(t *testing.T) {
 	tr.set("nobody@y.test", permanent)
 	r := newTestRelay(t, t.TempDir(), tr)
 	id := r.add(t, "a@x.test", "b@y.test", "nobody@y.test")
-	if next := r.d.process(context.Background(), id); !next.IsZero() {
+	if next := r.process(context.Background(), id); !next.IsZero() {
 		t.Errorf("next %v, want done", next)
 	}
 	ids := r.ids(t)
 	if len(ids) != 1 || ids[0] == id {
 		t.Fatalf("queue %v, want the bounce alone", ids)
 	}
-	b, _ := r.q.Get(ids[0])
+	b, _ := r.q.q.Get(ids[0])
 	if b.From != "" || len(b.Recipients) != 1 || b.Recipients[0].Addr != "a@x.test" {
 		t.Errorf("bounce envelope %+v", b)
 	}
-	data, _ := r.q.ReadData(ids[0])
+	data, _ := r.q.q.ReadData(ids[0])
 	for _, want := range []string{"report-type=delivery-status", "Final-Recipient: rfc822; nobody@y.test", "Status: 5.1.1",
 		"Action: failed", "Diagnostic-Code: smtp; 550 5.1.1 no such user", "Reporting-MTA: dns; relay.test", "Subject: test"} {
 		if !strings.Contains(string(data), want) {
@@ -176,7 +197,7 @@ func TestPermanentFailureBounces(t *testing.T) {
 		}
 	}
 	// The bounce is delivered like any message.
-	if next := r.d.process(context.Background(), ids[0]); !next.IsZero() || tr.count("a@x.test") != 1 {
+	if next := r.process(context.Background(), ids[0]); !next.IsZero() || tr.count("a@x.test") != 1 {
 		t.Errorf("bounce not delivered: next %v count %d", next, tr.count("a@x.test"))
 	}
 }
@@ -188,7 +209,7 @@ func TestNeverBounceABounce(t *testing.T) {
 	tr.set("a@x.test", permanent)
 	r := newTestRelay(t, t.TempDir(), tr)
 	id := r.add(t, "", "a@x.test")
-	r.d.process(context.Background(), id)
+	r.process(context.Background(), id)
 	if ids := r.ids(t); len(ids) != 0 {
 		t.Errorf("queue %v, want empty (no bounce of a bounce)", ids)
 	}
@@ -200,8 +221,8 @@ func TestNotifyNever(t *testing.T) {
 	tr.set("b@y.test", permanent)
 	r := newTestRelay(t, t.TempDir(), tr)
 	m := &queue.Message{From: "a@x.test", Created: r.now, Recipients: []queue.Recipient{{Addr: "b@y.test", State: queue.Pending, Notify: "NEVER"}}}
-	r.q.Add(m, []byte("x\r\n"))
-	r.d.process(context.Background(), m.ID)
+	r.q.q.Add(m, []byte("x\r\n"))
+	r.process(context.Background(), m.ID)
 	if ids := r.ids(t); len(ids) != 0 {
 		t.Errorf("queue %v, want empty", ids)
 	}
@@ -217,7 +238,7 @@ func TestExpiry(t *testing.T) {
 	attempts := 0
 	for {
 		attempts++
-		next := r.d.process(context.Background(), id)
+		next := r.process(context.Background(), id)
 		if next.IsZero() {
 			break
 		}
@@ -237,7 +258,7 @@ func TestExpiry(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("queue %v, want the bounce", ids)
 	}
-	data, _ := r.q.ReadData(ids[0])
+	data, _ := r.q.q.ReadData(ids[0])
 	if !strings.Contains(string(data), "Status: 4.4.7") || !strings.Contains(string(data), "<b@y.test>: delivery time expired; last attempt: connection refused") ||
 		strings.Contains(string(data), " said: ") {
 		t.Errorf("expiry bounce:\n%s", data)
@@ -252,11 +273,11 @@ func TestShutdownCutsAttempt(t *testing.T) {
 	id := r.add(t, "a@x.test", "b@y.test")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if next := r.d.process(ctx, id); !next.IsZero() {
-		t.Errorf("next %v", next)
+	if next := r.process(ctx, id); !next.Equal(r.now) {
+		t.Errorf("next %v, want due at once", next)
 	}
-	m, _ := r.q.Get(id)
-	if m.Recipients[0].State != queue.Pending {
+	m, _ := r.q.q.Get(id)
+	if m.Recipients[0].State != queue.Pending || m.LastError != "" {
 		t.Errorf("state %+v", m.Recipients[0])
 	}
 }
@@ -301,13 +322,19 @@ func TestScheduler(t *testing.T) {
 func TestListLine(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	m := &queue.Message{ID: "id1", From: "a@x.test", Size: 10, Attempts: 2, NextAttempt: now.Add(90 * time.Second),
-		LastError: `451 4.3.0 "busy"`, Recipients: []queue.Recipient{{Addr: "b@y.test", State: queue.Delivered}, {Addr: "c@z.test", State: queue.Pending}}}
-	want := `id1 <a@x.test> b@y.test(delivered),c@z.test(pending) size=10 attempts=2 next=2026-01-01T00:01:30Z (in 1m30s) error="451 4.3.0 \"busy\""`
+		Created: now.Add(-5 * time.Minute), LastError: "connection refused",
+		Recipients: []queue.Recipient{{Addr: "b@y.test", State: queue.Delivered, Diagnostic: "250 ok"}, {Addr: "c@z.test", State: queue.Pending, Diagnostic: `451 4.3.0 "busy"`},
+			{Addr: "d@w.test", State: queue.Pending, Diagnostic: "connection refused"}}}
+	want := `id1 <a@x.test> b@y.test(delivered),c@z.test(pending),d@w.test(pending) size=10 attempts=2 next=2026-01-01T00:01:30Z (in 1m30s) error="connection refused" arrival=2025-12-31T23:55:00Z age=5m0s reason(c@z.test)="451 4.3.0 \"busy\""`
 	if got := listLine(m, now); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	var b bytes.Buffer
-	if err := list(&b, t.TempDir(), now); err == nil {
+	m.Held = true
+	want = `id1 <a@x.test> b@y.test(delivered),c@z.test(pending),d@w.test(pending) size=10 attempts=2 error="connection refused" arrival=2025-12-31T23:55:00Z age=5m0s held reason(c@z.test)="451 4.3.0 \"busy\""`
+	if got := listLine(m, now); got != want {
+		t.Errorf("held: got  %s\nwant %s", got, want)
+	}
+	if _, err := (&diskAdmin{dir: t.TempDir()}).List(context.Background()); err == nil {
 		t.Error("list of a directory without a queue succeeded")
 	}
 }
@@ -323,7 +350,7 @@ func TestMissingDataNotRetried(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "data", id)); err != nil {
 		t.Fatal(err)
 	}
-	if next := r.d.process(context.Background(), id); !next.IsZero() {
+	if next := r.process(context.Background(), id); !next.IsZero() {
 		t.Errorf("process of a message without data scheduled a retry at %v", next)
 	}
 	if n := tr.count("b@y.test"); n != 0 {

@@ -1,4 +1,4 @@
-package main
+package mta
 
 import (
 	"context"
@@ -51,6 +51,14 @@ func (s *scheduler) done(id string, next time.Time) {
 	if !next.IsZero() {
 		s.add(id, next)
 	}
+}
+
+// remove unschedules id if it is waiting (a message being worked on is
+// left to its worker).
+func (s *scheduler) remove(id string) {
+	s.mu.Lock()
+	delete(s.waiting, id)
+	s.mu.Unlock()
 }
 
 // size returns the number of messages waiting or being worked on.

@@ -1,4 +1,4 @@
-package main
+package mta
 
 import (
 	"context"
@@ -21,8 +21,8 @@ import (
 // submission is the server.Backend of the relay's listener: authenticated
 // clients hand in mail, which is queued durably before the 250.
 type submission struct {
-	q        *queue.Queue
-	sched    *scheduler
+	q        Queue
+	mlog     *MailLog
 	hostname string
 	log      *slog.Logger
 	// policy holds the logins and the senders they may use; SIGHUP
@@ -135,7 +135,7 @@ func (s *submitSession) Data(ctx context.Context, r io.Reader) error {
 	if m == nil || len(m.Recipients) == 0 {
 		return reply.BadSequence("No valid recipients")
 	}
-	w, err := s.b.q.Create()
+	w, err := s.b.q.Create(ctx)
 	if err != nil {
 		return s.storeFailed(ctx, err)
 	}
@@ -155,12 +155,11 @@ func (s *submitSession) Data(ctx context.Context, r io.Reader) error {
 	m.Created = now
 	m.NextAttempt = now
 	m.Client = s.client()
-	if err := w.Commit(m); err != nil {
+	if err := w.Commit(ctx, m); err != nil {
 		return s.storeFailed(ctx, err)
 	}
-	s.b.log.Info("queued", "id", m.ID, "from", "<"+m.From+">", "rcpts", len(m.Recipients),
-		"size", m.Size, "client", m.Client)
-	s.b.sched.add(m.ID, now)
+	s.b.mlog.Printf(m.ID, "from=<%s>, size=%d, nrcpt=%d, client=%s, sasl_username=%s (queue active)",
+		m.From, m.Size, len(m.Recipients), s.conn.RemoteAddr(), s.conn.Identity())
 	s.msg = nil
 	return reply.Queued(m.ID)
 }

@@ -1,4 +1,4 @@
-package main
+package mta
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
@@ -15,16 +16,21 @@ import (
 // smtpTransport delivers with the client package's Deliverer: to the static
 // route of a domain when there is one (STARTTLS when offered, certificate
 // not verified), else to the domain's MX hosts (RFC 5321 5.1) with
-// opportunistic TLS (RFC 7435).
+// opportunistic TLS (RFC 7435). Connections stay open for the next message
+// to the same host (client.ConnCache), and a destination that refused a
+// connection is not dialled again until its backoff passes (destCache).
 type smtpTransport struct {
 	base client.Deliverer
 	// smartHost is the "*" route: where every domain without its own
 	// route goes ("" = the MX hosts).
 	smartHost string
+	cache     *client.ConnCache
+	dests     *destCache
 }
 
-func newSMTPTransport(hostname string, routes map[string]string) *smtpTransport {
-	t := &smtpTransport{smartHost: routes["*"]}
+func newSMTPTransport(hostname string, routes map[string]string, schedule queue.Schedule) *smtpTransport {
+	t := &smtpTransport{smartHost: routes["*"], cache: &client.ConnCache{}}
+	t.dests = newDestCache(func(n int) time.Duration { return min(schedule.Delay(n), MaxDestBackoff) })
 	rs := map[string]string{}
 	for d, a := range routes {
 		if d != "*" {
@@ -32,11 +38,15 @@ func newSMTPTransport(hostname string, routes map[string]string) *smtpTransport 
 		}
 	}
 	t.base = client.Deliverer{
-		Options: &client.Options{LocalName: hostname},
+		Options: &client.Options{LocalName: hostname, Dialer: t.dests},
 		Routes:  rs,
+		Cache:   t.cache,
 	}
 	return t
 }
+
+// close QUITs the cached connections.
+func (t *smtpTransport) close() { t.cache.Close() }
 
 func (t *smtpTransport) deliver(ctx context.Context, m *queue.Message, domain string, rcpts []int, msg io.ReaderAt, size int64) []outcome {
 	env, bad := buildEnvelope(m, rcpts)
@@ -103,12 +113,24 @@ func buildEnvelope(m *queue.Message, rcpts []int) (envelope.Envelope, []outcome)
 // no remote: its diag is an explanation that names the host it concerns,
 // and its status one of RFC 3463's network codes when it has none.
 func outcomeOf(o *client.RecipientOutcome) outcome {
-	out := outcome{status: o.Enhanced.String()}
+	out := outcome{status: o.Enhanced.String(), relay: formatRelay(o.Host, o.Addr), tls: "none"}
+	if o.Addr != "" {
+		out.tls = o.TLS.String()
+	}
 	switch {
 	case o.Delivered():
 		out.state = queue.Delivered
 		out.remote = o.Host
 		out.diag = replyText(int(o.Code), out.status, "")
+		if r := o.Reply; r != nil {
+			// The reply to the message, which names the remote queue ID,
+			// and its status rather than RCPT's (SMTP; LMTP has one
+			// reply per recipient).
+			out.diag = replyText(int(r.Code), r.Enhanced.String(), r.Text())
+			if validStatus(r.Enhanced.String()) {
+				out.status = r.Enhanced.String()
+			}
+		}
 		if !validStatus(out.status) {
 			out.status = "2.0.0"
 		}
@@ -117,6 +139,7 @@ func outcomeOf(o *client.RecipientOutcome) outcome {
 		out.state = queue.Failed
 	default:
 		out.state = queue.Pending
+		out.unknown = o.OutcomeUnknown()
 	}
 	var ce *client.Error
 	var ne *client.NetError
