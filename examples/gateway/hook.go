@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/gateway/internal/webhook"
+	"github.com/smtpkit/smtp/examples/internal/mta"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/reply"
 )
@@ -29,30 +31,13 @@ func (r routes) lookup(addr string) string {
 	return r[strings.ToLower(strings.TrimSuffix(a.Domain, "."))]
 }
 
-// hookTransport delivers inbound mail to the webhooks: one signed POST per
-// webhook with the recipients it routes.
+// hookTransport delivers inbound mail to the webhooks (an mta.Transport):
+// one signed POST per recipient domain, with the recipients of that
+// domain.
 type hookTransport struct {
 	routes        routes
 	client        *webhook.Client
 	maxAttachment int
-}
-
-// groups puts together the recipients of one webhook; recipients without
-// one (a route removed since the message came) go together too.
-func (t *hookTransport) groups(m *queue.Message, pending []int) [][]int {
-	var gs [][]int
-	pos := map[string]int{}
-	for _, i := range pending {
-		url := t.routes.lookup(m.Recipients[i].Addr)
-		p, ok := pos[url]
-		if !ok {
-			p = len(gs)
-			pos[url] = p
-			gs = append(gs, nil)
-		}
-		gs[p] = append(gs[p], i)
-	}
-	return gs
 }
 
 // payload builds the JSON body for recipients rcpts of m, whose bytes are
@@ -62,24 +47,25 @@ func (t *hookTransport) payload(m *queue.Message, rcpts []string, raw []byte) ([
 	return webhook.NewPayload(m.ID, m.Created, env, raw, t.maxAttachment).Marshal()
 }
 
-func (t *hookTransport) deliver(ctx context.Context, m *queue.Message, idx []int, data messageData) []outcome {
-	all := func(o outcome) []outcome {
-		outs := make([]outcome, len(idx))
+// Deliver implements mta.Transport.
+func (t *hookTransport) Deliver(ctx context.Context, m *queue.Message, _ string, idx []int, msg io.ReaderAt, size int64) []mta.Outcome {
+	all := func(o mta.Outcome) []mta.Outcome {
+		outs := make([]mta.Outcome, len(idx))
 		for i := range outs {
 			outs[i] = o
 		}
 		return outs
 	}
-	url := t.routes.lookup(m.Recipients[idx[0]].Addr)
-	if url == "" {
+	hook := t.routes.lookup(m.Recipients[idx[0]].Addr)
+	if hook == "" {
 		// RFC 3463 X.3.5: the system is not configured for the
 		// destination. Kept until the route is back or the message
 		// expires.
-		return all(outcome{state: queue.Pending, status: "4.3.5", diag: "no -route for this domain (removed since the message came?)"})
+		return all(mta.Outcome{State: queue.Pending, Status: "4.3.5", Diag: "no -route for this domain (removed since the message came?)"})
 	}
-	raw, err := io.ReadAll(io.NewSectionReader(data, 0, data.Size()))
+	raw, err := io.ReadAll(io.NewSectionReader(msg, 0, size))
 	if err != nil {
-		return all(outcome{state: queue.Pending, status: "4.3.0", diag: "cannot read the queued message: " + err.Error()})
+		return all(mta.Outcome{State: queue.Pending, Status: "4.3.0", Diag: "cannot read the queued message: " + err.Error()})
 	}
 	rcpts := make([]string, len(idx))
 	for i, j := range idx {
@@ -87,10 +73,22 @@ func (t *hookTransport) deliver(ctx context.Context, m *queue.Message, idx []int
 	}
 	body, err := t.payload(m, rcpts, raw)
 	if err != nil {
-		return all(outcome{state: queue.Pending, status: "4.3.0", diag: "cannot build the payload: " + err.Error()})
+		return all(mta.Outcome{State: queue.Pending, Status: "4.3.0", Diag: "cannot build the payload: " + err.Error()})
 	}
-	res := t.client.Post(ctx, url, body, m.ID, m.Attempts)
-	return all(hookOutcome(&res))
+	res := t.client.Post(ctx, hook, body, m.ID, m.Attempts)
+	o := hookOutcome(&res)
+	o.Relay = relayName(hook)
+	return all(o)
+}
+
+// relayName names a webhook in the mail log: its scheme and host, never
+// its path or query, which may hold a secret.
+func relayName(hook string) string {
+	u, err := url.Parse(hook)
+	if err != nil {
+		return "webhook"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // refusalStatus is the RFC 3463 code of a webhook's refusal: X.7.1
@@ -113,19 +111,21 @@ func refusalStatus(code int) reply.EnhancedCode {
 
 // hookOutcome turns a webhook's answer into queue state: 2xx delivered,
 // 408, 429, 5xx and no answer pending (retried; RFC 3463 X.4.1 no answer
-// from host, else X.3.0), any other 4xx failed (bounced).
-func hookOutcome(r *webhook.Result) outcome {
+// from host, else X.3.0), any other 4xx failed (bounced). The answer is
+// the application's, not an MTA's: no Remote (RFC 3464 2.3.5), so the
+// bounce gives it in its text.
+func hookOutcome(r *webhook.Result) mta.Outcome {
 	switch r.Outcome {
 	case webhook.Delivered:
-		return outcome{state: queue.Delivered, status: "2.0.0", diag: "the application accepted the message: " + r.Describe()}
+		return mta.Outcome{State: queue.Delivered, Status: "2.0.0", Diag: "the application accepted the message: " + r.Describe()}
 	case webhook.Refused:
-		return outcome{state: queue.Failed, status: refusalStatus(r.StatusCode).String(),
-			diag: "the receiving application refused the message: " + r.Describe()}
+		return mta.Outcome{State: queue.Failed, Status: refusalStatus(r.StatusCode).String(),
+			Diag: "the receiving application refused the message: " + r.Describe()}
 	}
-	o := outcome{state: queue.Pending, status: "4.3.0", diag: "the receiving application answered " + r.Describe(), retryAfter: r.RetryAfter}
+	o := mta.Outcome{State: queue.Pending, Status: "4.3.0", Diag: "the receiving application answered " + r.Describe(), RetryAfter: r.RetryAfter}
 	if r.StatusCode == 0 {
-		o.status = "4.4.1"
-		o.diag = "the receiving application gave " + r.Describe()
+		o.Status = "4.4.1"
+		o.Diag = "the receiving application gave " + r.Describe()
 	}
 	return o
 }

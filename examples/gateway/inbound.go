@@ -14,6 +14,7 @@ import (
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/durable"
+	"github.com/smtpkit/smtp/examples/internal/mta"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
@@ -24,7 +25,7 @@ import (
 // -sync, hands it to the webhook and answers with what the webhook said.
 type inbound struct {
 	routes   routes
-	q        store
+	q        mta.Queue
 	hostname string
 	log      *slog.Logger
 	// sync, when set, makes the webhook's answer the reply to the

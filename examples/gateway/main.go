@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/smtpkit/smtp/examples/gateway/internal/records"
 	"github.com/smtpkit/smtp/examples/gateway/internal/webhook"
 	"github.com/smtpkit/smtp/examples/internal/cli"
+	"github.com/smtpkit/smtp/examples/internal/mta"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/server"
 )
@@ -223,15 +225,17 @@ func isLoopback(addr string) bool {
 
 // gateway is a running gateway: its queues and what serves them.
 type gateway struct {
-	cfg      *config
-	log      *slog.Logger
-	inQ      store
-	outQ     store
-	out      *outbound
-	api      *api.Handler
-	engines  []*engine
-	servers  []func(context.Context) error // shutdowns
-	serveErr chan error
+	cfg  *config
+	log  *slog.Logger
+	mlog *mta.MailLog
+	// inQ holds the mail for the webhooks, outQ the mail for SMTP (the
+	// API's, and bounces): two queues of the relay's kind.
+	inQ, outQ  mta.Queue
+	out        *outbound
+	api        *api.Handler
+	deliveries []*mta.Delivery
+	servers    []func(context.Context) error // shutdowns
+	serveErr   chan error
 }
 
 // run serves inbound and outbound mail until ctx ends.
@@ -243,9 +247,9 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	if cfg.httpAddr != "" && tlsConfig == nil && !isLoopback(cfg.httpAddr) {
 		return fmt.Errorf("-http %s is not a loopback address: give -tls-cert and -tls-key (HTTPS), so that the bearer token is not sent in clear", cfg.httpAddr)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	g := &gateway{cfg: cfg, log: log, serveErr: make(chan error, 2)}
-	if err := g.open(); err != nil {
+	g := &gateway{cfg: cfg, log: slog.New(slog.NewTextHandler(stderr, nil)), mlog: mta.NewMailLog(stderr, "gateway"),
+		serveErr: make(chan error, 2)}
+	if err := g.open(ctx); err != nil {
 		return err
 	}
 	defer g.close()
@@ -255,12 +259,12 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	attempt, stopAttempts := context.WithCancel(context.Background())
 	defer stopAttempts()
 	var wg sync.WaitGroup
-	for _, e := range g.engines {
-		wg.Go(func() { e.run(take, attempt, cfg.workers) })
+	for _, d := range g.deliveries {
+		wg.Go(func() { d.Run(take, attempt, cfg.workers) })
 	}
 	wg.Go(func() { g.prune(take) })
 
-	if err := g.serve(ctx, tlsConfig, stderr); err != nil {
+	if err := g.serve(tlsConfig, stderr); err != nil {
 		stopTaking()
 		wg.Wait()
 		return err
@@ -268,7 +272,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	select {
 	case err = <-g.serveErr:
 	case <-ctx.Done():
-		log.Info("shutting down")
+		g.log.Info("shutting down")
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	for _, shutdown := range g.servers {
@@ -287,7 +291,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	select {
 	case <-done:
 	case <-time.After(ShutdownGrace):
-		log.Warn("interrupting deliveries in progress")
+		g.log.Warn("interrupting deliveries in progress")
 		stopAttempts()
 		<-done
 	}
@@ -297,45 +301,47 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	return err
 }
 
-// open opens the queues and the records, and builds the engines.
-func (g *gateway) open() error {
+// open opens the queues and the records, and sets up the deliveries.
+func (g *gateway) open(ctx context.Context) error {
 	cfg := g.cfg
-	var errs []error
+	opts := mta.Options{Log: g.log, MailLog: g.mlog, Owner: cfg.hostname + "[" + strconv.Itoa(os.Getpid()) + "]", Workers: cfg.workers}
+	disk := mta.DiskBackend()
 	var err error
-	var inErrs, outErrs []error
-	if g.inQ, inErrs, err = openDiskStore(filepath.Join(cfg.queueDir, inboundDir)); err != nil {
+	if g.inQ, err = disk.Open(ctx, filepath.Join(cfg.queueDir, inboundDir), opts); err != nil {
 		return err
 	}
-	if g.outQ, outErrs, err = openDiskStore(filepath.Join(cfg.queueDir, outboundDir)); err != nil {
-		g.inQ.Close()
-		return err
-	}
-	for _, e := range append(inErrs, outErrs...) {
-		g.log.Error("damaged queue file left in place", "err", e)
-	}
-	sent, err := records.Open(filepath.Join(cfg.queueDir, sentDir))
-	errs = append(errs, err)
-	idem, err := records.Open(filepath.Join(cfg.queueDir, idempotencyDir))
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	if g.outQ, err = disk.Open(ctx, filepath.Join(cfg.queueDir, outboundDir), opts); err != nil {
 		g.close()
 		return err
 	}
-	g.out = &outbound{q: g.outQ, history: sent, log: g.log, now: time.Now}
-	g.engines = append(g.engines, &engine{
-		name: "outbound", q: g.outQ, tr: newSMTPTransport(cfg.hostname, cfg.smartHost), bounces: g.outQ,
-		schedule: cfg.outRetry, hostname: cfg.hostname, log: g.log, finished: g.out.finished, now: time.Now,
-	})
+	sent, err := records.Open(filepath.Join(cfg.queueDir, sentDir))
+	if err != nil {
+		g.close()
+		return err
+	}
+	idem, err := records.Open(filepath.Join(cfg.queueDir, idempotencyDir))
+	if err != nil {
+		g.close()
+		return err
+	}
+	g.out = &outbound{q: g.outQ, dir: filepath.Join(cfg.queueDir, outboundDir), history: sent, log: g.log, now: time.Now}
+	// Outbound mail goes by SMTP as the relay sends it: MX hosts, or the
+	// smart host as the "*" route.
+	out := &mta.Delivery{Queue: g.outQ, Schedule: cfg.outRetry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog,
+		Finished: g.out.finished}
+	if cfg.smartHost != "" {
+		out.Routes = map[string]string{"*": cfg.smartHost}
+	}
+	g.deliveries = append(g.deliveries, out)
 	if cfg.listen != "" && !cfg.sync {
 		hook, err := g.hookTransport()
 		if err != nil {
 			g.close()
 			return err
 		}
-		g.engines = append(g.engines, &engine{
-			name: "inbound", q: g.inQ, tr: hook, bounces: g.outQ,
-			schedule: cfg.retry, hostname: cfg.hostname, log: g.log, now: time.Now,
-		})
+		// Inbound mail goes to the webhooks; its bounces by SMTP.
+		g.deliveries = append(g.deliveries, &mta.Delivery{Queue: g.inQ, Transport: hook, Bounces: g.outQ,
+			Schedule: cfg.retry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog})
 	}
 	if cfg.httpAddr != "" {
 		tokens, err := readSecretLines("-token-file", cfg.tokenFile)
@@ -354,7 +360,7 @@ func (g *gateway) open() error {
 		}
 		// A crash may have left keys pending: settle them by what the
 		// queue holds before a request can ask.
-		if n, err := g.api.Recover(context.Background()); err != nil {
+		if n, err := g.api.Recover(ctx); err != nil {
 			g.log.Error("cannot settle the idempotency keys left pending", "err", err)
 		} else if n > 0 {
 			g.log.Info("idempotency keys left pending settled", "keys", n)
@@ -389,8 +395,16 @@ func (g *gateway) close() {
 	}
 }
 
+// queued returns the number of messages in q, for the start line.
+func queued(q mta.Queue) any {
+	if qn, ok := q.(interface{ Queued() int }); ok {
+		return qn.Queued()
+	}
+	return "?"
+}
+
 // serve starts the SMTP and HTTP listeners.
-func (g *gateway) serve(ctx context.Context, tlsConfig *tls.Config, stderr io.Writer) error {
+func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 	cfg := g.cfg
 	var started []any
 	if cfg.listen != "" {
@@ -455,7 +469,7 @@ func (g *gateway) serve(ctx context.Context, tlsConfig *tls.Config, stderr io.Wr
 		g.servers = append(g.servers, hs.Shutdown)
 		started = append(started, "http", l.Addr().String(), "tls", tlsConfig != nil)
 	}
-	started = append(started, "queue", cfg.queueDir, "inbound_queued", g.inQ.Len(), "outbound_queued", g.outQ.Len(),
+	started = append(started, "queue", cfg.queueDir, "inbound_queued", queued(g.inQ), "outbound_queued", queued(g.outQ),
 		"smarthost", cfg.smartHost, "pid", os.Getpid())
 	g.log.Info("gateway started", started...)
 	return nil

@@ -8,13 +8,16 @@ import (
 
 	"github.com/smtpkit/smtp/examples/gateway/internal/api"
 	"github.com/smtpkit/smtp/examples/gateway/internal/records"
+	"github.com/smtpkit/smtp/examples/internal/mta"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 )
 
-// outbound is the API's queue: the outbound store, and the final state of
+// outbound is the API's queue: the outbound queue, and the final state of
 // the messages that left it, kept for the API's status for a while.
 type outbound struct {
-	q       store
+	q mta.Queue
+	// dir is the queue's directory, where Status reads a message's state.
+	dir     string
 	history *records.Dir
 	log     *slog.Logger
 	now     func() time.Time
@@ -50,8 +53,8 @@ func (o *outbound) Submit(ctx context.Context, env *api.Envelope, msg []byte, pr
 
 // Status implements api.Queue: a queued message's state, else its final
 // state if it left the queue recently.
-func (o *outbound) Status(ctx context.Context, id string) (*queue.Message, error) {
-	m, err := o.q.Get(ctx, id)
+func (o *outbound) Status(_ context.Context, id string) (*queue.Message, error) {
+	m, err := queue.Read(o.dir, id)
 	if err == nil {
 		return m, nil
 	}

@@ -78,7 +78,15 @@ func TestOutbound(t *testing.T) {
 		code, _, body := g.api(t, "GET", "/v1/messages/"+acc.ID, "", nil)
 		var s api.Status
 		json.Unmarshal(body, &s)
-		return code == 200 && s.State == "delivered" && len(s.Recipients) == 3 && s.Recipients[2].Status == "2.1.5"
+		if code != 200 || s.State != "delivered" {
+			return false
+		}
+		for _, r := range s.Recipients {
+			if r.State != "delivered" || !strings.HasPrefix(r.Diagnostic, "250 ") {
+				t.Fatalf("status %s", body)
+			}
+		}
+		return len(s.Recipients) == 3
 	})
 }
 
