@@ -137,7 +137,7 @@ func (b *Builder) Build(m *Message) (*Built, error) {
 		return nil, err
 	}
 	if m.Subject != "" {
-		if err := h.field("Subject", unstructured(m.Subject)...); err != nil {
+		if err := h.field("Subject", unstructured(m.Subject, firstRoom("Subject"))...); err != nil {
 			return nil, &FieldError{Field: "subject", Err: err}
 		}
 	}
@@ -174,7 +174,7 @@ func (b *Builder) addresses(h *header, out *Built, name, field string, list []Ad
 	if len(list) == 0 {
 		return nil
 	}
-	toks, utf, err := addressList(field, list, single)
+	toks, utf, err := addressList(field, list, single, firstRoom(name))
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func extraFields(h *header, fs []Field) error {
 		case structured(f.Name):
 			return fieldError(field, "must be ASCII (a structured field, RFC 2047 5)")
 		default:
-			toks = encodeWords(v)
+			toks = encodeWords(v, firstRoom(f.Name))
 		}
 		if err := h.field(f.Name, toks...); err != nil {
 			return &FieldError{Field: field, Err: err}
@@ -221,6 +221,9 @@ func extraFields(h *header, fs []Field) error {
 	}
 	return nil
 }
+
+// firstRoom is the room for the first token after "Name: ".
+func firstRoom(name string) int { return FoldAt - len(name) - 2 }
 
 // maxFieldName keeps a field name with its colon and a space within a
 // folded line.

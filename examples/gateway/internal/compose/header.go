@@ -76,7 +76,9 @@ func (h *header) field(name string, tokens ...string) error {
 	for i, t := range tokens {
 		// A token that does not fit goes on a line of its own; even the
 		// first, leaving "Name:" alone on its line, which RFC 5322 2.2.3
-		// allows (only a line of white space alone is not allowed).
+		// allows (only a line of white space alone is not allowed); the
+		// callers size first tokens to avoid it, since some parsers then
+		// read a value starting with a space.
 		if t != "" && line+1+len(t) > FoldAt && (i > 0 || 1+len(t) <= FoldAt) {
 			h.b = append(h.b, "\r\n"...)
 			line = 0
@@ -109,14 +111,24 @@ const (
 	suffix  = "?="
 )
 
+// minFirstWord is the shortest first encoded word sized to the room left
+// on a field's first line; with less room the first word has the full
+// length and goes on the next line.
+const minFirstWord = 24
+
 // encodeWords writes s as RFC 2047 encoded words, each at most maxWordLen
 // characters and holding whole characters (RFC 2047 5: a word must not
-// split a multi-octet character). The Q encoding keeps only the characters
-// allowed in a phrase (RFC 2047 5(3)), so the words may stand in a
-// display name as well as in unstructured text; B is used when it is
-// shorter. Space between the words is not part of the text (RFC 2047
-// 6.2), so spaces of s are inside the words.
-func encodeWords(s string) []string {
+// split a multi-octet character); the first at most first characters, so
+// that it fits after the field name (a field folded right after its name
+// reads, to some parsers, as a value starting with a space). The Q
+// encoding keeps only the characters allowed in a phrase (RFC 2047 5(3)),
+// so the words may stand in a display name as well as in unstructured
+// text; B is used when it is shorter. Space between the words is not part
+// of the text (RFC 2047 6.2), so spaces of s are inside the words.
+func encodeWords(s string, first int) []string {
+	if first < minFirstWord || first > maxWordLen {
+		first = maxWordLen
+	}
 	qLen := 0
 	for i := 0; i < len(s); i++ {
 		if qSafe(s[i]) || s[i] == ' ' {
@@ -128,16 +140,17 @@ func encodeWords(s string) []string {
 	useB := (len(s)+2)/3*4 < qLen
 	var words []string
 	var w []byte
-	room := maxWordLen - len(qPrefix) - len(suffix)
+	// room is the encoded text a word may hold: the first word's, then
+	// the others'.
+	room := first - len(qPrefix) - len(suffix)
 	flush := func() {
 		if len(w) > 0 {
 			words = append(words, string(w)+suffix)
 			w = w[:0]
+			room = maxWordLen - len(qPrefix) - len(suffix)
 		}
 	}
 	if useB {
-		// room/4*3 octets fill room characters of base64.
-		maxOctets := room / 4 * 3
 		start := 0
 		n := 0
 		for i, r := range s {
@@ -145,9 +158,11 @@ func encodeWords(s string) []string {
 			if l < 0 {
 				l = 1
 			}
-			if n+l > maxOctets {
+			// room/4*3 octets fill room characters of base64.
+			if n+l > room/4*3 && n > 0 {
 				words = append(words, bPrefix+b64.EncodeToString([]byte(s[start:i]))+suffix)
 				start, n = i, 0
+				room = maxWordLen - len(bPrefix) - len(suffix)
 			}
 			n += l
 		}
@@ -193,14 +208,14 @@ const maxPlainWord = FoldAt - len("Subject: ")
 // 3.2.5) such as Subject: its words as they are when it is ASCII, each
 // word fits on a line and none looks like an encoded word (which a reader
 // would decode); else encoded words for the whole value.
-func unstructured(s string) []string {
+func unstructured(s string, first int) []string {
 	if s == "" {
 		return nil
 	}
 	words := strings.Split(s, " ")
 	for _, w := range words {
 		if len(w) > maxPlainWord || strings.Contains(w, "=?") || !printableASCII(w) {
-			return encodeWords(s)
+			return encodeWords(s, first)
 		}
 	}
 	return words
@@ -225,7 +240,7 @@ func isAtext(c byte) bool {
 // phrase returns the tokens of a display name (RFC 5322 3.2.5 phrase):
 // its words as atoms when they are; a quoted-string when it is printable
 // ASCII and short; else encoded words (RFC 2047 5(3)).
-func phrase(name string) []string {
+func phrase(name string, first int) []string {
 	if name == "" {
 		return nil
 	}
@@ -251,7 +266,7 @@ func phrase(name string) []string {
 			return []string{quote(name)}
 		}
 	}
-	return encodeWords(name)
+	return encodeWords(name, first)
 }
 
 // quote returns s as a quoted-string (RFC 5322 3.2.4).
@@ -304,8 +319,9 @@ func addrSpec(a envelope.Address) (string, bool, error) {
 
 // addressList returns the tokens of an address list (RFC 5322 3.4), and
 // whether it needs UTF-8; field names the list for errors ("to"), whose
-// items are field[i] (or field alone when single).
-func addressList(field string, list []Address, single bool) ([]string, bool, error) {
+// items are field[i] (or field alone when single). first is the room on
+// the field's first line.
+func addressList(field string, list []Address, single bool, first int) ([]string, bool, error) {
 	var toks []string
 	utf := false
 	for i, a := range list {
@@ -328,7 +344,10 @@ func addressList(field string, list []Address, single bool) ([]string, bool, err
 			toks = append(toks, spec)
 			continue
 		}
-		toks = append(toks, phrase(a.Name)...)
+		if i > 0 {
+			first = maxWordLen
+		}
+		toks = append(toks, phrase(a.Name, first)...)
 		toks = append(toks, "<"+spec+">")
 	}
 	return toks, utf, nil

@@ -63,6 +63,12 @@ func checkLines(t testing.TB, data []byte, utf8OK bool) {
 				t.Errorf("header line %d is %d long and could have been folded: %q", i+1, len(line), line)
 			}
 		}
+		// A field folded right after its name reads, to Python's email
+		// package, as a value starting with a space: the first word
+		// must fit after a name of ordinary length.
+		if name, ok := bytes.CutSuffix(line, []byte(":")); inHeader && ok && len(name)+2+minFirstWord <= FoldAt {
+			t.Errorf("header line %d has the field name alone: %q", i+1, line)
+		}
 		if inHeader && i > 0 && (line[0] == ' ' || line[0] == '\t') && len(bytes.TrimSpace(line)) == 0 {
 			t.Errorf("header line %d is only white space", i+1)
 		}
