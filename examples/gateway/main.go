@@ -319,6 +319,10 @@ func (g *gateway) open(ctx context.Context) error {
 		g.close()
 		return err
 	}
+	// A final state is for the API's status only: written without fsync
+	// (it survives a crash of the process, not a power cut), it costs
+	// deliveries little.
+	sent.NoSync = true
 	idem, err := records.Open(filepath.Join(cfg.queueDir, idempotencyDir))
 	if err != nil {
 		g.close()

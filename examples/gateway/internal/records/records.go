@@ -37,6 +37,10 @@ type Dir struct {
 	dir  string
 	disk durable.Disk
 	seq  atomic.Uint64
+	// NoSync writes records without fsync: a record survives the end of
+	// the process (it is in the page cache, renamed into place whole), not
+	// a power cut. For records whose loss costs little, written often.
+	NoSync bool
 }
 
 // Open opens (creating it if missing) the record directory dir, and
@@ -83,6 +87,13 @@ func (d *Dir) Put(name string, v any) error {
 		return err
 	}
 	tmp := filepath.Join(d.dir, tmpDir, name+"."+strconv.FormatUint(d.seq.Add(1), 36))
+	if d.NoSync {
+		if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		return os.Rename(tmp, d.path(name))
+	}
 	return d.disk.WriteFile(tmp, d.path(name), append(b, '\n'))
 }
 
@@ -116,6 +127,9 @@ func (d *Dir) Delete(name string) error {
 	}
 	if err := os.Remove(d.path(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
+	}
+	if d.NoSync {
+		return nil
 	}
 	return d.disk.SyncDir(d.dir)
 }
@@ -152,7 +166,7 @@ func (d *Dir) Prune(cutoff time.Time) (int, error) {
 			n++
 		}
 	}
-	if n > 0 {
+	if n > 0 && !d.NoSync {
 		return n, d.disk.SyncDir(d.dir)
 	}
 	return n, nil

@@ -15,11 +15,18 @@ type rec struct {
 }
 
 func TestPutGetDelete(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Sync", true: "NoSync"}[noSync], func(t *testing.T) { testPutGetDelete(t, noSync) })
+	}
+}
+
+func testPutGetDelete(t *testing.T, noSync bool) {
 	dir := t.TempDir()
 	d, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.NoSync = noSync
 	if err := d.Get("a", &rec{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get of a missing record: %v", err)
 	}
