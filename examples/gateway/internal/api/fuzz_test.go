@@ -77,3 +77,52 @@ func check(t *testing.T, req *request, env *Envelope, built *compose.Built) {
 		t.Fatalf("text %q, want %q", p.Text, want)
 	}
 }
+
+// FuzzRawMessage feeds arbitrary raw messages (message/rfc822 bodies) to
+// their checks: each is refused with a BadRequest, or comes out with CRLF
+// lines of at most 998 characters, a Date, a Message-ID, no Bcc field,
+// and an envelope with a sender and recipients.
+func FuzzRawMessage(f *testing.F) {
+	f.Add([]byte("From: a@example.org\nTo: b@example.net\nBcc: c@example.net,\n d@example.net\nSubject: x\n\nbody\n"), "", "")
+	f.Add([]byte("From: a@example.org\r\nSender: s@example.org\r\nTo: g: b@x.org;\r\n\r\n"), "", "")
+	f.Add([]byte("Subject: no from\r\n\r\n"), "q@example.org", "r@example.net")
+	f.Add([]byte("From: a@example.org\r\n\r\n\x00"), "", "")
+	f.Add([]byte("From: =?utf-8?q?Ren=C3=A9?= <rene@bücher.example>\rTo: 用户@例え.jp\r\rGrüße"), "", "")
+	b := &compose.Builder{Hostname: "gw.example"}
+	f.Fuzz(func(t *testing.T, raw []byte, from, to string) {
+		var tos []string
+		if to != "" {
+			tos = []string{to}
+		}
+		msg, env, err := rawMessage(raw, from, tos, b, time.Unix(0, 0))
+		if err != nil {
+			var br *BadRequest
+			if !errors.As(err, &br) {
+				t.Fatalf("error %T %v", err, err)
+			}
+			return
+		}
+		if env.From == "" || len(env.To) == 0 {
+			t.Fatalf("envelope %+v", env)
+		}
+		if !bytes.HasSuffix(msg, []byte("\r\n")) {
+			t.Fatal("no final CRLF")
+		}
+		for i, line := range bytes.Split(msg[:len(msg)-2], []byte("\r\n")) {
+			if len(line) > 998 || bytes.ContainsAny(line, "\r\n") {
+				t.Fatalf("line %d: %q", i+1, line)
+			}
+		}
+		hdr, _ := splitHeader(msg)
+		for _, line := range bytes.Split(hdr, []byte("\r\n")) {
+			name, _, _ := bytes.Cut(line, []byte(":"))
+			if n := strings.ToLower(strings.TrimSpace(string(name))); n == "bcc" || n == "resent-bcc" {
+				t.Fatalf("%s field kept: %q", name, hdr)
+			}
+		}
+		p := mimeparse.Parse(msg)
+		if p.Header.Get("Date") == "" || p.Header.Get("Message-ID") == "" {
+			t.Fatalf("no Date or Message-ID:\n%q", hdr)
+		}
+	})
+}
