@@ -328,7 +328,8 @@ func (g *gateway) open(ctx context.Context) error {
 		g.close()
 		return err
 	}
-	g.out = &outbound{q: g.outQ, dir: filepath.Join(cfg.queueDir, outboundDir), history: sent, log: g.log, now: time.Now}
+	g.out = &outbound{q: g.outQ, dir: filepath.Join(cfg.queueDir, outboundDir), history: sent, hostname: cfg.hostname,
+		log: g.log, now: time.Now}
 	// Outbound mail goes by SMTP as the relay sends it: MX hosts, or the
 	// smart host as the "*" route.
 	out := &mta.Delivery{Queue: g.outQ, Schedule: cfg.outRetry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/smtpkit/smtp/examples/gateway/internal/api"
@@ -19,8 +20,10 @@ type outbound struct {
 	// dir is the queue's directory, where Status reads a message's state.
 	dir     string
 	history *records.Dir
-	log     *slog.Logger
-	now     func() time.Time
+	// hostname names the gateway in Received fields.
+	hostname string
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // Submit implements api.Queue.
@@ -35,13 +38,17 @@ func (o *outbound) Submit(ctx context.Context, env *api.Envelope, msg []byte, pr
 			return "", err
 		}
 	}
+	now := o.now()
+	if _, err := sp.Write(o.received(env, sp.ID(), now)); err != nil {
+		sp.Abort()
+		return "", err
+	}
 	if _, err := sp.Write(msg); err != nil {
 		sp.Abort()
 		return "", err
 	}
-	now := o.now()
 	m := &queue.Message{From: env.From, SMTPUTF8: env.SMTPUTF8, EightBit: env.EightBit,
-		Created: now, NextAttempt: now, Client: "http api"}
+		Created: now, NextAttempt: now, Client: env.Client + " (http api)"}
 	for _, r := range env.To {
 		m.Recipients = append(m.Recipients, queue.Recipient{Addr: r, State: queue.Pending})
 	}
@@ -49,6 +56,24 @@ func (o *outbound) Submit(ctx context.Context, env *api.Envelope, msg []byte, pr
 		return "", err
 	}
 	return m.ID, nil
+}
+
+// received returns the trace field of a message the API took (RFC 5321
+// 4.4 asks it of every host that handles a message; RFC 5322 3.6.7):
+// "Received: from [IP] by HOSTNAME with HTTP id ID; DATE", HTTPS when the
+// request came over TLS, as the HTTP submission services write it.
+func (o *outbound) received(env *api.Envelope, id string, now time.Time) []byte {
+	ip := "unknown"
+	if host, _, err := net.SplitHostPort(env.Client); err == nil {
+		ip = traceName(host)
+	}
+	proto := "HTTP"
+	if env.TLS {
+		proto = "HTTPS"
+	}
+	b := []byte("Received: from [" + ip + "]\r\n\tby " + traceName(o.hostname) + " with " + proto + " id " + id + ";\r\n\t")
+	b = now.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n"...)
 }
 
 // Status implements api.Queue: a queued message's state, else its final

@@ -66,6 +66,10 @@ func TestOutbound(t *testing.T) {
 		t.Errorf("recipients %v, want %v", rcpts, want)
 	}
 	st := e2e.ReadStored(t, files[0])
+	// The gateway's trace field (RFC 5321 4.4), first.
+	if !strings.HasPrefix(string(st.Body), "Received: from [127.0.0.1]\r\n\tby gw.test with HTTP id "+acc.ID+";\r\n\t") {
+		t.Errorf("no Received field of the gateway:\n%.600s", st.Body)
+	}
 	m := mimeparse.Parse(st.Body)
 	if m.Subject != "Ihre Bestellung — Nr. 7" || len(m.To) != 1 || m.To[0].Name != "Jürgen Groß" ||
 		m.Text != "Danke für Ihre Bestellung.\n" || len(m.Attachments) != 1 || len(m.Inline) != 1 ||

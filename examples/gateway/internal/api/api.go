@@ -158,6 +158,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Not an HTML page (nosniff, application/json): "<" stays "<".
+	enc.SetEscapeHTML(false)
 	enc.Encode(v)
 }
 
@@ -256,6 +258,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, caller tokenKey
 		h.refuse(w, err)
 		return
 	}
+	env.Client, env.TLS = r.RemoteAddr, r.TLS != nil
 	var prepare func(string) error
 	if idem != nil {
 		prepare = func(id string) error {

@@ -180,6 +180,9 @@ func TestSubmitJSON(t *testing.T) {
 	}
 	var acc Accepted
 	r.decode(t, &acc)
+	if !bytes.Contains(r.body, []byte(`"<fixed-1@example.org>"`)) {
+		t.Errorf("body %s: the Message-ID escaped as for HTML", r.body)
+	}
 	if acc.ID == "" || acc.MessageID != "<fixed-1@example.org>" || r.header.Get("Location") != "/v1/messages/"+acc.ID {
 		t.Errorf("accepted %+v, Location %q", acc, r.header.Get("Location"))
 	}

@@ -26,6 +26,10 @@ type Envelope struct {
 	SMTPUTF8 bool
 	// EightBit: the body has 8-bit octets (BODY=8BITMIME, RFC 6152).
 	EightBit bool
+	// Client is the HTTP client's address, and TLS says whether the
+	// request came over HTTPS: for the Received field.
+	Client string
+	TLS    bool
 }
 
 // BadRequest is a request refused with 400 (or 413, 415), naming the field
