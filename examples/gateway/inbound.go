@@ -28,6 +28,7 @@ type inbound struct {
 	q        mta.Queue
 	hostname string
 	log      *slog.Logger
+	mlog     *mta.MailLog
 	// sync, when set, makes the webhook's answer the reply to the
 	// message; nothing is queued.
 	sync *hookTransport
@@ -134,8 +135,8 @@ func (s *inSession) Data(ctx context.Context, r io.Reader) error {
 	if err := w.Commit(ctx, m); err != nil {
 		return s.storeFailed(ctx, err)
 	}
-	s.b.log.Info("queued", "queue", "inbound", "id", m.ID, "from", "<"+m.From+">", "rcpts", len(m.Recipients),
-		"size", m.Size, "client", m.Client)
+	s.b.mlog.Printf(m.ID, "from=<%s>, size=%d, nrcpt=%d, client=%s, helo=%s (queue active)",
+		m.From, m.Size, len(m.Recipients), m.Client, traceName(s.conn.Hello()))
 	s.msg = nil
 	return reply.Queued(m.ID)
 }
@@ -161,8 +162,8 @@ func (s *inSession) deliverSync(ctx context.Context, r io.Reader) error {
 		return err
 	}
 	res := s.b.sync.client.Post(ctx, s.url, body, id, 1)
-	s.b.log.Info("sync delivery", "id", id, "from", "<"+m.From+">", "rcpts", len(rcpts), "size", buf.Len(),
-		"result", res.Outcome.String(), "answer", res.Describe())
+	s.b.mlog.Printf(id, "from=<%s>, size=%d, nrcpt=%d, client=%s, relay=%s, status=%s (-sync: %s)",
+		m.From, buf.Len(), len(rcpts), m.Client, relayName(s.url), res.Outcome.String(), res.Describe())
 	s.msg = nil
 	return syncReply(&res, id)
 }

@@ -329,7 +329,7 @@ func (g *gateway) open(ctx context.Context) error {
 		return err
 	}
 	g.out = &outbound{q: g.outQ, dir: filepath.Join(cfg.queueDir, outboundDir), history: sent, hostname: cfg.hostname,
-		log: g.log, now: time.Now}
+		log: g.log, mlog: g.mlog, now: time.Now}
 	// Outbound mail goes by SMTP as the relay sends it: MX hosts, or the
 	// smart host as the "*" route.
 	out := &mta.Delivery{Queue: g.outQ, Schedule: cfg.outRetry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog,
@@ -413,7 +413,7 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 	cfg := g.cfg
 	var started []any
 	if cfg.listen != "" {
-		b := &inbound{routes: cfg.routes, q: g.inQ, hostname: cfg.hostname, log: g.log, now: time.Now}
+		b := &inbound{routes: cfg.routes, q: g.inQ, hostname: cfg.hostname, log: g.log, mlog: g.mlog, now: time.Now}
 		if cfg.sync {
 			hook, err := g.hookTransport()
 			if err != nil {

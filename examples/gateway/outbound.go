@@ -23,6 +23,7 @@ type outbound struct {
 	// hostname names the gateway in Received fields.
 	hostname string
 	log      *slog.Logger
+	mlog     *mta.MailLog
 	now      func() time.Time
 }
 
@@ -55,6 +56,7 @@ func (o *outbound) Submit(ctx context.Context, env *api.Envelope, msg []byte, pr
 	if err := sp.Commit(ctx, m); err != nil {
 		return "", err
 	}
+	o.mlog.Printf(m.ID, "from=<%s>, size=%d, nrcpt=%d, client=%s, proto=HTTP (queue active)", m.From, m.Size, len(m.Recipients), env.Client)
 	return m.ID, nil
 }
 

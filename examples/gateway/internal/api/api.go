@@ -289,8 +289,6 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, caller tokenKey
 			h.cfg.Log.Error("cannot record the idempotency key as done", "id", id, "err", err)
 		}
 	}
-	h.cfg.Log.Info("queued", "id", id, "from", "<"+env.From+">", "rcpts", len(env.To), "size", len(msg),
-		"message_id", accepted.MessageID, "idempotency_key", key != "")
 	w.Header().Set("Location", "/v1/messages/"+id)
 	writeJSON(w, http.StatusAccepted, accepted)
 }
