@@ -20,10 +20,10 @@ import (
 )
 
 // The binaries built by TestMain.
-var gatewayBin, mailsinkBin string
+var gatewayBin, mailsinkBin, relayBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(e2e.RunWithPrograms(m, map[string]*string{"gateway": &gatewayBin, "mailsink": &mailsinkBin}))
+	os.Exit(e2e.RunWithPrograms(m, map[string]*string{"gateway": &gatewayBin, "mailsink": &mailsinkBin, "relay": &relayBin}))
 }
 
 // Secrets of the test gateways.

@@ -304,12 +304,21 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 // open opens the queues and the records, and sets up the deliveries.
 func (g *gateway) open(ctx context.Context) error {
 	cfg := g.cfg
+	// Outbound mail goes by SMTP as the relay sends it: MX hosts, or the
+	// smart host as the "*" route. An operator's flush of its queue
+	// (relay -queue DIR/outbound -flush) clears the dead-destination
+	// backoff too.
+	out := &mta.Delivery{Schedule: cfg.outRetry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog}
+	if cfg.smartHost != "" {
+		out.Routes = map[string]string{"*": cfg.smartHost}
+	}
 	opts := mta.Options{Log: g.log, MailLog: g.mlog, Owner: cfg.hostname + "[" + strconv.Itoa(os.Getpid()) + "]", Workers: cfg.workers}
 	disk := mta.DiskBackend()
 	var err error
 	if g.inQ, err = disk.Open(ctx, filepath.Join(cfg.queueDir, inboundDir), opts); err != nil {
 		return err
 	}
+	opts.OnFlush = out.Flushed
 	if g.outQ, err = disk.Open(ctx, filepath.Join(cfg.queueDir, outboundDir), opts); err != nil {
 		g.close()
 		return err
@@ -330,13 +339,7 @@ func (g *gateway) open(ctx context.Context) error {
 	}
 	g.out = &outbound{q: g.outQ, dir: filepath.Join(cfg.queueDir, outboundDir), history: sent, hostname: cfg.hostname,
 		log: g.log, mlog: g.mlog, now: time.Now}
-	// Outbound mail goes by SMTP as the relay sends it: MX hosts, or the
-	// smart host as the "*" route.
-	out := &mta.Delivery{Queue: g.outQ, Schedule: cfg.outRetry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog,
-		Finished: g.out.finished}
-	if cfg.smartHost != "" {
-		out.Routes = map[string]string{"*": cfg.smartHost}
-	}
+	out.Queue, out.Finished = g.outQ, g.out.finished
 	g.deliveries = append(g.deliveries, out)
 	if cfg.listen != "" && !cfg.sync {
 		hook, err := g.hookTransport()

@@ -192,3 +192,31 @@ func TestAPIAuthOverTheWire(t *testing.T) {
 		}
 	}
 }
+
+// TestOperatorCommands: the gateway's queues are the relay's: the relay's
+// operator commands list them and flush them while the gateway runs, the
+// dead-destination backoff included.
+func TestOperatorCommands(t *testing.T) {
+	sinkAddr := e2e.FreeAddr(t) // down at first
+	dir := t.TempDir()
+	g := startGateway(t, dir, "-route", "shop.test=http://127.0.0.1:1/", "-smarthost", sinkAddr, "-outbound-retry", "1h")
+	code, _, body := g.api(t, "POST", "/v1/messages", "application/json", []byte(`{"from":"a@shop.test","to":"b@example.net","text":"x"}`))
+	if code != 202 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	var acc api.Accepted
+	json.Unmarshal(body, &acc)
+	out := filepath.Join(dir, "queue", outboundDir)
+	waitFor(t, "the first attempt", func() bool {
+		_, stdout, _ := e2e.Run(t, wait, nil, relayBin, "-queue", out, "-list")
+		return strings.Contains(stdout, acc.ID+" <a@shop.test> b@example.net(pending)") && strings.Contains(stdout, "attempts=1")
+	})
+	_, md := startSink(t, t.TempDir(), sinkAddr)
+	if code, stdout, stderr := e2e.Run(t, wait, nil, relayBin, "-queue", out, "-flush"); code != 0 || !strings.Contains(stdout, "1 message") {
+		t.Fatalf("flush: %d %s %s", code, stdout, stderr)
+	}
+	// Without the flush the next attempt would be in an hour.
+	if files := e2e.Maildir(t, md, 1, wait); len(files) != 1 {
+		t.Fatal("not delivered after the flush")
+	}
+}

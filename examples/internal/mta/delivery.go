@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/smtpkit/smtp/examples/internal/queue"
@@ -36,6 +37,24 @@ type Delivery struct {
 	// Finished, if not nil, sees every message whose recipients are all
 	// final, in its final state, before the queue removes it.
 	Finished func(m *queue.Message)
+
+	once sync.Once
+	smtp *smtpTransport // the SMTP transport, when Transport is nil
+}
+
+// smtpTransport returns the SMTP transport, made at the first call.
+func (d *Delivery) smtpTransport() *smtpTransport {
+	d.once.Do(func() { d.smtp = newSMTPTransport(d.Hostname, d.Routes, d.Schedule) })
+	return d.smtp
+}
+
+// Flushed tells the SMTP transport that an operator flushed the queue:
+// destinations in their dead-destination backoff are tried again too, as
+// Postfix's postqueue -f does. It is an Options.OnFlush.
+func (d *Delivery) Flushed() {
+	if d.Transport == nil {
+		d.smtpTransport().dests.reset()
+	}
 }
 
 // Transport delivers a message to recipients that share a domain.
@@ -83,7 +102,7 @@ func (d *Delivery) Run(take, attempt context.Context, workers int) {
 	if d.Transport != nil {
 		dl.tr = programTransport{d.Transport}
 	} else {
-		st := newSMTPTransport(d.Hostname, d.Routes, d.Schedule)
+		st := d.smtpTransport()
 		defer st.close()
 		dl.tr = st
 	}

@@ -2,7 +2,9 @@ package mta
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -118,4 +120,27 @@ func TestDeliveryRun(t *testing.T) {
 	}
 	stop()
 	<-ran
+}
+
+// TestDeliveryFlushed: an operator's flush clears the SMTP transport's
+// dead-destination backoff (a program's own Transport has none).
+func TestDeliveryFlushed(t *testing.T) {
+	d := &Delivery{Hostname: "gw.test", Routes: map[string]string{"*": "127.0.0.1:1"}, Schedule: queue.Schedule{Delays: []time.Duration{time.Hour}}}
+	dc := d.smtpTransport().dests
+	dials := 0
+	dc.dial = func(context.Context, string, string) (net.Conn, error) {
+		dials++
+		return nil, errors.New("connection refused")
+	}
+	ctx := context.Background()
+	dc.DialContext(ctx, "tcp", "127.0.0.1:1")
+	var de *DestUnreachableError
+	if _, err := dc.DialContext(ctx, "tcp", "127.0.0.1:1"); !errors.As(err, &de) || dials != 1 {
+		t.Fatalf("second dial: %v after %d dials, want the backoff", err, dials)
+	}
+	d.Flushed()
+	if dc.DialContext(ctx, "tcp", "127.0.0.1:1"); dials != 2 {
+		t.Error("destination still in backoff after the flush")
+	}
+	(&Delivery{Transport: &answerTransport{}}).Flushed() // no SMTP transport: nothing to do
 }
