@@ -41,7 +41,8 @@ const wait = 60 * time.Second
 type hookRequest struct {
 	ID, Attempt string
 	Payload     webhook.Payload
-	// SigErr is the result of verifying the signature with testSecret.
+	// SigErr is the result of verifying the signature with testSecret,
+	// which the README's verifySignature must agree with.
 	SigErr error
 	Body   []byte
 }
@@ -79,7 +80,11 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hr := hookRequest{ID: r.Header.Get(webhook.IDHeader), Attempt: r.Header.Get(webhook.AttemptHeader), Body: body}
-	hr.SigErr = webhook.Verify(r.Header.Get(webhook.SignatureHeader), body, [][]byte{[]byte(testSecret)}, time.Now(), 0)
+	now := time.Now()
+	hr.SigErr = webhook.Verify(r.Header.Get(webhook.SignatureHeader), body, [][]byte{[]byte(testSecret)}, now, 0)
+	if ok := verifySignature([]byte(testSecret), r.Header.Get(webhook.SignatureHeader), body, now); ok != (hr.SigErr == nil) {
+		rc.t.Errorf("the README's verifySignature says %v, webhook.Verify %v", ok, hr.SigErr)
+	}
 	if err := json.Unmarshal(body, &hr.Payload); err != nil {
 		rc.t.Errorf("payload is not JSON: %v", err)
 	}
