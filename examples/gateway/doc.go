@@ -12,6 +12,8 @@
 //     workers deliver it by the recipients' MX hosts or a smart host, and
 //     GET /v1/messages/{id} tells each recipient's state.
 //
+// For example:
+//
 //	go run ./examples/gateway -route example.test=https://app.example.test/inbound \
 //	    -secret-file secret -http 127.0.0.1:8080 -token-file token -queue ./queue
 //

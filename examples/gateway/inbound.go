@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtp/envelope"
-	"github.com/smtpkit/smtp/examples/internal/durable"
 	"github.com/smtpkit/smtp/examples/internal/mta"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/reply"
@@ -50,17 +48,7 @@ type inSession struct {
 
 // Mail implements server.Session.
 func (s *inSession) Mail(_ context.Context, from envelope.Path, p envelope.MailParams) error {
-	m := &queue.Message{SMTPUTF8: p.SMTPUTF8, EightBit: p.Body == envelope.Body8BitMIME, EnvID: p.EnvID}
-	if !from.Null {
-		m.From = from.Address.String()
-	}
-	switch p.Ret {
-	case envelope.RetFull:
-		m.Ret = "FULL"
-	case envelope.RetHdrs:
-		m.Ret = "HDRS"
-	}
-	s.msg, s.url = m, ""
+	s.msg, s.url = mta.NewMessage(from, p), ""
 	return nil
 }
 
@@ -90,14 +78,7 @@ func (s *inSession) Rcpt(_ context.Context, to envelope.Path, p envelope.RcptPar
 			"Recipients of another domain in a later transaction, please")
 	}
 	s.url = url
-	r := queue.Recipient{Addr: addr, State: queue.Pending}
-	if p.Notify != 0 {
-		r.Notify = p.Notify.String()
-	}
-	if p.ORcpt != nil {
-		r.ORcpt = p.ORcpt.AddrType + ";" + p.ORcpt.Addr
-	}
-	s.msg.Recipients = append(s.msg.Recipients, r)
+	s.msg.Recipients = append(s.msg.Recipients, mta.NewRecipient(to, p))
 	return nil
 }
 
@@ -114,26 +95,11 @@ func (s *inSession) Data(ctx context.Context, r io.Reader) error {
 	if s.b.sync != nil {
 		return s.deliverSync(ctx, r)
 	}
-	w, err := s.b.q.Create(ctx)
-	if err != nil {
-		return s.storeFailed(ctx, err)
-	}
 	now := s.b.now()
-	if _, err := w.Write(s.received(w.ID(), now)); err != nil {
-		w.Abort()
-		return s.storeFailed(ctx, err)
-	}
-	if _, err := w.ReadFrom(r); err != nil {
-		w.Abort()
-		var qe *queue.Error
-		if errors.As(err, &qe) {
-			return s.storeFailed(ctx, err)
-		}
-		return err // the reader's: too large, connection lost...
-	}
-	m.Created, m.NextAttempt, m.Client = now, now, s.conn.RemoteAddr().String()
-	if err := w.Commit(ctx, m); err != nil {
-		return s.storeFailed(ctx, err)
+	m.Client = s.conn.RemoteAddr().String()
+	trace := func(id string) []byte { return s.received(id, now) }
+	if err := mta.Accept(ctx, s.b.q, m, r, trace, now, s.b.log.With("conn", s.conn.ID())); err != nil {
+		return err
 	}
 	s.b.mlog.Printf(m.ID, "from=<%s>, size=%d, nrcpt=%d, client=%s, helo=%s (queue active)",
 		m.From, m.Size, len(m.Recipients), m.Client, traceName(s.conn.Hello()))
@@ -173,16 +139,6 @@ func syncID(now time.Time) string {
 	var b [5]byte
 	rand.Read(b[:])
 	return strconv.FormatInt(now.UnixMicro(), 36) + ".s." + hex.EncodeToString(b[:])
-}
-
-// storeFailed answers a queue failure: 452 4.3.1 for a full disk (RFC 3463
-// 3.4), else the server's 451 4.3.0; the message is not acknowledged.
-func (s *inSession) storeFailed(ctx context.Context, err error) error {
-	s.b.log.ErrorContext(ctx, "message not queued", "conn", s.conn.ID(), "err", err)
-	if durable.IsNoSpace(err) {
-		return reply.InsufficientStorage()
-	}
-	return err
 }
 
 // received returns the trace field RFC 5321 4.4 requires: "Received: from

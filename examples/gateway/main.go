@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smtpkit/smtp/envelope"
@@ -254,19 +253,13 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	}
 	defer g.close()
 
-	take, stopTaking := context.WithCancel(context.Background())
-	defer stopTaking()
-	attempt, stopAttempts := context.WithCancel(context.Background())
-	defer stopAttempts()
-	var wg sync.WaitGroup
+	runs := []func(take, attempt context.Context){func(take, _ context.Context) { g.prune(take) }}
 	for _, d := range g.deliveries {
-		wg.Go(func() { d.Run(take, attempt, cfg.workers) })
+		runs = append(runs, func(take, attempt context.Context) { d.Run(take, attempt, cfg.workers) })
 	}
-	wg.Go(func() { g.prune(take) })
-
+	workers := mta.StartWorkers(runs...)
 	if err := g.serve(tlsConfig, stderr); err != nil {
-		stopTaking()
-		wg.Wait()
+		workers.Stop(ShutdownGrace, g.log)
 		return err
 	}
 	select {
@@ -282,19 +275,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	// The attempts in progress get a while to finish, so that an answer
 	// about to come is recorded; then they are cut short, and what they
 	// had not delivered is due again at the next start.
-	stopTaking()
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(ShutdownGrace):
-		g.log.Warn("interrupting deliveries in progress")
-		stopAttempts()
-		<-done
-	}
+	workers.Stop(ShutdownGrace, g.log)
 	if errors.Is(err, server.ErrServerClosed) || errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -120,3 +120,45 @@ func (p programTransport) deliver(ctx context.Context, m *queue.Message, domain 
 	}
 	return res
 }
+
+// Workers runs delivery loops (Delivery.Run, the relay's own) under the
+// two contexts a shutdown needs: take, which ends when no message may be
+// claimed any more, and attempt, which ends when the attempts in progress
+// must stop.
+type Workers struct {
+	take, attempt            context.Context
+	stopTaking, stopAttempts context.CancelFunc
+	wg                       sync.WaitGroup
+}
+
+// StartWorkers starts each of runs in a goroutine of its own.
+func StartWorkers(runs ...func(take, attempt context.Context)) *Workers {
+	w := &Workers{}
+	w.take, w.stopTaking = context.WithCancel(context.Background())
+	w.attempt, w.stopAttempts = context.WithCancel(context.Background())
+	for _, run := range runs {
+		w.wg.Go(func() { run(w.take, w.attempt) })
+	}
+	return w
+}
+
+// Stop stops the workers: no new claim; the attempts in progress get grace
+// to finish, so that a reply about to come is recorded; then they are cut
+// short (what they had not delivered is due again at the next start). It
+// returns when every worker has stopped.
+func (w *Workers) Stop(grace time.Duration, log *slog.Logger) {
+	w.stopTaking()
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		log.Warn("interrupting deliveries in progress")
+		w.stopAttempts()
+		<-done
+	}
+	w.stopAttempts()
+}

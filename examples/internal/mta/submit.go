@@ -2,7 +2,6 @@ package mta
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/cli"
-	"github.com/smtpkit/smtp/examples/internal/durable"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
@@ -85,21 +83,7 @@ func (s *submitSession) Mail(_ context.Context, from envelope.Path, p envelope.M
 		return reply.New(reply.CodeMailboxNameNotAllowed, reply.EnhNotAuthorized(),
 			"Sender address rejected: not owned by user "+user)
 	}
-	m := &queue.Message{
-		SMTPUTF8: p.SMTPUTF8,
-		EightBit: p.Body == envelope.Body8BitMIME,
-		EnvID:    p.EnvID,
-	}
-	if !from.Null {
-		m.From = from.Address.String()
-	}
-	switch p.Ret {
-	case envelope.RetFull:
-		m.Ret = "FULL"
-	case envelope.RetHdrs:
-		m.Ret = "HDRS"
-	}
-	s.msg = m
+	s.msg = NewMessage(from, p)
 	return nil
 }
 
@@ -115,14 +99,7 @@ func (s *submitSession) Rcpt(_ context.Context, to envelope.Path, p envelope.Rcp
 		// 5321 4.1.1.3); a relay without local mailboxes has none.
 		return reply.MailboxUnavailable("No local mailboxes here")
 	}
-	r := queue.Recipient{Addr: to.Address.String(), State: queue.Pending}
-	if p.Notify != 0 {
-		r.Notify = p.Notify.String()
-	}
-	if p.ORcpt != nil {
-		r.ORcpt = p.ORcpt.AddrType + ";" + p.ORcpt.Addr
-	}
-	s.msg.Recipients = append(s.msg.Recipients, r)
+	s.msg.Recipients = append(s.msg.Recipients, NewRecipient(to, p))
 	return nil
 }
 
@@ -135,43 +112,16 @@ func (s *submitSession) Data(ctx context.Context, r io.Reader) error {
 	if m == nil || len(m.Recipients) == 0 {
 		return reply.BadSequence("No valid recipients")
 	}
-	w, err := s.b.q.Create(ctx)
-	if err != nil {
-		return s.storeFailed(ctx, err)
-	}
 	now := time.Now()
-	if _, err := w.Write(s.received(w.ID(), now)); err != nil {
-		w.Abort()
-		return s.storeFailed(ctx, err)
-	}
-	if _, err := w.ReadFrom(r); err != nil {
-		w.Abort()
-		var qe *queue.Error
-		if errors.As(err, &qe) {
-			return s.storeFailed(ctx, err)
-		}
-		return err // the reader's: too large, connection lost...
-	}
-	m.Created = now
-	m.NextAttempt = now
 	m.Client = s.client()
-	if err := w.Commit(ctx, m); err != nil {
-		return s.storeFailed(ctx, err)
+	trace := func(id string) []byte { return s.received(id, now) }
+	if err := Accept(ctx, s.b.q, m, r, trace, now, s.b.log.With("conn", s.conn.ID())); err != nil {
+		return err
 	}
 	s.b.mlog.Printf(m.ID, "from=<%s>, size=%d, nrcpt=%d, client=%s, sasl_username=%s (queue active)",
 		m.From, m.Size, len(m.Recipients), s.conn.RemoteAddr(), s.conn.Identity())
 	s.msg = nil
 	return reply.Queued(m.ID)
-}
-
-// storeFailed answers a queue failure: 452 4.3.1 for a full disk (RFC 3463
-// 3.4), else the server's 451 4.3.0; the message is not acknowledged.
-func (s *submitSession) storeFailed(ctx context.Context, err error) error {
-	s.b.log.ErrorContext(ctx, "message not queued", "conn", s.conn.ID(), "err", err)
-	if durable.IsNoSpace(err) {
-		return reply.InsufficientStorage()
-	}
-	return err
 }
 
 // client describes the submitter for logs and the listing.

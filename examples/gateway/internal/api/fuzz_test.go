@@ -51,17 +51,7 @@ func FuzzJSONRequest(f *testing.F) {
 
 func check(t *testing.T, req *request, env *Envelope, built *compose.Built) {
 	data := built.Data
-	if len(env.To) == 0 || env.From == "" {
-		t.Fatalf("envelope %+v", env)
-	}
-	if !bytes.HasSuffix(data, []byte("\r\n")) {
-		t.Fatal("no final CRLF")
-	}
-	for i, line := range bytes.Split(data[:len(data)-2], []byte("\r\n")) {
-		if len(line) > 998 || bytes.ContainsAny(line, "\r\n") {
-			t.Fatalf("line %d: %q", i+1, line)
-		}
-	}
+	checkWire(t, env, data)
 	if !built.SMTPUTF8 && !isASCII(data) {
 		t.Fatal("8-bit message without SMTPUTF8")
 	}
@@ -102,17 +92,7 @@ func FuzzRawMessage(f *testing.F) {
 			}
 			return
 		}
-		if env.From == "" || len(env.To) == 0 {
-			t.Fatalf("envelope %+v", env)
-		}
-		if !bytes.HasSuffix(msg, []byte("\r\n")) {
-			t.Fatal("no final CRLF")
-		}
-		for i, line := range bytes.Split(msg[:len(msg)-2], []byte("\r\n")) {
-			if len(line) > 998 || bytes.ContainsAny(line, "\r\n") {
-				t.Fatalf("line %d: %q", i+1, line)
-			}
-		}
+		checkWire(t, env, msg)
 		hdr, _ := splitHeader(msg)
 		for _, line := range bytes.Split(hdr, []byte("\r\n")) {
 			name, _, _ := bytes.Cut(line, []byte(":"))
@@ -125,4 +105,22 @@ func FuzzRawMessage(f *testing.F) {
 			t.Fatalf("no Date or Message-ID:\n%q", hdr)
 		}
 	})
+}
+
+// checkWire checks what goes to SMTP: an envelope with a sender and
+// recipients, a message of CRLF lines of at most 998 characters (RFC 5322
+// 2.1.1, 2.3) ending with CRLF.
+func checkWire(t *testing.T, env *Envelope, msg []byte) {
+	t.Helper()
+	if env.From == "" || len(env.To) == 0 {
+		t.Fatalf("envelope %+v", env)
+	}
+	if !bytes.HasSuffix(msg, []byte("\r\n")) {
+		t.Fatal("no final CRLF")
+	}
+	for i, line := range bytes.Split(msg[:len(msg)-2], []byte("\r\n")) {
+		if len(line) > 998 || bytes.ContainsAny(line, "\r\n") {
+			t.Fatalf("line %d: %q", i+1, line)
+		}
+	}
 }
