@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
-	"net"
 	"strconv"
 	"time"
 
@@ -102,7 +101,7 @@ func (s *inSession) Data(ctx context.Context, r io.Reader) error {
 		return err
 	}
 	s.b.mlog.Printf(m.ID, "from=<%s>, size=%d, nrcpt=%d, client=%s, helo=%s (queue active)",
-		m.From, m.Size, len(m.Recipients), m.Client, traceName(s.conn.Hello()))
+		m.From, m.Size, len(m.Recipients), m.Client, mta.TraceName(s.conn.Hello()))
 	s.msg = nil
 	return reply.Queued(m.ID)
 }
@@ -141,53 +140,14 @@ func syncID(now time.Time) string {
 	return strconv.FormatInt(now.UnixMicro(), 36) + ".s." + hex.EncodeToString(b[:])
 }
 
-// received returns the trace field RFC 5321 4.4 requires: "Received: from
-// HELO ([IP]) by HOSTNAME with PROTOCOL id ID for <RCPT>; DATE", the
-// protocol named per RFC 3848 and RFC 6531 (ESMTPS: ESMTP over TLS), the
-// recipient only when there is one (naming several would tell each about
-// the others).
+// received returns the message's Received field (RFC 5321 4.4), naming
+// the recipient when there is one.
 func (s *inSession) received(id string, now time.Time) []byte {
-	proto := "ESMTP"
-	if s.msg.SMTPUTF8 {
-		proto = "UTF8SMTP"
-	}
-	if s.conn.TLS() != nil {
-		proto += "S"
-	}
-	ip := "unknown"
-	if ta, ok := s.conn.RemoteAddr().(*net.TCPAddr); ok {
-		ip = ta.IP.String()
-	}
-	helo := traceName(s.conn.Hello())
-	if helo == "" {
-		helo = "unknown"
-	}
-	b := []byte("Received: from " + helo + " ([" + ip + "])\r\n\tby " + traceName(s.b.hostname) +
-		" with " + proto + " id " + id)
+	rcpt := ""
 	if len(s.msg.Recipients) == 1 {
-		b = append(b, "\r\n\tfor <"+traceName(s.msg.Recipients[0].Addr)+">"...)
+		rcpt = s.msg.Recipients[0].Addr
 	}
-	b = append(b, ";\r\n\t"...)
-	b = now.AppendFormat(b, time.RFC1123Z)
-	return append(b, "\r\n"...)
-}
-
-// maxTraceName bounds a name from the network written into a trace field:
-// a domain's limit (RFC 1035 2.3.4), a path's (RFC 5321 4.5.3.1.3).
-const maxTraceName = 256
-
-// traceName keeps a name from the network to printable ASCII without
-// spaces, comment and field delimiters, at most maxTraceName characters,
-// so that it cannot break the field it goes into.
-func traceName(s string) string {
-	b := make([]byte, 0, min(len(s), maxTraceName))
-	for i := 0; i < len(s) && len(b) < maxTraceName; i++ {
-		c := s[i]
-		if c > ' ' && c < 0x7f && c != '(' && c != ')' && c != ';' && c != '<' && c != '>' {
-			b = append(b, c)
-		}
-	}
-	return string(b)
+	return mta.Received(s.conn, s.b.hostname, id, rcpt, s.msg.SMTPUTF8, now)
 }
 
 // Reset implements server.Session.

@@ -67,13 +67,13 @@ func (o *outbound) Submit(ctx context.Context, env *api.Envelope, msg []byte, pr
 func (o *outbound) received(env *api.Envelope, id string, now time.Time) []byte {
 	ip := "unknown"
 	if host, _, err := net.SplitHostPort(env.Client); err == nil {
-		ip = traceName(host)
+		ip = mta.TraceName(host)
 	}
 	proto := "HTTP"
 	if env.TLS {
 		proto = "HTTPS"
 	}
-	b := []byte("Received: from [" + ip + "]\r\n\tby " + traceName(o.hostname) + " with " + proto + " id " + id + ";\r\n\t")
+	b := []byte("Received: from [" + ip + "]\r\n\tby " + mta.TraceName(o.hostname) + " with " + proto + " id " + id + ";\r\n\t")
 	b = now.AppendFormat(b, time.RFC1123Z)
 	return append(b, "\r\n"...)
 }

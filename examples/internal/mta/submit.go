@@ -129,28 +129,35 @@ func (s *submitSession) client() string {
 	return s.conn.RemoteAddr().String() + " user=" + s.conn.Identity()
 }
 
-// received returns the trace field RFC 5321 4.4 requires of a relay:
-// "Received: from HELO ([IP]) (Authenticated sender: USER) by HOSTNAME with
-// PROTOCOL id ID; DATE", the protocol named per RFC 3848 (ESMTPSA: ESMTP
-// with TLS and AUTH) and RFC 6531 (UTF8SMTPSA...), and the login in
-// Postfix's form, so that a message can be traced to the account that
-// sent it.
+// received returns the trace field of a submitted message (Received).
 func (s *submitSession) received(id string, now time.Time) []byte {
+	return Received(s.conn, s.b.hostname, id, "", s.msg.SMTPUTF8, now)
+}
+
+// Received returns the trace field RFC 5321 4.4 requires of a server that
+// takes a message, over connection c: "Received: from HELO ([IP])
+// (Authenticated sender: USER) by HOSTNAME with PROTOCOL id ID for <RCPT>;
+// DATE". The protocol is named per RFC 3848 (ESMTPSA: ESMTP with TLS and
+// AUTH) and RFC 6531 (UTF8SMTPSA...), the login in Postfix's form, so that
+// a message can be traced to the account that sent it; "for" only when
+// rcpt is given (naming several recipients would tell each about the
+// others).
+func Received(c *server.Conn, hostname, id, rcpt string, smtputf8 bool, now time.Time) []byte {
 	proto := "ESMTP"
-	if s.msg.SMTPUTF8 {
+	if smtputf8 {
 		proto = "UTF8SMTP"
 	}
-	if s.conn.TLS() != nil {
+	if c.TLS() != nil {
 		proto += "S"
 	}
-	if s.conn.Identity() != "" {
+	if c.Identity() != "" {
 		proto += "A"
 	}
 	ip := "unknown"
-	if ta, ok := s.conn.RemoteAddr().(*net.TCPAddr); ok {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		ip = ta.IP.String()
 	}
-	helo := sanitize(s.conn.Hello())
+	helo := TraceName(c.Hello())
 	if helo == "" {
 		helo = "unknown"
 	}
@@ -160,17 +167,22 @@ func (s *submitSession) received(id string, now time.Time) []byte {
 	b = append(b, " (["...)
 	b = append(b, ip...)
 	b = append(b, "])\r\n\t"...)
-	if user := s.conn.Identity(); user != "" {
+	if user := c.Identity(); user != "" {
 		b = append(b, "(Authenticated sender: "...)
 		b = appendComment(b, user)
 		b = append(b, ")\r\n\t"...)
 	}
 	b = append(b, "by "...)
-	b = append(b, sanitize(s.b.hostname)...)
+	b = append(b, TraceName(hostname)...)
 	b = append(b, " with "...)
 	b = append(b, proto...)
 	b = append(b, " id "...)
 	b = append(b, id...)
+	if rcpt != "" {
+		b = append(b, "\r\n\tfor <"...)
+		b = append(b, TraceName(rcpt)...)
+		b = append(b, '>')
+	}
 	b = append(b, ";\r\n\t"...)
 	b = now.AppendFormat(b, time.RFC1123Z)
 	return append(b, "\r\n"...)
@@ -180,11 +192,13 @@ func (s *submitSession) received(id string, now time.Time) []byte {
 // a domain's limit, RFC 1035 2.3.4.
 const maxTraceName = 255
 
-// sanitize keeps a name from the network to printable ASCII without
-// spaces, at most maxTraceName characters.
-func sanitize(s string) string {
+// TraceName keeps a name from the network to printable ASCII without
+// spaces and the delimiters of a trace field ("(", ")", ";", "<", ">"), at
+// most maxTraceName characters, so that it cannot break the field it goes
+// into.
+func TraceName(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r <= ' ' || r >= 0x7f || r == '(' || r == ')' || r == ';' {
+		if r <= ' ' || r >= 0x7f || r == '(' || r == ')' || r == ';' || r == '<' || r == '>' {
 			return -1
 		}
 		return r
