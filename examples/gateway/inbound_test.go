@@ -98,6 +98,10 @@ func TestInboundWebhook(t *testing.T) {
 		t.Errorf("raw message:\n%.300s", p.Raw)
 	}
 	waitFor(t, "an empty queue", func() bool { return queueEmpty(t, filepath.Join(dir, "queue")) })
+	// SIGTERM: a graceful end, status 0.
+	if err := g.Stop(); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
 }
 
 // TestInboundRetry: a 500 is retried on the -retry schedule with the same
