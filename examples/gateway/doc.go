@@ -35,7 +35,7 @@
 //	-sync               the webhook's answer is the SMTP reply; no queue
 //	-webhook-timeout D  bound on one webhook attempt (default 30s)
 //	-max-size N         largest message, both ways (default 25 MiB)
-//	-max-attachment N   largest attachment inlined in a payload (default 5 MiB)
+//	-max-attachment N   largest attachment inlined in a payload (default 5 MiB; 0 none)
 //	-outbound-retry L   delays between SMTP attempts (default 30m,1h,2h,4h)
 //	-workers N          deliveries in parallel, each way (default 4)
 //	-hostname NAME      greeting, Received fields, Message-IDs, bounces

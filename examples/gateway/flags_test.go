@@ -22,8 +22,12 @@ func TestParseFlags(t *testing.T) {
 		c.listen != DefaultListen || c.smartHost != "mx.example:587" {
 		t.Errorf("parsed %+v", c)
 	}
+	if c, err := parseFlags([]string{"-route", "a.test=http://h/", "-secret-file", "s", "-max-attachment", "0"}, io.Discard); err != nil || c.maxAttachment >= 0 {
+		t.Errorf("-max-attachment 0: %d %v, want none inlined (negative for webhook.NewPayload)", c.maxAttachment, err)
+	}
 	c, err = parseFlags([]string{"-route", "a.test=http://h/", "-secret-file", "s"}, io.Discard)
-	if err != nil || c.retry.Delays[0] != 30*time.Second || c.retry.MaxAge != 5*24*time.Hour || c.httpAddr != "" {
+	if err != nil || c.retry.Delays[0] != 30*time.Second || c.retry.MaxAge != 5*24*time.Hour || c.httpAddr != "" ||
+		c.maxAttachment != 5<<20 {
 		t.Errorf("defaults %+v %v: the first webhook retry must come within a minute", c, err)
 	}
 	bad := map[string][]string{
@@ -40,6 +44,7 @@ func TestParseFlags(t *testing.T) {
 		"sync without smtp": {"-listen", "", "-http", "127.0.0.1:1", "-token-file", "t", "-sync"},
 		"bad smarthost":     {"-listen", "", "-http", "127.0.0.1:1", "-token-file", "t", "-smarthost", "mx"},
 		"argument":          {"-route", "a.test=http://h/", "-secret-file", "s", "extra"},
+		"negative cap":      {"-route", "a.test=http://h/", "-secret-file", "s", "-max-attachment", "-1"},
 	}
 	for name, args := range bad {
 		if _, err := parseFlags(args, io.Discard); err == nil {

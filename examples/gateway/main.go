@@ -101,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.sync, "sync", false, "the webhook's answer is the SMTP reply (2xx 250, 4xx 550, else 451); nothing is queued")
 	fs.DurationVar(&c.webhookTimeout, "webhook-timeout", webhook.DefaultTimeout, "bound on one webhook attempt")
 	fs.Int64Var(&c.maxSize, "max-size", DefaultMaxSize, "largest message in `bytes`, both ways")
-	fs.IntVar(&c.maxAttachment, "max-attachment", webhook.DefaultMaxAttachment, "largest attachment put in a webhook payload, in `bytes`; larger ones are referenced in the raw message")
+	fs.IntVar(&c.maxAttachment, "max-attachment", webhook.DefaultMaxAttachment, "largest attachment put in a webhook payload, in `bytes` (0: none); larger ones are referenced in the raw message")
 	fs.StringVar(&outRetry, "outbound-retry", "", "delays between outbound SMTP attempts (default 30m,1h,2h,4h: RFC 5321 4.5.4.1)")
 	fs.IntVar(&c.workers, "workers", DefaultWorkers, "deliveries in parallel, each way")
 	fs.StringVar(&c.hostname, "hostname", "", "`name` in the greeting, Received fields, Message-IDs and bounces (default: the host name)")
@@ -153,6 +153,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-workers must be at least 1")
 	case c.maxSize <= 0:
 		return nil, errors.New("-max-size must be positive")
+	case c.maxAttachment < 0:
+		return nil, errors.New("-max-attachment must not be negative")
+	}
+	if c.maxAttachment == 0 {
+		c.maxAttachment = -1 // webhook.NewPayload: inline none
 	}
 	if c.smartHost != "" {
 		if _, _, err := net.SplitHostPort(c.smartHost); err != nil {
