@@ -43,9 +43,13 @@ type Client struct {
 	hello     bool // EHLO, HELO or LHLO succeeded
 	helloName string
 	isTLS     bool
-	authed    bool
-	err       error // sticky failure: the connection is unusable
-	closed    bool
+	// authenticated: the Deliverer checked the server's certificate
+	// itself (DANE's VerifyConnection), so that it counts as verified
+	// although crypto/tls built no chain (see tlsVerified).
+	authenticated bool
+	authed        bool
+	err           error // sticky failure: the connection is unusable
+	closed        bool
 
 	// needReset is set when a failed Send may have left a transaction
 	// open on the server; the next Send starts with RSET (pipelined when

@@ -54,9 +54,13 @@
 // ErrNoVerifiedTLS cause). A context done before a call wrote anything is
 // a *ContextError, and the Client stays usable; a network failure, or a
 // context that ends a command half-way, is a transient *NetError after
-// which the Client is unusable. A connection that breaks after the end of
-// the message and before its reply is an *OutcomeUnknownError
-// (errors.Is(err, ErrOutcomeUnknown)). A message given up after its
+// which the Client is unusable. A 421 reply, after which the server
+// closes the connection (RFC 5321 3.8), is that *Error, for the command it
+// answered and everything after it, not the broken connection that
+// follows. A connection that breaks once the end of the message was
+// written (the final dot, or BDAT LAST, pipelined or not) and before its
+// reply is an *OutcomeUnknownError (errors.Is(err, ErrOutcomeUnknown)),
+// unless the replies read had already ruled delivery out. A message given up after its
 // transaction began on the wire (over SIZE, 8-bit content found while
 // streaming) is an *AbortError that says whether the connection was
 // closed. A message that fared differently for different recipients is a

@@ -114,6 +114,12 @@ var ErrOutcomeUnknown = errors.New("smtp: outcome unknown: connection lost after
 // responsibility for the message (RFC 5321 6.1, 4.5.4.1 on duplicates). A
 // queue should not treat it as an ordinary transient failure: retrying may
 // deliver the message twice.
+//
+// This holds whatever reply was lost: BDAT LAST pipelined with MAIL and
+// RCPT (RFC 2920 3.1) reaches a server that may read the whole group, and
+// take the message, before it answers MAIL. Only the replies already read
+// can rule delivery out: MAIL or the data refused, or every recipient
+// refused; then the failure is a *NetError.
 type OutcomeUnknownError struct {
 	// Command is "DATA" or "BDAT".
 	Command string
@@ -167,9 +173,11 @@ func (e *SizeError) Error() string {
 }
 
 // NetError is a network failure (a closed connection, a timeout, a failed
-// write) during a command, before the end of the message: nothing was
-// delivered and the failure is transient. After a NetError the Client is
-// unusable; close it.
+// write) during a command, before the end of the message was written (a
+// write of it that failed did not complete it): nothing was delivered and
+// the failure is transient. After a NetError the Client is unusable; close
+// it. A 421 reply followed by the server closing the connection is not a
+// NetError but that reply, an *Error (RFC 5321 3.8).
 //
 // A context that ends while a command is under way is one too: the client
 // cannot know what the server made of the half-finished exchange, so it

@@ -147,12 +147,13 @@ func (c *Client) requireTLS() error {
 	return nil
 }
 
-// tlsVerified reports a TLS connection whose certificate chain the client
-// verified (crypto/tls fills VerifiedChains unless InsecureSkipVerify is
-// set).
+// tlsVerified reports a TLS connection whose certificate the client
+// verified: crypto/tls filled VerifiedChains (the Web PKI; not with
+// InsecureSkipVerify), or the Deliverer matched it against DANE TLSA
+// records (RFC 7672 3, RFC 8689 4.2.1).
 func (c *Client) tlsVerified() bool {
 	tc, ok := c.conn.(*tls.Conn)
-	return ok && len(tc.ConnectionState().VerifiedChains) > 0
+	return ok && (len(tc.ConnectionState().VerifiedChains) > 0 || c.authenticated)
 }
 
 // rcptCheck checks a recipient's parameters against the extensions.

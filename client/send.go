@@ -363,6 +363,10 @@ type sendState struct {
 	res      *Result
 	deferred bool  // SendBatch: the end reply is read with the next message
 	endErr   error // the end reply could not be read: outcome unknown
+	// endSent: the end of the message (BDAT LAST) left with replies to
+	// earlier commands still unread; losing the connection while reading
+	// them leaves the outcome unknown too (see lostAfterEnd).
+	endSent  bool
 	lastCmd  string
 	again    int   // recipients put off by the server's limit per transaction
 	againErr error // the reply that put the first of them off
@@ -868,6 +872,12 @@ func (c *Client) sendBDAT(ctx context.Context, pipe bool) error {
 		}
 		c.push(kind, 0)
 		if s.eof {
+			if err := c.flush(); err != nil {
+				// The last bytes of the chunk were not taken: the
+				// server cannot have the whole message.
+				return c.broken(ctx, "BDAT", err)
+			}
+			s.endSent = true
 			return c.drain(ctx, 0)
 		}
 		if err := c.drain(ctx, keep); err != nil {
@@ -921,6 +931,11 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 				}
 				return err
 			}
+			if p.st != c.cur && isClosing(c.err) {
+				// The previous message got a 421 (RFC 5321 3.8): the
+				// server closed without reading this one.
+				return c.err
+			}
 			continue
 		}
 		name := kindName(p.kind)
@@ -938,14 +953,48 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 		c.setReadDeadline(ctx, d)
 		r, err := c.readRaw(ctx, name)
 		if err != nil {
-			return err
+			return c.lostAfterEnd(p, err)
 		}
 		c.handle(p, r)
+		if r.Code == reply.CodeServiceNotAvailable {
+			// RFC 5321 3.8: the server closes the connection after a 421
+			// and acts on nothing sent after the command it answered:
+			// the 421 is the answer for the rest of the transaction,
+			// not the broken connection that follows.
+			return c.err
+		}
 	}
 	if c.pendRead == len(c.pend) {
 		c.pend, c.pendRead = c.pend[:0], 0
 	}
 	return nil
+}
+
+// mayDeliver reports whether the replies read so far leave the server
+// able to deliver the message: MAIL and the data not refused, and some
+// recipient accepted.
+func (s *sendState) mayDeliver() bool {
+	return s.mailErr == nil && s.dataErr == nil && s.accepted > 0
+}
+
+// lostAfterEnd returns the failure to read the reply to p, a command
+// before the end of the message: an *OutcomeUnknownError when the end was
+// already written (a pipelined BDAT LAST) and the server may have taken
+// the message, since a pipelining server may read the whole group before
+// it answers MAIL (RFC 2920 3.1). Not when the replies read so far rule
+// delivery out: MAIL or a chunk refused, or every recipient refused.
+func (c *Client) lostAfterEnd(p pending, err error) error {
+	s := p.st
+	var ne *NetError
+	if !s.endSent || !errors.As(err, &ne) {
+		return err
+	}
+	rcptPending := p.kind == pRset || p.kind == pMail || p.kind == pRcpt
+	if !s.mayDeliver() && !(rcptPending && s.mailErr == nil) {
+		return err
+	}
+	c.logWarn("connection lost after the end of the message", slog.String("command", s.lastCmd), slog.Any("err", ne.Err))
+	return &OutcomeUnknownError{Command: s.lastCmd, Err: ne.Err}
 }
 
 func (c *Client) pendName() string {
@@ -1079,6 +1128,11 @@ func (c *Client) readLast(ctx context.Context, s *sendState) error {
 		c.setReadDeadline(ctx, c.opts.timeout(c.opts.DataTermTimeout, DefaultDataTermTimeout))
 		r, err := c.readEndRaw(ctx, cmd)
 		if err != nil {
+			if !s.mayDeliver() {
+				// The server had no recipient, or refused the
+				// transaction: nothing can have been delivered.
+				return c.err
+			}
 			s.endErr = err
 			if n > 1 {
 				// The recipients answered keep their outcome.

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -467,5 +469,46 @@ func TestDiskFull(t *testing.T) {
 				t.Errorf("failure not logged: %s", logs.String())
 			}
 		})
+	}
+}
+
+// TestEventsLoggedOnce: with -v every event reaches stderr once (the server
+// logs its events itself; mailsink's own Events must not log them again).
+func TestEventsLoggedOnce(t *testing.T) {
+	dir := t.TempDir()
+	addr, p := start(t, dir, "-maildir", filepath.Join(dir, "md"), "-http", "", "-v")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	readReply := func() string {
+		var last string
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading reply: %v", err)
+			}
+			last = line
+			if len(line) < 4 || line[3] != '-' {
+				return last
+			}
+		}
+	}
+	readReply()
+	fmt.Fprintf(conn, "EHLO client\r\n")
+	readReply()
+	fmt.Fprintf(conn, "NOOP %s\r\n", strings.Repeat("x", 600)) // a violation, logged at Info
+	if got := readReply(); !strings.HasPrefix(got, "500 ") {
+		t.Fatalf("over-long NOOP: %q, want 500", got)
+	}
+	fmt.Fprintf(conn, "QUIT\r\n")
+	readReply()
+	if err := p.Stop(); err != nil {
+		t.Logf("stop: %v", err)
+	}
+	if n := strings.Count(p.Stderr.String(), "smtp violation"); n != 1 {
+		t.Errorf("the violation was logged %d times:\n%s", n, p.Stderr.String())
 	}
 }
