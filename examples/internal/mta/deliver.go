@@ -38,6 +38,9 @@ type outcome struct {
 	// unknown says that the connection was lost after the end of the
 	// message: the recipient may have got it (it stays pending).
 	unknown bool
+	// retryAfter is the least delay before the next attempt the receiver
+	// asked for (Outcome.RetryAfter).
+	retryAfter time.Duration
 }
 
 // transport sends a message to recipients that share a domain.
@@ -50,8 +53,13 @@ type transport interface {
 
 // deliverer runs the delivery workers.
 type deliverer struct {
-	q        Queue
-	tr       transport
+	q  Queue
+	tr transport
+	// bounces is where notifications go; nil means q.
+	bounces Queue
+	// finished, if not nil, sees every message whose recipients are all
+	// final before Finish removes it.
+	finished func(m *queue.Message)
 	schedule queue.Schedule
 	hostname string
 	log      *slog.Logger
@@ -152,6 +160,9 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 		d.log.Error("cannot queue the bounce", "id", m.ID, "err", err)
 		m.NextAttempt = d.now().Add(d.schedule.Delay(m.Attempts))
 	}
+	if d.finished != nil && m.Done() {
+		d.finished(m)
+	}
 	d.finish(ctx, m)
 }
 
@@ -192,6 +203,7 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 	m.Attempts++
 	m.LastAttempt = d.now()
 	var lastErr string
+	var wait time.Duration // the longest retryAfter asked for
 	groups := byDomain(m, pending)
 	for gi, g := range groups {
 		if ctx.Err() != nil {
@@ -217,6 +229,7 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 			if o.state != queue.Delivered {
 				lastErr = o.diag
 			}
+			wait = max(wait, o.retryAfter)
 			d.logRecipient(m, r, o, statusWord(o.state), now)
 		}
 		if gi < len(groups)-1 {
@@ -255,10 +268,32 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 					strconv.Itoa(m.Attempts) + " attempts; last: " + last, relay: "none"}, "expired", now)
 			}
 		} else {
-			m.NextAttempt = next
+			m.NextAttempt = later(next, d.now().Add(wait), m.Created.Add(maxAge(d.schedule)))
 		}
 	}
 	return true
+}
+
+// later returns the later of next and asked, but not after deadline: a
+// receiver that asks for more time than the schedule gives (Retry-After)
+// gets it, within the give-up time.
+func later(next, asked, deadline time.Time) time.Time {
+	if !asked.After(next) {
+		return next
+	}
+	if asked.After(deadline) {
+		return deadline
+	}
+	return asked
+}
+
+// maxAge is the give-up time of a schedule (queue.DefaultMaxAge when it
+// sets none).
+func maxAge(s queue.Schedule) time.Duration {
+	if s.MaxAge > 0 {
+		return s.MaxAge
+	}
+	return queue.DefaultMaxAge
 }
 
 // statusWord is Postfix's status= word for a recipient state.
@@ -391,7 +426,11 @@ func (d *deliverer) bounce(ctx context.Context, m *queue.Message, msg io.ReaderA
 			Client:     "bounce of " + m.ID,
 		}
 		bm.NextAttempt = bm.Created
-		if err := d.q.Add(ctx, bm, b); err != nil {
+		bq := d.bounces
+		if bq == nil {
+			bq = d.q
+		}
+		if err := bq.Add(ctx, bm, b); err != nil {
 			return err
 		}
 		d.mlog.Printf(m.ID, "sender non-delivery notification: %s", bm.ID)

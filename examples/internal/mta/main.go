@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -479,14 +478,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 		now:      time.Now,
 		dkim:     func() *dkimKeys { return sub.policy.Load().dkim },
 	}
-	// take ends when the workers must stop taking messages, attempt when
-	// the attempts in progress must stop.
-	take, stopTaking := context.WithCancel(context.Background())
-	defer stopTaking()
-	attempt, stopAttempts := context.WithCancel(context.Background())
-	defer stopAttempts()
-	var wg sync.WaitGroup
-	wg.Go(func() { d.run(take, attempt, cfg.workers) })
+	workers := StartWorkers(func(take, attempt context.Context) { d.run(take, attempt, cfg.workers) })
 
 	hupCtx, stopHup := context.WithCancel(ctx)
 	defer stopHup()
@@ -510,19 +502,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	// the remote server is about to give is recorded; then cut them short.
 	// An interrupted attempt leaves its recipients pending: the queue
 	// resumes them at the next start.
-	stopTaking()
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(ShutdownGrace):
-		log.Warn("interrupting deliveries in progress")
-		stopAttempts()
-		<-done
-	}
+	workers.Stop(ShutdownGrace, log)
 	if errors.Is(err, server.ErrServerClosed) {
 		err = nil
 	}
