@@ -79,11 +79,11 @@ func TestAppendEnvelope(t *testing.T) {
 }
 
 // start runs mailsink with args on a free port and returns the address and
-// the process.
+// the process; without its web UI unless args give -http.
 func start(t *testing.T, dir string, args ...string) (string, *e2e.Proc) {
 	t.Helper()
 	addr := e2e.FreeAddr(t)
-	p := e2e.Start(t, dir, bin, append([]string{"-listen", addr}, args...)...)
+	p := e2e.Start(t, dir, bin, append([]string{"-listen", addr}, e2e.NoWebUI(args)...)...)
 	p.WaitListen(addr, 10*time.Second)
 	return addr, p
 }

@@ -74,7 +74,7 @@ func (w *world) startRelay(extra ...string) {
 }
 
 func (w *world) startSink(addr, md string, extra ...string) *e2e.Proc {
-	p := e2e.Start(w.t, w.dir, mailsinkBin, append([]string{"-listen", addr, "-maildir", md, "-quiet"}, extra...)...)
+	p := e2e.Start(w.t, w.dir, mailsinkBin, append([]string{"-listen", addr, "-maildir", md, "-quiet", "-http", ""}, extra...)...)
 	p.WaitListen(addr, 10*time.Second)
 	return p
 }

@@ -406,3 +406,15 @@ func CheckPrivate(t testing.TB, root string) (files int) {
 	}
 	return files
 }
+
+// NoWebUI returns mailsink's args with its web UI turned off (-http ""),
+// unless args set -http themselves: the default, 127.0.0.1:8025, is one
+// port for every test running at once and for a developer's own mailsink.
+func NoWebUI(args []string) []string {
+	for _, a := range args {
+		if a == "-http" || a == "--http" || strings.HasPrefix(a, "-http=") || strings.HasPrefix(a, "--http=") {
+			return args
+		}
+	}
+	return append([]string{"-http", ""}, args...)
+}
