@@ -51,6 +51,10 @@ type Client struct {
 	err           error // sticky failure: the connection is unusable
 	closed        bool
 
+	// tlsPolicy is the policy whose check the TLS passed (PolicyDANE,
+	// PolicyMTASTS; "" for none), for TLSInfo.
+	tlsPolicy string
+
 	// needReset is set when a failed Send may have left a transaction
 	// open on the server; the next Send starts with RSET (pipelined when
 	// possible).

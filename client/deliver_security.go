@@ -265,6 +265,9 @@ func (d *Deliverer) connect(ctx context.Context, opts *Options, h *hostAddr, add
 				// DANE's VerifyConnection passed: the certificate is
 				// authenticated although crypto/tls built no chain.
 				c.authenticated = p.dane != nil && p.verified
+				if p.verified && (p.policy == PolicyDANE || p.policy == PolicyMTASTS) {
+					c.tlsPolicy = p.policy
+				}
 				d.reportSession(&p, h, addr, c, nil)
 				return c, nil
 			}
