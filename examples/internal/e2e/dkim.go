@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,8 +141,9 @@ type DKIMSignature struct {
 
 // ResignDKIM checks each DKIM-Signature field at the top of msg (as a
 // signer puts them) by signing what follows them once more, with the
-// signer's defaults (relaxed/relaxed, its header list) and the key of the
-// field's selector from keys, at the time of its t= tag. Both algorithms
+// signer's defaults (relaxed/relaxed, From oversigned), the header fields
+// its h= tag names, and the key of the field's selector from keys, at the
+// time of its t= tag. Both algorithms
 // are deterministic (RSASSA-PKCS1-v1_5 and Ed25519), so a field that
 // covers the message as it arrived comes out byte for byte the same: the
 // check needs no verifier of its own. (The fields below one are in what
@@ -178,6 +180,14 @@ func ResignDKIM(t testing.TB, msg []byte, keys map[string]crypto.Signer) []DKIMS
 			t.Fatal(err)
 		}
 		s.Now = func() time.Time { return time.Unix(ts, 0) }
+		// The fields of its h= tag, each name once and in order (the
+		// signer adds the oversigned From).
+		s.Headers = nil
+		for name := range strings.SplitSeq(tags["h"], ":") {
+			if name = strings.ToLower(name); name != "" && !slices.Contains(s.Headers, name) {
+				s.Headers = append(s.Headers, name)
+			}
+		}
 		again, err := s.Sign(bytes.NewReader(rest))
 		if err != nil {
 			t.Fatal(err)

@@ -298,9 +298,10 @@ func spoolSigned(w io.ReaderFrom, src io.Reader, signers []*dkim.Signer) ([]byte
 }
 
 // signBytes returns the DKIM-Signature fields of msg, a message the relay
-// writes itself (a bounce), for the domain of its From address; none when
-// no key applies.
-func (k *dkimKeys) signBytes(msg []byte) ([]byte, []*dkim.Signer, error) {
+// writes itself (a bounce, a TLS report), for the domain of its From
+// address; none when no key applies. extra are header fields to sign
+// besides dkim.DefaultHeaders.
+func (k *dkimKeys) signBytes(msg []byte, extra ...string) ([]byte, []*dkim.Signer, error) {
 	if k.count() == 0 {
 		return nil, nil, nil
 	}
@@ -309,6 +310,16 @@ func (k *dkimKeys) signBytes(msg []byte) ([]byte, []*dkim.Signer, error) {
 		return nil, nil, err
 	}
 	signers, _ := k.choose(header, true, "", nil)
+	if len(extra) > 0 {
+		// Copies: the chosen signers are the keys' own.
+		own := signers
+		signers = make([]*dkim.Signer, len(own))
+		for i, s := range own {
+			c := *s
+			c.Headers = append(dkim.DefaultHeaders(), extra...)
+			signers[i] = &c
+		}
+	}
 	var sigs []byte
 	for _, s := range signers {
 		sig, err := s.Sign(bytes.NewReader(msg))

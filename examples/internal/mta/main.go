@@ -47,6 +47,10 @@ type config struct {
 	dkim     []dkimSpec
 	dkimDNS  []dkimSpec
 	queueDir string // the -queue value: a directory or a postgres:// URL
+	// tls is delivery security (-dns-resolver, -mta-sts, -tlsrpt,
+	// -mx-port); stateDir keeps its files (default: the queue directory).
+	tls      TLSFlags
+	stateDir string
 	routes   map[string]string
 	schedule queue.Schedule
 	hostname string
@@ -76,6 +80,13 @@ The queue (-queue) is a directory (the default) or a postgres:// URL shared
 by several relays. A directory is owned by one relay at a time: it holds an
 flock on DIR/lock, which contains the owner's PID; a second relay on it
 exits. The operator's commands work whether a relay runs or not.
+
+Delivery security: -dns-resolver (DANE, RFC 7672), -mta-sts (RFC 8461)
+and -tlsrpt (RFC 8460) apply to MX deliveries, not to -route. Their files
+are in -state-dir (default: the queue directory; give one with a
+PostgreSQL queue, its own to each relay). A message with the header field
+"TLS-Required: No" (RFC 8689 5) goes without DANE and MTA-STS, as the TLS
+reports themselves do.
 
 DKIM (-dkim, repeatable): a message submitted with a From address of
 DOMAIN, or of a subdomain of it, is signed with every key of DOMAIN (two
@@ -169,6 +180,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(opFlag{c, OpRelease}, "release", "release message `ID` (or ALL) from hold, and exit")
 	fs.Var(opFlag{c, OpDelete}, "delete", "delete message `ID` (or ALL) without a bounce, and exit")
 	fs.Var(opFlag{c, OpRequeue}, "requeue", "release message `ID` (or ALL), restart its retry schedule, due now; and exit")
+	c.tls.Register(fs)
+	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` of the MTA-STS policies (-mta-sts) and TLS-RPT counts and reports (-tlsrpt) (default: the -queue directory; required with a PostgreSQL queue)")
 	fs.StringVar(&c.logFile, "log", "", "write the logs to this `file` (reopened on SIGHUP) instead of stderr")
 	fs.DurationVar(&c.lease, "lease", DefaultLease, "shared queue: how long a claim lasts unless renewed")
 	fs.BoolVar(&c.verbose, "v", false, "log connections and trace the protocol on stderr")
@@ -218,6 +231,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.workers < 1 {
 		return nil, errors.New("-workers must be at least 1")
+	}
+	if err := c.tls.Check(); err != nil {
+		return nil, err
+	}
+	if c.stateDir == "" && !isPostgresURL(c.queueDir) {
+		c.stateDir = c.queueDir
+	}
+	if c.stateDir == "" && c.tls.needsState() {
+		return nil, errors.New("-mta-sts and -tlsrpt keep files, and a PostgreSQL queue has no directory: give -state-dir DIR (one for each relay)")
 	}
 	if c.hostname == "" {
 		if h, err := os.Hostname(); err == nil && h != "" {
@@ -422,7 +444,14 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	defer logOut.Close()
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 	mlog := NewMailLog(logOut, "relay")
-	tr := newSMTPTransport(cfg.hostname, cfg.routes, cfg.schedule)
+	sec, err := OpenSecurity(cfg.tls, cfg.stateDir, cfg.hostname, log, mlog)
+	if err != nil {
+		return err
+	}
+	if _, smart := cfg.routes["*"]; smart && (cfg.tls.DNSResolver != "" || cfg.tls.MTASTS) {
+		log.Warn("-route * sends every domain to a smart host: DANE and MTA-STS apply only to MX deliveries")
+	}
+	tr := newSMTPTransport(cfg.hostname, cfg.routes, cfg.schedule, sec)
 	defer tr.close()
 	q, err := backend.Open(ctx, cfg.queueDir, Options{Log: log, MailLog: mlog, Owner: ownerName(cfg.hostname),
 		Lease: cfg.lease, Workers: cfg.workers, OnFlush: tr.dests.reset})
@@ -459,6 +488,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	}
 	started := []any{"listen", l.Addr().String(), "queue", redactURL(cfg.queueDir), "queue_kind", backend.Name,
 		"routes", len(cfg.routes), "max_age", cfg.schedule.MaxAge.String(), "dkim_keys", pol.dkim.count(), "pid", os.Getpid()}
+	started = append(started, sec.LogAttrs()...)
 	if qn, ok := q.(interface{ Queued() int }); ok {
 		started = append(started, "queued", qn.Queued())
 	}
@@ -478,7 +508,12 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 		now:      time.Now,
 		dkim:     func() *dkimKeys { return sub.policy.Load().dkim },
 	}
-	workers := StartWorkers(func(take, attempt context.Context) { d.run(take, attempt, cfg.workers) })
+	if sec.report != nil {
+		// The reports sent by mail are signed as the bounces are.
+		sec.report.dkim = d.dkim
+	}
+	workers := StartWorkers(func(take, attempt context.Context) { d.run(take, attempt, cfg.workers) },
+		func(take, _ context.Context) { sec.RunReports(take, q) })
 
 	hupCtx, stopHup := context.WithCancel(ctx)
 	defer stopHup()
@@ -503,6 +538,11 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	// An interrupted attempt leaves its recipients pending: the queue
 	// resumes them at the next start.
 	workers.Stop(ShutdownGrace, log)
+	// The counts of the day so far, for the next start (after the last
+	// deliveries counted theirs).
+	if serr := sec.Close(); serr != nil {
+		log.Error("TLS-RPT: cannot save the counts; the day's report will lack them", "err", serr)
+	}
 	if errors.Is(err, server.ErrServerClosed) {
 		err = nil
 	}
