@@ -2,11 +2,8 @@ package mta
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,24 +54,6 @@ func newReportServer(t *testing.T) *reportServer {
 	}))
 	t.Cleanup(s.Close)
 	return s
-}
-
-// gunzipReport reads a gzip-compressed report.
-func gunzipReport(t *testing.T, gz []byte) *tlsrpt.Report {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r tlsrpt.Report
-	if err := json.Unmarshal(js, &r); err != nil {
-		t.Fatalf("%v: %s", err, js)
-	}
-	return &r
 }
 
 // TestTLSReporter: once a UTC day is over, each policy domain's report is
@@ -130,7 +109,7 @@ func TestTLSReporter(t *testing.T) {
 	if len(srv.got) != 1 || srv.ctyp[0] != "application/tlsrpt+gzip" {
 		t.Fatalf("posted %d reports, types %q", len(srv.got), srv.ctyp)
 	}
-	rep := gunzipReport(t, srv.got[0])
+	rep := e2e.TLSReport(t, srv.got[0])
 	p := rep.Policies
 	if len(p) != 1 || p[0].Policy.Domain != "mx.dane.test" || p[0].Summary.Successful != 1 || p[0].Summary.Failed != 1 ||
 		p[0].FailureDetails[0].ResultType != "starttls-not-supported" || rep.ReportID != "2026-12-06_mx.dane.test@relay.test" ||
@@ -179,58 +158,36 @@ func TestTLSReporter(t *testing.T) {
 	}
 }
 
-// checkReportMessage checks a report message as RFC 8460 5.3.1 has it,
-// read with the standard library, and returns the attached report.
+// checkReportMessage checks a report message (e2e.TLSReportMail: RFC
+// 8460 5.3.1) and the fields this relay adds, and returns the attached
+// report.
 func checkReportMessage(t *testing.T, data []byte) []byte {
 	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := msg.Header
+	h, gz := e2e.TLSReportMail(t, data, "mx.dane.test", "relay.test")
 	want := map[string]string{
-		"Subject":              "Report Domain: mx.dane.test Submitter: relay.test Report-ID: <2026-12-06_mx.dane.test@relay.test>",
-		"Tls-Report-Domain":    "mx.dane.test",
-		"Tls-Report-Submitter": "relay.test",
-		"Tls-Required":         "No",
-		"Auto-Submitted":       "auto-generated",
-		"From":                 "<postmaster@relay.test>",
-		"To":                   "<tls-reports@reports.test>",
+		"Subject":        "Report Domain: mx.dane.test Submitter: relay.test Report-ID: <2026-12-06_mx.dane.test@relay.test>",
+		"Auto-Submitted": "auto-generated",
+		"From":           "<postmaster@relay.test>",
+		"To":             "<tls-reports@reports.test>",
 	}
 	for k, v := range want {
-		// Unfolded (RFC 5322 2.2.3).
-		if got := strings.ReplaceAll(h.Get(k), "\r\n", ""); got != v {
+		if got := h.Get(k); got != v {
 			t.Errorf("%s: %q, want %q", k, got, v)
 		}
 	}
-	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil || mt != "multipart/report" || params["report-type"] != "tlsrpt" {
-		t.Fatalf("Content-Type %q", h.Get("Content-Type"))
-	}
+	_, params, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	msg, _ := mail.ReadMessage(bytes.NewReader(data))
 	mr := multipart.NewReader(msg.Body, params["boundary"])
 	text, err := mr.NextPart()
-	if err != nil || !strings.HasPrefix(text.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("first part: %v %v", err, text.Header)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if b, _ := io.ReadAll(text); !strings.Contains(string(b), "1 successful and 1 failed TLS sessions\r\nfrom 2026-12-06T00:00:00Z to 2026-12-06T23:59:59Z") {
 		t.Errorf("text part %q", b)
 	}
-	att, err := mr.NextPart()
-	if err != nil || att.Header.Get("Content-Type") != "application/tlsrpt+gzip" ||
-		att.FileName() != "relay.test!mx.dane.test!1796515200!1796601599.json.gz" {
-		t.Fatalf("attachment: %v %v (%q)", err, att.Header, att.FileName())
+	if att, _ := mr.NextPart(); att == nil || att.FileName() != "relay.test!mx.dane.test!1796515200!1796601599.json.gz" {
+		t.Errorf("attachment %v", att)
 	}
-	b64, _ := io.ReadAll(att)
-	gz, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(string(b64)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\r\n") {
-		if len(line) > 78 {
-			t.Errorf("line over 78 characters: %q", line)
-		}
-	}
-	gunzipReport(t, gz)
 	return gz
 }
 
