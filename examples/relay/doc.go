@@ -39,6 +39,14 @@
 //	                    DOMAIN or a subdomain with this key (PEM: PKCS#8 RSA
 //	                    or Ed25519, PKCS#1 RSA; mode 600 or 400)
 //	-dkim-dns DOMAIN:SELECTOR:KEYFILE  print the DNS TXT record of the key, exit
+//	-dns-resolver H:P   a DNSSEC-validating resolver (a local unbound): every MX
+//	                    and address lookup through it, and DANE (RFC 7672)
+//	-mta-sts            apply MTA-STS policies (RFC 8461), kept in STATE/mta-sts
+//	-tlsrpt             count TLS sessions, send each UTC day's TLS reports
+//	                    (RFC 8460) to the domains' rua; STATE/tlsrpt
+//	-state-dir DIR      STATE: their files (default: the queue directory;
+//	                    needed with a PostgreSQL queue, one per relay)
+//	-mx-port N          port of the MX hosts and their TLSA records (default 25)
 //	-workers N          deliveries in parallel (default 4)
 //	-log FILE           logs to FILE (reopened on SIGHUP) instead of stderr
 //	-lease D            shared queue: how long a claim lasts unless renewed (1m)
@@ -84,6 +92,21 @@
 // it keeps the requirement in the queue and is sent on only over TLS with
 // a verified certificate, to a server that offers REQUIRETLS, else it
 // bounces with 5.7.30; its bounce returns nothing of it.
+//
+// Delivery security (RFC 7672, 8461, 8460), for MX deliveries (a -route
+// bypasses it): with -dns-resolver, a domain whose MX, address and TLSA
+// records are DNSSEC-signed gets mail only over TLS whose certificate
+// matches the records; with -mta-sts, a domain with a policy in mode
+// enforce only at the MX hosts it lists, over TLS with a certificate
+// valid for their names; otherwise opportunistic TLS. Where a policy
+// fails, the mail waits (4.7.x) and is never sent in clear. The mail log's
+// tls= says which held: TLSv1.3/dane, /mta-sts, /verified, /unverified.
+// With -tlsrpt, each UTC day's report goes to the rua of the policy
+// domain's _smtp._tls record once the day is over: by mail through the
+// queue (multipart/report, DKIM-signed for -hostname's domain when it has
+// a key) or by an https POST; the counts are saved at shutdown and hourly.
+// A message with "TLS-Required: No" (RFC 8689 5), as the reports are, goes
+// without DANE and MTA-STS.
 //
 // Bounces: a recipient's Remote-MTA and Diagnostic-Code (RFC 3464) are
 // those of a server's reply; a failure no server replied to (a connection

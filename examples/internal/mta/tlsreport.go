@@ -195,7 +195,7 @@ func (r *tlsReporter) send(ctx context.Context, q Queue, day time.Time, rep *tls
 		log.Info("TLS-RPT: the domain asks for no report (no _smtp._tls record)")
 		return
 	case err != nil:
-		log.Warn("TLS-RPT: no report sent: cannot read the _smtp._tls record", "err", err)
+		log.Warn("TLS-RPT: no report sent: the _smtp._tls record cannot be read or used", "err", err)
 		return
 	}
 	gz, err := rep.Gzip()
@@ -205,16 +205,21 @@ func (r *tlsReporter) send(ctx context.Context, q Queue, day time.Time, rep *tls
 	}
 	// RFC 8460 3: the reporter may send to each rua it supports.
 	for _, u := range rec.RUA {
+		done, id := "report posted", ""
 		switch u.Scheme {
 		case "https":
 			err = r.post(ctx, u, gz)
 		case "mailto":
-			err = r.mail(ctx, q, u, rep, gz)
+			done = "report queued"
+			id, err = r.mail(ctx, q, u, rep, gz)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			log.Warn("TLS-RPT: report not sent", "rua", u.Redacted(), "err", err)
-		} else {
-			log.Info("TLS-RPT: report sent", "rua", u.Redacted())
+		case id != "":
+			log.Info("TLS-RPT: "+done, "rua", u.Redacted(), "queue_id", id)
+		default:
+			log.Info("TLS-RPT: "+done, "rua", u.Redacted())
 		}
 	}
 }
@@ -271,11 +276,11 @@ func (r *tlsReporter) post(ctx context.Context, u *url.URL, gz []byte) error {
 // mail queues the report as a message to a mailto: rua (RFC 8460 5.3.1),
 // from the null reverse-path (a report that cannot be delivered is not
 // bounced), signed with the DKIM keys of this host's domain when it has
-// some.
-func (r *tlsReporter) mail(ctx context.Context, q Queue, u *url.URL, rep *tlsrpt.Report, gz []byte) error {
+// some; it returns the message's queue ID.
+func (r *tlsReporter) mail(ctx context.Context, q Queue, u *url.URL, rep *tlsrpt.Report, gz []byte) (string, error) {
 	to, err := mailtoAddress(u)
 	if err != nil {
-		return err
+		return "", err
 	}
 	msg := reportMessage(r.hostname, to, rep, gz, r.now())
 	var signers []*dkim.Signer
@@ -283,7 +288,7 @@ func (r *tlsReporter) mail(ctx context.Context, q Queue, u *url.URL, rep *tlsrpt
 		var sigs []byte
 		// RFC 8460 5.3.1: the report's own fields signed too.
 		if sigs, signers, err = r.dkim().signBytes(msg, "TLS-Report-Domain", "TLS-Report-Submitter"); err != nil {
-			return err
+			return "", err
 		}
 		msg = append(sigs, msg...)
 	}
@@ -296,13 +301,13 @@ func (r *tlsReporter) mail(ctx context.Context, q Queue, u *url.URL, rep *tlsrpt
 	}
 	m.NextAttempt = m.Created
 	if err := q.Add(ctx, m, msg); err != nil {
-		return err
+		return "", err
 	}
 	r.mlog.Printf(m.ID, "from=<>, size=%d, nrcpt=1, TLS report %s (queue active)", m.Size, rep.ReportID)
 	if len(signers) > 0 {
 		r.mlog.Printf(m.ID, "%s", signedNote(signers))
 	}
-	return nil
+	return m.ID, nil
 }
 
 // mailtoAddress returns the address of a mailto: URI (RFC 6068): the
