@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/smtpkit/smtp/client/dane"
+	kit "github.com/smtpkit/smtp/server/smtptest"
 )
 
 // TestDeliverTLSInfoPolicy: an outcome's TLSInfo names the policy whose
@@ -44,12 +45,7 @@ func TestDeliverTLSInfoPolicy(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t)
-			srv, leaf := w.server(host, tc.cert)
-			w.mx(dom, 10, host, srv)
-			if tc.setup != nil {
-				tc.setup(w, leaf)
-			}
+			w, srv := oneMX(t, dom, host, tc.cert, false, tc.setup)
 			o := deliverCheck(t, w.deliverer(true, true), "rcpt@"+dom, false, srv, wantTLS)
 			if o.TLS.Policy != tc.policy || o.TLS.String() != tc.text {
 				t.Errorf("TLS = %+v (%s), want policy %q (%s)", o.TLS, o.TLS, tc.policy, tc.text)
@@ -68,7 +64,7 @@ func TestDeliverRequireTLSNamesConnection(t *testing.T) {
 		name      string
 		cert      int
 		noReqTLS  bool // the server does not announce REQUIRETLS
-		setup     func(w *world)
+		setup     func(w *world, leaf *tls.Certificate)
 		connected bool
 		tlsText   string
 	}{
@@ -76,17 +72,11 @@ func TestDeliverRequireTLSNamesConnection(t *testing.T) {
 		{"self-signed", certSelfSigned, false, nil, true, "none"}, // the handshake failed: in clear
 		{"no-REQUIRETLS-extension", certWebPKI, true, nil, true, "TLSv1.3/verified"},
 		// Ruled out before any connection (RFC 8689 4.2.1).
-		{"insecure-MX", certWebPKI, false, func(w *world) { w.dns.Insecure(dom) }, false, "none"},
+		{"insecure-MX", certWebPKI, false, func(w *world, _ *tls.Certificate) { w.dns.Insecure(dom) }, false, "none"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t)
-			w.noRequireTLS = tc.noReqTLS
-			srv, _ := w.server(host, tc.cert)
-			w.mx(dom, 10, host, srv)
-			if tc.setup != nil {
-				tc.setup(w)
-			}
+			w, srv := oneMX(t, dom, host, tc.cert, tc.noReqTLS, tc.setup)
 			o := deliverCheck(t, w.deliverer(true, false), "rcpt@"+dom, true, srv, wantRefused)
 			if !isRequireTLSRefusal(o.Err) {
 				t.Fatalf("err = %v, want a 5.7.30 refusal", o.Err)
@@ -96,4 +86,18 @@ func TestDeliverRequireTLSNamesConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oneMX is a world where domain has one exchanger, host, with a server
+// whose certificate is of kind cert (announcing REQUIRETLS unless
+// noRequireTLS), after setup.
+func oneMX(t *testing.T, domain, host string, cert int, noRequireTLS bool, setup func(w *world, leaf *tls.Certificate)) (*world, *kit.Server) {
+	w := newWorld(t)
+	w.noRequireTLS = noRequireTLS
+	srv, leaf := w.server(host, cert)
+	w.mx(domain, 10, host, srv)
+	if setup != nil {
+		setup(w, leaf)
+	}
+	return w, srv
 }

@@ -91,6 +91,24 @@ func (w *secWorld) logLine(rcpt, want string) string {
 	}
 }
 
+// sendStripped submits a message to rcpt, whose MX host mx does not offer
+// STARTTLS, and checks that it waits (4.7.10, the host named, why in the
+// log line) and that nothing reached the MX.
+func (w *secWorld) sendStripped(rcpt, mx, why string) {
+	w.t.Helper()
+	w.submit([]byte("Subject: to a domain with a policy\r\n\r\nsecret\r\n"), "alice@x.test", rcpt)
+	line := w.logLine(rcpt, "status=deferred")
+	for _, want := range []string{"relay=" + mx + "[127.0.0.1]:" + w.mxPort, "dsn=4.7.10", "tls=none", why} {
+		if !strings.Contains(line, want) {
+			w.t.Errorf("log line lacks %q: %s", want, line)
+		}
+	}
+	w.t.Logf("the log line: %s", line)
+	if got := w.delivered(rcpt); len(got) != 0 {
+		w.t.Fatalf("delivered to the MX without STARTTLS: %d messages", len(got))
+	}
+}
+
 // delivered returns the messages the MX stored for rcpt.
 func (w *secWorld) delivered(rcpt string) []e2e.Stored {
 	var out []e2e.Stored
@@ -132,17 +150,7 @@ func TestRelayDANE(t *testing.T) {
 	w.startMX(nil)
 	w.startRelay(w.relayArgs("-tlsrpt")...)
 	w.waitLogged("dane=true mta_sts=false tlsrpt=true")
-	w.submit([]byte("Subject: to a DANE domain\r\n\r\nsecret\r\n"), "alice@x.test", "bob@"+dom)
-	line := w.logLine("bob@"+dom, "status=deferred")
-	for _, want := range []string{"relay=" + mx + "[127.0.0.1]:" + w.mxPort, "dsn=4.7.10", "tls=none", "TLS required by DANE"} {
-		if !strings.Contains(line, want) {
-			t.Errorf("log line lacks %q: %s", want, line)
-		}
-	}
-	t.Logf("the log line: %s", line)
-	if got := w.delivered("bob@" + dom); len(got) != 0 {
-		t.Fatalf("delivered to the MX without STARTTLS: %d messages", len(got))
-	}
+	w.sendStripped("bob@"+dom, mx, "TLS required by DANE")
 	if err := w.relay.Stop(); err != nil {
 		t.Fatalf("relay exit: %v", err)
 	}
@@ -152,7 +160,7 @@ func TestRelayDANE(t *testing.T) {
 	w.startMX(mxCert)
 	w.startRelay(w.relayArgs("-tlsrpt")...)
 	w.runRelay("-flush")
-	line = w.logLine("bob@"+dom, "status=sent")
+	line := w.logLine("bob@"+dom, "status=sent")
 	if !strings.Contains(line, "tls=TLSv1.3/dane") || !strings.Contains(line, "relay="+mx+"[127.0.0.1]:"+w.mxPort) {
 		t.Errorf("log line: %s", line)
 	}
@@ -242,24 +250,14 @@ func TestRelayMTASTS(t *testing.T) {
 
 	w.startMX(nil)
 	w.startRelay(w.relayArgs("-mta-sts")...)
-	w.submit([]byte("Subject: to an MTA-STS domain\r\n\r\nsecret\r\n"), "alice@x.test", "bob@"+dom)
-	line := w.logLine("bob@"+dom, "status=deferred")
-	for _, want := range []string{"relay=" + mx + "[127.0.0.1]:" + w.mxPort, "dsn=4.7.10", "tls=none", "TLS required by the MTA-STS policy"} {
-		if !strings.Contains(line, want) {
-			t.Errorf("log line lacks %q: %s", want, line)
-		}
-	}
-	t.Logf("the log line: %s", line)
-	if got := w.delivered("bob@" + dom); len(got) != 0 {
-		t.Fatalf("delivered to the MX without STARTTLS: %d messages", len(got))
-	}
+	w.sendStripped("bob@"+dom, mx, "TLS required by the MTA-STS policy")
 	if b, err := os.ReadFile(filepath.Join(w.queue, "mta-sts", dom+".json")); err != nil || !strings.Contains(string(b), "enforce") {
 		t.Errorf("policy not stored: %v %s", err, b)
 	}
 
 	w.startMX(w.net.Cert(mx))
 	w.runRelay("-flush")
-	line = w.logLine("bob@"+dom, "status=sent")
+	line := w.logLine("bob@"+dom, "status=sent")
 	if !strings.Contains(line, "tls=TLSv1.3/mta-sts") {
 		t.Errorf("log line: %s", line)
 	}

@@ -37,7 +37,8 @@ type TLSFlags struct {
 	// daily reports sent to the domains' rua (RFC 8460).
 	TLSRPT bool
 	// MXPort is -mx-port, the port dialled on MX hosts (and of their
-	// TLSA records, _PORT._tcp.HOST); 0 means 25.
+	// TLSA records, _PORT._tcp.HOST): 25 unless a test or a tunnel
+	// needs another (Register's default; Check refuses 0).
 	MXPort int
 }
 

@@ -10,13 +10,11 @@ import (
 	"mime"
 	"mime/multipart"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,28 +32,6 @@ func (f fakeTXT) LookupTXT(_ context.Context, name string) ([]string, error) {
 	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 }
 
-// reportServer is an https: rua: it records what it is sent.
-type reportServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	got  [][]byte
-	ctyp []string
-}
-
-func newReportServer(t *testing.T) *reportServer {
-	s := &reportServer{}
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.got = append(s.got, b)
-		s.ctyp = append(s.ctyp, r.Header.Get("Content-Type"))
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
 // TestTLSReporter: once a UTC day is over, each policy domain's report is
 // kept in reports/DAY, posted to its https: rua and queued as a message to
 // its mailto: rua; a domain without a _smtp._tls record gets none; the
@@ -63,7 +39,9 @@ func newReportServer(t *testing.T) *reportServer {
 // (save, then load).
 func TestTLSReporter(t *testing.T) {
 	dir := t.TempDir()
-	srv := newReportServer(t)
+	rua := &e2e.ReportReceiver{}
+	srv := httptest.NewTLSServer(rua)
+	defer srv.Close()
 	txt := fakeTXT{"_smtp._tls.mx.dane.test": {"v=TLSRPTv1; rua=" + srv.URL + "/tlsrpt,mailto:tls-reports@reports.test"}}
 	var logBuf e2e.Buffer
 	r, err := openTLSReporter(filepath.Join(dir, "tlsrpt"), "relay.test", txt, discardLog(), NewMailLog(&logBuf, "relay"))
@@ -106,10 +84,11 @@ func TestTLSReporter(t *testing.T) {
 	r2.reportDays(context.Background(), q)
 
 	// The https: rua.
-	if len(srv.got) != 1 || srv.ctyp[0] != "application/tlsrpt+gzip" {
-		t.Fatalf("posted %d reports, types %q", len(srv.got), srv.ctyp)
+	posted, ctype := rua.Wait(t, time.Second)
+	if rua.Count() != 1 || ctype != "application/tlsrpt+gzip" {
+		t.Fatalf("posted %d reports, type %q", rua.Count(), ctype)
 	}
-	rep := e2e.TLSReport(t, srv.got[0])
+	rep := e2e.TLSReport(t, posted)
 	p := rep.Policies
 	if len(p) != 1 || p[0].Policy.Domain != "mx.dane.test" || p[0].Summary.Successful != 1 || p[0].Summary.Failed != 1 ||
 		p[0].FailureDetails[0].ResultType != "starttls-not-supported" || rep.ReportID != "2026-12-06_mx.dane.test@relay.test" ||
@@ -142,7 +121,7 @@ func TestTLSReporter(t *testing.T) {
 		!strings.Contains(string(sigs[0].Raw), "tls-report-domain:tls-report-submitter") {
 		t.Errorf("signatures %+v", sigs)
 	}
-	if got := checkReportMessage(t, data); !bytes.Equal(got, srv.got[0]) {
+	if got := checkReportMessage(t, data); !bytes.Equal(got, posted) {
 		t.Error("the mailed report differs from the posted one")
 	}
 	if !strings.Contains(logBuf.String(), "TLS report "+rep.ReportID+" (queue active)") {
@@ -153,7 +132,7 @@ func TestTLSReporter(t *testing.T) {
 		t.Errorf("days left %v", days)
 	}
 	r2.reportDays(context.Background(), q)
-	if len(srv.got) != 1 {
+	if rua.Count() != 1 {
 		t.Error("reported twice")
 	}
 }
