@@ -511,6 +511,10 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	if sec.report != nil {
 		// The reports sent by mail are signed as the bounces are.
 		sec.report.dkim = d.dkim
+		if signers, _ := pol.dkim.choose([]byte("From: <postmaster@"+cfg.hostname+">\r\n\r\n"), true, "", nil); len(signers) == 0 {
+			log.Warn("-tlsrpt: no -dkim key for the domain of -hostname: TLS reports sent by mail are unsigned, and receivers ignore those (RFC 8460 5.3)",
+				"hostname", cfg.hostname)
+		}
 	}
 	workers := StartWorkers(func(take, attempt context.Context) { d.run(take, attempt, cfg.workers) },
 		func(take, _ context.Context) { sec.RunReports(take, q) })
