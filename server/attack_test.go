@@ -364,3 +364,20 @@ func TestAttackLoggerPanicAtLogout(t *testing.T) {
 	other := dial(t, lb)
 	other.Run("C: NOOP\nS: 250 OK\n")
 }
+
+// TestAttackJunkBetweenChunksOneReply: a NOOP between BDAT chunks that
+// reaches MaxErrors gets one 421, not two: every command has one reply.
+func TestAttackJunkBetweenChunksOneReply(t *testing.T) {
+	b := &testBackend{}
+	s := chunkingServer(b)
+	s.MaxJunkCommands = 1
+	s.MaxErrors = 1
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run(chunkS)
+	c.Send("BDAT 1\r\nx")
+	c.Expect("250 2.0.0 1 octets received\r\n")
+	c.Run("C: NOOP\nS: 250 2.0.0 OK\nC: NOOP\nS: 250 2.0.0 OK\n" + tooManyErrorsS)
+	c.ExpectClosed()
+	expectNoMessages(t, b)
+}
