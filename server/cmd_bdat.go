@@ -111,6 +111,9 @@ func (c *conn) cmdBDAT(arg []byte) {
 		}
 		return
 	}
+	if c.emptyChunk(size, last) {
+		return // next answers 421
+	}
 	if c.bdat == nil {
 		c.bdat = &bdatState{}
 	}
@@ -165,7 +168,7 @@ func (c *conn) cmdBDAT(arg []byte) {
 	case b.err == errBDATSyntax:
 		c.closing = true
 	case b.err == errTooManyErrors:
-		c.closeTooManyErrors()
+		// next answers the command with 421 and closes: one reply.
 	default:
 		if r := c.dataViolation(b.err); r != nil {
 			c.failMessage(r)
@@ -373,6 +376,10 @@ func (b *bdatState) nextChunk() {
 				b.err = errBDATSyntax
 				return
 			}
+			if c.emptyChunk(size, last) {
+				b.err = errTooManyErrors
+				return
+			}
 			b.startChunk(size, last)
 			return
 		case session.NOOP:
@@ -388,6 +395,17 @@ func (b *bdatState) nextChunk() {
 			return
 		}
 	}
+}
+
+// emptyChunk counts an empty chunk that is not the last as junk: it moves
+// no mail, like a NOOP between chunks (RFC 3030 2 allows it, but a client
+// sending them for ever would hold the connection, and Shutdown, with a
+// transaction open at no cost). It reports whether MaxErrors is reached.
+func (c *conn) emptyChunk(size int64, last bool) bool {
+	if size == 0 && !last {
+		c.junk()
+	}
+	return c.tooManyErrors()
 }
 
 // bdatSyntax answers a malformed BDAT. Where its chunk ends is unknown,
