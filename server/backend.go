@@ -62,7 +62,10 @@ func (f BackendFunc) NewSession(ctx context.Context, c *Conn) (Session, error) {
 type Session interface {
 	// Mail starts a transaction (RFC 5321 4.1.1.2). from is the
 	// reverse-path (Null for "<>"); params are the parsed MAIL
-	// parameters of the extensions the server advertised.
+	// parameters of the extensions the server advertised. An AUTH=
+	// parameter from a client that has not authenticated reaches it as
+	// "<>" (RFC 4954 5); from one that has, it is the client's claim,
+	// for the backend to trust or not.
 	Mail(ctx context.Context, from envelope.Path, params envelope.MailParams) error
 
 	// Rcpt adds a recipient (RFC 5321 4.1.1.3). The server has already
