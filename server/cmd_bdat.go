@@ -195,10 +195,17 @@ func (b *bdatState) reset(c *conn) {
 }
 
 // failMessage answers the current chunk with r and ends the transaction
-// (RFC 3030 2: after a failed chunk the transaction is over).
+// (RFC 3030 2: after a failed chunk the transaction is over). In LMTP the
+// last chunk gets r once per accepted recipient (RFC 2033 4.3), as the end
+// of DATA does. The refusal counts as an error (see answerMessage).
 func (c *conn) failMessage(r *reply.Reply) {
 	c.sm.Fail(session.BDAT)
-	c.reply(r)
+	if c.srv.LMTP && c.bdat.last {
+		c.answerMessage(nil, r)
+	} else {
+		c.reply(r)
+		c.refused(r)
+	}
 	c.endMessage()
 }
 

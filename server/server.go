@@ -56,10 +56,12 @@ const (
 	// (RFC 5321 4.2.2 allows 421 in reply to any command): Postfix's
 	// smtpd_hard_error_limit. Errors are unknown, malformed or over-long
 	// commands, commands out of sequence, MAIL, RCPT and VRFY the backend
-	// refused (a backend failure, 451 4.3.0, is not the client's fault
-	// and does not count), AUTH exchanges the client cancelled or broke
-	// without a credential being refused (a refused one counts towards
-	// MaxAuthFailures instead), junk commands past MaxJunkCommands and
+	// refused, messages refused for every recipient (by a limit, the
+	// line-ending policy or the backend; a backend failure, 451 4.3.0, is
+	// not the client's fault and does not count), AUTH exchanges the
+	// client cancelled or broke without a credential being refused (a
+	// refused one counts towards MaxAuthFailures instead), junk commands
+	// past MaxJunkCommands and
 	// recipients past MaxRecipients + MaxRecipientOvershoot. A message
 	// accepted for delivery starts the count again, as in Postfix, so a
 	// long-lived connection of a real sender is not cut for its
@@ -80,9 +82,10 @@ const (
 
 	// DefaultMaxJunkCommands is the number of commands that move no mail
 	// (NOOP, RSET, VRFY, EXPN, HELP, a HELO, EHLO or LHLO after the
-	// first of the session) a connection may send before each further
-	// one counts as an error: Postfix's smtpd_junk_command_limit. Like
-	// the errors, the count starts again after a message was accepted.
+	// first of the session, an empty BDAT chunk that is not the last) a
+	// connection may send before each further one counts as an error:
+	// Postfix's smtpd_junk_command_limit. Like the errors, the count
+	// starts again after a message was accepted.
 	DefaultMaxJunkCommands = 100
 
 	// DefaultMaxRecipientOvershoot is the number of recipients past
@@ -280,7 +283,8 @@ type Server struct {
 	// SoftErrorLimit (DefaultErrorDelay); negative means none.
 	ErrorDelay time.Duration
 	// MaxJunkCommands is the number of commands that move no mail (NOOP,
-	// RSET, VRFY, EXPN, HELP, a repeated greeting) a connection may send
+	// RSET, VRFY, EXPN, HELP, a repeated greeting, an empty BDAT chunk
+	// that is not the last) a connection may send
 	// before each further one counts as an error
 	// (DefaultMaxJunkCommands); negative means no limit.
 	MaxJunkCommands int
