@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"time"
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/internal/session"
@@ -119,6 +120,7 @@ func (c *conn) cmdBDAT(arg []byte) {
 	}
 	b := c.bdat
 	b.reset(c)
+	c.startData() // RFC 5321 4.5.3.2.5, for the whole message
 	b.startChunk(size, last)
 
 	perRcpt, err := c.deliver(b)
@@ -213,7 +215,11 @@ func (c *conn) failMessage(r *reply.Reply) {
 func (b *bdatState) startChunk(size int64, last bool) {
 	c := b.c
 	b.size, b.last, b.chunkDone, b.answered = size, last, false, false
-	c.startData() // RFC 5321 4.5.3.2.5
+	// The data timeout counts across the chunks (see waitChunk): the
+	// octets that came with the BDAT line, read in command mode, count
+	// as progress now; Read counts the others.
+	c.blockTimeout = c.cfg.dataBlockTimeout
+	c.dataArrived(int(min(size, int64(c.tr.Buffered()))))
 	b.cr = c.tr.ChunkReader(size)
 	if b.binary {
 		b.src = b.cr
@@ -351,7 +357,7 @@ func (b *bdatState) count(p []byte) int {
 func (b *bdatState) nextChunk() {
 	c := b.c
 	for {
-		line, err := c.readCommand()
+		line, err := c.waitChunk()
 		if err != nil {
 			goesOn := c.readFailed(err)
 			switch {
@@ -401,6 +407,38 @@ func (b *bdatState) nextChunk() {
 			b.err = errBDATAborted
 			return
 		}
+	}
+}
+
+// waitChunk reads the command after a chunk. The message is still in
+// progress: the wait counts towards DataBlockTimeout as the waits for the
+// chunks' octets do (at least dataProgress octets of message data per
+// DataBlockTimeout spent waiting), so that a client sending a chunk of a
+// few octets now and then cannot hold the connection, and Shutdown, for
+// ever (RFC 5321 4.5.3.2.5); it is bounded by CommandTimeout too
+// (4.5.3.2.7).
+func (c *conn) waitChunk() ([]byte, error) {
+	t := c.cfg.dataBlockTimeout
+	if t <= 0 {
+		return c.readCommand()
+	}
+	wait := max(t-c.dataWaited, time.Millisecond)
+	if ct := c.cfg.commandTimeout; ct > 0 {
+		wait = min(wait, ct)
+	}
+	c.setDeadline(wait)
+	c.deadlineSet = true
+	start := time.Now()
+	line, err := c.readCommand()
+	c.dataWaited += time.Since(start)
+	return line, err
+}
+
+// dataArrived counts n octets of message data that came in: once
+// dataProgress octets have, the time waited counts from zero again.
+func (c *conn) dataArrived(n int) {
+	if c.dataProgress += n; c.dataProgress >= dataProgress {
+		c.dataWaited, c.dataProgress = 0, 0
 	}
 }
 

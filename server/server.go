@@ -313,7 +313,8 @@ type Server struct {
 	// whole command line, however slowly it trickles in; DataBlockTimeout
 	// (DefaultDataBlockTimeout) the wait for each block of message data
 	// (at least 1 KiB must come within each such period spent waiting,
-	// so that message data cannot trickle in for ever); DataTimeout
+	// the waits between the BDAT chunks of a message included, so that
+	// message data cannot trickle in for ever); DataTimeout
 	// (DefaultDataTimeout) and GreetingTimeout (DefaultGreetingTimeout)
 	// are the deadlines given to the backend. These are the RFC 5321
 	// 4.5.3.2 timeouts; negative means none.
