@@ -220,9 +220,10 @@ func (c *conn) next() bool {
 		}
 		return false
 	}
-	if c.errorPause && !c.inputBuffered() {
+	if c.errorPause && !c.commandBuffered() {
 		// The client waits for the replies to an error past
-		// SoftErrorLimit: they go out after ErrorDelay.
+		// SoftErrorLimit (the start of its next command, if sent, cannot
+		// be answered before the rest): they go out after ErrorDelay.
 		c.errorPause = false
 		c.pauseReading(c.cfg.errorDelay)
 	}
@@ -398,7 +399,8 @@ func (c *conn) pause(d time.Duration) {
 // pauseReading waits d as pause does, reading what the client sends
 // meanwhile (kept for the next commands): a client that has closed its
 // side, or whose connection failed, is not waited for, since no reply can
-// slow it down any more. Called only when no input is buffered.
+// slow it down any more. Called only when no whole command is buffered
+// and nothing is pending (see commandBuffered).
 func (c *conn) pauseReading(d time.Duration) {
 	end := time.Now().Add(d)
 	c.slab = c.srv.slabs.Get().(*[]byte)
@@ -636,6 +638,12 @@ func (c *conn) traceReplies(n int) {
 // far, which can go with the next ones (RFC 2920 3.1).
 func (c *conn) inputBuffered() bool {
 	return c.tr.Buffered() > 0 || len(c.pend) > 0 || c.pendErr != nil
+}
+
+// commandBuffered reports whether a whole command of the client is
+// waiting to be read (or bytes that pauseReading must not overwrite).
+func (c *conn) commandBuffered() bool {
+	return c.tr.LineBuffered() || len(c.pend) > 0 || c.pendErr != nil
 }
 
 // releaseOut gives the (flushed) reply buffer back to the pool, so an idle

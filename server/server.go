@@ -73,7 +73,9 @@ const (
 	// ErrorDelay, so that a client looping on errors (an AUTH loop,
 	// address harvesting) pays for each round trip: Postfix's
 	// smtpd_soft_error_limit. A pipelined batch of errors waits once: it
-	// makes no round trip, and MaxErrors ends it. A client that has closed
+	// makes no round trip, and MaxErrors ends it (the start of a command
+	// sent with the batch is no pipelined command: it cannot be answered
+	// before the rest comes, so the client waits). A client that has closed
 	// its side is not waited for: no delay can slow it down any more.
 	DefaultSoftErrorLimit = 10
 
