@@ -793,7 +793,7 @@ func (c *conn) finish() {
 	// only once every connection is done with the backend and the events.
 	defer c.srv.release(c)
 	if c.srv.Trace != nil && len(c.out) > 0 {
-		c.traceReplies(0) // queued, never written (a panic cut the loop)
+		c.guard(func() { c.traceReplies(0) }) // queued, never written (a panic cut the loop)
 	}
 	if c.sess != nil {
 		if c.sm.InTransaction() {
@@ -805,7 +805,7 @@ func (c *conn) finish() {
 		err := c.call("Logout", func() error { return c.sess.Logout(ctx) })
 		c.stage.end()
 		if err != nil {
-			c.logError("Logout", err)
+			c.guard(func() { c.logError("Logout", err) })
 		}
 	}
 	c.stage.closeConn(errConnClosed) // before the socket, as Close does
@@ -817,6 +817,18 @@ func (c *conn) finish() {
 		c.slab, c.pend = nil, nil
 	}
 	c.emit(Event{Kind: EventDisconnect, Err: c.endErr})
+}
+
+// guard runs f, part of finish, recovering a panic (of a log handler or
+// the Trace writer): recoverPanic has run already, and the socket must
+// still be closed and the connection released.
+func (c *conn) guard(f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logPanic("smtp: panic ending the connection", p)
+		}
+	}()
+	f()
 }
 
 // call runs a backend method, turning a panic into an error that is

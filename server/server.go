@@ -6,11 +6,13 @@ import (
 	"crypto/tls"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -601,7 +603,19 @@ func (s *Server) handle(nc net.Conn, implicitTLS bool) {
 
 // accept reads the PROXY header (if any) and admits the connection; it
 // returns nil when the connection was refused and closed.
-func (s *Server) accept(nc net.Conn, implicitTLS bool) *conn {
+func (s *Server) accept(nc net.Conn, implicitTLS bool) (c *conn) {
+	defer func() {
+		// A panic here (a log handler, on a header any peer can send)
+		// ends this connection, never the process (see recoverPanic).
+		if p := recover(); p != nil {
+			nc.Close()
+			c = nil
+			func() {
+				defer func() { recover() }()
+				s.cfg.logger.Error("smtp: panic accepting a connection", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}()
+		}
+	}()
 	if pc, ok := nc.(*proxyproto.Conn); ok {
 		// The wait for the header counts against MaxConnections, so that
 		// silent peers cannot pile up uncounted; the per-IP count needs
@@ -618,7 +632,7 @@ func (s *Server) accept(nc net.Conn, implicitTLS bool) *conn {
 			return nil
 		}
 	}
-	c := s.newConn(nc, implicitTLS)
+	c = s.newConn(nc, implicitTLS)
 	if r := s.admit(c); r != nil {
 		c.refuse(r)
 		return nil
