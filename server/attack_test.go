@@ -381,3 +381,35 @@ func TestAttackJunkBetweenChunksOneReply(t *testing.T) {
 	c.ExpectClosed()
 	expectNoMessages(t, b)
 }
+
+// failingAuth is a session whose authenticator answers every attempt with
+// an error other than ErrAuthFailed: a failing directory, or a backend
+// ported from go-smtp that returns its own error for a wrong password.
+type failingAuth struct{ *testSession }
+
+func (s failingAuth) AuthPassword(context.Context, string, string, string) error {
+	return errors.New("invalid credentials")
+}
+
+// TestAttackAuthFailingBackendLoop: an AUTH answered 454 (the backend
+// failed) or with a refusal of the backend's own is not free: it counts
+// as an error, so a client cannot loop on AUTH for ever, guessing
+// passwords against a backend that does not return ErrAuthFailed or
+// hammering one that is down.
+func TestAttackAuthFailingBackendLoop(t *testing.T) {
+	b := &testBackend{}
+	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		return failingAuth{&testSession{b: b, c: c}}, nil
+	}))
+	s.AllowInsecureAuth = true
+	s.MaxErrors = 2
+	lb := start(t, s)
+	c := dial(t, lb)
+	c.Run("C: EHLO client\n" + ehloAuthS + `
+		C: AUTH PLAIN AGFsaWNlAGd1ZXNzMQ==
+		S: 454 4.7.0 Temporary authentication failure
+		C: AUTH PLAIN AGFsaWNlAGd1ZXNzMg==
+		S: 454 4.7.0 Temporary authentication failure
+	` + tooManyErrorsS)
+	c.ExpectClosed()
+}
