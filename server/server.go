@@ -60,9 +60,10 @@ const (
 	// commands, commands out of sequence, MAIL, RCPT and VRFY the backend
 	// refused, messages refused for every recipient (by a limit, the
 	// line-ending policy or the backend; a backend failure, 451 4.3.0, is
-	// not the client's fault and does not count), AUTH exchanges the
-	// client cancelled or broke without a credential being refused (a
-	// refused one counts towards MaxAuthFailures instead), junk commands
+	// not the client's fault and does not count), AUTH exchanges that
+	// failed without a credential being refused (cancelled or broken by
+	// the client, or failed by the backend: 454; a refused credential
+	// counts towards MaxAuthFailures instead), junk commands
 	// past MaxJunkCommands and
 	// recipients past MaxRecipients + MaxRecipientOvershoot. A message
 	// accepted for delivery starts the count again, as in Postfix, so a
