@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/smtptest"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
 )
@@ -23,12 +24,7 @@ import (
 // transaction is open) at no cost. Each counts towards MaxJunkCommands.
 func TestAttackEmptyChunksAreJunk(t *testing.T) {
 	b := &testBackend{}
-	s := chunkingServer(b)
-	s.MaxJunkCommands = 2
-	s.MaxErrors = 2
-	lb := start(t, s)
-	c := dial(t, lb)
-	c.Run(chunkS)
+	c := junkLimitedChunks(t, b, 2)
 	for range 3 {
 		c.Run("C: BDAT 0\nS: 250 2.0.0 0 octets received\n")
 	}
@@ -47,28 +43,15 @@ func TestAttackAuthParamNeedsAuthentication(t *testing.T) {
 	s.AllowInsecureAuth = true
 	lb := start(t, s)
 	c := dial(t, lb)
-	c.Run("C: EHLO client\n" + ehloAuthS + `
-		C: MAIL FROM:<a@b.example> AUTH=ceo@bank.example
-		C: RCPT TO:<b@c.example>
-		C: DATA
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
-		C: x
-		C: .
-		S: 250 2.0.0 OK: message accepted
+	send := func(auth string) string {
+		return "C: MAIL FROM:<a@b.example> AUTH=" + auth + "\nC: RCPT TO:<b@c.example>\nC: DATA\n" +
+			"S: 250 2.1.0 Sender OK\nS: 250 2.1.5 Recipient OK\nS: 354 Start mail input; end with <CRLF>.<CRLF>\n" +
+			"C: x\nC: .\nS: 250 2.0.0 OK: message accepted\n"
+	}
+	c.Run("C: EHLO client\n" + ehloAuthS + send("ceo@bank.example") + `
 		C: AUTH PLAIN AGFsaWNlAHNlY3JldA==
 		S: 235 2.7.0 Authentication successful
-		C: MAIL FROM:<a@b.example> AUTH=alice@b.example
-		C: RCPT TO:<b@c.example>
-		C: DATA
-		S: 250 2.1.0 Sender OK
-		S: 250 2.1.5 Recipient OK
-		S: 354 Start mail input; end with <CRLF>.<CRLF>
-		C: x
-		C: .
-		S: 250 2.0.0 OK: message accepted
-	`)
+	` + send("alice@b.example"))
 	m := b.Messages()
 	if len(m) != 2 {
 		t.Fatalf("stored %d messages", len(m))
@@ -369,12 +352,7 @@ func TestAttackLoggerPanicAtLogout(t *testing.T) {
 // reaches MaxErrors gets one 421, not two: every command has one reply.
 func TestAttackJunkBetweenChunksOneReply(t *testing.T) {
 	b := &testBackend{}
-	s := chunkingServer(b)
-	s.MaxJunkCommands = 1
-	s.MaxErrors = 1
-	lb := start(t, s)
-	c := dial(t, lb)
-	c.Run(chunkS)
+	c := junkLimitedChunks(t, b, 1)
 	c.Send("BDAT 1\r\nx")
 	c.Expect("250 2.0.0 1 octets received\r\n")
 	c.Run("C: NOOP\nS: 250 2.0.0 OK\nC: NOOP\nS: 250 2.0.0 OK\n" + tooManyErrorsS)
@@ -412,4 +390,15 @@ func TestAttackAuthFailingBackendLoop(t *testing.T) {
 		S: 454 4.7.0 Temporary authentication failure
 	` + tooManyErrorsS)
 	c.ExpectClosed()
+}
+
+// junkLimitedChunks opens a transaction on a chunking server of b whose
+// MaxJunkCommands and MaxErrors are both n, up to the first BDAT.
+func junkLimitedChunks(t *testing.T, b *testBackend, n int) *smtptest.Conn {
+	s := chunkingServer(b)
+	s.MaxJunkCommands = n
+	s.MaxErrors = n
+	c := dial(t, start(t, s))
+	c.Run(chunkS)
+	return c
 }
