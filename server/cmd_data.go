@@ -199,7 +199,8 @@ func (c *conn) answerMessage(perRcpt []error, err error) {
 		return
 	}
 	// RFC 2033 4.2, 4.3: one reply per accepted recipient, in order.
-	var refusal *reply.Reply // the first, if no recipient was accepted
+	var refusal *reply.Reply // the first refusal
+	delivered := false
 	for i, to := range c.rcpts {
 		ri := r
 		if err == nil && perRcpt != nil {
@@ -211,14 +212,14 @@ func (c *conn) answerMessage(perRcpt []error, err error) {
 		}
 		if ri.Code.IsPositive() {
 			c.forgive()
-			refusal = c.cfg.canned.queued
+			delivered = true
 		} else if refusal == nil {
 			refusal = ri
 		}
 		c.reply(ri)
 		c.recipientEvent(to, ri)
 	}
-	if refusal != nil {
+	if !delivered && refusal != nil {
 		c.refused(refusal)
 	}
 }
