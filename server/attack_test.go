@@ -116,6 +116,18 @@ func TestAttackRefusedMessagesCountAsErrors(t *testing.T) {
 			expectNoMessages(t, b)
 		})
 	}
+	t.Run("LMTP refused for every recipient", func(t *testing.T) {
+		b := &testBackend{}
+		s := newServer(b)
+		s.LMTP = true
+		s.MaxMessageBytes = 32
+		s.MaxErrors = 1
+		c := start(t, s).Dial(t)
+		c.Run("S: 220 mx.test LMTP ready\n" + openS("LHLO", ehloScript("32"), "x@c.example", "y@c.example") +
+			"C: 0123456789012345678901234567890123456789\nC: .\n" +
+			"S: 552 5.3.4 {*}\nS: 552 5.3.4 {*}\n" + tooManyErrorsS)
+		c.ExpectClosed()
+	})
 	t.Run("backend failure", func(t *testing.T) {
 		b := &testBackend{data: func(r io.Reader) (string, error) { return "", errors.New("disk full") }}
 		s := newServer(b)
