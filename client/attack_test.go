@@ -1,0 +1,271 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/smtpkit/smtp/client/dane"
+	"github.com/smtpkit/smtp/internal/smtptest"
+)
+
+// Attacks on the client and the Deliverer by a hostile server or a
+// network attacker, each over real sockets.
+
+// mitm is a network attacker in front of an exchanger: it answers every
+// connection itself, as script says, before any TLS. script gets the
+// command lines the client sends ("" for the greeting) and returns the
+// reply to each ("" to read the next line without answering).
+func mitm(t *testing.T, script func(line string) string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				line := ""
+				for {
+					if rep := script(line); rep != "" {
+						if _, err := conn.Write([]byte(rep + "\r\n")); err != nil {
+							return
+						}
+					}
+					l, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					line = strings.TrimRight(l, "\r\n")
+					if strings.EqualFold(line, "QUIT") {
+						conn.Write([]byte("221 bye\r\n"))
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestAttackPreTLSRefusal: a network attacker cannot turn a delivery that
+// a policy requires TLS for (DANE, MTA-STS enforce, TLSRequired,
+// REQUIRETLS) into a permanent failure by answering, in clear, before TLS
+// with a 5xx greeting or a 5xx to EHLO (or HELO): nothing said before TLS
+// is protected (RFC 3207 4.2, 6), so the exchanger is skipped and the
+// mail waits (RFC 7672 2.2, RFC 8461 4.2), as for a stripped STARTTLS.
+// Without such a policy the refusal stands (the attacker could as well
+// refuse the recipients in clear).
+func TestAttackPreTLSRefusal(t *testing.T) {
+	refusals := map[string]func(line string) string{
+		"greeting-554": func(line string) string {
+			if line == "" {
+				return "554 5.7.1 you are blocked"
+			}
+			return "503 5.5.1 go away"
+		},
+		"EHLO-554": func(line string) string {
+			switch {
+			case line == "":
+				return "220 mx ESMTP"
+			case strings.HasPrefix(line, "EHLO"):
+				return "554 5.7.1 not welcome"
+			}
+			return "503 5.5.1 go away"
+		},
+		"HELO-521": func(line string) string {
+			switch {
+			case line == "":
+				return "220 mx ESMTP"
+			case strings.HasPrefix(line, "EHLO"):
+				return "502 5.5.2 what"
+			case strings.HasPrefix(line, "HELO"):
+				return "521 5.3.2 does not accept mail"
+			}
+			return "503 5.5.1 go away"
+		},
+	}
+	const dom, host = "pol.example", "mx.pol.example"
+	// route sends the exchanger's address to the attacker.
+	route := func(w *world, attacker string) {
+		w.mx(dom, 10, host, nil)
+		w.dialer.mu.Lock()
+		w.dialer.routes["10.0.0.1:25"] = attacker
+		w.dialer.mu.Unlock()
+	}
+	policies := []struct {
+		name       string
+		deliverer  func(w *world) *Deliverer
+		requireTLS bool
+		permanent  bool // no policy: the refusal is final
+	}{
+		{name: "DANE", deliverer: func(w *world) *Deliverer {
+			leaf := smtptest.SelfSigned(w.t, smtptest.CertOptions{DNSNames: []string{host}})
+			w.tlsa(host, dane.Record(3, 1, 1, leaf.Leaf))
+			return w.deliverer(true, false)
+		}},
+		{name: "MTA-STS-enforce", deliverer: func(w *world) *Deliverer {
+			w.sts(dom, "enforce", host)
+			return w.deliverer(false, true)
+		}},
+		{name: "TLSRequired", deliverer: func(w *world) *Deliverer {
+			d := w.deliverer(false, false)
+			d.TLSPolicy = TLSRequired
+			return d
+		}},
+		{name: "REQUIRETLS", requireTLS: true, deliverer: func(w *world) *Deliverer {
+			return w.deliverer(false, false)
+		}},
+		{name: "no-policy", permanent: true, deliverer: func(w *world) *Deliverer {
+			return w.deliverer(false, false)
+		}},
+	}
+	for _, pol := range policies {
+		for name, script := range refusals {
+			t.Run(pol.name+"/"+name, func(t *testing.T) {
+				w := newWorld(t)
+				route(w, mitm(t, script))
+				o := deliverOne(t, pol.deliverer(w), "rcpt@"+dom, pol.requireTLS)
+				if o.Delivered() {
+					t.Fatalf("delivered to the attacker")
+				}
+				if pol.permanent {
+					if !o.Permanent() {
+						t.Errorf("without a policy: %v (%v), want the refusal as it is", o.Status(), o.Err)
+					}
+					return
+				}
+				if !o.Temporary() {
+					t.Errorf("outcome %v (%v): an unprotected refusal bounced mail that TLS is required for", o.Status(), o.Err)
+				}
+			})
+		}
+	}
+}
+
+// TestAttackBatchEndNotSent: in SendBatch the end of a message goes out
+// with the next message's commands (RFC 2920 3.1). When the context ends
+// before they leave (while the next message is read), the server never
+// got that end: the message is not delivered, and must be reported so
+// (StatusDeferred, safe to retry), not as an outcome unknown, which a
+// retry loop following Result.Retry would drop.
+func TestAttackBatchEndNotSent(t *testing.T) {
+	for _, ext := range [][]string{{"PIPELINING"}, {"PIPELINING", "8BITMIME", "SIZE 1000000"}} {
+		t.Run(strings.Join(ext, "+"), func(t *testing.T) {
+			fs := newFakeServer(t, ext...)
+			c := dialT(t, fs.start(), nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			msgs := []Message{
+				{Envelope: env("a@x.example", "b@y.example"), Body: strings.NewReader("Subject: one\r\n\r\none\r\n")},
+				{Envelope: env("a@x.example", "c@y.example"), Body: cancelOnRead{cancel, strings.NewReader("two\r\n")}},
+			}
+			rs := c.SendBatch(ctx, msgs)
+			c.Close()
+			fs.ln.Close()
+			fs.wg.Wait() // the server has read everything the client sent
+			if got := fs.msgs(); len(got) != 0 {
+				t.Fatalf("the server got %q", got)
+			}
+			for i, r := range rs {
+				if st := r.Result.Recipients[0].Status(); st != StatusDeferred || errors.Is(r.Err, ErrOutcomeUnknown) {
+					t.Errorf("message %d: %v (%v), want deferred: it was not delivered", i+1, st, r.Err)
+				}
+				if to := r.Result.Retry(msgs[i].Envelope).To; len(to) != 1 {
+					t.Errorf("message %d: Retry %v, want its recipient", i+1, to)
+				}
+			}
+		})
+	}
+}
+
+// hasControl reports a control character (other than HT) in s: what a
+// terminal or a log viewer may act on.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAttackErrorControlCharacters: a hostile server's words reach the
+// caller's logs through error strings: a reply's text (RFC 5321 4.2:
+// textstring is printable), or a certificate's names quoted by crypto/x509
+// when the handshake fails. Escape sequences and line breaks never come
+// out of Error(); the reply's text stays as it came in Error.Text.
+func TestAttackErrorControlCharacters(t *testing.T) {
+	const esc = "\x1b]0;pwned\x07\x1b[2J"
+	t.Run("reply", func(t *testing.T) {
+		fs := newFakeServer(t, "PIPELINING")
+		fs.rcptReply = map[string]string{"b@y.example": "550-5.1.1 first" + esc + "\r\n550 5.1.1 second\x7fline"}
+		c := dialT(t, fs.start(), nil)
+		_, err := c.Send(testCtx(t), env("a@x.example", "b@y.example", "c@y.example"), strings.NewReader("x\r\n"))
+		var re *RecipientsError
+		if !errors.As(err, &re) || len(re.Failed) != 1 {
+			t.Fatalf("err = %v", err)
+		}
+		var e *Error
+		if !errors.As(re.Failed[0].Err, &e) || e.Text != "first"+esc+"\nsecond\x7fline" {
+			t.Fatalf("Error.Text %q, want the reply's lines as they came", e.Text)
+		}
+		for _, s := range []string{e.Error(), err.Error()} {
+			if hasControl(s) {
+				t.Errorf("control characters in %q", s)
+			}
+		}
+		if !strings.Contains(e.Error(), "first") || !strings.Contains(e.Error(), "second") {
+			t.Errorf("Error() lost the text: %q", e.Error())
+		}
+	})
+	t.Run("certificate", func(t *testing.T) {
+		ca := smtptest.NewCA(t, "Root")
+		cert := ca.Issue(t, smtptest.CertOptions{DNSNames: []string{"evil" + esc + ".example"}})
+		fs := newFakeServer(t, "STARTTLS")
+		fs.tls = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
+		addr := fs.start()
+		_, err := DialStartTLS(testCtx(t), addr, &Options{LocalName: "c.example",
+			TLSConfig: &tls.Config{RootCAs: ca.Pool, ServerName: "mx.example"}})
+		var ne *NetError
+		if !errors.As(err, &ne) {
+			t.Fatalf("err = %v", err)
+		}
+		if hasControl(err.Error()) {
+			t.Errorf("control characters in %q", err.Error())
+		}
+		// The Deliverer reports the same failure under its TLS policy.
+		d := &Deliverer{TLSPolicy: TLSRequired,
+			Resolver: &fakeResolver{mx: map[string][]*net.MX{"y.example": {{Host: "mx.example.", Pref: 10}}},
+				ips: map[string][]string{"mx.example": {"10.0.0.1"}}},
+			Options: &Options{LocalName: "c.example", TLSConfig: &tls.Config{RootCAs: ca.Pool},
+				Dialer: &mapDialer{routes: map[string]string{"10.0.0.1:25": addr}}}}
+		msg := strings.NewReader("x\r\n")
+		o := d.Deliver(testCtx(t), env("a@x.example", "b@y.example"), msg, msg.Size())[0]
+		var pe *TLSPolicyError
+		if !errors.As(o.Err, &pe) || !o.Temporary() {
+			t.Fatalf("outcome %v", o.Err)
+		}
+		for _, s := range []string{o.Err.Error(), pe.Error()} {
+			if hasControl(s) {
+				t.Errorf("control characters in %q", s)
+			}
+		}
+	})
+}
