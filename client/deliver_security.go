@@ -48,7 +48,7 @@ type TLSPolicyError struct {
 func (e *TLSPolicyError) Error() string {
 	s := e.Policy + ": " + e.Host + ": " + e.Result
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		s += ": " + clean(e.Err.Error())
 	}
 	return s
 }
