@@ -152,7 +152,12 @@ func TestAttackPreTLSRefusal(t *testing.T) {
 					return
 				}
 				if !o.Temporary() {
-					t.Errorf("outcome %v (%v): an unprotected refusal bounced mail that TLS is required for", o.Status(), o.Err)
+					t.Fatalf("outcome %v (%v): an unprotected refusal bounced mail that TLS is required for", o.Status(), o.Err)
+				}
+				// The server's refusal is kept as the cause.
+				var le, said *Error
+				if !errors.As(o.Err, &le) || !le.Local || !errors.As(le.Err, &said) || !said.Permanent() || said.Local {
+					t.Errorf("err = %v, want a Local transient *Error caused by the server's refusal", o.Err)
 				}
 			})
 		}

@@ -80,7 +80,8 @@ const (
 // transaction is final. An exchanger that refuses the session itself (any
 // failure of the greeting or of EHLO, 5xx included) or that does not offer
 // the STARTTLS that TLSPolicy requires is skipped as unusable; the outcome
-// of the last one tried is reported.
+// of the last one tried is reported (a 5xx refusal of the session is
+// transient where TLS is required: see below).
 //
 // # Transport security
 //
@@ -108,6 +109,14 @@ const (
 // *TLSPolicyError cause; 4.4.3 for a failed TLSA lookup, with a
 // *dane.LookupError cause): the receiving side may be fixed. Routes
 // bypass DNS, DANE and MTA-STS.
+//
+// Where TLS is required (DANE, MTA-STS enforce, TLSRequired, a
+// REQUIRETLS message), a 5xx greeting, EHLO or HELO reply is not final
+// either: it came before TLS, in clear, where a network attacker may have
+// written it (RFC 3207 4.2, 6). The exchanger is skipped as one that could
+// not be reached securely, and the recipients get a transient Local *Error
+// (451, the server's enhanced code with class 4) whose cause is the
+// server's *Error.
 //
 // # REQUIRETLS
 //
