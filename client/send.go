@@ -819,6 +819,9 @@ func (c *Client) sendDATA(ctx context.Context) error {
 	if err != nil {
 		return c.broken(ctx, "DATA", err)
 	}
+	if c.deferEnd {
+		c.out.end, c.out.endLost = len(c.out.held), false
+	}
 	c.pend, c.pendRead = append(c.pend[:0], pending{kind: pBdatLast, st: s}), 0
 	s.lastCmd = "DATA"
 	if c.deferEnd {
