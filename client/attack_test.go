@@ -274,3 +274,53 @@ func TestAttackErrorControlCharacters(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackResetRefused: RSET must be answered 250 (RFC 5321 4.1.1.5).
+// A server that refuses the RSET pipelined before a transaction (Send
+// resets the one a failed Send left open) is out of step with the client:
+// the client cannot know what its MAIL, RCPT and DATA start on the server,
+// so it closes the connection. It never sends the lone dot of RFC 2920
+// 3.1, which delivers an empty message where the server did accept
+// recipients, and never reports the RSET's refusal as the message's when
+// the server may have taken it (BDAT LAST pipelined with RSET): a
+// permanent refusal would bounce a message that was delivered.
+func TestAttackResetRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ext  []string
+		want RecipientStatus
+	}{
+		{"DATA", []string{"PIPELINING"}, StatusDeferred},
+		{"BDAT-LAST-pipelined", []string{"PIPELINING", "CHUNKING"}, StatusUnknown},
+		{"lockstep", nil, StatusDeferred},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newFakeServer(t, tc.ext...)
+			fs.rcptReply = map[string]string{"bad@y.example": "550 5.1.1 no such user"}
+			fs.onCommand = func(fc *fakeConn, line string) bool {
+				if line == "RSET" {
+					fc.send("502 5.5.1 RSET not implemented")
+					return true
+				}
+				return false
+			}
+			c := dialT(t, fs.start(), nil)
+			// A transaction refused at RCPT: the next Send resets it.
+			if _, err := c.Send(testCtx(t), env("a@x.example", "bad@y.example"), strings.NewReader("one\r\n")); err == nil {
+				t.Fatal("refused recipient accepted")
+			}
+			res, err := c.Send(testCtx(t), env("a@x.example", "good@y.example"), strings.NewReader("two\r\n"))
+			c.Close()
+			fs.ln.Close()
+			fs.wg.Wait()
+			for _, m := range fs.msgs() {
+				if m == "" {
+					t.Errorf("an empty message was delivered")
+				}
+			}
+			if st := res.Recipients[0].Status(); st != tc.want {
+				t.Errorf("status %v (%v), want %v; server got %q", st, err, tc.want, fs.msgs())
+			}
+		})
+	}
+}
