@@ -426,7 +426,10 @@ type sendState struct {
 // fared differently, a *RecipientsError, whose Temporary is true only
 // when resending the whole message is safe. Every recipient's
 // RecipientResult carries the error that applies to it. Send resets a
-// transaction left open by a failed Send first.
+// transaction left open by a failed Send first; a server that refuses
+// that RSET (RFC 5321 4.1.1.5 asks for 250) is out of step, and Send
+// closes the connection: a *NetError, or an *OutcomeUnknownError when the
+// end of the message had been pipelined with it.
 func (c *Client) Send(ctx context.Context, env envelope.Envelope, msg io.Reader) (*Result, error) {
 	res := &c.res
 	res.Code, res.Enhanced, res.text = 0, reply.EnhancedCode{}, res.text[:0]
@@ -625,9 +628,6 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 		if !pipe {
 			if err := c.drain(ctx, 0); err != nil {
 				return err
-			}
-			if c.needReset {
-				return s.mailErr
 			}
 		}
 	}
@@ -958,6 +958,16 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 		if err != nil {
 			return c.lostAfterEnd(p, err)
 		}
+		if p.kind == pRset && r.Code != reply.CodeOK && r.Code != reply.CodeServiceNotAvailable {
+			// RFC 5321 4.1.1.5: RSET is answered 250. A server that
+			// refuses it is out of step: what the commands pipelined
+			// after it start on the server is unknown (a lone dot
+			// after DATA's 354 could deliver an empty message), so the
+			// connection is closed; the replies still unread decide
+			// nothing.
+			err := c.broken(ctx, "RSET", &resetRefusedError{r.Reply()})
+			return c.lostAfterEnd(p, err)
+		}
 		c.handle(p, r)
 		if r.Code == reply.CodeServiceNotAvailable {
 			// RFC 5321 3.8: the server closes the connection after a 421
@@ -971,6 +981,14 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 		c.pend, c.pendRead = c.pend[:0], 0
 	}
 	return nil
+}
+
+// resetRefusedError is the cause of the *NetError of a Send whose RSET
+// the server refused: the client closed the connection.
+type resetRefusedError struct{ r *reply.Reply }
+
+func (e *resetRefusedError) Error() string {
+	return "RSET refused (" + e.r.Error() + "); connection closed: the server is out of step"
 }
 
 // mayDeliver reports whether the replies read so far leave the server
@@ -1043,7 +1061,7 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 		if r.Code == reply.CodeOK {
 			c.needReset = false
 		} else {
-			s.mailErr = newReplyError("RSET", r.Reply())
+			s.mailErr = newReplyError("RSET", r.Reply()) // 421
 		}
 	case pMail:
 		ok := r.Code == reply.CodeOK
