@@ -324,3 +324,51 @@ func TestAttackResetRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackCredentialsAfterFailedStartTLS: a network attacker answers
+// STARTTLS with 454 (RFC 3207 4: TLS not available) or breaks the
+// handshake, and offers PLAIN, LOGIN and XOAUTH2 in clear. A program that
+// goes on after the failed StartTLS (as go-smtp programs often do) sends
+// no password or token: the refusal is the client's, before the wire.
+func TestAttackCredentialsAfterFailedStartTLS(t *testing.T) {
+	for _, starttls := range []string{"454 4.7.0 TLS not available", "220 2.0.0 go ahead"} {
+		t.Run(starttls[:3], func(t *testing.T) {
+			fs := newFakeServer(t, "STARTTLS", "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER")
+			fs.onCommand = func(fc *fakeConn, line string) bool {
+				if line == "STARTTLS" {
+					fc.send(starttls, "250 not TLS at all") // no handshake follows
+					return true
+				}
+				return false
+			}
+			// As for "smtp.example:587": no loopback exemption (a Dialer
+			// of the program's own, since the fake listens on 127.0.0.1).
+			c, err := Dial(testCtx(t), fs.start(), &Options{LocalName: "c.example", Dialer: &net.Dialer{},
+				TLSConfig: &tls.Config{ServerName: "smtp.example"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.StartTLS(testCtx(t), nil); err == nil {
+				t.Fatal("StartTLS succeeded")
+			}
+			for _, try := range []func() error{
+				func() error { return c.Auth(testCtx(t), PlainAuth("", "u", "secret")) },
+				func() error { return c.Auth(testCtx(t), LoginAuth("u", "secret")) },
+				func() error { return c.AuthAuto(testCtx(t), Credentials{Username: "u", Password: "secret"}) },
+				func() error { return c.AuthAuto(testCtx(t), Credentials{Username: "u", Token: "tok3n"}) },
+			} {
+				var e *Error
+				if err := try(); err == nil || (errors.As(err, &e) && !e.Local) {
+					t.Errorf("err = %v, want a refusal of the client", err)
+				}
+			}
+			c.Close()
+			fs.ln.Close()
+			fs.wg.Wait()
+			if w := fs.bytes(); strings.Contains(w, "AUTH") {
+				t.Errorf("credentials on the wire: %q", w)
+			}
+		})
+	}
+}
