@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/smtpkit/smtp/client/dane"
+	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/internal/smtptest"
 )
 
@@ -371,4 +372,67 @@ func TestAttackCredentialsAfterFailedStartTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAttackRequireTLSEveryPath: a REQUIRETLS message (RFC 8689) never
+// leaves over a connection a network attacker stripped of STARTTLS while
+// announcing REQUIRETLS in clear, whatever the path: Send (DATA, BDAT),
+// SendBatch between two ordinary messages (which still go), Mail, and
+// LMTP; and the Deliverer's implicit MX (no MX record: the domain is its
+// own exchanger) takes it only when DNSSEC covers the denial of MX records
+// (RFC 8689 4.2.1, RFC 7672 2.2.1) and the certificate is valid for it.
+func TestAttackRequireTLSEveryPath(t *testing.T) {
+	for _, lmtp := range []bool{false, true} {
+		for _, ext := range [][]string{{"PIPELINING", "REQUIRETLS"}, {"PIPELINING", "CHUNKING", "REQUIRETLS"}, {"REQUIRETLS"}} {
+			name := strings.Join(ext, "+")
+			if lmtp {
+				name = "LMTP/" + name
+			}
+			t.Run(name, func(t *testing.T) {
+				fs := newFakeServer(t, ext...)
+				fs.lmtp = lmtp
+				c := dialT(t, fs.start(), &Options{LMTP: lmtp})
+				ctx := testCtx(t)
+				if _, err := c.Send(ctx, requireTLSEnv(), strings.NewReader("secret\r\n")); !refusedForRequireTLS(err) {
+					t.Errorf("Send: %v", err)
+				}
+				rs := c.SendBatch(ctx, []Message{
+					{Envelope: env("a@x.example", "b@y.example"), Body: strings.NewReader("one\r\n")},
+					{Envelope: requireTLSEnv(), Body: strings.NewReader("secret\r\n")},
+					{Envelope: env("a@x.example", "b@y.example"), Body: strings.NewReader("three\r\n")},
+				})
+				if rs[0].Err != nil || !refusedForRequireTLS(rs[1].Err) || rs[2].Err != nil {
+					t.Errorf("SendBatch: %v, %v, %v", rs[0].Err, rs[1].Err, rs[2].Err)
+				}
+				if err := c.Mail(ctx, path("a@x.example"), &envelope.MailParams{RequireTLS: true}); !refusedForRequireTLS(err) {
+					t.Errorf("Mail: %v", err)
+				}
+				c.Quit(ctx)
+				fs.ln.Close()
+				fs.wg.Wait()
+				if w := fs.bytes(); strings.Contains(w, "REQUIRETLS") || strings.Contains(w, "secret") {
+					t.Errorf("the REQUIRETLS message left in clear: %q", w)
+				}
+				if m := fs.msgs(); len(m) != 2 || m[0] != "one\r\n" || m[1] != "three\r\n" {
+					t.Errorf("messages %q", m)
+				}
+			})
+		}
+	}
+	t.Run("implicit-MX", func(t *testing.T) {
+		const dom = "implicit.example"
+		for _, signed := range []bool{false, true} {
+			w := newWorld(t)
+			srv, _ := w.server(dom, certWebPKI)
+			w.mx(dom, 0, dom, srv) // an address, no MX record
+			if !signed {
+				w.dns.Insecure(dom)
+			}
+			want := wantRefused
+			if signed {
+				want = wantTLS
+			}
+			deliverCheck(t, w.deliverer(true, false), "rcpt@"+dom, true, srv, want)
+		}
+	})
 }
