@@ -436,3 +436,62 @@ func TestAttackRequireTLSEveryPath(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackPositiveReplyNotRefused: a reply's first digit says what
+// happened (RFC 5321 4.2.1: 2yz is a positive completion, and a client
+// that receives an unexpected code decides by the first digit). A server
+// that answers the end of the message, MAIL, RCPT or a BDAT chunk with
+// another 2yz than 250 took it: reporting it refused would bounce a
+// message that was delivered, and a resend would duplicate it.
+func TestAttackPositiveReplyNotRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ext  []string
+		lmtp bool
+	}{
+		{"DATA", []string{"PIPELINING"}, false},
+		{"BDAT", []string{"PIPELINING", "CHUNKING"}, false},
+		{"lockstep", nil, false},
+		{"LMTP", []string{"PIPELINING"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newFakeServer(t, tc.ext...)
+			fs.lmtp = tc.lmtp
+			fs.dataReply = "252 2.0.0 queued as 42"
+			fs.lmtpReplies = []string{"252 2.0.0 delivered", "250 2.0.0 delivered"}
+			fs.onCommand = func(fc *fakeConn, line string) bool {
+				if strings.HasPrefix(line, "MAIL") {
+					fc.rcpt, fc.to = 0, nil
+					fc.send("252 2.1.0 sender ok")
+					return true
+				}
+				return false
+			}
+			fs.rcptReply = map[string]string{"b@y.example": "252 2.1.5 will try"}
+			c := dialT(t, fs.start(), &Options{LMTP: tc.lmtp, ChunkSize: 4})
+			res, err := c.Send(testCtx(t), env("a@x.example", "b@y.example", "c@y.example"), strings.NewReader("hello, world\r\n"))
+			if err != nil || res.Accepted() != 2 {
+				t.Fatalf("Send: %v, %d accepted", err, res.Accepted())
+			}
+			// Mail, Rcpt and the DataWriter of the low-level API agree.
+			ctx := testCtx(t)
+			if err := c.Mail(ctx, path("a@x.example"), nil); err != nil {
+				t.Fatalf("Mail: %v", err)
+			}
+			if err := c.Rcpt(ctx, path("b@y.example"), nil); err != nil {
+				t.Fatalf("Rcpt: %v", err)
+			}
+			if tc.name == "BDAT" {
+				return // no DATA to a CHUNKING server in this fake
+			}
+			w, err := c.Data(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write([]byte("hi\r\n"))
+			if err := w.Close(); err != nil {
+				t.Fatalf("DataWriter.Close: %v", err)
+			}
+		})
+	}
+}
