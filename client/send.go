@@ -127,7 +127,8 @@ type RecipientStatus int
 
 const (
 	// StatusAccepted: the server took the message for the recipient (a
-	// 250 to the end of the message; for LMTP, the recipient's own 250).
+	// 250, or any 2yz, to the end of the message; for LMTP, the
+	// recipient's own).
 	// Never send it to this recipient again.
 	StatusAccepted RecipientStatus = iota + 1
 	// StatusDeferred: not delivered, and it may succeed later (RFC 5321
@@ -958,7 +959,7 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 		if err != nil {
 			return c.lostAfterEnd(p, err)
 		}
-		if p.kind == pRset && r.Code != reply.CodeOK && r.Code != reply.CodeServiceNotAvailable {
+		if p.kind == pRset && !r.Code.IsPositive() && r.Code != reply.CodeServiceNotAvailable {
 			// RFC 5321 4.1.1.5: RSET is answered 250. A server that
 			// refuses it is out of step: what the commands pipelined
 			// after it start on the server is unknown (a lone dot
@@ -1057,14 +1058,15 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 	s := p.st
 	switch p.kind {
 	case pRset:
-		c.advance(session.RSET, r.Code == reply.CodeOK)
-		if r.Code == reply.CodeOK {
+		c.advance(session.RSET, r.Code.IsPositive())
+		if r.Code.IsPositive() {
 			c.needReset = false
 		} else {
 			s.mailErr = newReplyError("RSET", r.Reply()) // 421
 		}
 	case pMail:
-		ok := r.Code == reply.CodeOK
+		// RFC 5321 4.2.1: the first digit decides; 2yz is success.
+		ok := r.Code.IsPositive()
 		c.advance(session.MAIL, ok)
 		if !ok && s.mailErr == nil {
 			s.mailErr = newReplyError("MAIL", r.Reply())
@@ -1072,8 +1074,9 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 	case pRcpt:
 		rr := &s.res.Recipients[p.idx]
 		rr.Code, rr.Enhanced = r.Code, r.Enhanced
-		// RFC 5321 4.2.2: 251 "will forward" accepts the recipient.
-		ok := r.Code == reply.CodeOK || r.Code == reply.CodeWillForward
+		// RFC 5321 4.2.1: any 2yz accepts the recipient (251 "will
+		// forward" among them, 4.2.2).
+		ok := r.Code.IsPositive()
 		if s.mailErr != nil {
 			rr.Err = s.mailErr
 			return
@@ -1102,7 +1105,7 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 			s.dataErr = newReplyError("DATA", r.Reply())
 		}
 	case pBdat:
-		ok := r.Code == reply.CodeOK
+		ok := r.Code.IsPositive()
 		if s.mailErr == nil && s.accepted > 0 {
 			if ok {
 				if c.m.Check(session.BDAT) == nil {
@@ -1173,7 +1176,9 @@ func (c *Client) readLast(ctx context.Context, s *sendState) error {
 			}
 			continue
 		}
-		ok := r.Code == reply.CodeOK
+		// RFC 5321 4.2.1: a 2yz to the end of the message is a
+		// positive completion, whatever its last digits.
+		ok := r.Code.IsPositive()
 		if k == 0 {
 			s.res.Code, s.res.Enhanced = r.Code, r.Enhanced
 			s.res.text = appendText(s.res.text[:0], r)
