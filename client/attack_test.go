@@ -495,3 +495,54 @@ func TestAttackPositiveReplyNotRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackRouteTLSRequired: TLSRequired ("requires STARTTLS and a
+// certificate valid for the host name; without it nothing is sent")
+// holds for a route too (a smarthost, sendmail's -starttls -route): a
+// network attacker who strips STARTTLS, or presents a certificate of his
+// own, gets nothing; a route without TLSRequired keeps its opportunistic
+// TLS.
+func TestAttackRouteTLSRequired(t *testing.T) {
+	cert := smtptest.MustCertificate(t) // valid for 127.0.0.1
+	for _, tc := range []struct {
+		name   string
+		ext    []string
+		tls    *tls.Config // the server's
+		policy TLSPolicy
+		want   outcome
+	}{
+		{"stripped", []string{"PIPELINING"}, nil, TLSRequired, wantDeferred},
+		{"untrusted", []string{"PIPELINING", "STARTTLS"}, smtptest.MustCertificate(t).ServerConfig(), TLSRequired, wantDeferred},
+		{"verified", []string{"PIPELINING", "STARTTLS"}, cert.ServerConfig(), TLSRequired, wantTLS},
+		{"opportunistic-stripped", []string{"PIPELINING"}, nil, TLSOpportunistic, wantClear},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newFakeServer(t, tc.ext...)
+			fs.tls = tc.tls
+			addr := fs.start()
+			roots := cert.ClientConfig()
+			roots.ServerName = ""
+			d := &Deliverer{TLSPolicy: tc.policy, Routes: map[string]string{"y.example": addr},
+				Options: &Options{LocalName: "c.example", TLSConfig: roots}}
+			msg := strings.NewReader("secret\r\n")
+			o := d.Deliver(testCtx(t), env("a@x.example", "b@y.example"), msg, msg.Size())[0]
+			fs.ln.Close()
+			fs.wg.Wait()
+			got := fs.msgs()
+			switch tc.want {
+			case wantDeferred:
+				if !o.Temporary() || len(got) != 0 {
+					t.Errorf("outcome %v (%v), server got %q", o.Status(), o.Err, got)
+				}
+				var pe *TLSPolicyError
+				if !errors.As(o.Err, &pe) || pe.Policy != PolicyTLSRequired {
+					t.Errorf("err = %v, want a *TLSPolicyError of TLSRequired", o.Err)
+				}
+			case wantTLS, wantClear:
+				if !o.Delivered() || len(got) != 1 || (o.TLS.Version != 0) != (tc.want == wantTLS) {
+					t.Errorf("outcome %v (%v), TLS %v, server got %q", o.Status(), o.Err, o.TLS, got)
+				}
+			}
+		})
+	}
+}
