@@ -45,8 +45,9 @@ const (
 	// new connection).
 	TLSOpportunistic TLSPolicy = iota
 	// TLSRequired requires STARTTLS and a certificate valid for the MX host
-	// name; without it nothing is sent and the recipients fail with a
-	// transient error (the receiving side may be fixed).
+	// name (for a route, its host); without it nothing is sent and the
+	// recipients fail with a transient error (the receiving side may be
+	// fixed).
 	TLSRequired
 	// TLSDisabled never uses STARTTLS: an exchanger that DANE or an
 	// MTA-STS policy in mode enforce requires TLS of is skipped, and a
@@ -195,8 +196,9 @@ type Deliverer struct {
 	// Routes maps a recipient domain (lower case, A-labels) to a fixed
 	// "host:port", bypassing the DNS, DANE and MTA-STS, for relays and
 	// tests. A route uses STARTTLS when offered, without verifying the
-	// certificate, except for a REQUIRETLS message, for which the
-	// certificate must be valid for the route's host.
+	// certificate, except under TLSRequired and for a REQUIRETLS
+	// message, for which STARTTLS is required and the certificate must be
+	// valid for the route's host. (TLSDisabled does not apply to routes.)
 	Routes map[string]string
 	// Rand returns a random integer in [0, n), used to order exchangers of
 	// equal preference (RFC 5321 5.1). Nil means math/rand/v2.

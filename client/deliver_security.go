@@ -122,7 +122,14 @@ func (d *Deliverer) plan(ctx context.Context, opts *Options, sec *domainSecurity
 	var p tlsPlan
 	switch {
 	case h.route:
-		p = d.defaultPlan(opts, sec, h, TLSOpportunistic)
+		// A route bypasses DANE and MTA-STS; TLSRequired still holds
+		// (a certificate valid for the route's host), else STARTTLS
+		// when offered, unverified (TLSDisabled too).
+		pol := TLSOpportunistic
+		if d.TLSPolicy == TLSRequired {
+			pol = TLSRequired
+		}
+		p = d.defaultPlan(opts, sec, h, pol)
 		p.report = nil
 	case h.dane != nil && h.dane.Mode != dane.NotApplicable:
 		// RFC 7672 2.2: TLS required, authenticated by the TLSA records
