@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -544,5 +545,37 @@ func TestAttackRouteTLSRequired(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAttackManyMXWithoutAddresses: a hostile DNS (the recipient domain's
+// own) answers with thousands of MX names that have no address, or whose
+// lookups hang until they time out. MaxAttempts bounds the addresses
+// tried; it bounds the exchangers looked up as well, so that one Deliver
+// costs at most MaxAttempts address lookups per domain, not one per name
+// (hours, with lookups that time out).
+func TestAttackManyMXWithoutAddresses(t *testing.T) {
+	var mxs []*net.MX
+	for i := range 2000 {
+		mxs = append(mxs, &net.MX{Host: "mx" + strconv.Itoa(i) + ".evil.example.", Pref: uint16(i % 3)})
+	}
+	r := &fakeResolver{mx: map[string][]*net.MX{"evil.example": mxs}}
+	d := &Deliverer{Resolver: r, Options: &Options{LocalName: "c.example"}, MaxRecipients: 1}
+	msg := strings.NewReader("x\r\n")
+	// Three transactions (MaxRecipients 1) to the domain.
+	outs := d.Deliver(testCtx(t), env("a@x.example", "b@evil.example", "c@evil.example", "d@evil.example"), msg, msg.Size())
+	for _, o := range outs {
+		if !o.Temporary() {
+			t.Errorf("outcome %v (%v), want deferred", o.Status(), o.Err)
+		}
+	}
+	lookups := 0
+	for _, q := range r.asked {
+		if strings.HasPrefix(q, "A ") {
+			lookups++
+		}
+	}
+	if lookups > DefaultMaxAttempts {
+		t.Errorf("%d address lookups for one domain, want at most %d", lookups, DefaultMaxAttempts)
 	}
 }
