@@ -208,7 +208,8 @@ type Deliverer struct {
 	MaxConcurrency int
 	// MaxAttempts bounds the exchanger addresses tried for one transaction
 	// (each address once, whatever the number of MX records a hostile DNS
-	// returns); zero means DefaultMaxAttempts.
+	// returns), and the exchangers whose addresses are looked up for a
+	// domain in one Deliver call; zero means DefaultMaxAttempts.
 	MaxAttempts int
 	// MaxRecipients bounds the recipients of one transaction; zero means
 	// DefaultMaxRecipients.
@@ -610,6 +611,16 @@ func (d *Deliverer) transaction(ctx context.Context, opts *Options, sec *domainS
 	var untried error
 	for i := range hosts {
 		h := &hosts[i]
+		if !h.resolved {
+			// The lookups are bounded too: a hostile DNS's thousands
+			// of names without addresses (or whose lookups hang) cost
+			// at most MaxAttempts lookups for the domain.
+			if sec.lookups == maxAttempts {
+				untried = errors.New("lookup limit reached")
+				break
+			}
+			sec.lookups++
+		}
 		d.resolve(ctx, sec, h)
 		if h.err != nil {
 			dnsErr = h.err

@@ -71,6 +71,9 @@ type domainSecurity struct {
 	// sts is the MTA-STS policy lookup, made when first needed.
 	sts       *mtasts.Result
 	stsLooked bool
+	// lookups counts the exchangers whose addresses were looked up
+	// (bounded by MaxAttempts).
+	lookups int
 }
 
 // stsPolicy returns the domain's MTA-STS result (nil without MTASTS, for a
