@@ -185,8 +185,7 @@ func TestAttackBatchEndNotSent(t *testing.T) {
 			}
 			rs := c.SendBatch(ctx, msgs)
 			c.Close()
-			fs.ln.Close()
-			fs.wg.Wait() // the server has read everything the client sent
+			fs.stop()
 			if got := fs.msgs(); len(got) != 0 {
 				t.Fatalf("the server got %q", got)
 			}
@@ -200,6 +199,14 @@ func TestAttackBatchEndNotSent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stop closes fs's listener and waits until it has served its
+// connections: what it received is then all the client sent (the client
+// must have closed its side).
+func (fs *fakeServer) stop() {
+	fs.ln.Close()
+	fs.wg.Wait()
 }
 
 // hasControl reports a control character (other than HT) in s: what a
@@ -313,8 +320,7 @@ func TestAttackResetRefused(t *testing.T) {
 			}
 			res, err := c.Send(testCtx(t), env("a@x.example", "good@y.example"), strings.NewReader("two\r\n"))
 			c.Close()
-			fs.ln.Close()
-			fs.wg.Wait()
+			fs.stop()
 			for _, m := range fs.msgs() {
 				if m == "" {
 					t.Errorf("an empty message was delivered")
@@ -366,8 +372,7 @@ func TestAttackCredentialsAfterFailedStartTLS(t *testing.T) {
 				}
 			}
 			c.Close()
-			fs.ln.Close()
-			fs.wg.Wait()
+			fs.stop()
 			if w := fs.bytes(); strings.Contains(w, "AUTH") {
 				t.Errorf("credentials on the wire: %q", w)
 			}
@@ -409,8 +414,7 @@ func TestAttackRequireTLSEveryPath(t *testing.T) {
 					t.Errorf("Mail: %v", err)
 				}
 				c.Quit(ctx)
-				fs.ln.Close()
-				fs.wg.Wait()
+				fs.stop()
 				if w := fs.bytes(); strings.Contains(w, "REQUIRETLS") || strings.Contains(w, "secret") {
 					t.Errorf("the REQUIRETLS message left in clear: %q", w)
 				}
@@ -527,8 +531,7 @@ func TestAttackRouteTLSRequired(t *testing.T) {
 				Options: &Options{LocalName: "c.example", TLSConfig: roots}}
 			msg := strings.NewReader("secret\r\n")
 			o := d.Deliver(testCtx(t), env("a@x.example", "b@y.example"), msg, msg.Size())[0]
-			fs.ln.Close()
-			fs.wg.Wait()
+			fs.stop()
 			got := fs.msgs()
 			switch tc.want {
 			case wantDeferred:
