@@ -35,6 +35,10 @@
 //	                    repeating (default 30m,1h,2h,4h: RFC 5321 4.5.4.1)
 //	-max-age D          give up and bounce after this long (default 120h)
 //	-hostname NAME      name in the greeting, Received fields and bounces
+//	-dkim DOMAIN:SELECTOR:KEYFILE  repeatable; DKIM-sign mail whose From is in
+//	                    DOMAIN or a subdomain with this key (PEM: PKCS#8 RSA
+//	                    or Ed25519, PKCS#1 RSA; mode 600 or 400)
+//	-dkim-dns DOMAIN:SELECTOR:KEYFILE  print the DNS TXT record of the key, exit
 //	-workers N          deliveries in parallel (default 4)
 //	-log FILE           logs to FILE (reopened on SIGHUP) instead of stderr
 //	-lease D            shared queue: how long a claim lasts unless renewed (1m)
@@ -65,9 +69,21 @@
 // The queue directory is owned by one relay: it holds an flock on DIR/lock,
 // which contains its PID. The operator's commands work while it runs (they
 // leave requests in DIR/control, which it answers) and while none does.
-// SIGHUP reopens the -log file and re-reads -auth-file and -senders (if
-// one cannot be read, the previous logins and senders stay in force and
-// the error is logged); it does not stop the relay.
+// SIGHUP reopens the -log file and re-reads -auth-file, -senders and the
+// -dkim key files (if one cannot be read, the previous logins, senders and
+// keys stay in force and the error is logged); it does not stop the relay.
+//
+// DKIM (RFC 6376, 8463): a submitted message whose one From address is in
+// a -dkim domain (or a subdomain: the closest parent with keys signs, so
+// that d= aligns for DMARC) is signed before the 250 with every key of
+// that domain, rsa-sha256 and ed25519-sha256, relaxed/relaxed; the
+// signatures are kept with the message in the queue. Bounces are signed
+// for the domain of -hostname when it has a key.
+//
+// REQUIRETLS (RFC 8689): offered after STARTTLS; a message that asks for
+// it keeps the requirement in the queue and is sent on only over TLS with
+// a verified certificate, to a server that offers REQUIRETLS, else it
+// bounces with 5.7.30; its bounce returns nothing of it.
 //
 // Bounces: a recipient's Remote-MTA and Diagnostic-Code (RFC 3464) are
 // those of a server's reply; a failure no server replied to (a connection

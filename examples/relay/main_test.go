@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,16 +134,9 @@ func stripReceived(t *testing.T, body []byte) []byte {
 	if !bytes.HasPrefix(body, []byte("Received: from ")) {
 		t.Fatalf("no Received field first: %q", body[:min(len(body), 80)])
 	}
-	end := 0
-	for {
-		i := bytes.Index(body[end:], []byte("\r\n"))
-		if i < 0 {
-			t.Fatalf("Received field does not end: %q", body)
-		}
-		end += i + 2
-		if end >= len(body) || (body[end] != ' ' && body[end] != '\t') {
-			break
-		}
+	end := e2e.FieldEnd(body)
+	if end < 0 {
+		t.Fatalf("Received field does not end: %q", body)
 	}
 	if rec := body[:end]; !bytes.Contains(rec, []byte("by relay.test with ESMTPSA id ")) {
 		t.Errorf("Received field %q", rec)
@@ -593,21 +583,7 @@ func TestFlushRetriesDeadDestination(t *testing.T) {
 // STARTTLS, EHLO and AUTH PLAIN as user.
 func (w *world) session(user, pass string) *smtptest.Conn {
 	w.t.Helper()
-	nc, err := net.Dial("tcp", w.relayAddr)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	c := smtptest.NewConn(w.t, nc)
-	c.ExpectCode("220 ")
-	c.Send("EHLO client.test\r\n")
-	c.ExpectCode("250")
-	c.Send("STARTTLS\r\n")
-	c.ExpectCode("220 ")
-	c.StartTLS(&tls.Config{InsecureSkipVerify: true})
-	c.Send("EHLO client.test\r\n")
-	c.ExpectCode("250")
-	c.Send("AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)) + "\r\n")
-	c.ExpectCode("235 ")
+	c, _ := e2e.Login(w.t, w.relayAddr, user, pass)
 	return c
 }
 

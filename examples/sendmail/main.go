@@ -218,7 +218,7 @@ func sendmail(args []string, stdin io.Reader, stderr io.Writer) int {
 		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (timeout %v)", err, cfg.timeout)
 		}
-		fmt.Fprintln(stderr, "sendmail:", err)
+		fmt.Fprintln(stderr, "sendmail:", oneLine(err))
 		return exitCode(err)
 	}
 	return exitOK

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
@@ -94,15 +96,31 @@ func report(outs []rcptOutcome, verbose bool, stderr io.Writer) error {
 		case client.StatusAccepted:
 			fmt.Fprintf(stderr, "sendmail: %s: sent (%s)\n", o.rcpt, host)
 		case client.StatusUnknown:
-			fmt.Fprintf(stderr, "sendmail: %s: outcome unknown, it may have been sent (%s): %v\n", o.rcpt, host, o.err)
+			fmt.Fprintf(stderr, "sendmail: %s: outcome unknown, it may have been sent (%s): %s\n", o.rcpt, host, oneLine(o.err))
 		case client.StatusDeferred:
-			fmt.Fprintf(stderr, "sendmail: %s: deferred: %v (%s)\n", o.rcpt, o.err, host)
+			fmt.Fprintf(stderr, "sendmail: %s: deferred: %s (%s)\n", o.rcpt, oneLine(o.err), host)
 		default:
-			fmt.Fprintf(stderr, "sendmail: %s: refused: %v (%s)\n", o.rcpt, o.err, host)
+			fmt.Fprintf(stderr, "sendmail: %s: refused: %s (%s)\n", o.rcpt, oneLine(o.err), host)
 		}
 	}
 	if e.sent == e.total {
 		return nil
 	}
 	return e
+}
+
+// oneLine returns err's text as one line fit for a terminal: its line
+// breaks become "; " (as reply.Reply.Error joins the lines of a multi-line
+// reply) and other control characters spaces. An error may hold a
+// server's reply text, which must neither send escape sequences to the
+// user's terminal nor add lines of its own to the report a script reads.
+func oneLine(err error) string {
+	s := strings.ReplaceAll(err.Error(), "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\n", "; ")
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smtpkit/smtp/client/dkim"
 	"github.com/smtpkit/smtp/examples/internal/dsn"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 )
@@ -37,6 +38,9 @@ type outcome struct {
 	// unknown says that the connection was lost after the end of the
 	// message: the recipient may have got it (it stays pending).
 	unknown bool
+	// retryAfter is the least delay before the next attempt the receiver
+	// asked for (Outcome.RetryAfter).
+	retryAfter time.Duration
 }
 
 // transport sends a message to recipients that share a domain.
@@ -49,14 +53,21 @@ type transport interface {
 
 // deliverer runs the delivery workers.
 type deliverer struct {
-	q        Queue
-	tr       transport
+	q  Queue
+	tr transport
+	// bounces is where notifications go; nil means q.
+	bounces Queue
+	// finished, if not nil, sees every message whose recipients are all
+	// final before Finish removes it.
+	finished func(m *queue.Message)
 	schedule queue.Schedule
 	hostname string
 	log      *slog.Logger
 	mlog     *MailLog
 	// now is the clock; a test seam.
 	now func() time.Time
+	// dkim returns the keys that sign the bounces; nil: none.
+	dkim func() *dkimKeys
 }
 
 // retryStoreDelay is how long a worker waits before it tries again to
@@ -131,8 +142,9 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 		return
 	}
 	defer data.Close()
+	msg, size := withPrefix(m.Prefix, data, data.Size())
 	if pending := m.Pending(); len(pending) > 0 {
-		if !d.attempt(ctx, m, pending, data, data.Size()) {
+		if !d.attempt(ctx, m, pending, msg, size) {
 			// Shutting down: the attempt did not happen (or was cut
 			// short); the message is due again at once. What was
 			// delivered is recorded still, for a while.
@@ -144,9 +156,12 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 	}
 	// Bounce what failed and is not reported yet, before the message may
 	// be removed (RFC 3464; never for a bounce, RFC 5321 4.5.5).
-	if err := d.bounce(ctx, m, data, data.Size()); err != nil {
+	if err := d.bounce(ctx, m, msg, size); err != nil {
 		d.log.Error("cannot queue the bounce", "id", m.ID, "err", err)
 		m.NextAttempt = d.now().Add(d.schedule.Delay(m.Attempts))
+	}
+	if d.finished != nil && m.Done() {
+		d.finished(m)
 	}
 	d.finish(ctx, m)
 }
@@ -188,6 +203,7 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 	m.Attempts++
 	m.LastAttempt = d.now()
 	var lastErr string
+	var wait time.Duration // the longest retryAfter asked for
 	groups := byDomain(m, pending)
 	for gi, g := range groups {
 		if ctx.Err() != nil {
@@ -213,6 +229,7 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 			if o.state != queue.Delivered {
 				lastErr = o.diag
 			}
+			wait = max(wait, o.retryAfter)
 			d.logRecipient(m, r, o, statusWord(o.state), now)
 		}
 		if gi < len(groups)-1 {
@@ -251,10 +268,32 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 					strconv.Itoa(m.Attempts) + " attempts; last: " + last, relay: "none"}, "expired", now)
 			}
 		} else {
-			m.NextAttempt = next
+			m.NextAttempt = later(next, d.now().Add(wait), m.Created.Add(maxAge(d.schedule)))
 		}
 	}
 	return true
+}
+
+// later returns the later of next and asked, but not after deadline: a
+// receiver that asks for more time than the schedule gives (Retry-After)
+// gets it, within the give-up time.
+func later(next, asked, deadline time.Time) time.Time {
+	if !asked.After(next) {
+		return next
+	}
+	if asked.After(deadline) {
+		return deadline
+	}
+	return asked
+}
+
+// maxAge is the give-up time of a schedule (queue.DefaultMaxAge when it
+// sets none).
+func maxAge(s queue.Schedule) time.Duration {
+	if s.MaxAge > 0 {
+		return s.MaxAge
+	}
+	return queue.DefaultMaxAge
 }
 
 // statusWord is Postfix's status= word for a recipient state.
@@ -355,12 +394,28 @@ func (d *deliverer) bounce(ctx context.Context, m *queue.Message, msg io.ReaderA
 			Recipients:   rs,
 			Original:     data,
 			HeadersOnly:  m.Ret == "HDRS" || limit < size,
-			UTF8:         m.SMTPUTF8,
-			Date:         d.now(),
+			// RFC 8689 5: the report of a REQUIRETLS message is
+			// sent with REQUIRETLS too, unless it is redacted. It is
+			// redacted, so that it reaches the sender however the
+			// path to them is secured (a REQUIRETLS report that
+			// cannot go on is lost: no report of a report).
+			Redacted: m.RequireTLS,
+			UTF8:     m.SMTPUTF8,
+			Date:     d.now(),
 		}
 		b, eightBit, err := rep.Build()
 		if err != nil {
 			return err
+		}
+		var signers []*dkim.Signer
+		if d.dkim != nil {
+			// Signed like the users' mail, for the domain of the
+			// relay's own From address (MAILER-DAEMON@hostname).
+			var sigs []byte
+			if sigs, signers, err = d.dkim().signBytes(b); err != nil {
+				return err
+			}
+			b = append(sigs, b...)
 		}
 		bm := &queue.Message{
 			From:       "", // RFC 5321 4.5.5: null reverse-path
@@ -371,17 +426,52 @@ func (d *deliverer) bounce(ctx context.Context, m *queue.Message, msg io.ReaderA
 			Client:     "bounce of " + m.ID,
 		}
 		bm.NextAttempt = bm.Created
-		if err := d.q.Add(ctx, bm, b); err != nil {
+		bq := d.bounces
+		if bq == nil {
+			bq = d.q
+		}
+		if err := bq.Add(ctx, bm, b); err != nil {
 			return err
 		}
 		d.mlog.Printf(m.ID, "sender non-delivery notification: %s", bm.ID)
 		d.mlog.Printf(bm.ID, "from=<>, size=%d, nrcpt=1 (queue active)", bm.Size)
+		if len(signers) > 0 {
+			d.mlog.Printf(bm.ID, "%s", signedNote(signers))
+		}
 	}
 	for _, i := range failed {
 		m.Recipients[i].Notified = true
 	}
 	m.Bounces++
 	return nil
+}
+
+// withPrefix returns the message to send: prefix (header fields added
+// at intake, queue.Message.Prefix) followed by the size bytes of data.
+func withPrefix(prefix string, data io.ReaderAt, size int64) (io.ReaderAt, int64) {
+	if prefix == "" {
+		return data, size
+	}
+	return prefixed{prefix: prefix, data: data}, int64(len(prefix)) + size
+}
+
+// prefixed reads a prefix, then data.
+type prefixed struct {
+	prefix string
+	data   io.ReaderAt
+}
+
+func (p prefixed) ReadAt(b []byte, off int64) (int, error) {
+	pl := int64(len(p.prefix))
+	if off >= pl {
+		return p.data.ReadAt(b, off-pl)
+	}
+	n := copy(b, p.prefix[off:])
+	if n == len(b) {
+		return n, nil
+	}
+	m, err := p.data.ReadAt(b[n:], 0)
+	return n + m, err
 }
 
 // headerReadLimit bounds what is read of a large message to return its

@@ -361,18 +361,18 @@ func TestMissingDataNotRetried(t *testing.T) {
 	}
 }
 
-// TestSanitize: a name from the network written into the Received field
-// loses spaces, controls, non-ASCII and comment delimiters, and is cut to
-// maxTraceName bytes.
-func TestSanitize(t *testing.T) {
+// TestTraceName: a name from the network written into the Received field
+// loses spaces, controls, non-ASCII and the field's delimiters, and is cut
+// to maxTraceName bytes.
+func TestTraceName(t *testing.T) {
 	for in, want := range map[string]string{
 		"mx.example.test":                    "mx.example.test",
-		"a b\r\n(c);d\x00\xc3\xa9":           "abcd",
+		"a b\r\n(c);d\x00\xc3\xa9<e>":        "abcde",
 		strings.Repeat("a", maxTraceName+10): strings.Repeat("a", maxTraceName),
 		"":                                   "",
 	} {
-		if got := sanitize(in); got != want {
-			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
+		if got := TraceName(in); got != want {
+			t.Errorf("TraceName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

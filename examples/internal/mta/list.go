@@ -58,7 +58,7 @@ func plural(n int) string {
 
 // listLine formats one message of the listing:
 //
-//	ID <from> rcpt(state),... size=N attempts=N next=TIME (in D) error="..." arrival=TIME age=D [held] [reason(rcpt)="..."]
+//	ID <from> rcpt(state),... size=N attempts=N next=TIME (in D) error="..." arrival=TIME age=D [held] [requiretls] [reason(rcpt)="..."]
 //
 // error= is the last failure; a recipient whose own last failure differs
 // has it in reason(rcpt)=.
@@ -100,6 +100,9 @@ func listLine(m *queue.Message, now time.Time) string {
 	if m.Held {
 		b.WriteString(" held")
 	}
+	if m.RequireTLS {
+		b.WriteString(" requiretls")
+	}
 	for _, r := range m.Recipients {
 		// A reason is shown where it is not the message's error=.
 		if r.State != queue.Delivered && r.Diagnostic != "" && r.Diagnostic != m.LastError {
@@ -126,6 +129,8 @@ type listEntry struct {
 	Client      string     `json:"client,omitempty"`
 	Recipients  []listRcpt `json:"recipients"`
 	Bounces     int        `json:"bounces,omitempty"`
+	// RequireTLS: sent with REQUIRETLS (RFC 8689), over verified TLS only.
+	RequireTLS bool `json:"requiretls,omitempty"`
 }
 
 type listRcpt struct {
@@ -141,7 +146,7 @@ func jsonEntry(m *queue.Message, now time.Time) listEntry {
 	e := listEntry{
 		QueueID: m.ID, Held: m.Held, ArrivalTime: m.Created.UTC(), AgeSeconds: int64(now.Sub(m.Created).Seconds()),
 		MessageSize: m.Size, Sender: m.From, Attempts: m.Attempts, LastError: m.LastError, Client: m.Client,
-		Bounces: m.Bounces, Recipients: []listRcpt{},
+		Bounces: m.Bounces, RequireTLS: m.RequireTLS, Recipients: []listRcpt{},
 	}
 	if len(m.Pending()) > 0 && !m.Held {
 		t := m.NextAttempt.UTC()

@@ -11,10 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/smtpkit/smtp/client/dkim"
 	"github.com/smtpkit/smtp/examples/internal/cli"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/server"
@@ -42,6 +42,10 @@ type config struct {
 	auth     cli.Strings
 	authFile string
 	senders  string
+	// dkim are the signing keys (-dkim), dkimDNS the keys whose DNS
+	// records to print (-dkim-dns, a command).
+	dkim     []dkimSpec
+	dkimDNS  []dkimSpec
 	queueDir string // the -queue value: a directory or a postgres:// URL
 	routes   map[string]string
 	schedule queue.Schedule
@@ -66,16 +70,23 @@ const usageHeader = `Usage: %[1]s [flags]            run the relay
        %[1]s -queue Q -list [-json]   print the queue (like mailq)
        %[1]s -queue Q -flush          retry every message now (postqueue -f)
        %[1]s -queue Q -hold ID|ALL    -release ID|ALL  -delete ID|ALL  -requeue ID|ALL
+       %[1]s -dkim-dns DOMAIN:SELECTOR:KEYFILE   print the DNS record of a DKIM key
 
 The queue (-queue) is a directory (the default) or a postgres:// URL shared
 by several relays. A directory is owned by one relay at a time: it holds an
 flock on DIR/lock, which contains the owner's PID; a second relay on it
 exits. The operator's commands work whether a relay runs or not.
 
+DKIM (-dkim, repeatable): a message submitted with a From address of
+DOMAIN, or of a subdomain of it, is signed with every key of DOMAIN (two
+selectors while a key is rolled over), before the 250; so are the bounces
+the relay writes, for the domain of -hostname. Publish each key's record
+(-dkim-dns prints it) before signing with it.
+
 Signals: SIGINT/SIGTERM shut down gracefully (deliveries in progress get
 10s); SIGHUP reopens the -log file (after logrotate) and re-reads
--auth-file and -senders, and does not stop the relay; SIGKILL loses
-nothing that got its 250.
+-auth-file, -senders and the -dkim keys, and does not stop the relay;
+SIGKILL loses nothing that got its 250.
 
 Flags:
 `
@@ -96,6 +107,20 @@ func (f opFlag) Set(v string) error {
 		return errors.New("want a queue ID, or ALL")
 	}
 	f.c.op, f.c.opID = f.op, v
+	return nil
+}
+
+// dkimFlag is a repeatable DOMAIN:SELECTOR:KEYFILE flag (-dkim, -dkim-dns).
+type dkimFlag struct{ specs *[]dkimSpec }
+
+func (f dkimFlag) String() string { return "" }
+
+func (f dkimFlag) Set(v string) error {
+	s, err := parseDKIMSpec(v)
+	if err != nil {
+		return err
+	}
+	*f.specs = append(*f.specs, s)
 	return nil
 }
 
@@ -129,6 +154,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&c.auth, "auth", cli.AuthHelp+", allowed to relay")
 	fs.StringVar(&c.authFile, "auth-file", "", cli.AuthFileHelp+", allowed to relay; re-read on SIGHUP")
 	fs.StringVar(&c.senders, "senders", "", "`file` binding senders to logins, \"user: addr@x @domain <> ...\" a line; any other sender gets 553 5.7.1 (default: any login may use any sender); re-read on SIGHUP")
+	fs.Var(dkimFlag{&c.dkim}, "dkim", "`DOMAIN:SELECTOR:KEYFILE`: sign mail from DOMAIN and its subdomains with this key (repeatable; PEM, PKCS#8 RSA or Ed25519, or PKCS#1 RSA; only its owner may read it: chmod 600); re-read on SIGHUP")
+	fs.Var(dkimFlag{&c.dkimDNS}, "dkim-dns", "`DOMAIN:SELECTOR:KEYFILE`: print the DNS TXT record that publishes this key, and exit (repeatable)")
 	fs.StringVar(&c.queueDir, "queue", DefaultQueue, "the queue: a `directory` (its lock file holds the owner's PID), or postgres://... shared by several relays")
 	fs.Var(&routes, "route", "`DOMAIN=HOST:PORT`: deliver DOMAIN there instead of its MX (repeatable)")
 	fs.StringVar(&retry, "retry", "", "retry `delays`, e.g. 1s,2s,4s (the last repeats; default 30m,1h,2h,4h)")
@@ -153,6 +180,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.list && c.op != "" {
 		return nil, fmt.Errorf("give one command at a time (-list and -%s)", c.op)
+	}
+	if len(c.dkimDNS) > 0 {
+		if c.admin() {
+			return nil, errors.New("give one command at a time (-dkim-dns and a queue command)")
+		}
+		return c, nil
 	}
 	if c.admin() {
 		return c, nil
@@ -202,6 +235,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 // PostgreSQL in the nested module examples/relay-pg).
 func Main(backends ...Backend) {
 	cfg := cli.ParseOrExit("relay", parseFlags)
+	if len(cfg.dkimDNS) > 0 {
+		cli.ExitOnError("relay", printDKIMRecords(os.Stdout, os.Stderr, cfg.dkimDNS))
+		return
+	}
 	if cfg.admin() {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := admin(ctx, cfg, os.Stdout, os.Stderr, backends)
@@ -274,8 +311,33 @@ func allowInsecureAuth(listen string, haveTLS bool) (bool, error) {
 	return false, fmt.Errorf("-listen %s is not a loopback address: give -tls-cert and -tls-key, so that passwords are not sent in clear", listen)
 }
 
-// loadPolicy reads who may log in (-auth, -auth-file) and which senders
-// each login may use (-senders).
+// printDKIMRecords prints the DNS record of each key of specs, one a line,
+// and a warning on stderr for a weak key.
+func printDKIMRecords(stdout, stderr io.Writer, specs []dkimSpec) error {
+	for _, s := range specs {
+		key, err := loadDKIMKey(s)
+		if err != nil {
+			return err
+		}
+		signer, err := dkim.NewSigner(s.domain, s.selector, key)
+		if err != nil {
+			return fmt.Errorf("-dkim-dns %s: %w", s, err)
+		}
+		if note := weakKeyNote(signer); note != "" {
+			fmt.Fprintf(stderr, "relay: warning: RSA key under %d bits, %s: RFC 8301 3.2 asks for more, and some receivers ignore shorter keys\n",
+				dkim.RecommendedRSABits, note)
+		}
+		line, err := dnsRecordLine(s, key)
+		if err != nil {
+			return fmt.Errorf("-dkim-dns %s: %w", s, err)
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	return nil
+}
+
+// loadPolicy reads who may log in (-auth, -auth-file), which senders each
+// login may use (-senders), and the keys to sign with (-dkim).
 func loadPolicy(cfg *config) (*policy, error) {
 	users, err := cli.LoadUsers(cfg.auth, cfg.authFile)
 	if err != nil {
@@ -290,13 +352,25 @@ func loadPolicy(cfg *config) (*policy, error) {
 			return nil, fmt.Errorf("-senders: %w", err)
 		}
 	}
+	if p.dkim, err = loadDKIMKeys(cfg.dkim); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// warnWeakKeys logs the RSA keys shorter than RFC 8301 3.2 recommends.
+func warnWeakKeys(log *slog.Logger, p *policy) {
+	if weak := p.dkim.weak(); len(weak) > 0 {
+		log.Warn("DKIM: RSA key under 2048 bits (RFC 8301 3.2: signers SHOULD use 2048 or more; some receivers ignore shorter keys)",
+			"keys", strings.Join(weak, ", "))
+	}
 }
 
 // onHangup handles SIGHUP until ctx ends, as Postfix's "postfix reload"
 // does: it reopens the -log file (after logrotate moved it) and re-reads
-// -auth-file and -senders. A file that cannot be read leaves the previous
-// logins and senders in force; the signal never ends the process.
+// -auth-file, -senders and the -dkim keys. A file that cannot be read
+// leaves the previous logins, senders and keys in force, all of them; the
+// signal never ends the process.
 func onHangup(ctx context.Context, cfg *config, b *submission, logOut *LogOutput, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -313,11 +387,12 @@ func onHangup(ctx context.Context, cfg *config, b *submission, logOut *LogOutput
 			}
 			p, err := loadPolicy(cfg)
 			if err != nil {
-				log.Error("reload failed; the previous logins and senders stay in force", "err", err)
+				log.Error("reload failed; the previous logins, senders and DKIM keys stay in force", "err", err)
 				continue
 			}
 			b.policy.Store(p)
-			log.Info("reloaded", "users", len(p.users), "senders", cfg.senders != "")
+			log.Info("reloaded", "users", len(p.users), "senders", cfg.senders != "", "dkim_keys", p.dkim.count())
+			warnWeakKeys(log, p)
 		}
 	}
 }
@@ -371,6 +446,9 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 		AllowInsecureAuth: insecureAuth,
 		EnableSMTPUTF8:    true,
 		EnableDSN:         true,
+		// RFC 8689 4: offered under TLS only; the relay keeps the
+		// requirement with the message (queue.Message.RequireTLS).
+		EnableRequireTLS: true,
 	}
 	if cfg.verbose {
 		srv.Trace = logOut
@@ -380,7 +458,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 		return err
 	}
 	started := []any{"listen", l.Addr().String(), "queue", redactURL(cfg.queueDir), "queue_kind", backend.Name,
-		"routes", len(cfg.routes), "max_age", cfg.schedule.MaxAge.String(), "pid", os.Getpid()}
+		"routes", len(cfg.routes), "max_age", cfg.schedule.MaxAge.String(), "dkim_keys", pol.dkim.count(), "pid", os.Getpid()}
 	if qn, ok := q.(interface{ Queued() int }); ok {
 		started = append(started, "queued", qn.Queued())
 	}
@@ -388,6 +466,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	if cfg.senders == "" {
 		log.Warn("no -senders file: any authenticated user may use any sender address")
 	}
+	warnWeakKeys(log, pol)
 
 	d := &deliverer{
 		q:        q,
@@ -397,15 +476,9 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 		log:      log,
 		mlog:     mlog,
 		now:      time.Now,
+		dkim:     func() *dkimKeys { return sub.policy.Load().dkim },
 	}
-	// take ends when the workers must stop taking messages, attempt when
-	// the attempts in progress must stop.
-	take, stopTaking := context.WithCancel(context.Background())
-	defer stopTaking()
-	attempt, stopAttempts := context.WithCancel(context.Background())
-	defer stopAttempts()
-	var wg sync.WaitGroup
-	wg.Go(func() { d.run(take, attempt, cfg.workers) })
+	workers := StartWorkers(func(take, attempt context.Context) { d.run(take, attempt, cfg.workers) })
 
 	hupCtx, stopHup := context.WithCancel(ctx)
 	defer stopHup()
@@ -429,19 +502,7 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	// the remote server is about to give is recorded; then cut them short.
 	// An interrupted attempt leaves its recipients pending: the queue
 	// resumes them at the next start.
-	stopTaking()
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(ShutdownGrace):
-		log.Warn("interrupting deliveries in progress")
-		stopAttempts()
-		<-done
-	}
+	workers.Stop(ShutdownGrace, log)
 	if errors.Is(err, server.ErrServerClosed) {
 		err = nil
 	}

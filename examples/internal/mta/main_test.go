@@ -23,6 +23,14 @@ func TestParseFlags(t *testing.T) {
 	if c, err := parseFlags([]string{"-list", "-queue", "q"}, io.Discard); err != nil || !c.list {
 		t.Errorf("-list: %v", err)
 	}
+	c, err = parseFlags([]string{"-auth", "a:b", "-dkim", "X.test:s1:/k/1.pem", "-dkim", "x.test:s2:/k/2.pem"}, io.Discard)
+	if err != nil || len(c.dkim) != 2 || c.dkim[0] != (dkimSpec{"x.test", "s1", "/k/1.pem"}) || c.dkim[1].selector != "s2" {
+		t.Errorf("-dkim: %+v %v", c, err)
+	}
+	// -dkim-dns is a command of its own: no -auth needed.
+	if c, err := parseFlags([]string{"-dkim-dns", "x.test:s:/k.pem"}, io.Discard); err != nil || len(c.dkimDNS) != 1 {
+		t.Errorf("-dkim-dns: %v", err)
+	}
 	for _, bad := range [][]string{
 		{}, // no -auth: nobody could relay
 		{"-auth", "a:b", "-route", "nohost"},
@@ -31,6 +39,9 @@ func TestParseFlags(t *testing.T) {
 		{"-auth", "a:b", "-max-age", "0s"},
 		{"-auth", "a:b", "-workers", "0"},
 		{"-auth", "nopass"},
+		{"-auth", "a:b", "-dkim", "x.test:sel"},
+		{"-auth", "a:b", "-dkim", "x.test:bad_selector:/k"},
+		{"-dkim-dns", "x.test:s:/k", "-list"},
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)

@@ -1,8 +1,9 @@
 package mta
 
 import (
+	"bufio"
+	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -10,9 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smtpkit/smtp/client/dkim"
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/cli"
-	"github.com/smtpkit/smtp/examples/internal/durable"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
@@ -36,6 +37,8 @@ type policy struct {
 	// senders binds senders to logins; nil: any login may use any
 	// sender (no -senders file).
 	senders *senderPolicy
+	// dkim are the signing keys; nil: none.
+	dkim *dkimKeys
 }
 
 // NewSession implements server.Backend.
@@ -85,21 +88,7 @@ func (s *submitSession) Mail(_ context.Context, from envelope.Path, p envelope.M
 		return reply.New(reply.CodeMailboxNameNotAllowed, reply.EnhNotAuthorized(),
 			"Sender address rejected: not owned by user "+user)
 	}
-	m := &queue.Message{
-		SMTPUTF8: p.SMTPUTF8,
-		EightBit: p.Body == envelope.Body8BitMIME,
-		EnvID:    p.EnvID,
-	}
-	if !from.Null {
-		m.From = from.Address.String()
-	}
-	switch p.Ret {
-	case envelope.RetFull:
-		m.Ret = "FULL"
-	case envelope.RetHdrs:
-		m.Ret = "HDRS"
-	}
-	s.msg = m
+	s.msg = NewMessage(from, p)
 	return nil
 }
 
@@ -115,14 +104,7 @@ func (s *submitSession) Rcpt(_ context.Context, to envelope.Path, p envelope.Rcp
 		// 5321 4.1.1.3); a relay without local mailboxes has none.
 		return reply.MailboxUnavailable("No local mailboxes here")
 	}
-	r := queue.Recipient{Addr: to.Address.String(), State: queue.Pending}
-	if p.Notify != 0 {
-		r.Notify = p.Notify.String()
-	}
-	if p.ORcpt != nil {
-		r.ORcpt = p.ORcpt.AddrType + ";" + p.ORcpt.Addr
-	}
-	s.msg.Recipients = append(s.msg.Recipients, r)
+	s.msg.Recipients = append(s.msg.Recipients, NewRecipient(to, p))
 	return nil
 }
 
@@ -135,43 +117,45 @@ func (s *submitSession) Data(ctx context.Context, r io.Reader) error {
 	if m == nil || len(m.Recipients) == 0 {
 		return reply.BadSequence("No valid recipients")
 	}
-	w, err := s.b.q.Create(ctx)
-	if err != nil {
-		return s.storeFailed(ctx, err)
-	}
 	now := time.Now()
-	if _, err := w.Write(s.received(w.ID(), now)); err != nil {
-		w.Abort()
-		return s.storeFailed(ctx, err)
-	}
-	if _, err := w.ReadFrom(r); err != nil {
-		w.Abort()
-		var qe *queue.Error
-		if errors.As(err, &qe) {
-			return s.storeFailed(ctx, err)
-		}
+	m.Client = s.client()
+	trace := func(id string) []byte { return s.received(id, now) }
+	signers, unsigned, r, err := s.signers(r)
+	if err != nil {
 		return err // the reader's: too large, connection lost...
 	}
-	m.Created = now
-	m.NextAttempt = now
-	m.Client = s.client()
-	if err := w.Commit(ctx, m); err != nil {
-		return s.storeFailed(ctx, err)
+	if err := acceptSigned(ctx, s.b.q, m, r, signers, trace, now, s.b.log.With("conn", s.conn.ID())); err != nil {
+		return err
 	}
 	s.b.mlog.Printf(m.ID, "from=<%s>, size=%d, nrcpt=%d, client=%s, sasl_username=%s (queue active)",
 		m.From, m.Size, len(m.Recipients), s.conn.RemoteAddr(), s.conn.Identity())
+	switch {
+	case len(signers) > 0:
+		s.b.mlog.Printf(m.ID, "%s", signedNote(signers))
+	case unsigned != "":
+		s.b.mlog.Printf(m.ID, "not DKIM-signed: %s", unsigned)
+	}
 	s.msg = nil
 	return reply.Queued(m.ID)
 }
 
-// storeFailed answers a queue failure: 452 4.3.1 for a full disk (RFC 3463
-// 3.4), else the server's 451 4.3.0; the message is not acknowledged.
-func (s *submitSession) storeFailed(ctx context.Context, err error) error {
-	s.b.log.ErrorContext(ctx, "message not queued", "conn", s.conn.ID(), "err", err)
-	if durable.IsNoSpace(err) {
-		return reply.InsufficientStorage()
+// signers reads the header section of the message from r when there are
+// DKIM keys, and returns the signers for it (or why none, when there are
+// keys), and the whole message to read. Only authenticated submissions
+// reach Data (Mail refuses the others): the relay signs what its users
+// send, never what it merely passes on.
+func (s *submitSession) signers(r io.Reader) (signers []*dkim.Signer, unsigned string, msg io.Reader, err error) {
+	pol := s.b.policy.Load()
+	if pol.dkim.count() == 0 {
+		return nil, "", r, nil
 	}
-	return err
+	br := bufio.NewReader(r)
+	header, complete, err := readHeaderSection(br, dkim.DefaultMaxHeaderSize)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	signers, unsigned = pol.dkim.choose(header, complete, s.conn.Identity(), pol.senders)
+	return signers, unsigned, io.MultiReader(bytes.NewReader(header), br), nil
 }
 
 // client describes the submitter for logs and the listing.
@@ -179,28 +163,35 @@ func (s *submitSession) client() string {
 	return s.conn.RemoteAddr().String() + " user=" + s.conn.Identity()
 }
 
-// received returns the trace field RFC 5321 4.4 requires of a relay:
-// "Received: from HELO ([IP]) (Authenticated sender: USER) by HOSTNAME with
-// PROTOCOL id ID; DATE", the protocol named per RFC 3848 (ESMTPSA: ESMTP
-// with TLS and AUTH) and RFC 6531 (UTF8SMTPSA...), and the login in
-// Postfix's form, so that a message can be traced to the account that
-// sent it.
+// received returns the trace field of a submitted message (Received).
 func (s *submitSession) received(id string, now time.Time) []byte {
+	return Received(s.conn, s.b.hostname, id, "", s.msg.SMTPUTF8, now)
+}
+
+// Received returns the trace field RFC 5321 4.4 requires of a server that
+// takes a message, over connection c: "Received: from HELO ([IP])
+// (Authenticated sender: USER) by HOSTNAME with PROTOCOL id ID for <RCPT>;
+// DATE". The protocol is named per RFC 3848 (ESMTPSA: ESMTP with TLS and
+// AUTH) and RFC 6531 (UTF8SMTPSA...), the login in Postfix's form, so that
+// a message can be traced to the account that sent it; "for" only when
+// rcpt is given (naming several recipients would tell each about the
+// others).
+func Received(c *server.Conn, hostname, id, rcpt string, smtputf8 bool, now time.Time) []byte {
 	proto := "ESMTP"
-	if s.msg.SMTPUTF8 {
+	if smtputf8 {
 		proto = "UTF8SMTP"
 	}
-	if s.conn.TLS() != nil {
+	if c.TLS() != nil {
 		proto += "S"
 	}
-	if s.conn.Identity() != "" {
+	if c.Identity() != "" {
 		proto += "A"
 	}
 	ip := "unknown"
-	if ta, ok := s.conn.RemoteAddr().(*net.TCPAddr); ok {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		ip = ta.IP.String()
 	}
-	helo := sanitize(s.conn.Hello())
+	helo := TraceName(c.Hello())
 	if helo == "" {
 		helo = "unknown"
 	}
@@ -210,17 +201,22 @@ func (s *submitSession) received(id string, now time.Time) []byte {
 	b = append(b, " (["...)
 	b = append(b, ip...)
 	b = append(b, "])\r\n\t"...)
-	if user := s.conn.Identity(); user != "" {
+	if user := c.Identity(); user != "" {
 		b = append(b, "(Authenticated sender: "...)
 		b = appendComment(b, user)
 		b = append(b, ")\r\n\t"...)
 	}
 	b = append(b, "by "...)
-	b = append(b, sanitize(s.b.hostname)...)
+	b = append(b, TraceName(hostname)...)
 	b = append(b, " with "...)
 	b = append(b, proto...)
 	b = append(b, " id "...)
 	b = append(b, id...)
+	if rcpt != "" {
+		b = append(b, "\r\n\tfor <"...)
+		b = append(b, TraceName(rcpt)...)
+		b = append(b, '>')
+	}
 	b = append(b, ";\r\n\t"...)
 	b = now.AppendFormat(b, time.RFC1123Z)
 	return append(b, "\r\n"...)
@@ -230,11 +226,13 @@ func (s *submitSession) received(id string, now time.Time) []byte {
 // a domain's limit, RFC 1035 2.3.4.
 const maxTraceName = 255
 
-// sanitize keeps a name from the network to printable ASCII without
-// spaces, at most maxTraceName characters.
-func sanitize(s string) string {
+// TraceName keeps a name from the network to printable ASCII without
+// spaces and the delimiters of a trace field ("(", ")", ";", "<", ">"), at
+// most maxTraceName characters, so that it cannot break the field it goes
+// into.
+func TraceName(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r <= ' ' || r >= 0x7f || r == '(' || r == ')' || r == ';' {
+		if r <= ' ' || r >= 0x7f || r == '(' || r == ')' || r == ';' || r == '<' || r == '>' {
 			return -1
 		}
 		return r

@@ -73,6 +73,10 @@ func buildEnvelope(m *queue.Message, rcpts []int) (envelope.Envelope, []outcome)
 	opts := envelope.ParseOptions{SMTPUTF8: true}
 	env := envelope.Envelope{From: envelope.Path{Null: true}}
 	env.Mail.SMTPUTF8 = m.SMTPUTF8
+	// RFC 8689 4.2.1: the Deliverer sends a REQUIRETLS message only over
+	// TLS with a verified certificate, to a server that offers REQUIRETLS,
+	// and passes the parameter on; else the recipients fail with 5.7.30.
+	env.Mail.RequireTLS = m.RequireTLS
 	if m.EightBit {
 		env.Mail.Body = envelope.Body8BitMIME
 	}

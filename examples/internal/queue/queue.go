@@ -405,6 +405,17 @@ func List(dir string) ([]*Message, error) {
 	return msgs, errors.Join(errs...)
 }
 
+// Read reads the state of message id of the queue in dir without owning
+// it, as List does: for a program that looks a message up while the
+// queue's owner works on it (state files are replaced by rename, so the
+// state read is a whole one). ErrNotFound when it is not queued.
+func Read(dir, id string) (*Message, error) {
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	return readState(filepath.Join(dir, stateDir, id+stateExt))
+}
+
 func list(dir string) (msgs []*Message, errs []error) {
 	sd := filepath.Join(dir, stateDir)
 	ents, err := os.ReadDir(sd)

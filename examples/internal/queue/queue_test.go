@@ -227,6 +227,51 @@ func TestListWhileOwned(t *testing.T) {
 	wg.Wait()
 }
 
+// TestReadWhileOwned: Read finds a message of a queue another owns, as
+// the owner saves it again and again, and then not once it is removed.
+func TestReadWhileOwned(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	m := newMsg("b@x.test")
+	if err := q.Add(m, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c := m.Clone()
+			c.Attempts++
+			q.Save(c)
+		}
+	})
+	for range 200 {
+		got, err := Read(dir, m.ID)
+		if err != nil || got.ID != m.ID || len(got.Recipients) != 1 {
+			t.Fatalf("Read: %+v %v", got, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if err := q.Remove(m.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{m.ID, "../x", ""} {
+		if _, err := Read(dir, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Read(%q): %v", id, err)
+		}
+	}
+}
+
 func TestListMissingQueue(t *testing.T) {
 	if _, err := List(filepath.Join(t.TempDir(), "none")); err == nil {
 		t.Error("List of a missing queue succeeded")
