@@ -81,8 +81,11 @@ const (
 // transaction is final. An exchanger that refuses the session itself (any
 // failure of the greeting or of EHLO, 5xx included) or that does not offer
 // the STARTTLS that TLSPolicy requires is skipped as unusable; the outcome
-// of the last one tried is reported (a 5xx refusal of the session is
-// transient where TLS is required: see below).
+// of the last one tried is reported. A 5xx greeting is reported as a
+// transient Local *Error whose cause is the server's reply: it refuses the
+// session, not the mail (RFC 5321 3.1), and Postfix defers it too
+// (smtp_skip_5xx_greeting). A 5xx refusal of EHLO is transient where TLS
+// is required: see below.
 //
 // # Transport security
 //

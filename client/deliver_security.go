@@ -257,7 +257,7 @@ func (d *Deliverer) connect(ctx context.Context, opts *Options, h *hostAddr, add
 		if c == nil {
 			var err error
 			if c, err = Dial(ctx, addr, opts); err != nil {
-				return nil, p.beforeTLS(h.name, err)
+				return nil, p.beforeTLS(h.name, deferGreeting(h.name, err))
 			}
 			c.host = h.name
 			if err := c.Hello(ctx, ""); err != nil {
@@ -377,6 +377,26 @@ func (p *tlsPlan) beforeTLS(host string, err error) error {
 	}
 	return localError(re.Command, reply.New(reply.CodeLocalError, enh,
 		host+" refused the session before TLS ("+re.Reply.Error()+"); not trusted: "+p.requiredBy()+" requires TLS"), re)
+}
+
+// deferGreeting makes a 5xx greeting transient. RFC 5321 3.1: such a
+// greeting says the host offers no SMTP service now; it refuses the
+// session, not this mail or its recipients. Like Postfix
+// (smtp_skip_5xx_greeting), the exchanger is skipped and, when it was the
+// last one, the recipients wait for a later attempt: a receiver that is
+// overloaded or misconfigured is fixed more often than not. The enhanced
+// code keeps the server's subject and detail; the cause is its *Error.
+func deferGreeting(host string, err error) error {
+	var re *Error
+	if !errors.As(err, &re) || re.Local || re.Command != "greeting" || !re.Permanent() {
+		return err
+	}
+	enh := reply.Enh(4, 3, 0)
+	if e := re.Reply.WireEnhanced(); !e.IsZero() {
+		enh = reply.Enh(4, e.Subject, e.Detail)
+	}
+	return localError(re.Command, reply.New(reply.CodeLocalError, enh,
+		host+" refused the session ("+re.Reply.Error()+"); will try again later"), re)
 }
 
 // failure returns the RFC 8460 result type of a failed session under p
