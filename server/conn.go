@@ -220,9 +220,10 @@ func (c *conn) next() bool {
 		}
 		return false
 	}
-	if c.errorPause && !c.inputBuffered() {
+	if c.errorPause && !c.commandBuffered() {
 		// The client waits for the replies to an error past
-		// SoftErrorLimit: they go out after ErrorDelay.
+		// SoftErrorLimit (the start of its next command, if sent, cannot
+		// be answered before the rest): they go out after ErrorDelay.
 		c.errorPause = false
 		c.pauseReading(c.cfg.errorDelay)
 	}
@@ -398,7 +399,8 @@ func (c *conn) pause(d time.Duration) {
 // pauseReading waits d as pause does, reading what the client sends
 // meanwhile (kept for the next commands): a client that has closed its
 // side, or whose connection failed, is not waited for, since no reply can
-// slow it down any more. Called only when no input is buffered.
+// slow it down any more. Called only when no whole command is buffered
+// and nothing is pending (see commandBuffered).
 func (c *conn) pauseReading(d time.Duration) {
 	end := time.Now().Add(d)
 	c.slab = c.srv.slabs.Get().(*[]byte)
@@ -638,6 +640,12 @@ func (c *conn) inputBuffered() bool {
 	return c.tr.Buffered() > 0 || len(c.pend) > 0 || c.pendErr != nil
 }
 
+// commandBuffered reports whether a whole command of the client is
+// waiting to be read (or bytes that pauseReading must not overwrite).
+func (c *conn) commandBuffered() bool {
+	return c.tr.LineBuffered() || len(c.pend) > 0 || c.pendErr != nil
+}
+
 // releaseOut gives the (flushed) reply buffer back to the pool, so an idle
 // connection holds none.
 func (c *conn) releaseOut() {
@@ -785,7 +793,7 @@ func (c *conn) finish() {
 	// only once every connection is done with the backend and the events.
 	defer c.srv.release(c)
 	if c.srv.Trace != nil && len(c.out) > 0 {
-		c.traceReplies(0) // queued, never written (a panic cut the loop)
+		c.guard(func() { c.traceReplies(0) }) // queued, never written (a panic cut the loop)
 	}
 	if c.sess != nil {
 		if c.sm.InTransaction() {
@@ -797,7 +805,7 @@ func (c *conn) finish() {
 		err := c.call("Logout", func() error { return c.sess.Logout(ctx) })
 		c.stage.end()
 		if err != nil {
-			c.logError("Logout", err)
+			c.guard(func() { c.logError("Logout", err) })
 		}
 	}
 	c.stage.closeConn(errConnClosed) // before the socket, as Close does
@@ -809,6 +817,18 @@ func (c *conn) finish() {
 		c.slab, c.pend = nil, nil
 	}
 	c.emit(Event{Kind: EventDisconnect, Err: c.endErr})
+}
+
+// guard runs f, part of finish, recovering a panic (of a log handler or
+// the Trace writer): recoverPanic has run already, and the socket must
+// still be closed and the connection released.
+func (c *conn) guard(f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logPanic("smtp: panic ending the connection", p)
+		}
+	}()
+	f()
 }
 
 // call runs a backend method, turning a panic into an error that is

@@ -68,6 +68,14 @@ func (r *Reader) Reset(rd io.Reader) {
 // (RFC 3207 5; CVE-2011-0411).
 func (r *Reader) Buffered() int { return r.w - r.r }
 
+// LineBuffered reports whether a whole line (up to an LF) is buffered, so
+// that ReadLine can return it without reading. A server tells with it a
+// client that pipelined its next command (RFC 2920) from one that waits
+// for the replies with only the start of its next command sent.
+func (r *Reader) LineBuffered() bool {
+	return bytes.IndexByte(r.buf[r.r:r.w], '\n') >= 0
+}
+
 // Violations returns the violations ReadLine has seen since NewReader or
 // Reset, including those normalised or allowed.
 func (r *Reader) Violations() ViolationCounts { return r.counts }
