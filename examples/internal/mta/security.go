@@ -95,7 +95,7 @@ func OpenSecurity(f TLSFlags, stateDir, hostname string, log *slog.Logger, mlog 
 		s.dane = &dane.Resolver{Server: f.DNSResolver}
 		txt = s.dane
 		if host, _, _ := net.SplitHostPort(f.DNSResolver); !isLoopbackHost(host) {
-			log.Warn("-dns-resolver is not on this host: DANE trusts its AD bit, so the path to it must be trusted (RFC 7672 8.1, RFC 4035 4.9.3)",
+			log.Warn("-dns-resolver is not on this host: DANE trusts its AD bit, so the path to it must be trusted (RFC 4035 4.9.3)",
 				"resolver", f.DNSResolver)
 		}
 	}
