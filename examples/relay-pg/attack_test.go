@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/examples/internal/e2e"
+	"github.com/smtpkit/smtp/examples/relay-pg/internal/pgtest"
+	"github.com/smtpkit/smtp/reply"
+	"github.com/smtpkit/smtp/server"
+)
+
+// refusingMX refuses every recipient with 550 5.1.1, each after the test
+// lets it (so that the test can stop the database at that moment), and
+// keeps the messages sent to it otherwise (the bounces).
+type refusingMX struct {
+	atRcpt chan struct{} // receives a value when a RCPT arrives
+	answer chan struct{} // closed: answer the RCPTs
+	mu     sync.Mutex
+	got    []string
+}
+
+func (m *refusingMX) NewSession(context.Context, *server.Conn) (server.Session, error) {
+	return &refusingSession{m: m}, nil
+}
+
+func (m *refusingMX) messages() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.got...)
+}
+
+type refusingSession struct{ m *refusingMX }
+
+func (s *refusingSession) Mail(context.Context, envelope.Path, envelope.MailParams) error { return nil }
+func (s *refusingSession) Reset(context.Context)                                          {}
+func (s *refusingSession) Logout(context.Context) error                                   { return nil }
+
+func (s *refusingSession) Rcpt(_ context.Context, to envelope.Path, _ envelope.RcptParams) error {
+	if to.Address.Domain != "y.test" {
+		return nil // the bounce, to a@x.test
+	}
+	select {
+	case s.m.atRcpt <- struct{}{}:
+	default:
+	}
+	<-s.m.answer
+	return reply.New(550, reply.Enh(5, 1, 1), "no such user")
+}
+
+func (s *refusingSession) Data(_ context.Context, r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.m.mu.Lock()
+	s.m.got = append(s.m.got, string(b))
+	s.m.mu.Unlock()
+	return nil
+}
+
+// TestAttackBounceQueueFailureKeepsMessage: the destination refuses the
+// only recipient (550) while PostgreSQL is down, so the bounce cannot be
+// queued. The sender's message was acknowledged with 250: once the
+// database is back the relay must queue the report (RFC 5321 6.1, RFC
+// 3464), not delete the message as done. It used to delete it, and the
+// sender never learnt of the failure.
+func TestAttackBounceQueueFailureKeepsMessage(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	mx := &refusingMX{atRcpt: make(chan struct{}, 1), answer: make(chan struct{})}
+	mxAddr := e2e.ServeSMTP(t, "127.0.0.1:0", mx)
+	relay, addr := startRelay(t, url, "relay1.test", mxAddr, "-route", "x.test="+mxAddr)
+	if code, stderr := submit(t, addr, 1); code != 0 {
+		t.Fatalf("submission: exit %d: %s", code, stderr)
+	}
+	select {
+	case <-mx.atRcpt:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery attempt")
+	}
+	if err := pg.Stop("immediate"); err != nil {
+		t.Fatal(err)
+	}
+	close(mx.answer)
+	waitFor(t, "the failed bounce", 30*time.Second, func() bool {
+		return strings.Contains(relay.Stderr.String(), "cannot queue the bounce")
+	})
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(mx.messages()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := mx.messages()
+	if len(got) != 1 || !strings.Contains(got[0], "Final-Recipient: rfc822; b@y.test") {
+		t.Fatalf("bounces at the sender's domain: %d, want 1 (the message was deleted without its report)\n%s",
+			len(got), relay.Stderr.String())
+	}
+	waitFor(t, "an empty queue", 30*time.Second, func() bool {
+		return strings.Contains(list(t, url), "Mail queue is empty")
+	})
+}
