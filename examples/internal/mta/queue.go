@@ -40,10 +40,11 @@ type Queue interface {
 	// claim.
 	Save(ctx context.Context, m *queue.Message) error
 	// Finish records the state of a claimed message and ends the claim: a
-	// message whose recipients are all final is removed; another is kept
-	// for m.NextAttempt (on hold if m.Held). An operator's command that came
-	// during the claim (hold, delete, requeue) applies now. ErrLost reports
-	// that the claim was no longer this relay's.
+	// message that is m.Done() (its recipients final, their failures
+	// reported) is removed; another is kept for m.NextAttempt (on hold if
+	// m.Held). An operator's command that came during the claim (hold,
+	// delete, requeue) applies now. ErrLost reports that the claim was no
+	// longer this relay's.
 	Finish(ctx context.Context, m *queue.Message) error
 	Admin
 }
