@@ -298,6 +298,14 @@ func (g *gateway) open(ctx context.Context) error {
 	if cfg.smartHost != "" {
 		out.Routes = map[string]string{"*": cfg.smartHost}
 	}
+	// The queues, the idempotency keys and the final states are under
+	// one directory: it must be this user's alone.
+	if err := os.MkdirAll(cfg.queueDir, 0o700); err != nil {
+		return err
+	}
+	if err := queue.CheckPrivateDir(cfg.queueDir); err != nil {
+		return err
+	}
 	opts := mta.Options{Log: g.log, MailLog: g.mlog, Owner: cfg.hostname + "[" + strconv.Itoa(os.Getpid()) + "]", Workers: cfg.workers}
 	disk := mta.DiskBackend()
 	var err error
