@@ -122,7 +122,7 @@ func (s *inSession) deliverSync(ctx context.Context, r io.Reader) error {
 	for i, rc := range m.Recipients {
 		rcpts[i] = rc.Addr
 	}
-	body, err := s.b.sync.payload(m, rcpts, buf.Bytes())
+	body, err := s.b.sync.payload(m, id, rcpts, buf.Bytes()) // one request: the delivery is the message
 	if err != nil {
 		return err
 	}
