@@ -131,3 +131,60 @@ func TestAttackWebhookDedupLosesDomain(t *testing.T) {
 		t.Errorf("a replay with a changed X-Smtpkit-Id was stored again (%d recipients stored, was %d)", after, before)
 	}
 }
+
+// TestAttackSyncMemoryUnbounded: with -sync, every SMTP session turned
+// its message into a webhook payload (about 2.7 times the message) and
+// posted it at once, however many sessions there were: -workers bounded
+// only the queued direction, so anyone on the Internet could make the
+// gateway hold sessions x (1 + 2.7) x -max-size (25 MiB: some 90 MiB a
+// connection) by opening connections to it. The payloads being built and
+// posted at once must be at most -workers, as the README promises for
+// the webhook side; the other sessions wait for a slot with their
+// message spooled outside memory. The first request is held until a
+// second one comes, or for 3 s: a second one while the first is held is
+// a second payload in memory.
+func TestAttackSyncMemoryUnbounded(t *testing.T) {
+	const sessions, size = 4, 2 << 20
+	var mu sync.Mutex
+	active, most, n := 0, 0, 0
+	second := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		active++
+		n++
+		most = max(most, active)
+		first := n == 1
+		if n == 2 {
+			close(second)
+		}
+		mu.Unlock()
+		io.Copy(io.Discard, r.Body)
+		if first {
+			select {
+			case <-second:
+			case <-time.After(3 * time.Second):
+			}
+		}
+		mu.Lock()
+		active--
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	g := startGateway(t, t.TempDir(), "-route", "shop.test="+srv.URL, "-sync", "-workers", "1")
+	body := "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 76)+"\r\n", size/78)
+	errs := make(chan error, sessions)
+	for range sessions {
+		go func() { errs <- send(t, g.smtp, "a@example.net", []string{"x@shop.test"}, body) }()
+	}
+	for range sessions {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != sessions || most > 1 {
+		t.Errorf("%d requests, at most %d at once; want %d, one at a time (-workers 1)", n, most, sessions)
+	}
+}
