@@ -417,6 +417,8 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 				return err
 			}
 			b.sync = hook
+			b.slots = make(chan struct{}, cfg.workers)
+			b.spoolDir = filepath.Join(cfg.queueDir, inboundDir, "tmp") // emptied when the queue opens
 		}
 		level := slog.LevelWarn
 		if cfg.verbose {
