@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtp/examples/gateway/internal/webhook"
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
 
 // readmeReceiver is an application that follows examples/README.md to
@@ -186,5 +187,37 @@ func TestAttackSyncMemoryUnbounded(t *testing.T) {
 	defer mu.Unlock()
 	if n != sessions || most > 1 {
 		t.Errorf("%d requests, at most %d at once; want %d, one at a time (-workers 1)", n, most, sessions)
+	}
+}
+
+// TestAttackBackscatterReflectsBody: the gateway takes mail for its
+// routed domains from anyone, and bounces what the application refuses
+// to the reverse-path, which anyone may forge. A spammer sent its spam
+// to a refused address with the victim as sender: the gateway mailed the
+// spam, whole, to the victim, from the gateway's own address (backscatter,
+// RFC 5321 6.2; RFC 3834 5). The bounce of mail from the Internet must
+// carry the original's header section only (RFC 3461 4.3's RET=HDRS,
+// RFC 6522 text/rfc822-headers), so that nothing of the body is reflected.
+func TestAttackBackscatterReflectsBody(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(n int, r *hookRequest, w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound) })
+	sink := e2e.FreeAddr(t)
+	_, md := startSink(t, t.TempDir(), sink)
+	g := startGateway(t, t.TempDir(), "-route", "shop.test="+rc.srv.URL, "-smarthost", sink)
+	spam := "From: victim@example.net\r\nSubject: hello\r\nMessage-ID: <spam-1@example.net>\r\n\r\nCHEAP PILLS at http://spam.example/\r\n"
+	if err := send(t, g.smtp, "victim@example.net", []string{"nobody@shop.test"}, spam); err != nil {
+		t.Fatal(err)
+	}
+	files := e2e.Maildir(t, md, 1, wait)
+	if len(files) != 1 {
+		t.Fatalf("%d bounces", len(files))
+	}
+	body := string(e2e.ReadStored(t, files[0]).Body)
+	if strings.Contains(body, "CHEAP PILLS") {
+		t.Errorf("the bounce to the forged sender carries the spam's body:\n%s", body)
+	}
+	if !strings.Contains(body, "Content-Type: text/rfc822-headers") || !strings.Contains(body, "Message-ID: <spam-1@example.net>") ||
+		!strings.Contains(body, "Final-Recipient: rfc822; nobody@shop.test") {
+		t.Errorf("the bounce lacks the report or the original's header section:\n%s", body)
 	}
 }
