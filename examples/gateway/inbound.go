@@ -107,6 +107,11 @@ func (s *inSession) Data(ctx context.Context, r io.Reader) error {
 	}
 	now := s.b.now()
 	m.Client = s.conn.RemoteAddr().String()
+	// Anyone may send here under any reverse-path: a bounce of what the
+	// application refuses returns the header section only (RFC 3461
+	// 4.3's RET=HDRS), so that a forged sender is not sent the body
+	// (backscatter, RFC 5321 6.2). -sync refuses at SMTP time instead.
+	m.Ret = "HDRS"
 	trace := func(id string) []byte { return s.received(id, now) }
 	if err := mta.Accept(ctx, s.b.q, m, r, trace, now, s.b.log.With("conn", s.conn.ID())); err != nil {
 		return err
