@@ -17,7 +17,7 @@ func TestSchedulerOrder(t *testing.T) {
 	s.add("a", base.Add(2*time.Second))
 	s.add("b", base.Add(2*time.Second))
 	s.add("d", base.Add(5*time.Second))
-	s.add("d", base.Add(time.Second)) // earlier: moves up
+	s.add("d", base.Add(time.Second))   // earlier: moves up
 	s.add("a", base.Add(9*time.Second)) // later: ignored
 	s.add("gone", base)
 	s.remove("gone")
