@@ -11,6 +11,9 @@ import (
 // left alone (the -retry delays beyond it do not lengthen it).
 const MaxDestBackoff = 5 * time.Minute
 
+// MaxDeadDests bounds the destinations the dead-destination memory keeps.
+const MaxDeadDests = 10000
+
 // DefaultDialTimeout bounds a connection attempt to a destination.
 const DefaultDialTimeout = 30 * time.Second
 
