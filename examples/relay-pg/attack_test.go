@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/base64"
+	"fmt"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +17,7 @@ import (
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/e2e"
 	"github.com/smtpkit/smtp/examples/relay-pg/internal/pgtest"
+	"github.com/smtpkit/smtp/examples/relay-pg/pgqueue"
 	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server"
 )
@@ -106,4 +113,67 @@ func TestAttackBounceQueueFailureKeepsMessage(t *testing.T) {
 	waitFor(t, "an empty queue", 30*time.Second, func() bool {
 		return strings.Contains(list(t, url), "Mail queue is empty")
 	})
+}
+
+// TestAttackSpoolFileOutlivesCrash: a message larger than SpoolMemory is
+// spooled to a temporary file until its COMMIT. A relay killed (SIGKILL)
+// while receiving one left the file, with the mail in it, in the
+// temporary directory for good. The file must be unlinked as soon as it
+// is made, so that it goes with the process whatever happens.
+func TestAttackSpoolFileOutlivesCrash(t *testing.T) {
+	url := sharedDB(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	relay, addr := startRelay(t, url, "relay1.test", e2e.FreeAddr(t))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	r := bufio.NewReader(nc)
+	expect := func(code string) {
+		t.Helper()
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", code, err)
+			}
+			if !strings.HasPrefix(line, code) {
+				t.Fatalf("got %q, want %s", line, code)
+			}
+			if line[3] == ' ' {
+				return
+			}
+		}
+	}
+	expect("220")
+	for _, step := range [][2]string{{"EHLO client.test", "250"},
+		{"AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00alice\x00alice-pw")), "235"},
+		{"MAIL FROM:<a@x.test>", "250"}, {"RCPT TO:<b@y.test>", "250"}, {"DATA", "354"}} {
+		fmt.Fprintf(nc, "%s\r\n", step[0])
+		expect(step[1])
+	}
+	line := strings.Repeat("x", 998) + "\r\n"
+	for range pgqueue.SpoolMemory/len(line) + 100 {
+		if _, err := io.WriteString(nc, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The relay has the spool file open once it took more than
+	// SpoolMemory bytes.
+	pid := relay.Cmd.Process.Pid
+	waitFor(t, "the spool file", 30*time.Second, func() bool {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); strings.Contains(l, "relay-spool-") {
+				return true
+			}
+		}
+		return false
+	})
+	relay.Kill()
+	left, _ := filepath.Glob(filepath.Join(tmp, "relay-spool-*"))
+	if len(left) != 0 {
+		t.Errorf("the killed relay left %q with the message in it", left)
+	}
 }
