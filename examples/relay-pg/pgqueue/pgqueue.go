@@ -216,6 +216,9 @@ func (s *spool) Write(p []byte) (int, error) {
 			s.err = &queue.Error{Op: "create", Path: os.TempDir(), Err: err}
 			return 0, s.err
 		}
+		// Unlinked at once: the bytes go with the descriptor, so that a
+		// relay killed meanwhile leaves no mail behind in TMPDIR.
+		os.Remove(f.Name())
 		s.file = f
 		if _, err := f.Write(s.mem.Bytes()); err != nil {
 			s.err = &queue.Error{Op: "write", Path: f.Name(), Err: err}
@@ -261,8 +264,7 @@ func (s *spool) ReadFrom(r io.Reader) (int64, error) {
 
 func (s *spool) Abort() {
 	if s.file != nil {
-		s.file.Close()
-		os.Remove(s.file.Name())
+		s.file.Close() // unlinked when made
 		s.file = nil
 	}
 	s.mem = bytes.Buffer{}
