@@ -177,3 +177,21 @@ func TestAttackSpoolFileOutlivesCrash(t *testing.T) {
 		t.Errorf("the killed relay left %q with the message in it", left)
 	}
 }
+
+// TestAttackTinyLease: an operator gives -lease in the wrong unit
+// (-lease 2ns, -lease 500µs). The first made the relay panic at start
+// (a ticker of a third of the lease), the second made every claim fail
+// (PostgreSQL reads no µs interval) while the relay still said 250 to
+// every message, which then stayed queued. A lease under MinLease would
+// expire at any pause of the network and make the other relays deliver
+// the message again; the relay must refuse it at start, saying why.
+func TestAttackTinyLease(t *testing.T) {
+	url := sharedDB(t)
+	for _, lease := range []string{"2ns", "500µs", "100ms"} {
+		code, _, stderr := e2e.Run(t, 15*time.Second, nil, relayBin, "-listen", e2e.FreeAddr(t), "-auth", "alice:alice-pw",
+			"-queue", url, "-lease", lease)
+		if code != 2 || !strings.Contains(stderr, "-lease") || strings.Contains(stderr, "panic") {
+			t.Errorf("-lease %s: exit %d, %s", lease, code, stderr)
+		}
+	}
+}
