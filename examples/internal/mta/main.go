@@ -28,6 +28,10 @@ const (
 	// relay holding it renews it (it does, every third of it): a relay
 	// that dies leaves its messages to the others after at most this.
 	DefaultLease = time.Minute
+	// MinLease is the shortest -lease taken: a shorter claim expires at
+	// any pause of the network or the database, and another relay
+	// delivers the message again.
+	MinLease = time.Second
 	// ShutdownGrace is how long a graceful shutdown lets submissions and
 	// deliveries in progress finish.
 	ShutdownGrace = 10 * time.Second
@@ -142,7 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(opFlag{c, OpDelete}, "delete", "delete message `ID` (or ALL) without a bounce, and exit")
 	fs.Var(opFlag{c, OpRequeue}, "requeue", "release message `ID` (or ALL), restart its retry schedule, due now; and exit")
 	fs.StringVar(&c.logFile, "log", "", "write the logs to this `file` (reopened on SIGHUP) instead of stderr")
-	fs.DurationVar(&c.lease, "lease", DefaultLease, "shared queue: how long a claim lasts unless renewed")
+	fs.DurationVar(&c.lease, "lease", DefaultLease, "shared queue: how long a claim lasts unless renewed (at least 1s)")
 	fs.BoolVar(&c.verbose, "v", false, "log connections and trace the protocol on stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -156,8 +160,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.admin() {
 		return c, nil
 	}
-	if c.lease <= 0 {
-		return nil, errors.New("-lease must be positive")
+	if c.lease < MinLease {
+		return nil, fmt.Errorf("-lease %v: at least %v (a claim shorter than that expires at any pause, and another relay delivers the message again)", c.lease, MinLease)
 	}
 	for _, r := range routes {
 		dom, addr, err := cli.ParseRoute(r)
