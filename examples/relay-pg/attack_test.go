@@ -195,3 +195,20 @@ func TestAttackTinyLease(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackPasswordInQueueURL: an operator writes the database password
+// in -queue (postgres://relay:PASSWORD@db/mail), as the README's URLs
+// invite. Every local user reads it in ps for as long as the relay runs
+// (/proc/PID/cmdline), as with -auth, whose help says so; nothing told
+// the operator. The relay must warn at start, without repeating the
+// password, and point at PGPASSFILE (~/.pgpass) and PGPASSWORD, which
+// the driver reads.
+func TestAttackPasswordInQueueURL(t *testing.T) {
+	url := strings.Replace(sharedDB(t), "postgres://postgres@", "postgres://postgres:pw-visible-in-ps@", 1)
+	relay, _ := startRelay(t, url, "relay1.test", e2e.FreeAddr(t))
+	waitFor(t, "the start line", 30*time.Second, func() bool { return strings.Contains(relay.Stderr.String(), "relay started") })
+	logs := relay.Stderr.String()
+	if !strings.Contains(logs, "PGPASSFILE") || strings.Contains(logs, "pw-visible-in-ps") {
+		t.Errorf("no warning about the password in -queue, or the password repeated:\n%s", logs)
+	}
+}
