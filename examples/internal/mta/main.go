@@ -391,6 +391,10 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 	if cfg.senders == "" {
 		log.Warn("no -senders file: any authenticated user may use any sender address")
 	}
+	if urlHasPassword(cfg.queueDir) {
+		log.Warn("the -queue URL holds a password, which every local user sees in ps; " +
+			"put it in PGPASSFILE (default ~/.pgpass, mode 600) or PGPASSWORD instead")
+	}
 
 	d := &deliverer{
 		q:        q,

@@ -182,6 +182,24 @@ func backendFor(spec string, backends []Backend) (Backend, error) {
 	return Backend{}, fmt.Errorf("-queue %q: no queue of this kind", spec)
 }
 
+// urlHasPassword reports whether a database URL holds a password, which
+// every local user reads in the relay's command line (ps).
+func urlHasPassword(s string) bool {
+	if !isPostgresURL(s) {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			return true
+		}
+	}
+	return u.Query().Has("password")
+}
+
 // redactURL hides the password of a database URL for messages and logs.
 func redactURL(s string) string {
 	if !isPostgresURL(s) {
