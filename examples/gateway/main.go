@@ -320,6 +320,14 @@ func (g *gateway) open(ctx context.Context) error {
 	if cfg.smartHost != "" {
 		out.Routes = map[string]string{"*": cfg.smartHost}
 	}
+	// The queues, the idempotency keys and the final states are under
+	// one directory: it must be this user's alone.
+	if err := os.MkdirAll(cfg.queueDir, 0o700); err != nil {
+		return err
+	}
+	if err := queue.CheckPrivateDir(cfg.queueDir); err != nil {
+		return err
+	}
 	opts := mta.Options{Log: g.log, MailLog: g.mlog, Owner: cfg.hostname + "[" + strconv.Itoa(os.Getpid()) + "]", Workers: cfg.workers}
 	disk := mta.DiskBackend()
 	if g.inQ, err = disk.Open(ctx, filepath.Join(cfg.queueDir, inboundDir), opts); err != nil {
@@ -430,6 +438,8 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 				return err
 			}
 			b.sync = hook
+			b.slots = make(chan struct{}, cfg.workers)
+			b.spoolDir = filepath.Join(cfg.queueDir, inboundDir, "tmp") // emptied when the queue opens
 		}
 		level := slog.LevelWarn
 		if cfg.verbose {

@@ -157,7 +157,9 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 	// Bounce what failed and is not reported yet, before the message may
 	// be removed (RFC 3464; never for a bounce, RFC 5321 4.5.5).
 	if err := d.bounce(ctx, m, msg, size); err != nil {
-		d.log.Error("cannot queue the bounce", "id", m.ID, "err", err)
+		// The failed recipients stay unreported, so the message is not
+		// Done: it stays queued and the bounce is tried again then.
+		d.log.Error("cannot queue the bounce; the message stays queued for it", "id", m.ID, "err", err)
 		m.NextAttempt = d.now().Add(d.schedule.Delay(m.Attempts))
 	}
 	if d.finished != nil && m.Done() {

@@ -21,11 +21,13 @@ const EmptyQueue = "Mail queue is empty"
 func writeList(w io.Writer, msgs []*queue.Message, now time.Time, asJSON bool) error {
 	bw := bufio.NewWriter(w)
 	if asJSON {
-		enc := json.NewEncoder(bw)
 		for _, m := range msgs {
-			if err := enc.Encode(jsonEntry(m, now)); err != nil {
+			js, err := json.Marshal(jsonEntry(m, now))
+			if err != nil {
 				return err
 			}
+			bw.Write(jsonPrintable(js))
+			bw.WriteByte('\n')
 		}
 		return bw.Flush()
 	}
@@ -36,7 +38,7 @@ func writeList(w io.Writer, msgs []*queue.Message, now time.Time, asJSON bool) e
 	var size int64
 	held, pending := 0, 0
 	for _, m := range msgs {
-		bw.WriteString(listLine(m, now))
+		bw.WriteString(Printable(listLine(m, now)))
 		bw.WriteByte('\n')
 		size += m.Size
 		if m.Held {

@@ -29,6 +29,10 @@ const (
 	// relay holding it renews it (it does, every third of it): a relay
 	// that dies leaves its messages to the others after at most this.
 	DefaultLease = time.Minute
+	// MinLease is the shortest -lease taken: a shorter claim expires at
+	// any pause of the network or the database, and another relay
+	// delivers the message again.
+	MinLease = time.Second
 	// ShutdownGrace is how long a graceful shutdown lets submissions and
 	// deliveries in progress finish.
 	ShutdownGrace = 10 * time.Second
@@ -183,7 +187,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c.tls.Register(fs)
 	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` of the MTA-STS policies (-mta-sts) and TLS-RPT counts and reports (-tlsrpt) (default: the -queue directory; required with a PostgreSQL queue)")
 	fs.StringVar(&c.logFile, "log", "", "write the logs to this `file` (reopened on SIGHUP) instead of stderr")
-	fs.DurationVar(&c.lease, "lease", DefaultLease, "shared queue: how long a claim lasts unless renewed")
+	fs.DurationVar(&c.lease, "lease", DefaultLease, "shared queue: how long a claim lasts unless renewed (at least 1s)")
 	fs.BoolVar(&c.verbose, "v", false, "log connections and trace the protocol on stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -203,8 +207,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.admin() {
 		return c, nil
 	}
-	if c.lease <= 0 {
-		return nil, errors.New("-lease must be positive")
+	if c.lease < MinLease {
+		return nil, fmt.Errorf("-lease %v: at least %v (a claim shorter than that expires at any pause, and another relay delivers the message again)", c.lease, MinLease)
 	}
 	for _, r := range routes {
 		dom, addr, err := cli.ParseRoute(r)
@@ -497,6 +501,10 @@ func run(ctx context.Context, cfg *config, stderr io.Writer, backends []Backend)
 		log.Warn("no -senders file: any authenticated user may use any sender address")
 	}
 	warnWeakKeys(log, pol)
+	if urlHasPassword(cfg.queueDir) {
+		log.Warn("the -queue URL holds a password, which every local user sees in ps; " +
+			"put it in PGPASSFILE (default ~/.pgpass, mode 600) or PGPASSWORD instead")
+	}
 
 	d := &deliverer{
 		q:        q,

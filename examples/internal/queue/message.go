@@ -82,10 +82,15 @@ type Message struct {
 	Held bool `json:"held,omitempty"`
 }
 
-// Done reports whether every recipient is in a final state.
+// Done reports whether the queue is finished with the message: every
+// recipient is in a final state and every failure has been reported
+// (Notified: its bounce is queued, or none is due). A failed recipient
+// whose bounce could not be queued keeps the message in the queue until
+// it is: RFC 5321 6.1, a message taken with 250 is delivered or its
+// failure reported, never dropped.
 func (m *Message) Done() bool {
 	for _, r := range m.Recipients {
-		if !r.State.Final() {
+		if !r.State.Final() || (r.State == Failed && !r.Notified) {
 			return false
 		}
 	}
