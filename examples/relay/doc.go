@@ -50,7 +50,9 @@
 //	-workers N          deliveries in parallel (default 4)
 //	-log FILE           logs to FILE (reopened on SIGHUP) instead of stderr
 //	-lease D            shared queue: how long a claim lasts unless renewed (1m)
-//	-list [-json]       print the queue and exit (works while a relay runs)
+//	-list [-json]       print the queue, one message a line, and exit (works while
+//	                    a relay runs); on a terminal, or with -totals, a total
+//	                    line follows ("Mail queue is empty" for none)
 //	-flush              make every message due now (and retry dead destinations)
 //	-hold ID|ALL, -release ID|ALL, -delete ID|ALL, -requeue ID|ALL
 //	-v                  log the server's connections and protocol trace

@@ -98,13 +98,21 @@ func (w *world) list() []string {
 	if code != 0 {
 		w.t.Fatalf("relay -list: exit %d: %s", code, stderr)
 	}
-	// One line a message, then the total line ("-- 2 messages, ...").
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if n := len(lines); n > 1 {
-		if !strings.HasPrefix(lines[n-1], "-- ") {
-			w.t.Fatalf("relay -list: no total line:\n%s", out)
+	// Read from a pipe: exactly one line a message (the contract), no
+	// total line, nothing for an empty queue.
+	if out == "" {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for _, l := range lines {
+		if l == "" || strings.HasPrefix(l, "-- ") || l == mta.EmptyQueue {
+			w.t.Fatalf("relay -list into a pipe: a line that is no message:\n%s", out)
 		}
-		lines = lines[:n-1]
+	}
+	// -totals adds the summary a terminal gets.
+	_, tot, _ := e2e.Run(w.t, 10*time.Second, nil, relayBin, "-list", "-totals", "-queue", w.queue)
+	if !strings.Contains(tot, "\n-- ") && tot != mta.EmptyQueue+"\n" {
+		w.t.Fatalf("relay -list -totals: no total line:\n%s", tot)
 	}
 	return lines
 }
@@ -125,7 +133,7 @@ func (w *world) waitQueue(what string, ok func(lines []string) bool) []string {
 	}
 }
 
-func emptyQueue(lines []string) bool { return len(lines) == 1 && lines[0] == mta.EmptyQueue }
+func emptyQueue(lines []string) bool { return len(lines) == 0 }
 
 // stripReceived checks and removes the relay's Received field (RFC 5321
 // 4.4), which ends at the first line end not followed by folding space.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -12,13 +13,19 @@ import (
 	"github.com/smtpkit/smtp/examples/internal/queue"
 )
 
-// EmptyQueue is what -list prints for an empty queue, as mailq does.
+// EmptyQueue is what -list prints for an empty queue, as mailq does, when
+// it prints totals.
 const EmptyQueue = "Mail queue is empty"
 
-// writeList prints msgs like mailq, one message a line, then a total
-// line; with asJSON, one JSON object a message and a line (as postqueue
-// -j), and nothing for an empty queue.
-func writeList(w io.Writer, msgs []*queue.Message, now time.Time, asJSON bool) error {
+// writeList prints msgs like mailq, one message a line; with totals, then
+// a total line, or EmptyQueue for none. With asJSON, one JSON object a
+// message and a line (as postqueue -j), and nothing for an empty queue.
+//
+// The relay prints totals when its output is a terminal (as ls decides its
+// format): a person reading gets mailq's summary, while a script reading a
+// pipe gets exactly one line a message, as the program contract says, and
+// nothing for an empty queue.
+func writeList(w io.Writer, msgs []*queue.Message, now time.Time, asJSON, totals bool) error {
 	bw := bufio.NewWriter(w)
 	if asJSON {
 		for _, m := range msgs {
@@ -32,7 +39,9 @@ func writeList(w io.Writer, msgs []*queue.Message, now time.Time, asJSON bool) e
 		return bw.Flush()
 	}
 	if len(msgs) == 0 {
-		bw.WriteString(EmptyQueue + "\n")
+		if totals {
+			bw.WriteString(EmptyQueue + "\n")
+		}
 		return bw.Flush()
 	}
 	var size int64
@@ -46,9 +55,21 @@ func writeList(w io.Writer, msgs []*queue.Message, now time.Time, asJSON bool) e
 		}
 		pending += len(m.Pending())
 	}
-	fmt.Fprintf(bw, "-- %d message%s, %d held, %d bytes, %d recipient%s pending\n",
-		len(msgs), plural(len(msgs)), held, size, pending, plural(pending))
+	if totals {
+		fmt.Fprintf(bw, "-- %d message%s, %d held, %d bytes, %d recipient%s pending\n",
+			len(msgs), plural(len(msgs)), held, size, pending, plural(pending))
+	}
 	return bw.Flush()
+}
+
+// isTerminal tells whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func plural(n int) string {

@@ -65,8 +65,11 @@ type config struct {
 	lease    time.Duration
 	// The operator's commands: -list (with -json), or op on opID.
 	json bool
-	op   Op
-	opID string
+	// totals: -list ends with a total line, or says the queue is empty,
+	// even when stdout is not a terminal.
+	totals bool
+	op     Op
+	opID   string
 }
 
 // admin reports whether the command line is an operator's command rather
@@ -179,6 +182,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.workers, "workers", DefaultWorkers, "deliveries in parallel")
 	fs.BoolVar(&c.list, "list", false, "print the queue and exit (works while relays run)")
 	fs.BoolVar(&c.json, "json", false, "with -list: one JSON object a message (as postqueue -j)")
+	fs.BoolVar(&c.totals, "totals", false, "with -list: end with a total line (\""+EmptyQueue+"\" for none) even when the output is not a terminal")
 	fs.Var(flushFlag{c}, "flush", "make every message not on hold due now, and exit")
 	fs.Var(opFlag{c, OpHold}, "hold", "put message `ID` (or ALL) on hold, and exit")
 	fs.Var(opFlag{c, OpRelease}, "release", "release message `ID` (or ALL) from hold, and exit")
@@ -292,7 +296,8 @@ func admin(ctx context.Context, cfg *config, stdout, stderr io.Writer, backends 
 	defer a.Close()
 	if cfg.list {
 		msgs, err := a.List(ctx)
-		if werr := writeList(stdout, msgs, time.Now(), cfg.json); err == nil {
+		totals := cfg.totals || isTerminal(stdout)
+		if werr := writeList(stdout, msgs, time.Now(), cfg.json, totals); err == nil {
 			err = werr
 		}
 		return err
