@@ -374,7 +374,7 @@ func TestOperatorCommands(t *testing.T) {
 	if got := run("-hold", ids[0]); got != "Placed on hold: 1 message\n" {
 		t.Errorf("-hold: %q", got)
 	}
-	if out := list(t, url); !regexp.MustCompile(`(?m) held( reason\(.*)?$`).MatchString(out) || !strings.Contains(out, ", 1 held, ") {
+	if out := list(t, url, "-totals"); !regexp.MustCompile(`(?m) held( reason\(.*)?$`).MatchString(out) || !strings.Contains(out, ", 1 held, ") {
 		t.Errorf("listing after -hold:\n%s", out)
 	}
 	if got := run("-release", ids[0]); got != "Released from hold: 1 message\n" {
