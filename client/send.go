@@ -199,9 +199,11 @@ func statusOf(err error) RecipientStatus {
 // only when sending the same message to the same envelope again is safe
 // and may succeed: nothing was delivered and every failure is transient.
 // Permanent is true when no failed recipient can get it later: every
-// failure is permanent. A mixed outcome (some recipients delivered, or
-// deferred and refused ones together) is neither: retry Result.Retry,
-// bounce the refused ones.
+// failure is permanent, whether or not other recipients got the message
+// (then nothing is left to retry; bounce the refused ones). Once some
+// recipient has the message Temporary is false, and deferred and refused
+// recipients together make neither true: retry Result.Retry, bounce the
+// refused ones.
 //
 // errors.As finds a recipient's *Error through it only when the outcome is
 // uniform: nothing was delivered and every failure has the same Status, so
