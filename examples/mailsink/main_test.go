@@ -23,11 +23,12 @@ import (
 	"github.com/smtpkit/smtp/reply"
 )
 
-// bin is the mailsink binary built by TestMain.
-var bin string
+// bin is the mailsink binary built by TestMain, and sendmailBin the
+// sendmail the documented sessions use (TestDocsConsoleSessions).
+var bin, sendmailBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(e2e.RunWithPrograms(m, map[string]*string{"mailsink": &bin}))
+	os.Exit(e2e.RunWithPrograms(m, map[string]*string{"mailsink": &bin, "sendmail": &sendmailBin}))
 }
 
 func TestParseFlags(t *testing.T) {
