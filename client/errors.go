@@ -171,6 +171,15 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 // Is reports whether target is ErrOutcomeUnknown.
 func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
 
+// Temporary reports false, however the connection broke (the network
+// error inside would say false after a reset, true after a timeout):
+// resending the message may deliver it twice, so it is not the transient
+// failure a retry loop may resend on (StatusUnknown; Result.Retry leaves
+// these recipients out). A program that prefers a possible duplicate to a
+// possible loss, as an MTA does (RFC 5321 6.1), resends on
+// errors.Is(err, ErrOutcomeUnknown).
+func (e *OutcomeUnknownError) Temporary() bool { return false }
+
 // ExtensionError is the cause of a Local *Error: what was asked needs a
 // service extension the server did not announce, e.g. 8-bit content without
 // 8BITMIME (RFC 6152 3), a UTF-8 address without SMTPUTF8 (RFC 6531 3.4),
