@@ -500,12 +500,7 @@ func TestOutcomeUnknownNeverTemporary(t *testing.T) {
 			release := make(chan struct{})
 			defer close(release)
 			fs := newFakeServer(t, "PIPELINING")
-			fs.onCommand = func(fc *fakeConn, line string) bool {
-				if line != "DATA" {
-					return false
-				}
-				fc.send("354 go")
-				fc.readData()
+			fs.afterData(func(fc *fakeConn) {
 				switch brk {
 				case "RST":
 					fc.conn.(*net.TCPConn).SetLinger(0)
@@ -515,8 +510,7 @@ func TestOutcomeUnknownNeverTemporary(t *testing.T) {
 				default:
 					<-release // never answers
 				}
-				return true
-			}
+			})
 			c := dialT(t, fs.start(), &Options{DataTermTimeout: 200 * time.Millisecond})
 			res, err := c.Send(testCtx(t), env("a@x.example", "b@y.example"), strings.NewReader("x\r\n"))
 			var tmp interface{ Temporary() bool }
