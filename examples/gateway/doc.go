@@ -21,6 +21,7 @@
 //
 //	-listen ADDR        SMTP listener for inbound mail (default 127.0.0.1:2526; "" none)
 //	-route DOMAIN=URL   repeatable: POST mail for DOMAIN to this webhook
+//	-postmaster DOMAIN  whose postmaster@ gets a bare <Postmaster> (default: the first -route)
 //	-secret-file F      the HMAC-SHA256 secret(s), one a line, the first
 //	                    signing; refused unless only its owner may read it
 //	-queue DIR          the queues (DIR/inbound, DIR/outbound: the relay's

@@ -22,11 +22,14 @@ import (
 // the routed domains only, and queues it durably before the 250, or, with
 // -sync, hands it to the webhook and answers with what the webhook said.
 type inbound struct {
-	routes   routes
-	q        mta.Queue
-	hostname string
-	log      *slog.Logger
-	mlog     *mta.MailLog
+	routes routes
+	// postmaster is the routed domain whose postmaster gets the mail for
+	// a bare <Postmaster> (RFC 5321 4.1.1.3).
+	postmaster string
+	q          mta.Queue
+	hostname   string
+	log        *slog.Logger
+	mlog       *mta.MailLog
 	// sync, when set, makes the webhook's answer the reply to the
 	// message; nothing is queued.
 	sync *hookTransport
@@ -70,9 +73,11 @@ func (s *inSession) Rcpt(_ context.Context, to envelope.Path, p envelope.RcptPar
 		return reply.BadSequence("Need MAIL first")
 	}
 	if to.Address.Domain == "" {
-		// <Postmaster> alone is this host's postmaster (RFC 5321
-		// 4.1.1.3); the gateway has no mailboxes of its own.
-		return reply.MailboxUnavailable("No local mailboxes here; write to postmaster@ a routed domain")
+		// <Postmaster> alone (the parser allows no other local-only
+		// path) must be accepted (RFC 5321 4.1.1.3, 4.5.1): the
+		// gateway has no mailboxes of its own, so it goes to the
+		// postmaster of the -postmaster domain.
+		to.Address = envelope.Address{Local: "postmaster", Domain: s.b.postmaster}
 	}
 	addr := to.Address.String()
 	url := s.b.routes.lookup(addr)

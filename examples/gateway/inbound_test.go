@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -366,5 +367,42 @@ func TestKillRestart(t *testing.T) {
 	}
 	if len(e2e.Maildir(t, md, n+1, 0)) != n {
 		t.Error("an outbound message was delivered twice")
+	}
+}
+
+// TestInboundPostmaster: RCPT TO:<Postmaster> without a domain must be
+// accepted (RFC 5321 4.1.1.3, 4.5.1); it goes to postmaster@ the domain
+// -postmaster names, by default the first -route.
+func TestInboundPostmaster(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "postmaster@shop.test"},
+		{[]string{"-postmaster", "Other.test"}, "postmaster@other.test"},
+	} {
+		rc := newReceiver(t)
+		args := append([]string{"-route", "shop.test=" + rc.srv.URL, "-route", "other.test=" + rc.srv.URL}, tc.args...)
+		g := startGateway(t, t.TempDir(), args...)
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		c, err := client.Dial(ctx, g.smtp, &client.Options{LocalName: "client.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := envelope.Envelope{
+			From: envelope.Path{Address: envelope.Address{Local: "a", Domain: "example.net"}},
+			To:   []envelope.Recipient{{Path: envelope.Path{Address: envelope.Address{Local: "Postmaster"}}}},
+		}
+		if _, err := c.Send(ctx, env, strings.NewReader("Subject: x\r\n\r\nx\r\n")); err != nil {
+			t.Fatalf("%v: <Postmaster> refused: %v", tc.args, err)
+		}
+		c.Quit(ctx)
+		cancel()
+		if got := rc.next().Payload.Envelope.RcptTo; !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("%v: rcpt_to %v, want %s", tc.args, got, tc.want)
+		}
+	}
+	if _, err := parseFlags([]string{"-route", "shop.test=http://127.0.0.1:9/", "-postmaster", "nowhere.test"}, io.Discard); err == nil {
+		t.Error("-postmaster naming a domain without a route accepted")
 	}
 }

@@ -62,6 +62,7 @@ const (
 type config struct {
 	listen     string
 	routes     routes
+	postmaster string // -postmaster: the domain of <Postmaster>
 	secretFile string
 	queueDir   string
 	retry      queue.Schedule
@@ -94,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.listen, "listen", DefaultListen, "SMTP `address` for inbound mail (\"\" for none)")
 	fs.Var(&rs, "route", "`DOMAIN=URL`: POST mail for DOMAIN to this webhook (repeatable)")
+	fs.StringVar(&c.postmaster, "postmaster", "", "routed `DOMAIN` whose postmaster gets mail for a bare <Postmaster> (RFC 5321 4.1.1.3; default: the first -route)")
 	fs.StringVar(&c.secretFile, "secret-file", "", "`file` of the HMAC-SHA256 webhook secret(s), one a line, the first signing (only its owner may read it)")
 	fs.StringVar(&c.queueDir, "queue", DefaultQueue, "queue `directory` (created if missing)")
 	fs.StringVar(&retry, "retry", DefaultRetry, "delays between webhook attempts (the last repeats)")
@@ -128,6 +130,19 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			return nil, fmt.Errorf("-route: %s given twice", dom)
 		}
 		c.routes[dom] = u
+		if c.postmaster == "" && len(c.routes) == 1 && !postmasterGiven(fs) {
+			c.postmaster = dom
+		}
+	}
+	if postmasterGiven(fs) {
+		dom, _, err := parseRoute(c.postmaster + "=http://x/")
+		if err != nil {
+			return nil, fmt.Errorf("-postmaster: %v", err)
+		}
+		if _, ok := c.routes[dom]; !ok {
+			return nil, fmt.Errorf("-postmaster: %s has no -route", c.postmaster)
+		}
+		c.postmaster = dom
 	}
 	var err error
 	if c.retry.Delays, err = queue.ParseDelays(retry); err != nil {
@@ -431,7 +446,7 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 	cfg := g.cfg
 	var started []any
 	if cfg.listen != "" {
-		b := &inbound{routes: cfg.routes, q: g.inQ, hostname: cfg.hostname, log: g.log, mlog: g.mlog, now: time.Now}
+		b := &inbound{routes: cfg.routes, postmaster: cfg.postmaster, q: g.inQ, hostname: cfg.hostname, log: g.log, mlog: g.mlog, now: time.Now}
 		if cfg.sync {
 			hook, err := g.hookTransport()
 			if err != nil {
@@ -521,4 +536,11 @@ func (g *gateway) prune(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// postmasterGiven tells whether -postmaster is on the command line.
+func postmasterGiven(fs *flag.FlagSet) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "postmaster" })
+	return given
 }
