@@ -87,11 +87,12 @@ type conn struct {
 	body dataBody   // the DATA stream given to the backend
 	bdat *bdatState // the BDAT stream given to the backend, made on first use
 
-	cmdStart time.Time       // when the current command was read (events)
-	cmd      session.Command // current command; Unknown between commands
-	verb     string          // current command, for events; "" between commands
-	closing  bool            // close after the reply is flushed
-	endErr   error           // why the connection ended, for EventDisconnect
+	cmdStart  time.Time       // when the current command was read, if cmdEvents
+	cmdEvents bool            // the current command's replies give an EventCommand (see wants)
+	cmd       session.Command // current command; Unknown between commands
+	verb      string          // current command, for events; "" between commands
+	closing   bool            // close after the reply is flushed
+	endErr    error           // why the connection ended, for EventDisconnect
 }
 
 func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
@@ -289,10 +290,18 @@ func (c *conn) readCommand() ([]byte, error) {
 	line, err := c.tr.ReadLine(max, c.srv.Policy)
 	c.idle.Store(false)
 	if err == nil {
-		c.cmdStart = time.Now()
+		// Whether this command gets an EventCommand is decided now: its
+		// latency starts here.
+		if c.cmdEvents = c.wants(&commandEvent); c.cmdEvents {
+			c.cmdStart = time.Now()
+		}
 	}
 	return line, err
 }
+
+// commandEvent stands for the EventCommand of any command when asking
+// whether it is wanted (wants); never modified.
+var commandEvent = Event{Kind: EventCommand}
 
 // readFailed handles an error from readCommand. It reports whether the
 // session goes on (the caller checks MaxErrors).
@@ -553,16 +562,16 @@ func (c *conn) reply(r *reply.Reply) {
 		c.flush()
 	}
 	start := len(c.out)
-	c.out = r.AppendWire(c.out, enh)
+	if w := c.cfg.wireOf(r, enh); w != nil {
+		c.out = append(c.out, w...)
+	} else {
+		c.out = r.AppendWire(c.out, enh)
+	}
 	if c.srv.Trace != nil {
 		c.trace("S: ", c.out[start:])
 	}
-	if c.verb != "" {
-		ev := Event{Kind: EventCommand, Command: c.verb, Reply: r}
-		if !c.cmdStart.IsZero() {
-			ev.Latency = time.Since(c.cmdStart)
-		}
-		c.emit(ev)
+	if c.verb != "" && c.cmdEvents {
+		c.emit(Event{Kind: EventCommand, Command: c.verb, Reply: r, Latency: time.Since(c.cmdStart)})
 	}
 }
 

@@ -363,7 +363,32 @@ type config struct {
 	log              slogEvents // the server's own log of the events
 	events           Events     // Server.Events; nil for none
 	canned           canned
-	keywords         [2]keywords // EHLO keywords without TLS, with TLS
+	wire             [5]cannedWire // the wire form of the replies of every transaction
+	keywords         [2]keywords   // EHLO keywords without TLS, with TLS
+}
+
+// cannedWire is the wire form of a canned reply, without and with its
+// enhanced code: a reply that every transaction sends is copied, not
+// formatted.
+type cannedWire struct {
+	r        *reply.Reply
+	plain    []byte
+	enhanced []byte
+}
+
+// wireOf returns the wire form of r if it is one of the replies of
+// c.wire (compared by pointer: the canned replies are never modified),
+// else nil.
+func (c *config) wireOf(r *reply.Reply, enhanced bool) []byte {
+	for i := range c.wire {
+		if w := &c.wire[i]; w.r == r {
+			if enhanced {
+				return w.enhanced
+			}
+			return w.plain
+		}
+	}
+	return nil
 }
 
 // canned are the replies of the hot path, made once per Server and never
@@ -447,6 +472,9 @@ func (s *Server) init() {
 		// RFC 5321 4.1.1.1: "250 domain" to HELO.
 		c.canned.helo = reply.New(reply.CodeOK, reply.EnhancedCode{}, c.hostname)
 		c.canned.cannotVRFY = reply.CannotVRFY()
+		for i, r := range []*reply.Reply{c.canned.senderOK, c.canned.rcptOK, c.canned.startData, c.canned.queued, c.canned.ok} {
+			c.wire[i] = cannedWire{r: r, plain: r.AppendWire(nil, false), enhanced: r.AppendWire(nil, true)}
+		}
 		c.keywords = [2]keywords{s.makeKeywords(false, c.maxMessage), s.makeKeywords(true, c.maxMessage)}
 		if s.LMTP {
 			c.canned.greeting = reply.Greeting(c.hostname, "LMTP ready")

@@ -57,9 +57,13 @@ func NewReader(rd io.Reader) *Reader {
 // sent before the TLS handshake). OnViolation is kept.
 func (r *Reader) Reset(rd io.Reader) {
 	putBig(r.pooled)
-	onv := r.OnViolation
-	*r = Reader{OnViolation: onv, rd: rd}
-	r.buf = r.small[:]
+	// Every field but the inline buffer, whose old bytes are never read
+	// (only buf[r:w] is): zeroing its kilobyte would cost more than the
+	// rest of a command (a server resets a pooled Reader after each wait).
+	r.rd, r.buf, r.pooled, r.r, r.w, r.err = rd, r.small[:], nil, 0, 0, nil
+	r.resetLine()
+	r.lineErr, r.errOff = 0, 0
+	r.counts, r.dot, r.chunk = ViolationCounts{}, DotReader{}, ChunkReader{}
 }
 
 // Buffered returns the number of bytes read from the underlying reader but
