@@ -247,39 +247,25 @@ func (f *BDATFilter) bareCR() {
 	}
 }
 
-// bdatSpecial holds, for each policy class (see specialIndex), the bytes
-// that step must look at one by one: CR and LF always, NUL unless the
-// policy allows it, 8-bit bytes unless the policy allows them. Every other
-// byte is copied through unchanged. It is built once and only read.
-var bdatSpecial = func() (t [4][256]bool) {
-	for i := range t {
-		t[i]['\r'] = true
-		t[i]['\n'] = true
-		t[i][0] = i&1 != 0
-		for c := 0x80; c < 0x100; c++ {
-			t[i][c] = i&2 != 0
+// crlfRun returns the length of the run at the start of b of bytes that
+// dataSpecial[class] does not mark and of CRLF pairs: what a filter passes
+// through unchanged. A CR that ends b is not part of it.
+func crlfRun(b []byte, class int) int {
+	k := 0
+	for {
+		k += plainLen(b[k:], class)
+		if k+1 >= len(b) || b[k] != '\r' || b[k+1] != '\n' {
+			return k
 		}
+		k += 2
 	}
-	return t
-}()
-
-// specialIndex returns the index in bdatSpecial of the resolved policy p.
-func specialIndex(p Policy) int {
-	i := 0
-	if p.NUL != Allow {
-		i |= 1
-	}
-	if p.EightBit != Allow {
-		i |= 2
-	}
-	return i
 }
 
 // step processes f.in into dst; it stops when dst is full, when output is
 // queued, or at an error. It returns the bytes written.
 func (f *BDATFilter) step(dst []byte) int {
 	p := f.p.intake()
-	special := &bdatSpecial[specialIndex(p)]
+	class := specialIndex(p)
 	o := 0
 	for len(f.in) > 0 && o < len(dst) && f.outN == 0 && f.err == nil {
 		c := f.in[0]
@@ -299,14 +285,10 @@ func (f *BDATFilter) step(dst []byte) int {
 			f.bareCR()
 			continue
 		}
-		if !special[c] {
-			// Fast path: copy the run of ordinary bytes at once.
-			in := f.in[:min(len(f.in), len(dst)-o)]
-			n := 1
-			for n < len(in) && !special[in[n]] {
-				n++
-			}
-			o += copy(dst[o:], in[:n])
+		if n := crlfRun(f.in[:min(len(f.in), len(dst)-o)], class); n > 0 {
+			// Fast path: copy the run of ordinary bytes and CRLFs at
+			// once.
+			o += copy(dst[o:], f.in[:n])
 			f.in, f.off = f.in[n:], f.off+int64(n)
 			continue
 		}

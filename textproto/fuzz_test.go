@@ -23,6 +23,9 @@ var fuzzSeeds = []string{
 	"",
 	".",
 	"\r",
+	// Runs longer than a word, with bytes at the edges of the word tests.
+	"MAIL FROM:<0123456789abcdef@example.org> SIZE=1\r\nxxxxxxx\x0e\x7f\x80yyyyyyyy\r\n.\r\n",
+	"AAAAAAA\tAAAAAAAAAAAAAAAA\r\nBBBBBBBB\x00CCCCCCCC\r\nDDDDDDDDDDDDDDD\rEEEEEEEEEEEEEEEE\nFFFFFFFF\r\n.\r\n",
 }
 
 // policies indexes a few policies for the fuzzers.
@@ -261,6 +264,15 @@ func FuzzChunk(f *testing.F) {
 		if werr == nil && !bytes.Equal(whole, split) {
 			t.Fatalf("output differs: %q / %q", whole, split)
 		}
+		// Read one byte at a time, the filter never takes its fast path
+		// (runs of ordinary bytes copied at once): the same result.
+		slow, oerr := filterChunksWith(t, data, []int{len(data)}, p, iotest.OneByteReader)
+		if (werr == nil) != (oerr == nil) || werr != nil && werr.Error() != oerr.Error() {
+			t.Fatalf("errors differ: %v / one byte at a time %v", werr, oerr)
+		}
+		if !bytes.Equal(whole, slow) {
+			t.Fatalf("output differs: %q / one byte at a time %q", whole, slow)
+		}
 		if p.BareLF == Normalize && p.BareCR == Normalize && p.NUL == Allow && werr == nil {
 			want := normalize(data)
 			if !bytes.HasSuffix(data, []byte("\n")) && !bytes.HasSuffix(data, []byte("\r")) && len(want) > 0 {
@@ -275,13 +287,19 @@ func FuzzChunk(f *testing.F) {
 
 func filterChunks(t *testing.T, data []byte, sizes []int, p Policy) ([]byte, error) {
 	t.Helper()
+	return filterChunksWith(t, data, sizes, p, func(r io.Reader) io.Reader { return r })
+}
+
+// filterChunksWith reads the chunks through wrap(filter).
+func filterChunksWith(t *testing.T, data []byte, sizes []int, p Policy, wrap func(io.Reader) io.Reader) ([]byte, error) {
+	t.Helper()
 	r := NewReader(bytes.NewReader(append(data, "QUIT\r\n"...)))
 	var f BDATFilter
 	f.Reset(p)
 	var out bytes.Buffer
 	var firstErr error
 	for i, n := range sizes {
-		_, err := io.Copy(&out, f.Chunk(r.ChunkReader(int64(n)), i == len(sizes)-1))
+		_, err := io.Copy(&out, wrap(f.Chunk(r.ChunkReader(int64(n)), i == len(sizes)-1)))
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
@@ -290,4 +308,65 @@ func filterChunks(t *testing.T, data []byte, sizes []int, p Policy) ([]byte, err
 		t.Fatalf("out of sync after chunks: %q, %v", line, err)
 	}
 	return out.Bytes(), firstErr
+}
+
+// FuzzDotReaderFastPath: the DotReader's fast path (runs of whole lines
+// copied at once, taken when the caller's buffer has room) gives exactly
+// what the byte-at-a-time path gives (a one-byte buffer never takes it),
+// under any policy and limits: the same data, error, violations, count
+// and the same input left for the next command.
+func FuzzDotReaderFastPath(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s), byte(0), uint16(0), uint16(0))
+		f.Add([]byte(s), byte(13), uint16(30), uint16(12))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, sel byte, maxSize, maxLine uint16) {
+		lim := DataLimits{MaxSize: int64(maxSize % 4096), MaxLineLength: int(maxLine % 1100), Policy: fuzzPolicy(sel)}
+		type result struct {
+			dotResult
+			n      int64
+			counts ViolationCounts
+		}
+		run := func(rd io.Reader, outSize int) result {
+			r := NewReader(rd)
+			d := r.DotReader(lim)
+			var out bytes.Buffer
+			buf := make([]byte, outSize)
+			var err error
+			for err == nil {
+				var n int
+				n, err = d.Read(buf)
+				out.Write(buf[:n])
+			}
+			res := result{dotResult: dotResult{out: out.String(), err: err}, n: d.N(), counts: d.Violations()}
+			if err == io.EOF || !errors.Is(err, io.ErrUnexpectedEOF) {
+				res.rest = readRest(t, r)
+			}
+			return res
+		}
+		fast := run(bytes.NewReader(data), 4096)
+		slow := run(iotest.OneByteReader(bytes.NewReader(data)), 1)
+		// Which of two limits crossed by one line is reported depends
+		// on how the input came; the kind of outcome does not.
+		kind := func(err error) string {
+			var tooLong *LineTooLongError
+			var tooBig *MessageTooLargeError
+			if errors.As(err, &tooLong) || errors.As(err, &tooBig) {
+				return "limit"
+			}
+			return err.Error()
+		}
+		if kind(fast.err) != kind(slow.err) {
+			t.Fatalf("errors differ: fast %v, slow %v", fast.err, slow.err)
+		}
+		if fast.rest != slow.rest {
+			t.Fatalf("rest differs: fast %q, slow %q", fast.rest, slow.rest)
+		}
+		// What was delivered before an error depends on how the input
+		// came (a line's first bytes may go before it is known to be too
+		// long): compare it for whole messages.
+		if fast.err == io.EOF && (fast.out != slow.out || fast.n != slow.n || fast.counts != slow.counts) {
+			t.Fatalf("fast %+v\nslow %+v", fast, slow)
+		}
+	})
 }

@@ -176,6 +176,12 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 		s := r.buf[r.r:r.w]
 		i := r.scan
 		for i < len(s) {
+			if lim := max - 2; i < lim {
+				// Printable bytes within the limit need nothing.
+				if i += printableLen(s[i:min(len(s), lim)]); i == len(s) {
+					break
+				}
+			}
 			c := s[i]
 			if c >= 0x20 && c < 0x7f {
 				// RFC 5321 4.5.3.1.4: the line, CRLF included, must fit
