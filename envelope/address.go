@@ -256,7 +256,7 @@ func convertLabels(domain string, toASCII bool) (string, error) {
 }
 
 func isALabel(label string) bool {
-	return len(label) > 4 && strings.EqualFold(label[:4], "xn--")
+	return len(label) > 4 && hasPrefixFold(label, "XN--")
 }
 
 func hasALabel(domain string) bool {
@@ -279,28 +279,69 @@ func isASCII(s string) bool {
 	return true
 }
 
+// Character classes of RFC 5321 4.1.2, looked up in charClass.
+const (
+	classAtext  = 1 << iota // atext (RFC 5322 3.2.3, used by Atom)
+	classQtext              // qtextSMTP: printable ASCII and space but '"' and '\'
+	classLetDig             // Let-dig: ALPHA / DIGIT
+	classLdh                // Let-dig or '-' (Ldh-str)
+)
+
+// charClass holds the classes of each ASCII byte; bytes >= 0x80 have none.
+// Built once and only read.
+var charClass = func() (t [256]uint8) {
+	for c := 0; c < 128; c++ {
+		letDig := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if letDig || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", byte(c)) >= 0 {
+			t[c] |= classAtext
+		}
+		if c == 32 || c == 33 || (35 <= c && c <= 91) || (93 <= c && c <= 126) {
+			t[c] |= classQtext
+		}
+		if letDig {
+			t[c] |= classLetDig | classLdh
+		}
+		if c == '-' {
+			t[c] |= classLdh
+		}
+	}
+	return t
+}()
+
 // isAtext reports whether c is an ASCII atext character (RFC 5322 3.2.3,
 // used by RFC 5321 4.1.2 Atom).
-func isAtext(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '/', '=', '?', '^', '_', '`', '{', '|', '}', '~':
-		return true
-	}
-	return false
-}
+func isAtext(c byte) bool { return charClass[c]&classAtext != 0 }
 
 // isQtext reports whether c is qtextSMTP (RFC 5321 4.1.2): printable ASCII
 // and space, except '"' and '\'.
-func isQtext(c byte) bool {
-	return c == 32 || c == 33 || (35 <= c && c <= 91) || (93 <= c && c <= 126)
+func isQtext(c byte) bool { return charClass[c]&classQtext != 0 }
+
+func isLetDig(c byte) bool { return charClass[c]&classLetDig != 0 }
+
+// hasPrefixFold reports whether s starts with prefix, ASCII letters
+// compared without case; prefix is upper case.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
-func isLetDig(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+// trimSpaces returns s without its leading spaces.
+func trimSpaces(s string) string {
+	for len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	return s
 }
 
 // isDotString reports whether s can be sent unquoted: Atom *("." Atom)
@@ -681,7 +722,7 @@ func (p *addrParser) checkLabel(label string) *Error {
 		return p.syntax("invalid domain")
 	}
 	for i := 1; i < len(label)-1; i++ {
-		if c := label[i]; !isLetDig(c) && c != '-' {
+		if charClass[label[i]]&classLdh == 0 {
 			return p.syntax("invalid character in domain")
 		}
 	}

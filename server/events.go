@@ -117,13 +117,6 @@ type EventFilter interface {
 	WantEvent(k EventKind) bool
 }
 
-// wantEvent asks e whether it wants events of kind k (EventFilter); Events
-// without the method want them all.
-func wantEvent(e Events, k EventKind) bool {
-	f, ok := e.(EventFilter)
-	return !ok || f.WantEvent(k)
-}
-
 // EventsFunc adapts a function to the Events interface.
 type EventsFunc func(c *Conn, e Event)
 
@@ -134,21 +127,37 @@ func (f EventsFunc) Event(c *Conn, e Event) { f(c, e) }
 // turn.
 // An event is wanted (EventFilter) when one of es wants it.
 func MultiEvents(es ...Events) Events {
-	return multiEvents(append([]Events(nil), es...))
+	m := &multiEvents{list: append([]Events(nil), es...)}
+	for _, x := range es {
+		f, ok := x.(EventFilter)
+		if !ok {
+			m.all = true // wants every event
+			break
+		}
+		m.filters = append(m.filters, f)
+	}
+	return m
 }
 
-type multiEvents []Events
+type multiEvents struct {
+	list    []Events
+	filters []EventFilter // of list, unless all
+	all     bool          // a member without a filter wants every event
+}
 
-func (m multiEvents) Event(c *Conn, e Event) {
-	for _, x := range m {
+func (m *multiEvents) Event(c *Conn, e Event) {
+	for _, x := range m.list {
 		x.Event(c, e)
 	}
 }
 
 // WantEvent implements EventFilter.
-func (m multiEvents) WantEvent(k EventKind) bool {
-	for _, x := range m {
-		if wantEvent(x, k) {
+func (m *multiEvents) WantEvent(k EventKind) bool {
+	if m.all {
+		return true
+	}
+	for _, f := range m.filters {
+		if f.WantEvent(k) {
 			return true
 		}
 	}
@@ -273,7 +282,7 @@ func (c *conn) wants(e *Event) (yes bool) {
 		}
 	}()
 	return c.cfg.log.l.Enabled(context.Background(), eventLevel(e)) ||
-		c.cfg.events != nil && wantEvent(c.cfg.events, e.Kind)
+		c.cfg.events != nil && (c.cfg.eventFilter == nil || c.cfg.eventFilter.WantEvent(e.Kind))
 }
 
 // safeEvent passes e to h, recovering a panic: an observer must not take

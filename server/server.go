@@ -360,8 +360,9 @@ type config struct {
 	dataTimeout      time.Duration
 	greetingTimeout  time.Duration
 	logger           *slog.Logger
-	log              slogEvents // the server's own log of the events
-	events           Events     // Server.Events; nil for none
+	log              slogEvents  // the server's own log of the events
+	events           Events      // Server.Events; nil for none
+	eventFilter      EventFilter // events' filter, if it has one
 	canned           canned
 	wire             [5]cannedWire // the wire form of the replies of every transaction
 	keywords         [2]keywords   // EHLO keywords without TLS, with TLS
@@ -452,6 +453,7 @@ func (s *Server) init() {
 		}
 		c.log = slogEvents{c.logger}
 		c.events = s.Events
+		c.eventFilter, _ = s.Events.(EventFilter)
 		c.canned = canned{
 			ok:            reply.OK(),
 			senderOK:      reply.SenderOK(),
