@@ -30,6 +30,7 @@ func (c *conn) cmdMail(arg []byte) *reply.Reply {
 		return c.sess.Mail(ctx, from, params)
 	})
 	if r.Code.IsPositive() {
+		c.transacted = true
 		c.mailParams = params
 		c.rcpts = c.rcpts[:0]
 		c.nrcpts, c.overshoot = 0, 0

@@ -34,16 +34,26 @@ type conn struct {
 	out  []byte  // replies queued for the next flush
 	outp *[]byte // the pool entry behind out, from Server.outs
 
-	rc   syscall.RawConn // for idle waits without buffers; nil for TLS
+	rc   syscall.RawConn // the raw I/O path (see idle.go); nil for TLS
 	slab *[]byte         // buffer of pend, from Server.slabs
-	pend []byte          // read by waitIdle, not yet given to tr
+	pend []byte          // read by waitIdle or pauseReading, not yet given to tr
 
-	idleRead  func(fd uintptr) bool // c.readIdle, made once
-	idleErr   error                 // set by readIdle
-	rawReadFn func(fd uintptr) bool // c.readInto, made once
-	rdBuf     []byte                // rawRead's destination
-	rdN       int
-	rdErr     error
+	readFn, writeFn, idleRead func(fd uintptr) bool // c.readInto, c.writeFrom, c.readIdle, made once
+	idleErr                   error                 // set by readIdle
+
+	// What the connection holds only while its goroutine serves it, not
+	// while it is handed off (see idle.go): the transaction and the
+	// scratch of the raw path.
+	*busy
+
+	// The waits of the raw path (see idle.go).
+	waiting    atomic.Bool   // blocked in rawRead's wait
+	cmdWait    atomic.Bool   // reading a command outside a transaction: may be handed off
+	kicked     atomic.Bool   // the sweeper interrupted this wait
+	waitEpoch  atomic.Uint32 // Server.epoch when the wait began
+	cmdArmed   bool          // the read deadline of the current command is armed
+	transacted bool          // a MAIL was accepted once: hand off only after sweeps
+	handingOff bool          // next ended for a hand-off
 
 	stage stageCtx // also holds the connection's context
 
@@ -67,11 +77,9 @@ type conn struct {
 	dataProgress int
 	deadline     time.Time // the read deadline last set
 	wdeadline    time.Time // the write deadline last set
-	deadlineSet  bool      // waitIdle set the deadline of the next command
 
 	errors       int // see countError and forgive
 	junkCmds     int // see junk
-	overshoot    int // recipients past MaxRecipients in this transaction
 	authFailures int
 	authRefused  bool     // the backend refused a credential in this AUTH exchange
 	errorPause   bool     // the next wait for a command waits ErrorDelay first (see countError)
@@ -79,15 +87,6 @@ type conn struct {
 	mechs        []string // SASL mechanisms of the session
 	mechsDone    bool
 
-	// The transaction.
-	mailParams envelope.MailParams
-	rcpts      []envelope.Path // accepted recipients (kept for LMTP replies)
-	nrcpts     int
-
-	body dataBody   // the DATA stream given to the backend
-	bdat *bdatState // the BDAT stream given to the backend, made on first use
-
-	cmdStart  time.Time       // when the current command was read, if cmdEvents
 	cmdEvents bool            // the current command's replies give an EventCommand (see wants)
 	cmd       session.Command // current command; Unknown between commands
 	verb      string          // current command, for events; "" between commands
@@ -95,8 +94,49 @@ type conn struct {
 	endErr    error           // why the connection ended, for EventDisconnect
 }
 
+// busy is the part of a conn held only while a goroutine serves it.
+type busy struct {
+	// The transaction.
+	mailParams envelope.MailParams
+	rcpts      []envelope.Path // accepted recipients (kept for LMTP replies)
+	nrcpts     int
+	overshoot  int // recipients past MaxRecipients in this transaction
+
+	body dataBody   // the DATA stream given to the backend
+	bdat *bdatState // the BDAT stream given to the backend, made on first use
+
+	cmdStart time.Time // when the current command was read, if cmdEvents
+
+	// The raw path's scratch (see idle.go).
+	rdBuf     []byte // rawRead's destination
+	rdN       int
+	rdErr     error
+	rdCalled  bool   // readInto was called by this rawRead
+	wrBuf     []byte // rawWrite's source, what is left of it
+	wrErr     error
+	wrCalled  bool      // writeFrom was called by this rawWrite
+	waitStart time.Time // when the current wait began, in data mode
+}
+
+// getBusy gives c a busy from the pool.
+func (c *conn) getBusy() {
+	c.busy = c.srv.busies.Get().(*busy)
+}
+
+// putBusy gives c's busy back to the pool, forgetting the transaction
+// (there is none: the connection is idle or ended) but keeping the
+// allocations it can reuse.
+func (c *conn) putBusy() {
+	b := c.busy
+	c.busy = nil
+	clear(b.rcpts)
+	*b = busy{rcpts: b.rcpts[:0], bdat: b.bdat}
+	c.srv.busies.Put(b)
+}
+
 func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
 	c := &conn{srv: s, cfg: &s.cfg, nc: nc, raw: nc}
+	c.getBusy()
 	n := s.nextID.Add(1)
 	c.pub = Conn{
 		id:     s.cfg.idPrefix + "-" + strconv.FormatUint(n, 10),
@@ -125,13 +165,21 @@ func (c *conn) refuse(r *reply.Reply) {
 }
 
 // serve runs the connection to its end.
-func (c *conn) serve() {
-	// Kept small, like loop: these frames stay on the stack of every idle
-	// connection, and a stack under a quarter used can shrink at GC.
-	defer c.finish()
+func (c *conn) serve() { c.run(true) }
+
+// run greets the client (if start is set) and serves commands until the
+// session ends, then finishes the connection, unless it was handed off to
+// another goroutine (see handOff).
+func (c *conn) run(start bool) {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.finish()
+		}
+	}()
 	defer c.recoverPanic()
-	if c.start() {
-		c.loop()
+	if !start || c.start() {
+		handedOff = c.loop()
 	}
 }
 
@@ -201,11 +249,19 @@ func (c *conn) start() bool {
 	return false
 }
 
-// loop reads and answers commands until the session ends.
-func (c *conn) loop() {
+// loop reads and answers commands until the session ends, or until the
+// connection is handed off to another goroutine (then it reports true
+// and the caller must not touch c any more).
+func (c *conn) loop() bool {
 	for !c.closing && c.next() {
 	}
+	if c.handingOff {
+		c.handingOff = false
+		c.handOff()
+		return true
+	}
 	c.flush()
+	return false
 }
 
 // next reads and answers one command. It reports whether the session goes
@@ -226,16 +282,11 @@ func (c *conn) next() bool {
 		c.errorPause = false
 		c.pauseReading(c.cfg.errorDelay)
 	}
-	var err error
-	if c.rc != nil && !c.inputBuffered() {
-		// Nothing left to answer: flush, then wait without buffers.
-		if err = c.flush(); err == nil {
-			err = c.waitIdle()
-		}
-	}
-	var line []byte
-	if err == nil {
-		line, err = c.readCommand()
+	// The replies queued so far go out when the read waits (see Read).
+	line, err := c.readCommand()
+	if err == errHandOff {
+		c.handingOff = true
+		return false
 	}
 	if err != nil {
 		if !c.readFailed(err) {
@@ -276,11 +327,14 @@ func (c *conn) tooManyErrors() bool {
 func (c *conn) readCommand() ([]byte, error) {
 	c.cmd, c.verb = session.Unknown, ""
 	c.blockTimeout = 0
-	if !c.deadlineSet {
+	if c.rc == nil {
 		c.setDeadline(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.7
+	} else {
+		c.cmdArmed = false // armed if the read waits (see beginWait)
 	}
-	c.deadlineSet = false
-	c.idle.Store(!c.sm.InTransaction())
+	idle := !c.sm.InTransaction()
+	c.idle.Store(idle)
+	c.cmdWait.Store(idle)
 	max := c.cfg.maxLine + ParamLineAllowance
 	if max < textproto.MaxAuthLine && c.authOffered() {
 		// RFC 4954 4: an AUTH line with its initial response may be up
@@ -289,6 +343,7 @@ func (c *conn) readCommand() ([]byte, error) {
 	}
 	line, err := c.tr.ReadLine(max, c.srv.Policy)
 	c.idle.Store(false)
+	c.cmdWait.Store(false)
 	if err == nil {
 		// Whether this command gets an EventCommand is decided now: its
 		// latency starts here.
@@ -610,8 +665,13 @@ func (c *conn) flush() error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	c.setWriteDeadline(c.cfg.commandTimeout)
-	_, err := c.nc.Write(c.out)
+	var err error
+	if c.rc != nil {
+		err = c.rawWrite(c.out) // arms the write deadline if it waits
+	} else {
+		c.setWriteDeadline(c.cfg.commandTimeout)
+		_, err = c.nc.Write(c.out)
+	}
 	c.out = c.out[:0]
 	return err
 }
@@ -645,13 +705,14 @@ func (c *conn) Read(p []byte) (int, error) {
 		return c.readPending(p), nil
 	}
 	if err := c.pendErr; err != nil {
-		return 0, err // found by pauseReading
+		return 0, err // found by pauseReading or waitIdle
 	}
-	if c.rc == nil {
-		// TLS: no way to know whether the read would block.
-		if err := c.flush(); err != nil {
-			return 0, err
-		}
+	if c.rc != nil {
+		return c.rawRead(p)
+	}
+	// TLS: no way to know whether the read would block.
+	if err := c.flush(); err != nil {
+		return 0, err
 	}
 	for {
 		var start time.Time
@@ -668,18 +729,10 @@ func (c *conn) Read(p []byte) (int, error) {
 		if idle && c.srv.shutdown.Load() {
 			return 0, errShutdown
 		}
-		var n int
-		var err error
-		if c.rc != nil {
-			n, err = c.rawRead(p)
-		} else {
-			n, err = c.nc.Read(p)
-		}
+		n, err := c.nc.Read(p)
 		if !start.IsZero() {
 			c.dataWaited += time.Since(start)
-			if c.dataProgress += n; c.dataProgress >= dataProgress {
-				c.dataWaited, c.dataProgress = 0, 0
-			}
+			c.countData(n)
 		}
 		if err != nil && isTimeout(err) && c.srv.shutdown.Load() &&
 			(c.deadline.IsZero() || time.Now().Before(c.deadline)) {
@@ -749,7 +802,12 @@ func (c *conn) setWriteDeadline(t time.Duration) {
 // moveDeadline returns the deadline t from now, and whether it is worth
 // replacing cur with it (see deadlineSlack).
 func moveDeadline(cur time.Time, t time.Duration) (time.Time, bool) {
-	d := time.Now().Add(t)
+	return moveDeadlineFrom(time.Now(), cur, t)
+}
+
+// moveDeadlineFrom is moveDeadline at the time now.
+func moveDeadlineFrom(now, cur time.Time, t time.Duration) (time.Time, bool) {
+	d := now.Add(t)
 	if !cur.IsZero() && d.Sub(cur) < t/deadlineSlack && !d.Before(cur) {
 		return cur, false
 	}
@@ -791,6 +849,7 @@ func (c *conn) finish() {
 		c.slab, c.pend = nil, nil
 	}
 	c.emit(Event{Kind: EventDisconnect, Err: c.endErr})
+	c.putBusy()
 }
 
 // call runs a backend method, turning a panic into an error that is

@@ -16,3 +16,8 @@ const (
 func sysRead(fd uintptr, p []byte) (int, error) {
 	return syscall.Read(int(fd), p)
 }
+
+// sysWrite is write(2) on a non-blocking socket.
+func sysWrite(fd uintptr, p []byte) (int, error) {
+	return syscall.Write(int(fd), p)
+}

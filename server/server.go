@@ -333,9 +333,12 @@ type Server struct {
 	cancelHdr  context.CancelFunc
 	nextID     atomic.Uint64
 	traceMu    sync.Mutex
-	readers    sync.Pool // *textproto.Reader of idle connections
-	slabs      sync.Pool // *[]byte of idleSlabSize
-	outs       sync.Pool // *[]byte reply buffers
+	epoch      atomic.Uint32 // the sweeper's count of sweeps
+	sweeping   atomic.Bool   // the sweeper runs
+	readers    sync.Pool     // *textproto.Reader of idle connections
+	busies     sync.Pool     // *busy of idle connections
+	slabs      sync.Pool     // *[]byte of idleSlabSize
+	outs       sync.Pool     // *[]byte reply buffers
 }
 
 // config holds the settings with defaults applied.
@@ -489,6 +492,7 @@ func (s *Server) init() {
 			b := make([]byte, idleSlabSize)
 			return &b
 		}
+		s.busies.New = func() any { return new(busy) }
 		s.outs.New = func() any {
 			b := make([]byte, 0, 512)
 			return &b
