@@ -347,25 +347,19 @@ func trimSpaces(s string) string {
 // isDotString reports whether s can be sent unquoted: Atom *("." Atom)
 // (RFC 5321 4.1.2), non-ASCII bytes counting as atext (RFC 6531 3.3).
 func isDotString(s string) bool {
-	if s == "" {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
 		return false
 	}
-	prevDot := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '.':
-			if prevDot {
-				return false
-			}
-			prevDot = true
-		case isAtext(c) || c >= utf8.RuneSelf:
-			prevDot = false
+		case charClass[c]&classAtext != 0 || c >= utf8.RuneSelf:
+		case c == '.' && s[i-1] != '.':
 		default:
 			return false
 		}
 	}
-	return !prevDot
+	return true
 }
 
 // appendLocal appends a local part, as a Dot-string when it is one and as a
@@ -466,6 +460,9 @@ func (p *addrParser) checkUTF8(s string, i int) (int, *Error) {
 // starts at s[0] == '<', or -1. A '>' inside a quoted local part does not
 // close the path.
 func pathEnd(s string) int {
+	if end := strings.IndexByte(s, '>'); end > 0 && strings.IndexByte(s[:end], '"') < 0 {
+		return end + 1 // the usual path: no quoted local part
+	}
 	quoted := false
 	for i := 1; i < len(s); i++ {
 		switch c := s[i]; {
@@ -627,6 +624,14 @@ func (p *addrParser) checkDotString(s string) *Error {
 	if s == "" {
 		return p.syntax("empty local part")
 	}
+	if isDotString(s) && isASCII(s) {
+		return nil // the usual local part
+	}
+	return p.checkDotStringSlow(s)
+}
+
+// checkDotStringSlow is checkDotString without its fast path.
+func (p *addrParser) checkDotStringSlow(s string) *Error {
 	prevDot := true
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -693,6 +698,14 @@ func (p *addrParser) checkLabel(label string) *Error {
 	if label == "" {
 		return p.syntax("empty domain label")
 	}
+	if isLDHLabel(label) {
+		return nil // the usual label: letters, digits and inner hyphens
+	}
+	return p.checkLabelSlow(label)
+}
+
+// checkLabelSlow is checkLabel without its fast path.
+func (p *addrParser) checkLabelSlow(label string) *Error {
 	if !isASCII(label) {
 		if !p.utf8 {
 			return p.nonASCII()
@@ -727,6 +740,22 @@ func (p *addrParser) checkLabel(label string) *Error {
 		}
 	}
 	return nil
+}
+
+// isLDHLabel reports whether label is a sub-domain = Let-dig [Ldh-str]
+// (RFC 5321 4.1.2) of at most MaxLabelLength octets that is not an
+// "xn--" label.
+func isLDHLabel(label string) bool {
+	n := len(label)
+	if n > MaxLabelLength || !isLetDig(label[0]) || !isLetDig(label[n-1]) || isALabel(label) {
+		return false
+	}
+	for i := 1; i < n-1; i++ {
+		if charClass[label[i]]&classLdh == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // checkAddressLiteral checks address-literal (RFC 5321 4.1.3).

@@ -229,7 +229,7 @@ func (c *conn) noAuth() bool {
 // exchange does not allow) and the error that ended it.
 func (c *conn) authExchange(srv sasl.Server, resp []byte) (r *reply.Reply, fault bool, err error) {
 	for {
-		ctx := c.stage.begin(c.cfg.commandTimeout)
+		ctx := c.begin(c.cfg.commandTimeout)
 		var challenge []byte
 		var done bool
 		err := c.call("Auth", func() error {

@@ -79,7 +79,7 @@ func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
 // deadline and returns its reply: ok for nil, the backend's own reply
 // (positive or not) when it returned a *reply.Reply, else 451.
 func (c *conn) ask(method string, ok *reply.Reply, f func(ctx context.Context) error) *reply.Reply {
-	ctx := c.stage.begin(c.cfg.commandTimeout)
+	ctx := c.begin(c.cfg.commandTimeout)
 	err := c.call(method, func() error { return f(ctx) })
 	c.stage.end()
 	if err == nil {

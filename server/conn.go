@@ -75,8 +75,8 @@ type conn struct {
 	// since the last dataProgress bytes (see Read).
 	dataWaited   time.Duration
 	dataProgress int
-	deadline     time.Time // the read deadline last set
-	wdeadline    time.Time // the write deadline last set
+	deadline     mono // the read deadline last set; 0: none
+	wdeadline    mono // the write deadline last set; 0: none
 
 	errors       int // see countError and forgive
 	junkCmds     int // see junk
@@ -105,7 +105,8 @@ type busy struct {
 	body dataBody   // the DATA stream given to the backend
 	bdat *bdatState // the BDAT stream given to the backend, made on first use
 
-	cmdStart time.Time // when the current command was read, if cmdEvents
+	cmdStart time.Time  // when the current command was read, if cmdEvents
+	spare    []dataCall // for backend calls (see newCall)
 
 	// The raw path's scratch (see idle.go).
 	rdBuf     []byte // rawRead's destination
@@ -114,8 +115,8 @@ type busy struct {
 	rdCalled  bool   // readInto was called by this rawRead
 	wrBuf     []byte // rawWrite's source, what is left of it
 	wrErr     error
-	wrCalled  bool      // writeFrom was called by this rawWrite
-	waitStart time.Time // when the current wait began, in data mode
+	wrCalled  bool // writeFrom was called by this rawWrite
+	waitStart mono // when the current wait began, in data mode
 }
 
 // getBusy gives c a busy from the pool.
@@ -130,7 +131,7 @@ func (c *conn) putBusy() {
 	b := c.busy
 	c.busy = nil
 	clear(b.rcpts)
-	*b = busy{rcpts: b.rcpts[:0], bdat: b.bdat}
+	*b = busy{rcpts: b.rcpts[:0], bdat: b.bdat, spare: b.spare}
 	c.srv.busies.Put(b)
 }
 
@@ -202,7 +203,7 @@ func (c *conn) recoverPanic() {
 // start runs the implicit TLS handshake, makes the backend's session and
 // greets the client. It reports whether the session goes on.
 func (c *conn) start() bool {
-	c.stage.base = c.srv.baseCtx
+	c.stage.base, c.stage.clock = c.srv.baseCtx, &c.srv.clockBase
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		// Implicit TLS (RFC 8314 3.3): the handshake comes first.
 		if !c.handshake(tc, c.cfg.greetingTimeout) {
@@ -218,7 +219,7 @@ func (c *conn) start() bool {
 
 	// The backend's session.
 	var sess Session
-	ctx := c.stage.begin(c.cfg.greetingTimeout)
+	ctx := c.begin(c.cfg.greetingTimeout)
 	err := c.call("NewSession", func() error {
 		var err error
 		sess, err = c.srv.Backend.NewSession(ctx, &c.pub)
@@ -467,7 +468,7 @@ func (c *conn) pauseReading(d time.Duration) {
 	c.slab = c.srv.slabs.Get().(*[]byte)
 	buf := (*c.slab)[:0]
 	defer func() {
-		c.nc.SetReadDeadline(c.deadline)
+		c.restoreReadDeadline()
 		if len(buf) == 0 {
 			c.srv.slabs.Put(c.slab)
 			c.slab, c.pend = nil, nil
@@ -734,8 +735,7 @@ func (c *conn) Read(p []byte) (int, error) {
 			c.dataWaited += time.Since(start)
 			c.countData(n)
 		}
-		if err != nil && isTimeout(err) && c.srv.shutdown.Load() &&
-			(c.deadline.IsZero() || time.Now().Before(c.deadline)) {
+		if err != nil && isTimeout(err) && c.srv.shutdown.Load() && c.interrupted() {
 			// Shutdown interrupted the wait.
 			if idle && n == 0 {
 				return 0, errShutdown
@@ -743,7 +743,7 @@ func (c *conn) Read(p []byte) (int, error) {
 			if n == 0 {
 				// Busy: the transaction goes on, under its real
 				// deadline.
-				c.nc.SetReadDeadline(c.deadline)
+				c.restoreReadDeadline()
 				continue
 			}
 			err = nil
@@ -774,17 +774,7 @@ const deadlineSlack = 16
 
 // setDeadline sets the read deadline t from now (none for t <= 0).
 func (c *conn) setDeadline(t time.Duration) {
-	if t <= 0 {
-		if !c.deadline.IsZero() {
-			c.deadline = time.Time{}
-			c.nc.SetReadDeadline(c.deadline)
-		}
-		return
-	}
-	if d, ok := moveDeadline(c.deadline, t); ok {
-		c.deadline = d
-		c.nc.SetReadDeadline(d)
-	}
+	c.armRead(c.srv.clock(), t)
 }
 
 // setWriteDeadline sets the write deadline t from now (unchanged for t <=
@@ -793,22 +783,16 @@ func (c *conn) setWriteDeadline(t time.Duration) {
 	if t <= 0 {
 		return
 	}
-	if d, ok := moveDeadline(c.wdeadline, t); ok {
-		c.wdeadline = d
-		c.nc.SetWriteDeadline(d)
+	if d, ok := moveDeadline(c.srv.clock(), c.wdeadline, t); ok {
+		c.setWriteDeadlineAt(d)
 	}
 }
 
 // moveDeadline returns the deadline t from now, and whether it is worth
 // replacing cur with it (see deadlineSlack).
-func moveDeadline(cur time.Time, t time.Duration) (time.Time, bool) {
-	return moveDeadlineFrom(time.Now(), cur, t)
-}
-
-// moveDeadlineFrom is moveDeadline at the time now.
-func moveDeadlineFrom(now, cur time.Time, t time.Duration) (time.Time, bool) {
-	d := now.Add(t)
-	if !cur.IsZero() && d.Sub(cur) < t/deadlineSlack && !d.Before(cur) {
+func moveDeadline(now, cur mono, t time.Duration) (mono, bool) {
+	d := now + mono(t)
+	if cur != 0 && d-cur < mono(t/deadlineSlack) && d >= cur {
 		return cur, false
 	}
 	return d, true
@@ -829,11 +813,11 @@ func (c *conn) finish() {
 	defer c.srv.release(c)
 	if c.sess != nil {
 		if c.sm.InTransaction() {
-			ctx := c.stage.begin(c.cfg.commandTimeout)
+			ctx := c.begin(c.cfg.commandTimeout)
 			c.call("Reset", func() error { c.sess.Reset(ctx); return nil })
 			c.stage.end()
 		}
-		ctx := c.stage.begin(c.cfg.commandTimeout)
+		ctx := c.begin(c.cfg.commandTimeout)
 		err := c.call("Logout", func() error { return c.sess.Logout(ctx) })
 		c.stage.end()
 		if err != nil {
@@ -913,7 +897,7 @@ func (c *conn) handshake(tc *tls.Conn, timeout time.Duration) bool {
 	}
 	c.idle.Store(false)
 	tc.SetDeadline(time.Time{})
-	c.deadline, c.wdeadline = time.Time{}, time.Time{}
+	c.deadline, c.wdeadline = 0, 0
 	if err != nil {
 		c.emit(Event{Kind: EventTLS, Err: err})
 		return false

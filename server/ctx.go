@@ -21,8 +21,9 @@ var errConnClosed = errors.New("smtp server: connection closed")
 // connections never need one, and each would cost a cancelCtx and an entry
 // in the server context's children).
 type stageCtx struct {
-	base context.Context // the server's
-	cur  *callCtx        // the context of the call in progress, if any
+	base  context.Context // the server's
+	clock *time.Time      // the server's clockBase (see now)
+	cur   *callCtx        // the context of the call in progress, if any
 
 	mu     sync.Mutex
 	conn   context.Context // the connection's, made on first use
@@ -70,18 +71,41 @@ func (s *stageCtx) parentCause() error {
 	return context.Cause(s.base)
 }
 
-// begin starts a backend call with the given timeout (0: no deadline) and
-// returns its context.
-func (s *stageCtx) begin(timeout time.Duration) *callCtx {
-	return s.start(&callCtx{}, timeout)
+// now returns the current time (see mono).
+func (s *stageCtx) now() mono { return mono(time.Since(*s.clock)) }
+
+// at returns m as a time.Time (see mono).
+func (s *stageCtx) at(m mono) time.Time { return s.clock.Add(time.Duration(m)) }
+
+// spareCalls is how many dataCall values newCall allocates at once.
+const spareCalls = 8
+
+// newCall returns a dataCall never used before. They are allocated
+// spareCalls at a time (held by busy, so not by an idle connection) and
+// each is used for one call only, so a context kept past its call stays
+// done (a kept one keeps its batch in memory).
+func (c *conn) newCall() *dataCall {
+	b := c.busy
+	if len(b.spare) == 0 {
+		b.spare = make([]dataCall, spareCalls)
+	}
+	d := &b.spare[0]
+	b.spare = b.spare[1:]
+	return d
 }
 
-// start is begin with a context the caller allocated (as part of a larger
-// value, to save an allocation).
+// begin starts a backend call with the given timeout (0: no deadline) and
+// returns its context.
+func (c *conn) begin(timeout time.Duration) *callCtx {
+	return c.stage.start(&c.newCall().ctx, timeout)
+}
+
+// start starts a backend call with the given timeout (0: no deadline) and
+// the context c, never used before, and returns it.
 func (s *stageCtx) start(c *callCtx, timeout time.Duration) *callCtx {
 	c.st = s
 	if timeout > 0 {
-		c.deadline = time.Now().Add(timeout)
+		c.deadline = s.now() + mono(timeout)
 	}
 	s.cur = c
 	return c
@@ -117,7 +141,7 @@ type callCtx struct {
 	st *stageCtx
 
 	mu       sync.Mutex
-	deadline time.Time // zero: none
+	deadline mono      // 0: none
 	cause    error     // why it is done; nil while it is not
 	watch    *ctxWatch // made by Done or Value
 }
@@ -136,7 +160,10 @@ var _ context.Context = (*callCtx)(nil)
 func (c *callCtx) Deadline() (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.deadline, !c.deadline.IsZero()
+	if c.deadline == 0 {
+		return time.Time{}, false
+	}
+	return c.st.at(c.deadline), true
 }
 
 // Done implements context.Context.
@@ -186,8 +213,8 @@ func (c *callCtx) watchLocked() *ctxWatch {
 	c.checkLocked()
 	if c.cause != nil {
 		w.cancel(c.cause)
-	} else if !c.deadline.IsZero() {
-		w.timer = time.AfterFunc(time.Until(c.deadline), c.expire)
+	} else if c.deadline != 0 {
+		w.timer = time.AfterFunc(time.Duration(c.deadline-c.st.now()), c.expire)
 	}
 	return w
 }
@@ -199,7 +226,7 @@ func (c *callCtx) checkLocked() {
 	}
 	if cause := c.st.parentCause(); cause != nil {
 		c.endLocked(cause)
-	} else if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+	} else if c.deadline != 0 && c.st.now() >= c.deadline {
 		c.endLocked(context.DeadlineExceeded)
 	}
 }
@@ -222,9 +249,9 @@ func (c *callCtx) endLocked(cause error) {
 func (c *callCtx) expire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cause == nil && time.Now().Before(c.deadline) {
+	if now := c.st.now(); c.cause == nil && now < c.deadline {
 		// The deadline was moved after the timer was set.
-		c.watch.timer.Reset(time.Until(c.deadline))
+		c.watch.timer.Reset(time.Duration(c.deadline - now))
 		return
 	}
 	c.endLocked(context.DeadlineExceeded)
@@ -247,12 +274,19 @@ func (c *callCtx) finish() {
 func (c *callCtx) extend(timeout time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.st.now()
+	if c.cause == nil && c.watch == nil && (c.deadline == 0 || now < c.deadline) {
+		// Nobody watches: the connection's end is seen when someone
+		// does (checkLocked), only the deadline needs checking now.
+		c.deadline = now + mono(timeout)
+		return
+	}
 	c.checkLocked()
 	if c.cause != nil {
 		return
 	}
-	c.deadline = time.Now().Add(timeout)
+	c.deadline = now + mono(timeout)
 	if w := c.watch; w != nil && w.timer != nil {
-		w.timer.Reset(time.Until(c.deadline))
+		w.timer.Reset(timeout)
 	}
 }

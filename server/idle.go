@@ -133,20 +133,20 @@ func (c *conn) rawRead(p []byte) (int, error) {
 		}
 		// Busy, or in the middle of a line: wait on under the real
 		// deadline.
-		c.nc.SetReadDeadline(c.deadline)
+		c.restoreReadDeadline()
 	}
 }
 
 // interrupted reports whether a timeout came before the deadline armed by
 // the connection: Shutdown or the sweeper moved it.
 func (c *conn) interrupted() bool {
-	return c.deadline.IsZero() || time.Now().Before(c.deadline)
+	return c.deadline == 0 || c.srv.clock() < c.deadline
 }
 
 // clearReadDeadline removes the read deadline.
 func (c *conn) clearReadDeadline() {
-	c.deadline, c.cmdArmed = time.Time{}, false
-	c.nc.SetReadDeadline(time.Time{})
+	c.cmdArmed = false
+	c.setReadDeadline(0)
 }
 
 // readInto is the RawConn read function of rawRead.
@@ -195,7 +195,7 @@ func (c *conn) readInto(fd uintptr) bool {
 // without progress (4.5.3.2.5). It marks the connection waiting for the
 // sweeper.
 func (c *conn) beginWait() {
-	now := time.Now()
+	now := c.srv.clock()
 	if t := c.blockTimeout; t > 0 {
 		c.waitStart = now
 		c.armRead(now, max(t-c.dataWaited, time.Millisecond))
@@ -215,9 +215,9 @@ func (c *conn) beginWait() {
 // data mode.
 func (c *conn) endWait() {
 	c.waiting.Store(false)
-	if c.blockTimeout > 0 && !c.waitStart.IsZero() {
-		c.dataWaited += time.Since(c.waitStart)
-		c.waitStart = time.Time{}
+	if c.blockTimeout > 0 && c.waitStart != 0 {
+		c.dataWaited += time.Duration(c.srv.clock() - c.waitStart)
+		c.waitStart = 0
 	}
 }
 
@@ -231,17 +231,15 @@ func (c *conn) countData(n int) {
 
 // armRead sets the read deadline t after now (none for t <= 0), with the
 // slack of moveDeadline.
-func (c *conn) armRead(now time.Time, t time.Duration) {
+func (c *conn) armRead(now mono, t time.Duration) {
 	if t <= 0 {
-		if !c.deadline.IsZero() {
-			c.deadline = time.Time{}
-			c.nc.SetReadDeadline(c.deadline)
+		if c.deadline != 0 {
+			c.setReadDeadline(0)
 		}
 		return
 	}
-	if d, ok := moveDeadlineFrom(now, c.deadline, t); ok {
-		c.deadline = d
-		c.nc.SetReadDeadline(d)
+	if d, ok := moveDeadline(now, c.deadline, t); ok {
+		c.setReadDeadline(d)
 	}
 }
 
@@ -257,8 +255,7 @@ func (c *conn) rawWrite(b []byte) error {
 		}
 		if err != nil && isTimeout(err) && !c.wrCalled {
 			// A write deadline armed for an earlier wait passed.
-			c.wdeadline = time.Time{}
-			c.nc.SetWriteDeadline(c.wdeadline)
+			c.setWriteDeadlineAt(0)
 			continue
 		}
 		return err
@@ -277,9 +274,8 @@ func (c *conn) writeFrom(fd uintptr) bool {
 			// The client does not read: wait, for CommandTimeout at
 			// most (RFC 5321 4.5.3.2.7).
 			if t := c.cfg.commandTimeout; t > 0 {
-				if d, ok := moveDeadlineFrom(time.Now(), c.wdeadline, t); ok {
-					c.wdeadline = d
-					c.nc.SetWriteDeadline(d)
+				if d, ok := moveDeadline(c.srv.clock(), c.wdeadline, t); ok {
+					c.setWriteDeadlineAt(d)
 				}
 			}
 			return false
@@ -300,7 +296,7 @@ func (c *conn) handOff() {
 	c.releaseOut()
 	c.putBusy()
 	// The sweeper may have moved the deadline: the command's stands.
-	c.nc.SetReadDeadline(c.deadline)
+	c.restoreReadDeadline()
 	go c.idleWait()
 }
 
@@ -339,7 +335,7 @@ func (c *conn) waitIdle() error {
 		if err != nil && isTimeout(err) && c.interrupted() {
 			// The sweeper's interrupt, meant for the goroutine that
 			// handed the connection off: wait on.
-			c.nc.SetReadDeadline(c.deadline)
+			c.restoreReadDeadline()
 			continue
 		}
 		return err

@@ -333,6 +333,7 @@ type Server struct {
 	cancelHdr  context.CancelFunc
 	nextID     atomic.Uint64
 	traceMu    sync.Mutex
+	clockBase  time.Time     // set by init (see stageCtx.now)
 	epoch      atomic.Uint32 // the sweeper's count of sweeps
 	sweeping   atomic.Bool   // the sweeper runs
 	readers    sync.Pool     // *textproto.Reader of idle connections
@@ -486,6 +487,7 @@ func (s *Server) init() {
 		} else {
 			c.canned.greeting = reply.Ready(c.hostname)
 		}
+		s.clockBase = time.Now()
 		s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
 		s.hdrCtx, s.cancelHdr = context.WithCancel(context.Background())
 		s.slabs.New = func() any {
