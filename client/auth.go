@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -25,6 +26,20 @@ type Mechanism interface {
 	Start() ([]byte, error)
 	// Next answers a server challenge; an error cancels the exchange.
 	Next(challenge []byte) ([]byte, error)
+}
+
+// Finisher is implemented by a Mechanism that has its own check to make
+// when the server reports success (235), because the mechanism requires
+// something of the server first: SCRAM-SHA-256 requires the server's
+// signature, which proves that the server holds the user's keys (RFC 5802
+// 5, RFC 7677: mutual authentication), and the OAuth mechanisms require
+// that the server did not refuse the token before (RFC 7628 3.2.3). Auth
+// calls Finish on a 235 reply; an error fails the exchange with a
+// *ServerAuthError and the connection is closed. Every mechanism of this
+// package that needs it implements it; PLAIN, LOGIN and CRAM-MD5
+// authenticate only the client, so a 235 is the server's decision alone.
+type Finisher interface {
+	Finish() error
 }
 
 // PlainAuth returns the PLAIN mechanism (RFC 4616). identity is the
@@ -72,11 +87,23 @@ type Credentials struct {
 
 // AuthAuto authenticates with the strongest mechanism that both the server
 // announced and cr allows, by the order of SCRAM-SHA-256, CRAM-MD5, PLAIN,
-// LOGIN for a password and OAUTHBEARER, XOAUTH2 for a token. PLAIN and LOGIN
-// are not used over a connection without TLS, unless the server is on a
-// loopback address or Options.InsecureAuth is set.
+// LOGIN for a password and OAUTHBEARER, XOAUTH2 for a token. It never
+// tries a weaker mechanism after a stronger one failed (that would let a
+// man in the middle downgrade the exchange). PLAIN, LOGIN and the token
+// mechanisms are not used over a connection without TLS, unless
+// Options.InsecureAuth is set or Dial reached a loopback host directly
+// (see Auth).
+//
+// SCRAM-SHA-256 comes first: the password never reaches the server and
+// the server proves that it knows the user's keys. CRAM-MD5 comes before
+// PLAIN even over TLS: it never hands the password itself to the peer,
+// which matters when the peer is not the server it claims to be (a
+// certificate not verified, InsecureSkipVerify, or a compromised one),
+// while PLAIN gives no more to an honest server than CRAM-MD5 does (a
+// server that offers CRAM-MD5 keeps the secret anyway). LOGIN, the
+// non-standard form of PLAIN, comes last.
 func (c *Client) AuthAuto(ctx context.Context, cr Credentials) error {
-	if err := c.ensureHello(ctx); err != nil {
+	if err := c.ensureHello(ctx, "AUTH"); err != nil {
 		return err
 	}
 	if len(c.ext.Auth) == 0 {
@@ -88,7 +115,7 @@ func (c *Client) AuthAuto(ctx context.Context, cr Credentials) error {
 	}
 	why := ""
 	if !c.clearTextOK() {
-		why = " (PLAIN and LOGIN need TLS)"
+		why = " (PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER need TLS)"
 		kept := usable[:0]
 		for _, m := range usable {
 			if !clearText(m) {
@@ -125,32 +152,37 @@ func errNoAuth() *Error {
 		&ExtensionError{Extension: "AUTH", Reason: "authentication requested"})
 }
 
+// clearText reports a mechanism that shows a reusable credential to
+// whoever reads the connection: the password (PLAIN, LOGIN) or an OAuth
+// bearer token, which anyone who sees it can replay (RFC 6750 5.3, RFC
+// 7628 5: TLS is required).
 func clearText(mech string) bool {
-	return strings.EqualFold(mech, sasl.Plain) || strings.EqualFold(mech, sasl.Login)
-}
-
-// clearTextOK reports whether a password may go in clear: over TLS, to a
-// loopback address, or when the caller allowed it.
-func (c *Client) clearTextOK() bool {
-	if c.isTLS || c.opts.InsecureAuth {
-		return true
-	}
-	if ta, ok := c.conn.RemoteAddr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
-		return true
+	for _, m := range [...]string{sasl.Plain, sasl.Login, sasl.XOAuth2, sasl.OAuthBearer} {
+		if strings.EqualFold(mech, m) {
+			return true
+		}
 	}
 	return false
 }
 
+// clearTextOK reports whether a password may go in clear: over TLS, to a
+// loopback host that Dial reached directly (see dialled), or when the
+// caller allowed it.
+func (c *Client) clearTextOK() bool {
+	return c.isTLS || c.opts.InsecureAuth || c.loopback
+}
+
+// hostPort names the server for OAUTHBEARER (RFC 7628 3.1): the host and
+// port dialled; for NewClient, the host given and the connection's peer
+// port.
 func (c *Client) hostPort() (string, int) {
-	port := 0
-	if ta, ok := c.conn.RemoteAddr().(*net.TCPAddr); ok {
+	host, port := c.host, c.port
+	ta, ok := c.conn.RemoteAddr().(*net.TCPAddr)
+	if port == 0 && ok {
 		port = ta.Port
 	}
-	host := c.host
-	if host == "" {
-		if ta, ok := c.conn.RemoteAddr().(*net.TCPAddr); ok {
-			host = ta.IP.String()
-		}
+	if host == "" && ok {
+		host = ta.IP.String()
 	}
 	return host, port
 }
@@ -162,12 +194,24 @@ func (c *Client) hostPort() (string, int) {
 const maxAuthLine = 512 - 2
 
 // Auth authenticates with the mechanism m (RFC 4954). The trace shows the
-// exchange with every credential replaced by "***". A mechanism that sends
-// the password in clear (PLAIN, LOGIN) is refused without TLS unless the
-// server is on a loopback address or Options.InsecureAuth is set. A
-// refusal is an *Error (535 for wrong credentials, 454 temporary).
+// exchange with every credential replaced by "***".
+//
+// Before anything is sent, it refuses (a Local *Error): a mechanism the
+// server did not announce (504 5.5.4, with an *ExtensionError for "AUTH
+// name": RFC 4954 3), and a mechanism that sends the password in clear
+// (PLAIN, LOGIN) or an OAuth bearer token (XOAUTH2, OAUTHBEARER) over a
+// connection without TLS (538 5.7.11), unless
+// Options.InsecureAuth is set or the client dialled a loopback host itself
+// (Dial without a custom Dialer, to 127.0.0.1, ::1 or localhost: never
+// through a proxy, and never over a connection given to NewClient).
+//
+// A refusal by the server is an *Error (535 5.7.8 for wrong credentials,
+// 454 temporary). A server that reports success without what the mechanism
+// requires of it (see Finisher: SCRAM-SHA-256's server signature), or that
+// answers 235 to the client's cancellation, gets no further command: Auth
+// closes the connection and returns a *ServerAuthError.
 func (c *Client) Auth(ctx context.Context, m Mechanism) error {
-	if err := c.ensureHello(ctx); err != nil {
+	if err := c.ensureHello(ctx, "AUTH"); err != nil {
 		return err
 	}
 	if len(c.ext.Auth) == 0 {
@@ -179,9 +223,16 @@ func (c *Client) Auth(ctx context.Context, m Mechanism) error {
 	if !validMechanismName(m.Name()) {
 		return errBadArgument("AUTH", errors.New("invalid SASL mechanism name "+strconv.Quote(m.Name())))
 	}
+	if !c.ext.HasAuth(m.Name()) {
+		// RFC 4954 3: the client uses a mechanism the server announced;
+		// 504 5.5.4 is the server's reply to an unknown one (RFC 4954 6).
+		return localError("AUTH", reply.New(reply.CodeParamNotImplemented, reply.Enh(5, 5, 4),
+			m.Name()+" not offered (the server offers "+strings.Join(c.ext.Auth, " ")+")"),
+			&ExtensionError{Extension: "AUTH " + m.Name(), Reason: m.Name() + " authentication requested"})
+	}
 	if clearText(m.Name()) && !c.clearTextOK() {
 		return localError("AUTH", reply.New(reply.CodeEncryptionRequired, reply.EnhEncryptionRequired(),
-			m.Name()+" would send the password in clear"), errors.New("password in clear without TLS"))
+			m.Name()+" would send the credentials in clear"), errors.New("credentials in clear without TLS"))
 	}
 	defer c.unwatch(c.watch(ctx))
 	ir, err := m.Start()
@@ -209,6 +260,11 @@ func (c *Client) Auth(ctx context.Context, m Mechanism) error {
 	for err == nil {
 		switch r.Code {
 		case reply.CodeAuthSucceeded:
+			if f, ok := m.(Finisher); ok {
+				if ferr := f.Finish(); ferr != nil {
+					return c.distrust(m.Name(), r, ferr)
+				}
+			}
 			c.m.Apply(session.AUTH)
 			c.authed = true
 			return nil
@@ -226,21 +282,47 @@ func (c *Client) Auth(ctx context.Context, m Mechanism) error {
 				resp, derr = m.Next(ch)
 			}
 			if derr != nil {
-				// RFC 4954 4: "*" cancels the exchange; the server answers
-				// 501.
-				r, err = c.authStep(ctx, append(c.cmd[:0], '*'), "*")
-				if err == nil {
-					c.m.Fail(session.AUTH)
-					e := localError("AUTH", reply.New(reply.CodeParamSyntax, reply.EnhSyntaxError(), derr.Error()), derr)
-					return e
-				}
-				break
+				return c.cancelAuth(ctx, m.Name(), derr)
 			}
 		}
 		c.cmd = base64.StdEncoding.AppendEncode(c.cmd[:0], resp)
 		r, err = c.authStep(ctx, c.cmd, "***")
 	}
 	return err
+}
+
+// cancelAuth cancels an exchange the mechanism cannot go on with (RFC 4954
+// 4: "*", which the server answers with 501) and returns why. A server
+// whose signature was wrong (SCRAM), or that answers the cancellation with
+// a success, is not talked to any more.
+func (c *Client) cancelAuth(ctx context.Context, mech string, why error) error {
+	r, err := c.authStep(ctx, append(c.cmd[:0], '*'), "*")
+	if err != nil {
+		return err
+	}
+	if r.Code == reply.CodeAuthSucceeded {
+		return c.distrust(mech, r, errors.New("success reported to a cancelled exchange: "+why.Error()))
+	}
+	if errors.Is(why, sasl.ErrServerSignature) {
+		return c.distrust(mech, r, why)
+	}
+	c.m.Fail(session.AUTH)
+	if errors.Is(why, sasl.ErrAuthFailed) {
+		// The server said in the mechanism's own terms that the
+		// credentials are wrong (SCRAM "e="): RFC 4954 6.
+		return localError("AUTH", reply.New(reply.CodeAuthInvalid, reply.EnhAuthInvalid(), why.Error()), why)
+	}
+	return localError("AUTH", reply.New(reply.CodeParamSyntax, reply.EnhSyntaxError(), why.Error()), why)
+}
+
+// distrust ends a session with a server that did not authenticate itself
+// as the mechanism requires: nothing more is sent to it.
+func (c *Client) distrust(mech string, r *reply.Reply, why error) error {
+	e := &ServerAuthError{Mechanism: mech, Reply: r, Err: why}
+	c.err = &NetError{Command: "AUTH", Err: errDistrust}
+	c.logWarn("server did not authenticate itself; connection closed", slog.String("mechanism", mech), slog.Any("err", why))
+	c.conn.Close()
+	return e
 }
 
 // validMechanismName checks a SASL mechanism name: 1 to 20 upper-case

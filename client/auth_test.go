@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,10 +177,14 @@ func pipeServer(t *testing.T, f func(r *bufio.Reader, w net.Conn)) net.Conn {
 	return cs
 }
 
-// TestAuthClearText: without TLS, to a server that is not on a loopback
-// address, PLAIN and LOGIN are refused unless InsecureAuth is set.
-func TestAuthClearText(t *testing.T) {
+// clearTextRefused checks that over a connection that is neither TLS nor
+// loopback TCP (a net.Pipe given to NewClient), a server offering offer
+// gets none of mechs and AuthAuto with cr refuses, unless InsecureAuth is
+// set.
+func clearTextRefused(t *testing.T, offer string, cr Credentials, mechs ...Mechanism) {
+	t.Helper()
 	for _, insecure := range []bool{false, true} {
+		var mu sync.Mutex
 		var lines []string
 		conn := pipeServer(t, func(r *bufio.Reader, w net.Conn) {
 			w.Write([]byte("220 pipe\r\n"))
@@ -188,11 +193,13 @@ func TestAuthClearText(t *testing.T) {
 				if err != nil {
 					return
 				}
+				mu.Lock()
 				lines = append(lines, strings.TrimSpace(l))
+				mu.Unlock()
 				switch {
 				case strings.HasPrefix(l, "EHLO"):
-					w.Write([]byte("250-pipe\r\n250 AUTH PLAIN LOGIN\r\n"))
-				case strings.HasPrefix(l, "AUTH PLAIN"):
+					w.Write([]byte("250-pipe\r\n250 AUTH " + offer + "\r\n"))
+				case strings.HasPrefix(l, "AUTH"):
 					w.Write([]byte("235 2.7.0 OK\r\n"))
 				default:
 					w.Write([]byte("250 OK\r\n"))
@@ -204,7 +211,7 @@ func TestAuthClearText(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = c.AuthAuto(ctx, Credentials{Username: "u", Password: "pw"})
+		err = c.AuthAuto(ctx, cr)
 		if insecure {
 			if err != nil {
 				t.Errorf("InsecureAuth: %v", err)
@@ -216,19 +223,26 @@ func TestAuthClearText(t *testing.T) {
 		if !errors.As(err, &e) || !e.Local || e.Code != reply.CodeAuthTooWeak {
 			t.Errorf("AuthAuto: %v", err)
 		}
-		if err := c.Auth(ctx, PlainAuth("", "u", "pw")); !errors.As(err, &e) || !e.Local || e.Code != reply.CodeEncryptionRequired {
-			t.Errorf("Auth PLAIN: %v", err)
-		}
-		if err := c.Auth(ctx, LoginAuth("u", "pw")); !errors.As(err, &e) || !e.Local {
-			t.Errorf("Auth LOGIN: %v", err)
+		for _, m := range mechs {
+			if err := c.Auth(ctx, m); !errors.As(err, &e) || !e.Local || e.Code != reply.CodeEncryptionRequired {
+				t.Errorf("Auth %s: %v", m.Name(), err)
+			}
 		}
 		c.Close()
+		mu.Lock()
 		for _, l := range lines {
 			if strings.HasPrefix(l, "AUTH") {
 				t.Errorf("sent %q in clear", l)
 			}
 		}
+		mu.Unlock()
 	}
+}
+
+// TestAuthClearText: without TLS, to a server that is not on a loopback
+// address, PLAIN and LOGIN are refused unless InsecureAuth is set.
+func TestAuthClearText(t *testing.T) {
+	clearTextRefused(t, "PLAIN LOGIN", Credentials{Username: "u", Password: "pw"}, PlainAuth("", "u", "pw"), LoginAuth("u", "pw"))
 }
 
 // TestHelloArguments: an EHLO name that could inject a command is refused

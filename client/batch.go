@@ -33,6 +33,10 @@ type BatchResult struct {
 // costs one round trip instead of two. (With CHUNKING, Send already takes
 // one.)
 //
+// Recipients that a server's limit of recipients per transaction put off
+// (452 4.5.3) are StatusDeferred with that reply: SendBatch does not send
+// them again (Send does); send Result.Retry of that message.
+//
 // A failure of one message does not stop the others, but a broken
 // connection does: when the connection breaks while the reply to a
 // message's final dot is awaited, that message's outcome is unknown (an
@@ -56,9 +60,10 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Message) []BatchResult {
 	if len(msgs) == 0 {
 		return c.batch
 	}
-	if err := c.ensureHello(ctx); err != nil {
+	if err := c.ensureHello(ctx, "MAIL"); err != nil {
 		for i := range c.batch {
 			c.batch[i].Err = err
+			setAllErr(c.batch[i].Result.Recipients, err)
 		}
 		return c.batch
 	}

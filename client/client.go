@@ -6,8 +6,10 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +27,11 @@ type Client struct {
 	conn net.Conn
 	opts Options
 	host string // the server's host name, for TLS verification
+	port int    // the port dialled, 0 for NewClient
+	// loopback reports that Dial (without a custom Dialer) was given a
+	// loopback host and reached a loopback address: a password may go in
+	// clear there (see clearTextOK).
+	loopback bool
 
 	r   *replyReader
 	w   *textproto.Writer
@@ -36,9 +43,13 @@ type Client struct {
 	hello     bool // EHLO, HELO or LHLO succeeded
 	helloName string
 	isTLS     bool
-	authed    bool
-	err       error // sticky failure: the connection is unusable
-	closed    bool
+	// authenticated: the Deliverer checked the server's certificate
+	// itself (DANE's VerifyConnection), so that it counts as verified
+	// although crypto/tls built no chain (see tlsVerified).
+	authenticated bool
+	authed        bool
+	err           error // sticky failure: the connection is unusable
+	closed        bool
 
 	// needReset is set when a failed Send may have left a transaction
 	// open on the server; the next Send starts with RSET (pipelined when
@@ -82,8 +93,7 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	host, _, _ := net.SplitHostPort(addr)
-	return newClient(ctx, conn, host, opts)
+	return newClient(ctx, conn, dialled(addr, opts, conn), opts)
 }
 
 // DialTLS connects to addr with implicit TLS (RFC 8314 3: "submissions",
@@ -93,14 +103,14 @@ func DialTLS(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	host, _, _ := net.SplitHostPort(addr)
-	cfg := tlsConfig(opts, host)
+	peer := dialled(addr, opts, conn)
+	cfg := tlsConfig(opts, peer.host)
 	tc := tls.Client(conn, cfg)
 	if err := handshake(ctx, tc, opts); err != nil {
 		conn.Close()
 		return nil, &NetError{Command: "TLS", Err: err}
 	}
-	return newClient(ctx, tc, host, opts)
+	return newClient(ctx, tc, peer, opts)
 }
 
 // DialStartTLS connects to addr, reads the greeting, says EHLO and upgrades
@@ -127,11 +137,55 @@ func DialStartTLS(ctx context.Context, addr string, opts *Options) (*Client, err
 // for it. host is the server's name for TLS verification in StartTLS; it
 // may be empty when opts.TLSConfig sets ServerName or TLS is not used. A
 // *tls.Conn counts as TLS already (implicit TLS).
+//
+// The client cannot know where conn leads (it may go through a proxy or a
+// tunnel), so PLAIN and LOGIN are refused on it without TLS even when its
+// peer address is a loopback one; set Options.InsecureAuth to vouch that
+// conn is private (a Unix socket, a local pipe).
 func NewClient(ctx context.Context, conn net.Conn, host string, opts *Options) (*Client, error) {
-	return newClient(ctx, conn, host, opts)
+	return newClient(ctx, conn, peer{host: host}, opts)
+}
+
+// peer is what the client knows of the server it dialled.
+type peer struct {
+	host string // the host name or address, for TLS and OAUTHBEARER
+	port int    // the port dialled, 0 when unknown
+	// loopback reports a direct connection to a loopback host.
+	loopback bool
+}
+
+// dialled describes the server of addr, reached over conn. The
+// exemption of loopback servers from "no password in clear" is decided
+// from the host asked for (a literal loopback address or "localhost"),
+// and only when the client made the TCP connection itself and it reached a
+// loopback address: through a custom Dialer (a SOCKS5 proxy on 127.0.0.1)
+// the peer address is the proxy's, and the password would travel on.
+func dialled(addr string, opts *Options, conn net.Conn) peer {
+	host, portStr, _ := net.SplitHostPort(addr)
+	p := peer{host: host}
+	p.port, _ = strconv.Atoi(portStr)
+	if opts != nil && opts.Dialer != nil {
+		return p
+	}
+	ta, ok := conn.RemoteAddr().(*net.TCPAddr)
+	p.loopback = ok && ta.IP.IsLoopback() && isLoopbackHost(host)
+	return p
+}
+
+// isLoopbackHost reports a host that names this machine: a loopback
+// address literal, or "localhost" (RFC 6761 6.3).
+func isLoopbackHost(host string) bool {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.IsLoopback()
+	}
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
 func dial(ctx context.Context, addr string, opts *Options) (net.Conn, error) {
+	if err := ctxDone(ctx, "connect"); err != nil {
+		return nil, err
+	}
 	var d ContextDialer
 	if opts != nil && opts.Dialer != nil {
 		d = opts.Dialer
@@ -168,8 +222,8 @@ func handshake(ctx context.Context, tc *tls.Conn, opts *Options) error {
 	return tc.HandshakeContext(ctx)
 }
 
-func newClient(ctx context.Context, conn net.Conn, host string, opts *Options) (*Client, error) {
-	c := &Client{conn: conn, host: host}
+func newClient(ctx context.Context, conn net.Conn, p peer, opts *Options) (*Client, error) {
+	c := &Client{conn: conn, host: p.host, port: p.port, loopback: p.loopback}
 	c.pend = c.pendBuf[:0]
 	if opts != nil {
 		c.opts = *opts
@@ -290,7 +344,20 @@ func (c *Client) setDeadline(ctx context.Context, d time.Duration) {
 	}
 }
 
+// ready checks, before a call writes anything, that the client is usable
+// and ctx is not done (a *ContextError that leaves the client usable).
+func (c *Client) ready(ctx context.Context, cmd string) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
+	return ctxDone(ctx, cmd)
+}
+
 // usable returns the sticky failure, or an error for a closed client.
+// The sticky failure is what later calls should get: a *NetError, or the
+// 421 reply, never the first failure's own shape (say an
+// *OutcomeUnknownError, which would tell a later message that it might
+// have been delivered).
 func (c *Client) usable() error {
 	if c.err != nil {
 		return c.err
@@ -307,7 +374,7 @@ func (c *Client) broken(ctx context.Context, cmd string, err error) error {
 	err = ctxCause(ctx, err)
 	var ne *NetError
 	if !errors.As(err, &ne) {
-		err = &NetError{Command: cmd, Err: err}
+		err = &NetError{Command: cmd, Err: err, interrupted: isContextErr(err)}
 	}
 	c.err = err
 	c.logWarn("connection failed", slog.String("command", cmd), slog.Any("err", err))
@@ -315,11 +382,12 @@ func (c *Client) broken(ctx context.Context, cmd string, err error) error {
 	return err
 }
 
-// unknownOutcome records a failure after the end of the message.
+// unknownOutcome records a failure after the end of the message. Later
+// calls get a *NetError: their messages were not sent.
 func (c *Client) unknownOutcome(ctx context.Context, cmd string, err error) error {
 	err = ctxCause(ctx, err)
 	e := &OutcomeUnknownError{Command: cmd, Err: err}
-	c.err = e
+	c.err = &NetError{Command: cmd, Err: err, interrupted: isContextErr(err)}
 	c.logWarn("connection lost after the end of the message", slog.String("command", cmd), slog.Any("err", err))
 	c.conn.Close()
 	return e
@@ -355,10 +423,11 @@ func (c *Client) check(cmd session.Command, name string) error {
 	return nil
 }
 
-// ensureHello says EHLO (or LHLO) with the configured name if Hello was
-// not called yet.
-func (c *Client) ensureHello(ctx context.Context) error {
-	if err := c.usable(); err != nil {
+// ensureHello checks that the client is ready for cmd (see ready) and
+// says EHLO (or LHLO) with the configured name if Hello was not called
+// yet.
+func (c *Client) ensureHello(ctx context.Context, cmd string) error {
+	if err := c.ready(ctx, cmd); err != nil {
 		return err
 	}
 	if c.hello {
@@ -455,7 +524,11 @@ func (c *Client) cmdTimeout() time.Duration {
 // domain; empty means Options.LocalName. A second Hello is allowed and
 // resets any transaction (RFC 5321 4.1.4).
 func (c *Client) Hello(ctx context.Context, name string) error {
-	if err := c.usable(); err != nil {
+	verb := "EHLO"
+	if c.opts.LMTP {
+		verb = "LHLO"
+	}
+	if err := c.ready(ctx, verb); err != nil {
 		return err
 	}
 	name = c.localName(name)
@@ -467,9 +540,9 @@ func (c *Client) Hello(ctx context.Context, name string) error {
 		return localError("EHLO", reply.New(reply.CodeLocalError, reply.Enh(4, 3, 5), why), errors.New(why))
 	}
 	c.helloName = name
-	verb, cmd := "EHLO", session.EHLO
+	cmd := session.EHLO
 	if c.opts.LMTP {
-		verb, cmd = "LHLO", session.LHLO
+		cmd = session.LHLO
 	}
 	if err := c.check(cmd, verb); err != nil {
 		return err
@@ -530,7 +603,7 @@ func (c *Client) helloDone(cmd session.Command) {
 // Noop sends NOOP (RFC 5321 4.1.1.9), to keep the connection alive or
 // check it.
 func (c *Client) Noop(ctx context.Context) error {
-	if err := c.usable(); err != nil {
+	if err := c.ready(ctx, "NOOP"); err != nil {
 		return err
 	}
 	err := c.command(ctx, "NOOP", append(c.cmd[:0], "NOOP"...), c.cmdTimeout(), reply.CodeOK)
@@ -539,7 +612,7 @@ func (c *Client) Noop(ctx context.Context) error {
 
 // Reset sends RSET (RFC 5321 4.1.1.5), aborting the current transaction.
 func (c *Client) Reset(ctx context.Context) error {
-	if err := c.ensureHello(ctx); err != nil {
+	if err := c.ensureHello(ctx, "RSET"); err != nil {
 		return err
 	}
 	if err := c.check(session.RSET, "RSET"); err != nil {
@@ -558,7 +631,7 @@ func (c *Client) Reset(ctx context.Context) error {
 // or 251 with the mailbox, 252 when the server will not say. Any other code
 // is an *Error.
 func (c *Client) Verify(ctx context.Context, addr string) (*reply.Reply, error) {
-	if err := c.ensureHello(ctx); err != nil {
+	if err := c.ensureHello(ctx, "VRFY"); err != nil {
 		return nil, err
 	}
 	if err := c.check(session.VRFY, "VRFY"); err != nil {
@@ -582,13 +655,19 @@ func (c *Client) Verify(ctx context.Context, addr string) (*reply.Reply, error) 
 }
 
 // Quit sends QUIT (RFC 5321 4.1.1.10), waits for the reply and closes the
-// connection. The connection is closed even when QUIT fails.
+// connection. The connection is closed even when QUIT fails, and when ctx
+// is done before QUIT is sent (then QUIT is not sent, and the error is a
+// *ContextError).
 func (c *Client) Quit(ctx context.Context) error {
 	if err := c.usable(); err != nil {
 		c.Close()
 		if c.closed && c.err == nil {
 			return nil
 		}
+		return err
+	}
+	if err := ctxDone(ctx, "QUIT"); err != nil {
+		c.Close()
 		return err
 	}
 	err := c.command(ctx, "QUIT", append(c.cmd[:0], "QUIT"...), c.cmdTimeout(), reply.CodeClosing)

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/smtpkit/smtp/reply"
 )
@@ -30,8 +32,10 @@ type Error struct {
 	// Local reports that the client refused the command without asking
 	// the server; Err then says why.
 	Local bool
-	// Err is the cause of a Local refusal: ErrBadSequence, or an
-	// *ExtensionError, or a *SizeError. Nil for a server's reply.
+	// Err is the cause of a Local refusal: ErrBadSequence,
+	// ErrNoRecipients, ErrNoVerifiedTLS, an *ExtensionError, a *SizeError,
+	// or the envelope's error for an argument that cannot be sent. Nil for
+	// a server's reply.
 	Err error
 }
 
@@ -110,6 +114,12 @@ var ErrOutcomeUnknown = errors.New("smtp: outcome unknown: connection lost after
 // responsibility for the message (RFC 5321 6.1, 4.5.4.1 on duplicates). A
 // queue should not treat it as an ordinary transient failure: retrying may
 // deliver the message twice.
+//
+// This holds whatever reply was lost: BDAT LAST pipelined with MAIL and
+// RCPT (RFC 2920 3.1) reaches a server that may read the whole group, and
+// take the message, before it answers MAIL. Only the replies already read
+// can rule delivery out: MAIL or the data refused, or every recipient
+// refused; then the failure is a *NetError.
 type OutcomeUnknownError struct {
 	// Command is "DATA" or "BDAT".
 	Command string
@@ -163,21 +173,209 @@ func (e *SizeError) Error() string {
 }
 
 // NetError is a network failure (a closed connection, a timeout, a failed
-// write) during a command, before the end of the message: nothing was
-// delivered and the failure is transient. After a NetError the Client is
-// unusable; close it.
+// write) during a command, before the end of the message was written (a
+// write of it that failed did not complete it): nothing was delivered and
+// the failure is transient. After a NetError the Client is unusable; close
+// it. A 421 reply followed by the server closing the connection is not a
+// NetError but that reply, an *Error (RFC 5321 3.8).
+//
+// A context that ends while a command is under way is one too: the client
+// cannot know what the server made of the half-finished exchange, so it
+// closes the connection; Err is then the context's error (errors.Is
+// context.Canceled or context.DeadlineExceeded), and the message says that
+// the connection was closed. (A context done before the command is sent
+// is a *ContextError instead, and leaves the Client usable.)
 type NetError struct {
 	// Command is the command in progress.
 	Command string
 	// Err is the underlying error.
 	Err error
+
+	interrupted bool // the context ended the command
 }
 
 // Error implements error.
-func (e *NetError) Error() string { return "smtp: " + e.Command + ": " + e.Err.Error() }
+func (e *NetError) Error() string {
+	s := "smtp: " + e.Command + ": " + e.Err.Error()
+	if e.interrupted {
+		s += " during the command; connection closed"
+	}
+	return s
+}
+
+// isContextErr reports an error of a done context.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
 
 // Unwrap returns Err.
 func (e *NetError) Unwrap() error { return e.Err }
 
 // Temporary reports true: a broken connection is a transient failure.
 func (e *NetError) Temporary() bool { return true }
+
+// ContextError reports that the context of a call was done before the call
+// wrote anything: the command was not sent, and the Client is still
+// usable (as net/http fails the request, not the Transport). errors.Is
+// matches its context error (context.Canceled or
+// context.DeadlineExceeded); a cause given with context.WithCancelCause is
+// in Cause.
+//
+// A context that ends while a command is under way is different: the
+// client cannot know what the server made of the half-finished exchange,
+// so it closes the connection and returns a *NetError (or, after the end
+// of a message, an *OutcomeUnknownError) wrapping the context's error.
+type ContextError struct {
+	// Command is the command that was not sent.
+	Command string
+	// Err is ctx.Err().
+	Err error
+	// Cause is context.Cause(ctx), when it differs from Err.
+	Cause error
+}
+
+// Error implements error.
+func (e *ContextError) Error() string {
+	s := "smtp: " + e.Command + " not sent: " + e.Err.Error()
+	if e.Cause != nil {
+		s += " (" + e.Cause.Error() + ")"
+	}
+	return s
+}
+
+// Unwrap returns the context's error and its cause.
+func (e *ContextError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Err, e.Cause}
+	}
+	return []error{e.Err}
+}
+
+// Temporary reports true: nothing was sent, the call may be made again
+// with a live context.
+func (e *ContextError) Temporary() bool { return true }
+
+// ctxDone returns a *ContextError when ctx is over (cancelled, or its
+// deadline passed even if its timer has not fired yet), before cmd writes
+// anything. It costs no allocation for a live context.
+func ctxDone(ctx context.Context, cmd string) error {
+	if ctx.Done() == nil {
+		return nil
+	}
+	err := ctx.Err()
+	if err == nil {
+		if dl, ok := ctx.Deadline(); !ok || time.Now().Before(dl) {
+			return nil
+		}
+		err = context.DeadlineExceeded
+	}
+	e := &ContextError{Command: cmd, Err: err}
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		e.Cause = cause
+	}
+	return e
+}
+
+// AbortError reports a message the client gave up after its transaction
+// had begun on the wire: MAIL and RCPT (and DATA, or some BDAT chunks)
+// were sent when the client found, reading further in the message, a
+// reason not to go on: the message is larger than the server's SIZE
+// (RFC 1870), it has 8-bit content for a server without 8BITMIME (RFC
+// 6152), or the caller's reader failed. Nothing was delivered.
+//
+// With BDAT the chunks sent are complete commands: the client leaves the
+// transaction to be reset (RSET before the next one, RFC 3030 2) and the
+// connection stays usable. DATA cannot be cancelled (RFC 5321 4.1.1.4):
+// the only way not to deliver a part of the message is to drop the
+// connection, so the client closed it (Closed) and is unusable.
+type AbortError struct {
+	// Command is "DATA" or "BDAT".
+	Command string
+	// Closed reports that the client closed the connection.
+	Closed bool
+	// Reply is the reply a bounce would report (552 5.3.4 for SIZE, 554
+	// 5.6.3 for 8-bit content), nil when the caller's reader failed.
+	Reply *reply.Reply
+	// Err is the reason: a *SizeError, an *ExtensionError or a
+	// *MessageError.
+	Err error
+}
+
+// Error implements error.
+func (e *AbortError) Error() string {
+	s := "smtp: " + e.Command + ": message abandoned after the transaction started"
+	if e.Closed {
+		s += " (connection closed)"
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Unwrap returns the reason.
+func (e *AbortError) Unwrap() error { return e.Err }
+
+// Temporary reports whether sending the message again may succeed: the
+// caller's reader failed, or the reply is transient.
+func (e *AbortError) Temporary() bool { return e.Reply == nil || e.Reply.Code.IsTransient() }
+
+// abortError builds the AbortError of cause: a Local *Error (its reply and
+// its own cause are kept) or a *MessageError.
+func abortError(cmd string, closed bool, cause error) *AbortError {
+	e := &AbortError{Command: cmd, Closed: closed, Err: cause}
+	var le *Error
+	if errors.As(cause, &le) && le.Local {
+		e.Reply, e.Err = le.Reply, le.Err
+	}
+	return e
+}
+
+// ErrServerNotAuthenticated is matched (errors.Is) by a *ServerAuthError.
+var ErrServerNotAuthenticated = errors.New("smtp: the server did not authenticate itself")
+
+// ServerAuthError reports an AUTH exchange that the server declared a
+// success without what its mechanism requires of it: for SCRAM-SHA-256 the
+// server's signature, which proves that it holds the user's keys (RFC 5802
+// 5, RFC 7677), missing, wrong or replaced by an error; for the OAuth
+// mechanisms, a success after the server refused the token (RFC 7628
+// 3.2.3); for any mechanism, a success in answer to the client's
+// cancellation (RFC 4954 4). The peer may be an impostor or a man in the
+// middle: the client closed the connection, sent nothing more, and is
+// unusable. Do not retry blindly: it is not a transient failure.
+type ServerAuthError struct {
+	// Mechanism is the SASL mechanism.
+	Mechanism string
+	// Reply is the server's last reply (the 235, or the reply to "*").
+	Reply *reply.Reply
+	// Err says what was missing or wrong.
+	Err error
+}
+
+// Error implements error.
+func (e *ServerAuthError) Error() string {
+	s := "smtp: AUTH " + e.Mechanism + ": the server did not authenticate itself"
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s + "; connection closed"
+}
+
+// Unwrap returns Err.
+func (e *ServerAuthError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrServerNotAuthenticated.
+func (e *ServerAuthError) Is(target error) bool { return target == ErrServerNotAuthenticated }
+
+// Temporary reports false: trying again reaches the same peer.
+func (e *ServerAuthError) Temporary() bool { return false }
+
+// ErrNoVerifiedTLS is the cause of the Local *Error (554 5.7.30, RFC 8689
+// 5) for a REQUIRETLS message on a connection that is not TLS with a
+// certificate verified by the client (RFC 8689 4.2.1): in clear, or under
+// TLS whose certificate was not checked (InsecureSkipVerify).
+var ErrNoVerifiedTLS = errors.New("the connection is not TLS with a verified certificate")
+
+// Causes of the *NetError that later calls get after the client closed
+// the connection itself.
+var (
+	errAbandoned = errors.New("connection closed by the client to abandon a message in DATA")
+	errDistrust  = errors.New("connection closed by the client: the server did not authenticate itself")
+)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -38,11 +39,46 @@ func TestErrorStrings(t *testing.T) {
 		t.Errorf("NetError %v", ne)
 	}
 	re := &RecipientsError{Accepted: 1, Failed: []RecipientResult{{Path: path("a@b.example"), Err: e}}}
-	if got := re.Error(); got != "smtp: message refused for 1 of 2 recipients; <a@b.example>: "+e.Error() {
+	if got := re.Error(); got != "smtp: message refused for 1 of 2 recipients (delivered to the other 1: do not send it to them again); <a@b.example>: "+e.Error() {
 		t.Errorf("Error() = %q", got)
 	}
-	if re.Temporary() {
+	if re.Temporary() || !re.Permanent() {
 		t.Errorf("550 temporary")
+	}
+	var ce *Error
+	if errors.As(re, &ce) || errors.Is(re, ErrOutcomeUnknown) {
+		t.Errorf("RecipientsError poses as one recipient's error")
+	}
+	// Nothing delivered, one kind of failure: the error speaks for all.
+	re = &RecipientsError{Failed: []RecipientResult{{Path: path("a@b.example"), Err: e}, {Path: path("c@b.example"), Err: e}}}
+	if !errors.As(re, &ce) || ce.Code != 550 || !re.Permanent() {
+		t.Errorf("uniform refusal not found: %v", re)
+	}
+	re.Failed[1].Err = newReplyError("RCPT", reply.New(450, reply.Enh(4, 2, 1), "later"))
+	if errors.As(re, &ce) || re.Permanent() || re.Temporary() {
+		t.Errorf("mixed refusal found: %v", ce)
+	}
+	ctxErr := &ContextError{Command: "MAIL", Err: context.Canceled, Cause: io.ErrClosedPipe}
+	if got := ctxErr.Error(); got != "smtp: MAIL not sent: context canceled (io: read/write on closed pipe)" ||
+		!errors.Is(ctxErr, context.Canceled) || !errors.Is(ctxErr, io.ErrClosedPipe) || !ctxErr.Temporary() {
+		t.Errorf("ContextError %v", ctxErr)
+	}
+	ne = &NetError{Command: "NOOP", Err: context.DeadlineExceeded, interrupted: true}
+	if got := ne.Error(); got != "smtp: NOOP: context deadline exceeded during the command; connection closed" {
+		t.Errorf("NetError %v", got)
+	}
+	ae := abortError("DATA", true, errTooLarge("DATA", 10, 5))
+	if got := ae.Error(); got != "smtp: DATA: message abandoned after the transaction started (connection closed): message of 10 octets is larger than the server's SIZE 5" ||
+		ae.Temporary() || ae.Reply.Code != 552 || !errors.As(ae, &se) || errors.As(ae, &ce) {
+		t.Errorf("AbortError %v", ae)
+	}
+	sa := &ServerAuthError{Mechanism: "SCRAM-SHA-256", Err: io.ErrUnexpectedEOF}
+	if got := sa.Error(); got != "smtp: AUTH SCRAM-SHA-256: the server did not authenticate itself: unexpected EOF; connection closed" ||
+		!errors.Is(sa, ErrServerNotAuthenticated) || isTemporary(sa) {
+		t.Errorf("ServerAuthError %v", sa)
+	}
+	if StatusDeferred.String() != "deferred" || RecipientStatus(0).String() != "RecipientStatus(0)" {
+		t.Errorf("status names")
 	}
 	me := &MessageError{Err: io.ErrClosedPipe}
 	if !errors.Is(me, io.ErrClosedPipe) || !strings.Contains(me.Error(), "reading the message") {

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/reply"
 	"github.com/smtpkit/smtp/server/smtptest"
 )
 
@@ -115,14 +117,14 @@ func ExampleDeliverer_Deliver() {
 	}
 	msg := strings.NewReader("Subject: report\r\n\r\nok\r\n")
 	for _, o := range d.Deliver(context.Background(), env, msg, msg.Size()) {
-		switch {
-		case o.Delivered():
+		switch o.Status() {
+		case client.StatusAccepted:
 			fmt.Println(o.Recipient.Path, "delivered by", o.Host)
-		case o.OutcomeUnknown():
+		case client.StatusUnknown:
 			fmt.Println(o.Recipient.Path, "maybe delivered: do not resend blindly")
-		case o.Temporary():
+		case client.StatusDeferred:
 			fmt.Println(o.Recipient.Path, "retry later:", o.Err)
-		default:
+		case client.StatusRefused:
 			fmt.Println(o.Recipient.Path, "bounce:", o.Err)
 		}
 	}
@@ -130,6 +132,50 @@ func ExampleDeliverer_Deliver() {
 	// <a@example.test> delivered by mx.example.test
 	// <b@nomail.test> bounce: smtp: MX (refused by the client): 556 5.1.10 domain nomail.test does not accept mail (null MX)
 	// <c@example.test> delivered by mx.example.test
+}
+
+// A message may reach some recipients and not others. Each recipient's
+// Status says what became of it, and Retry gives the envelope that is safe
+// to send again later: the deferred recipients only, never one that has
+// the message (which a loop resending env on any error would duplicate).
+func ExampleClient_Send_partial() {
+	ts := smtptest.NewServer(nil,
+		smtptest.RcptReply("carol@example.test", reply.New(450, reply.Enh(4, 2, 1), "mailbox busy, try later")),
+		smtptest.RcptReply("dave@example.test", reply.New(550, reply.Enh(5, 1, 1), "no such user")))
+	defer ts.Close()
+	ctx := context.Background()
+	c, err := client.Dial(ctx, ts.Addr, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	env := envelope.Envelope{From: envelope.Path{Null: true}}
+	for _, to := range []string{"<bob@example.test>", "<carol@example.test>", "<dave@example.test>"} {
+		p, _ := envelope.ParsePath(to, envelope.ParseOptions{})
+		env.To = append(env.To, envelope.Recipient{Path: p})
+	}
+
+	res, err := c.Send(ctx, env, strings.NewReader("Subject: minutes\r\n\r\nSee you.\r\n"))
+	var re *client.RecipientsError
+	if errors.As(err, &re) {
+		// Neither Temporary (bob has it: do not resend to everyone) nor
+		// Permanent (carol may get it later).
+		fmt.Println("delivered to", re.Accepted, "of", len(env.To), re.Temporary(), re.Permanent())
+	}
+	for _, r := range res.Recipients {
+		fmt.Println(r.Path, r.Status(), r.Code)
+	}
+	later := res.Retry(env) // keep it in a queue; bounce the refused ones
+	for _, r := range later.To {
+		fmt.Println("retry later:", r.Path)
+	}
+	c.Quit(ctx)
+	// Output:
+	// delivered to 1 of 3 false false
+	// <bob@example.test> accepted 250
+	// <carol@example.test> deferred 450
+	// <dave@example.test> refused 550
+	// retry later: <carol@example.test>
 }
 
 // The step-by-step form: MAIL, RCPT, then DATA with an io.WriteCloser

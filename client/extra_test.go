@@ -92,9 +92,12 @@ func TestDataWriter8Bit(t *testing.T) {
 }
 
 // socks5Server is a minimal SOCKS5 proxy (RFC 1928, no authentication,
-// CONNECT only) for one connection.
-func socks5Server(t *testing.T) (addr string, used chan string) {
-	used = make(chan string, 1)
+// CONNECT only, names resolved by the proxy) on 127.0.0.1 for one
+// connection. It connects to the host and port asked for, or, when target
+// is set, to target whatever was asked (a proxy whose DNS sends every name
+// to one server). It reports the "host:port" asked for.
+func socks5Server(t *testing.T, target string) (addr string, asked chan string) {
+	asked = make(chan string, 1)
 	addr = rawServer(t, func(c net.Conn) {
 		buf := make([]byte, 262)
 		if _, err := io.ReadFull(c, buf[:2]); err != nil {
@@ -119,8 +122,11 @@ func socks5Server(t *testing.T) (addr string, used chan string) {
 			return
 		}
 		io.ReadFull(c, buf[:2])
-		target := net.JoinHostPort(host, itoa(int64(binary.BigEndian.Uint16(buf[:2]))))
-		used <- target
+		hostPort := net.JoinHostPort(host, itoa(int64(binary.BigEndian.Uint16(buf[:2]))))
+		asked <- hostPort
+		if target == "" {
+			target = hostPort
+		}
 		up, err := net.Dial("tcp", target)
 		if err != nil {
 			c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
@@ -128,16 +134,19 @@ func socks5Server(t *testing.T) (addr string, used chan string) {
 		}
 		defer up.Close()
 		c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
-		go io.Copy(up, c)
+		go func() {
+			io.Copy(up, c)
+			up.Close() // the client hung up: so does the proxy
+		}()
 		io.Copy(c, up)
 	})
-	return addr, used
+	return addr, asked
 }
 
 func TestSOCKS5(t *testing.T) {
 	fs := newFakeServer(t, "PIPELINING")
 	target := fs.start()
-	paddr, used := socks5Server(t)
+	paddr, used := socks5Server(t, "")
 	d, err := proxy.SOCKS5("tcp", paddr, nil, proxy.Direct)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +173,10 @@ func FuzzServerReplies(f *testing.F) {
 	f.Add([]byte("220 hi\n250\n250 \n3"))
 	f.Add([]byte("220 hi\r\n250-x\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 done\r\n" +
 		"250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 one\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 two\r\n221 bye\r\n"))
+	// A SCRAM success without the server's proof, then a recipient limit.
+	f.Add([]byte("220 hi\r\n250-x\r\n250-PIPELINING\r\n250 AUTH SCRAM-SHA-256 PLAIN\r\n235 ok\r\n"))
+	f.Add([]byte("220 hi\r\n250-x\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n452 4.5.3 too many\r\n354 go\r\n250 one\r\n" +
+		"250 ok\r\n250 ok\r\n354 go\r\n250 two\r\n221 bye\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cs, ss := net.Pipe()
 		go io.Copy(io.Discard, ss)
@@ -179,8 +192,15 @@ func FuzzServerReplies(f *testing.F) {
 		}
 		defer c.Close()
 		c.Hello(ctx, "")
+		if err := c.AuthAuto(ctx, Credentials{Username: "u", Password: "pw"}); err == nil && c.Extensions().HasAuth("SCRAM-SHA-256") {
+			t.Fatalf("SCRAM success without the server's proof")
+		}
 		e := env("a@x.example", "b@y.example", "c@y.example")
-		c.Send(ctx, e, strings.NewReader("hello\r\n.dot\r\n"))
+		if res, err := c.Send(ctx, e, strings.NewReader("hello\r\n.dot\r\n")); err == nil && res.Accepted() != len(e.To) {
+			t.Fatalf("success with %d of %d recipients", res.Accepted(), len(e.To))
+		} else if re := (*RecipientsError)(nil); errors.As(err, &re) && re.Accepted != res.Accepted() {
+			t.Fatalf("RecipientsError says %d accepted, the Result %d", re.Accepted, res.Accepted())
+		}
 		res := c.SendBatch(ctx, []Message{{Envelope: e, Body: strings.NewReader("one\r\n")}, {Envelope: e, Body: strings.NewReader("two\r\n")}})
 		for _, r := range res {
 			if r.Err == nil && r.Result.Accepted() != len(e.To) {

@@ -31,10 +31,16 @@ type fakeServer struct {
 	rcptReply map[string]string
 	// lmtpReplies: per-recipient replies after data (in order).
 	lmtpReplies []string
+	// maxRcpt, when set, is the most recipients accepted in one
+	// transaction; the next get 452 4.5.3 (RFC 5321 4.5.3.1.10).
+	maxRcpt int
+	// tooManyReply replaces that 452 reply when set.
+	tooManyReply string
 
 	mu       sync.Mutex
 	received strings.Builder
 	messages []string
+	copies   map[string]int // recipient -> messages delivered to it
 	wg       sync.WaitGroup
 }
 
@@ -88,6 +94,7 @@ type fakeConn struct {
 	r    *bufio.Reader
 	w    *bufio.Writer
 	rcpt int
+	to   []string // the recipients accepted in this transaction
 }
 
 func (fc *fakeConn) send(lines ...string) {
@@ -151,21 +158,31 @@ func (fs *fakeServer) serve(conn net.Conn) {
 			fc.send("220 2.0.0 go ahead")
 			fc.startTLS()
 		case "MAIL":
-			fc.rcpt = 0
+			fc.rcpt, fc.to = 0, nil
 			fc.send("250 2.1.0 OK")
 		case "RCPT":
 			addr := strings.TrimPrefix(arg, "TO:")
 			if i := strings.IndexByte(addr, '>'); i >= 0 {
 				addr = addr[1:i]
 			}
+			if fs.maxRcpt > 0 && fc.rcpt >= fs.maxRcpt {
+				r := "452 4.5.3 Too many recipients"
+				if fs.tooManyReply != "" {
+					r = fs.tooManyReply
+				}
+				fc.send(r)
+				continue
+			}
 			if r, ok := fs.rcptReply[addr]; ok {
 				fc.send(r)
 				if r[0] == '2' {
 					fc.rcpt++
+					fc.to = append(fc.to, addr)
 				}
 				continue
 			}
 			fc.rcpt++
+			fc.to = append(fc.to, addr)
 			fc.send("250 2.1.5 OK")
 		case "DATA":
 			if fc.rcpt == 0 {
@@ -208,7 +225,7 @@ func (fs *fakeServer) serve(conn net.Conn) {
 				fc.send("250 2.0.0 " + f[0] + " octets received")
 			}
 		case "RSET":
-			fc.rcpt = 0
+			fc.rcpt, fc.to = 0, nil
 			fc.send("250 2.0.0 OK")
 		case "NOOP":
 			fc.send("250 2.0.0 OK")
@@ -225,6 +242,16 @@ func (fs *fakeServer) serve(conn net.Conn) {
 
 func (fs *fakeServer) endReplies(fc *fakeConn) {
 	if !fs.lmtp {
+		if fs.dataReply[0] == '2' {
+			fs.mu.Lock()
+			if fs.copies == nil {
+				fs.copies = map[string]int{}
+			}
+			for _, to := range fc.to {
+				fs.copies[to]++
+			}
+			fs.mu.Unlock()
+		}
 		fc.send(fs.dataReply)
 		return
 	}
@@ -235,6 +262,17 @@ func (fs *fakeServer) endReplies(fc *fakeConn) {
 		}
 		fc.send(r)
 	}
+}
+
+// delivered returns how many copies of a message each recipient got.
+func (fs *fakeServer) delivered() map[string]int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range fs.copies {
+		out[k] = v
+	}
+	return out
 }
 
 // bytes returns what the server received so far.

@@ -98,7 +98,8 @@ func (s *store) all() []stored {
 }
 
 type loopbackOpts struct {
-	chunking, lmtp, tls, utf8, auth bool
+	chunking, lmtp, tls, utf8, auth, requireTLS bool
+	maxRcpts                                    int
 }
 
 func startServer(t testing.TB, o loopbackOpts) (*store, string, *smtptest.Certificate) {
@@ -113,6 +114,8 @@ func startServer(t testing.TB, o loopbackOpts) (*store, string, *smtptest.Certif
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AllowInsecureAuth: o.auth && !o.tls,
 		AuthFailureDelay:  -1,
+		MaxRecipients:     o.maxRcpts,
+		EnableRequireTLS:  o.requireTLS,
 	}
 	var cert *smtptest.Certificate
 	if o.tls {
@@ -297,8 +300,13 @@ func TestLoopbackLMTP(t *testing.T) {
 		if !errors.As(err, &re) || re.Accepted != 2 || len(re.Failed) != 1 {
 			t.Fatalf("chunking=%v: err = %v", chunking, err)
 		}
-		if r := res.Recipients[1]; r.Code != 452 || !re.Temporary() {
+		// Two have it: the message may not be sent again as it is, only
+		// to the deferred recipient.
+		if r := res.Recipients[1]; r.Code != 452 || r.Status() != client.StatusDeferred || re.Temporary() || re.Permanent() {
 			t.Errorf("recipient 1: %+v", r)
+		}
+		if retry := res.Retry(newEnv("a@src.test", "ok@dst.test", "full@dst.test", "ok2@dst.test")); len(retry.To) != 1 || retry.To[0].Path != mustPath("full@dst.test") {
+			t.Errorf("retry %v", retry.To)
 		}
 		c.Quit(ctx)
 	}
@@ -445,5 +453,82 @@ func BenchmarkLoopbackSend(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoopbackTooManyRecipients: our server's MaxRecipients answers 452
+// 4.5.3 past its limit (RFC 5321 4.5.3.1.10); Send delivers to everyone in
+// as many transactions, each recipient once.
+func TestLoopbackTooManyRecipients(t *testing.T) {
+	for _, chunking := range []bool{false, true} {
+		st, addr, _ := startServer(t, loopbackOpts{chunking: chunking, maxRcpts: 2})
+		ctx := ctxT(t)
+		c, err := client.Dial(ctx, addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to := []string{"r1@dst.test", "r2@dst.test", "r3@dst.test", "r4@dst.test", "r5@dst.test"}
+		res, err := c.Send(ctx, newEnv("a@src.test", to...), strings.NewReader("hello\r\n"))
+		if err != nil || res.Accepted() != 5 {
+			t.Fatalf("chunking=%v: %v", chunking, err)
+		}
+		c.Quit(ctx)
+		got := map[string]int{}
+		msgs := st.all()
+		for _, m := range msgs {
+			for _, r := range m.to {
+				got[r]++
+			}
+		}
+		if len(msgs) != 3 || len(got) != 5 {
+			t.Errorf("chunking=%v: %d messages, recipients %v", chunking, len(msgs), got)
+		}
+		for r, n := range got {
+			if n != 1 {
+				t.Errorf("%s: %d copies", r, n)
+			}
+		}
+	}
+}
+
+// TestLoopbackRequireTLS: a REQUIRETLS message reaches our server only
+// over TLS whose certificate the client verified (RFC 8689 4.2.1).
+func TestLoopbackRequireTLS(t *testing.T) {
+	st, addr, cert := startServer(t, loopbackOpts{tls: true, requireTLS: true})
+	ctx := ctxT(t)
+	e := newEnv("a@src.test", "b@dst.test")
+	e.Mail.RequireTLS = true
+	var ce *client.Error
+
+	c, err := client.Dial(ctx, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, e, strings.NewReader("x\r\n")); !errors.As(err, &ce) || !ce.Local || ce.Enhanced != reply.EnhRequireTLS() {
+		t.Errorf("in clear: %v", err)
+	}
+	c.Close()
+
+	insecure := cert.ClientConfig()
+	insecure.RootCAs, insecure.InsecureSkipVerify = nil, true
+	c, err = client.DialStartTLS(ctx, addr, &client.Options{TLSConfig: insecure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, e, strings.NewReader("x\r\n")); !errors.Is(err, client.ErrNoVerifiedTLS) || !c.Extensions().RequireTLS {
+		t.Errorf("unverified TLS: %v", err)
+	}
+	c.Close()
+
+	c, err = client.DialStartTLS(ctx, addr, &client.Options{TLSConfig: cert.ClientConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, e, strings.NewReader("x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit(ctx)
+	if m := st.all(); len(m) != 1 || !m[0].params.RequireTLS {
+		t.Errorf("stored %+v", m)
 	}
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"time"
@@ -104,11 +105,10 @@ func (c *Client) mailParams(p envelope.MailParams, utf8 bool, eightBit int, size
 			return p, errNeedsExtension("MAIL", "DSN", "RET or ENVID parameter")
 		}
 	}
-	if p.RequireTLS && !x.RequireTLS {
-		// RFC 8689 4.2.1: without REQUIRETLS the message must not be sent.
-		return p, localError("MAIL", reply.New(reply.CodeTransactionFailed, reply.EnhRequireTLS(),
-			"REQUIRETLS needed, and the server does not offer it"),
-			&ExtensionError{Extension: "REQUIRETLS", Reason: "REQUIRETLS message"})
+	if p.RequireTLS {
+		if err := c.requireTLS(); err != nil {
+			return p, err
+		}
 	}
 	if p.Auth != "" && len(x.Auth) == 0 {
 		// RFC 4954 5: AUTH= only to a server that supports AUTH; drop it.
@@ -128,6 +128,34 @@ func (c *Client) mailParams(p envelope.MailParams, utf8 bool, eightBit int, size
 	return p, nil
 }
 
+// requireTLS checks that a REQUIRETLS message may go on this connection
+// (RFC 8689 4.2.1): the server announced REQUIRETLS, and announced it over
+// TLS whose certificate the client verified. A man in the middle can
+// announce REQUIRETLS in clear after stripping STARTTLS, or offer TLS with
+// a certificate of its own: neither gets the message. 554 5.7.30 (RFC 8689
+// 5): this connection offers no path for the message.
+func (c *Client) requireTLS() error {
+	if !c.ext.RequireTLS {
+		return localError("MAIL", reply.New(reply.CodeTransactionFailed, reply.EnhRequireTLS(),
+			"REQUIRETLS needed, and the server does not offer it"),
+			&ExtensionError{Extension: "REQUIRETLS", Reason: "REQUIRETLS message"})
+	}
+	if !c.tlsVerified() {
+		return localError("MAIL", reply.New(reply.CodeTransactionFailed, reply.EnhRequireTLS(),
+			"REQUIRETLS needed, and the connection is not TLS with a verified certificate"), ErrNoVerifiedTLS)
+	}
+	return nil
+}
+
+// tlsVerified reports a TLS connection whose certificate the client
+// verified: crypto/tls filled VerifiedChains (the Web PKI; not with
+// InsecureSkipVerify), or the Deliverer matched it against DANE TLSA
+// records (RFC 7672 3, RFC 8689 4.2.1).
+func (c *Client) tlsVerified() bool {
+	tc, ok := c.conn.(*tls.Conn)
+	return ok && (len(tc.ConnectionState().VerifiedChains) > 0 || c.authenticated)
+}
+
 // rcptCheck checks a recipient's parameters against the extensions.
 func (c *Client) rcptCheck(r *envelope.Recipient) error {
 	if (r.Params.Notify != 0 || r.Params.ORcpt != nil) && !c.ext.DSN {
@@ -142,7 +170,7 @@ func (c *Client) rcptCheck(r *envelope.Recipient) error {
 // announce are refused before anything is sent. Use Send to send a whole
 // message at once.
 func (c *Client) Mail(ctx context.Context, from envelope.Path, p *envelope.MailParams) error {
-	if err := c.ensureHello(ctx); err != nil {
+	if err := c.ensureHello(ctx, "MAIL"); err != nil {
 		return err
 	}
 	if err := c.check(session.MAIL, "MAIL"); err != nil {
@@ -176,7 +204,7 @@ func (c *Client) Mail(ctx context.Context, from envelope.Path, p *envelope.MailP
 // Rcpt adds a recipient with RCPT TO (RFC 5321 4.1.1.3). p may be nil. A
 // 250 or 251 reply accepts the recipient; any other is an *Error.
 func (c *Client) Rcpt(ctx context.Context, to envelope.Path, p *envelope.RcptParams) error {
-	if err := c.usable(); err != nil {
+	if err := c.ready(ctx, "RCPT"); err != nil {
 		return err
 	}
 	if err := c.check(session.RCPT, "RCPT"); err != nil {
@@ -237,9 +265,9 @@ func (c *Client) asciiPath(p envelope.Path, smtputf8 bool) envelope.Path {
 // into CRLF; its Close sends the final "." and reads the reply (for LMTP,
 // one reply per accepted recipient, RFC 2033 4.2). ctx bounds the writes
 // and Close too. Without 8BITMIME, an 8-bit byte in the message aborts the
-// connection (the message is not sent) and Write returns a Local *Error.
+// connection (the message is not sent) and Write returns an *AbortError.
 func (c *Client) Data(ctx context.Context) (*DataWriter, error) {
-	if err := c.usable(); err != nil {
+	if err := c.ready(ctx, "DATA"); err != nil {
 		return nil, err
 	}
 	if err := c.check(session.DATA, "DATA"); err != nil {
@@ -293,9 +321,7 @@ func (w *DataWriter) Write(p []byte) (int, error) {
 		if errors.As(err, &ve) {
 			// The message cannot be ended without sending what precedes:
 			// drop the connection so that nothing is delivered.
-			w.err = errNeeds8BitMIME("DATA")
-			c.err = w.err
-			c.conn.Close()
+			w.err = c.abort(errNeeds8BitMIME("DATA"))
 			w.unwatch()
 			return n, w.err
 		}

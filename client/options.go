@@ -73,7 +73,10 @@ type Options struct {
 	TLSConfig *tls.Config
 
 	// Dialer opens the connection in Dial, DialTLS and DialStartTLS. Nil
-	// means a net.Dialer.
+	// means a net.Dialer. The client cannot see where a custom Dialer's
+	// connection leads (a SOCKS5 proxy on 127.0.0.1 relays to any host),
+	// so such a connection never counts as a loopback one (see
+	// InsecureAuth).
 	Dialer ContextDialer
 
 	// GreetingTimeout, MailTimeout, RcptTimeout, DataInitTimeout,
@@ -122,8 +125,13 @@ type Options struct {
 	// not traced.
 	Trace io.Writer
 
-	// InsecureAuth lets Auth and AuthAuto send a password in clear (PLAIN,
-	// LOGIN) over a connection without TLS to a non-loopback server.
+	// InsecureAuth lets Auth and AuthAuto send a password (PLAIN, LOGIN)
+	// or a bearer token (XOAUTH2, OAUTHBEARER) in clear over a connection
+	// without TLS. Without it that is allowed only to a loopback host that
+	// Dial reached itself (127.0.0.1, ::1 or localhost, no custom Dialer):
+	// never through a proxy, and never over a connection given to
+	// NewClient, which the client cannot see the end of. Set it for a
+	// NewClient connection known to be private (a Unix socket).
 	InsecureAuth bool
 
 	// LMTP makes the client speak LMTP (RFC 2033): LHLO instead of EHLO,

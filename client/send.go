@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -13,14 +14,18 @@ import (
 	"github.com/smtpkit/smtp/textproto"
 )
 
-// Result is the outcome of Send. The Result returned by Send belongs to the
-// Client and is overwritten by its next Send; copy what you keep (Clone).
+// Result is the outcome of Send: one RecipientResult per recipient of the
+// envelope, each with a Status that says what a caller may do about it,
+// and Retry, the envelope that is safe to send again. The Result returned
+// by Send belongs to the Client and is overwritten by its next Send; copy
+// what you keep (Clone).
 type Result struct {
 	// Recipients has one entry per recipient of the envelope, in order.
 	Recipients []RecipientResult
 	// Code and Enhanced are the server's reply to the end of the message
-	// (for LMTP: the first recipient's); Code is 0 when the message was not
-	// sent.
+	// (for LMTP: the first recipient's; when the server limited the
+	// recipients of a transaction, the first transaction's); Code is 0
+	// when the message was not sent.
 	Code     reply.Code
 	Enhanced reply.EnhancedCode
 	text     []byte
@@ -41,14 +46,48 @@ func (r *Result) Reply() *reply.Reply {
 
 // Accepted returns the number of recipients the message was delivered to
 // (that is, whose Err is nil).
-func (r *Result) Accepted() int {
+func (r *Result) Accepted() int { return r.Count(StatusAccepted) }
+
+// Count returns the number of recipients whose Status is st.
+func (r *Result) Count(st RecipientStatus) int {
 	n := 0
 	for i := range r.Recipients {
-		if r.Recipients[i].Err == nil {
+		if r.Recipients[i].Status() == st {
 			n++
 		}
 	}
 	return n
+}
+
+// Retry returns the envelope to send again later: env (the envelope given
+// to Send) with only the recipients whose Status is StatusDeferred, in
+// order and with their parameters; its To is empty when there is nothing
+// to retry. It never holds a recipient that got the message
+// (StatusAccepted), one refused for good (StatusRefused), nor one whose
+// outcome is unknown (StatusUnknown: the server may have taken the message;
+// a queue that prefers a possible duplicate to a possible loss, as RFC 5321
+// 6.1 suggests, adds those itself). The new envelope's To does not share
+// memory with env's.
+func (r *Result) Retry(env envelope.Envelope) envelope.Envelope {
+	var to []envelope.Recipient
+	for i := range r.Recipients {
+		rr := &r.Recipients[i]
+		if rr.Status() != StatusDeferred {
+			continue
+		}
+		if i < len(env.To) && env.To[i].Path == rr.Path {
+			to = append(to, env.To[i])
+			continue
+		}
+		for _, e := range env.To { // env is not the one given to Send
+			if e.Path == rr.Path {
+				to = append(to, e)
+				break
+			}
+		}
+	}
+	env.To = to
+	return env
 }
 
 // Clone returns a copy of r that the Client does not reuse.
@@ -69,20 +108,112 @@ type RecipientResult struct {
 	Enhanced reply.EnhancedCode
 	// Err is nil when the server took the message for this recipient.
 	// Otherwise it is an *Error (the recipient, MAIL, or the message was
-	// refused, or the client refused to send), an *OutcomeUnknownError, or
-	// a *NetError.
+	// refused, or the client refused to send), an *OutcomeUnknownError, a
+	// *NetError, a *ContextError, an *AbortError or a *MessageError.
 	Err error
+
+	// again marks a recipient past the server's limit of recipients per
+	// transaction (RFC 5321 4.5.3.1.10), for another transaction.
+	again bool
+}
+
+// Status tells what became of the message for the recipient.
+func (r *RecipientResult) Status() RecipientStatus { return statusOf(r.Err) }
+
+// RecipientStatus is what became of a message for one recipient, and so
+// what may be done about it. Send's RecipientResult and the Deliverer's
+// RecipientOutcome classify errors the same way.
+type RecipientStatus int
+
+const (
+	// StatusAccepted: the server took the message for the recipient (a
+	// 250 to the end of the message; for LMTP, the recipient's own 250).
+	// Never send it to this recipient again.
+	StatusAccepted RecipientStatus = iota + 1
+	// StatusDeferred: not delivered, and it may succeed later (RFC 5321
+	// 4.2.1: a 4xx reply; or a network failure, a done context, a failed
+	// read of the message, a local refusal with a 4xx code). Safe to
+	// retry: Result.Retry holds these recipients.
+	StatusDeferred
+	// StatusRefused: not delivered, and sending the same again will fail
+	// the same way (a 5xx reply, or a refusal of the client with a 5xx
+	// code: a missing extension, SIZE, REQUIRETLS). Bounce.
+	StatusRefused
+	// StatusUnknown: the connection broke after the end of the message
+	// and before the server's reply (an *OutcomeUnknownError): the
+	// message may have been delivered. Resending may duplicate it.
+	StatusUnknown
+)
+
+// String returns the status's name: "accepted", "deferred", "refused" or
+// "unknown".
+func (s RecipientStatus) String() string {
+	switch s {
+	case StatusAccepted:
+		return "accepted"
+	case StatusDeferred:
+		return "deferred"
+	case StatusRefused:
+		return "refused"
+	case StatusUnknown:
+		return "unknown"
+	}
+	return "RecipientStatus(" + strconv.Itoa(int(s)) + ")"
+}
+
+// statusOf classifies a recipient's error.
+func statusOf(err error) RecipientStatus {
+	if err == nil {
+		return StatusAccepted
+	}
+	if errors.Is(err, ErrOutcomeUnknown) {
+		return StatusUnknown
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Temporary() {
+			return StatusDeferred
+		}
+		return StatusRefused
+	}
+	var ae *AbortError
+	if errors.As(err, &ae) && !ae.Temporary() {
+		return StatusRefused
+	}
+	var se *ServerAuthError
+	if errors.As(err, &se) {
+		return StatusRefused
+	}
+	// Network failures, done contexts, the caller's reader, anything
+	// else: nothing was delivered, and it may work later.
+	return StatusDeferred
 }
 
 // RecipientsError reports that the message did not reach every recipient,
-// while MAIL and the message themselves were not refused as a whole:
-// some RCPT was refused, or (LMTP) some recipient's delivery failed.
-// Accepted may be 0 (every recipient refused: nothing was sent).
-// errors.As finds each failure's *Error through Unwrap.
+// while MAIL and the message themselves were not refused as a whole: some
+// RCPT was refused, or (LMTP) some recipient's delivery failed. Accepted
+// may be 0 (every recipient refused: nothing was sent).
+//
+// Temporary and Permanent speak for the whole message. Temporary is true
+// only when sending the same message to the same envelope again is safe
+// and may succeed: nothing was delivered and every failure is transient.
+// Permanent is true when no failed recipient can get it later: every
+// failure is permanent. A mixed outcome (some recipients delivered, or
+// deferred and refused ones together) is neither: retry Result.Retry,
+// bounce the refused ones.
+//
+// errors.As finds a recipient's *Error through it only when the outcome is
+// uniform: nothing was delivered and every failure has the same Status, so
+// that the error found says the truth about the whole message (a single
+// recipient refused with 550, say). In a mixed outcome it finds none: the
+// first failure's 450 would invite resending the message to recipients
+// that have it, or that were refused for good; look at Failed, or at the
+// Result. errors.Is matches ErrOutcomeUnknown when some recipient's outcome
+// is unknown (LMTP).
 type RecipientsError struct {
 	// Accepted is the number of recipients that got the message.
 	Accepted int
-	// Failed are the others, with their errors.
+	// Failed are the others, with their errors, in envelope order.
 	Failed []RecipientResult
 }
 
@@ -94,6 +225,11 @@ func (e *RecipientsError) Error() string {
 	b.WriteString(" of ")
 	b.WriteString(strconv.Itoa(len(e.Failed) + e.Accepted))
 	b.WriteString(" recipients")
+	if e.Accepted > 0 {
+		b.WriteString(" (delivered to the other ")
+		b.WriteString(strconv.Itoa(e.Accepted))
+		b.WriteString(": do not send it to them again)")
+	}
 	for i, f := range e.Failed {
 		if i == 3 {
 			b.WriteString("; ...")
@@ -107,24 +243,81 @@ func (e *RecipientsError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the failed recipients' errors.
-func (e *RecipientsError) Unwrap() []error {
-	errs := make([]error, 0, len(e.Failed))
-	for _, f := range e.Failed {
-		errs = append(errs, f.Err)
-	}
-	return errs
-}
-
-// Temporary reports whether every failure is transient, so that a retry of
-// the failed recipients may succeed.
+// Temporary reports whether the whole message may be sent again as it is:
+// no recipient got it and every failure is transient (StatusDeferred).
 func (e *RecipientsError) Temporary() bool {
-	for _, f := range e.Failed {
-		if !isTemporary(f.Err) {
+	if e.Accepted > 0 {
+		return false
+	}
+	for i := range e.Failed {
+		if e.Failed[i].Status() != StatusDeferred {
 			return false
 		}
 	}
 	return true
+}
+
+// Permanent reports whether every failure is permanent (StatusRefused):
+// no failed recipient can get the message later.
+func (e *RecipientsError) Permanent() bool {
+	for i := range e.Failed {
+		if e.Failed[i].Status() != StatusRefused {
+			return false
+		}
+	}
+	return true
+}
+
+// Unwrap returns the failed recipients' errors when the outcome is
+// uniform (see RecipientsError), and nothing otherwise.
+func (e *RecipientsError) Unwrap() []error {
+	if e.Accepted > 0 || len(e.Failed) == 0 {
+		return nil
+	}
+	st := e.Failed[0].Status()
+	errs := make([]error, 0, len(e.Failed))
+	for i := range e.Failed {
+		if e.Failed[i].Status() != st {
+			return nil
+		}
+		errs = append(errs, e.Failed[i].Err)
+	}
+	return errs
+}
+
+// Is reports whether target is ErrOutcomeUnknown and some recipient's
+// outcome is unknown.
+func (e *RecipientsError) Is(target error) bool {
+	if target != ErrOutcomeUnknown {
+		return false
+	}
+	for i := range e.Failed {
+		if e.Failed[i].Status() == StatusUnknown {
+			return true
+		}
+	}
+	return false
+}
+
+// newRecipientsError returns the RecipientsError of rs, or nil when every
+// recipient got the message.
+func newRecipientsError(rs []RecipientResult) error {
+	failed := 0
+	for i := range rs {
+		if rs[i].Err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	re := &RecipientsError{Accepted: len(rs) - failed, Failed: make([]RecipientResult, 0, failed)}
+	for i := range rs {
+		if rs[i].Err != nil {
+			re.Failed = append(re.Failed, rs[i])
+		}
+	}
+	return re
 }
 
 func isTemporary(err error) bool {
@@ -170,7 +363,13 @@ type sendState struct {
 	res      *Result
 	deferred bool  // SendBatch: the end reply is read with the next message
 	endErr   error // the end reply could not be read: outcome unknown
+	// endSent: the end of the message (BDAT LAST) left with replies to
+	// earlier commands still unread; losing the connection while reading
+	// them leaves the outcome unknown too (see lostAfterEnd).
+	endSent  bool
 	lastCmd  string
+	again    int   // recipients put off by the server's limit per transaction
+	againErr error // the reply that put the first of them off
 }
 
 // Send sends one message: MAIL FROM with env.From and env.Mail, RCPT TO for
@@ -182,38 +381,158 @@ type sendState struct {
 //
 // Before anything is sent it refuses (a Local *Error): UTF-8 addresses
 // without SMTPUTF8, 8-bit content without 8BITMIME, binary content without
-// BINARYMIME and CHUNKING, and a message larger than the server's SIZE when
+// BINARYMIME and CHUNKING, a message larger than the server's SIZE when
 // the size is known (the message fits the read-ahead buffer, or msg has a
-// Len or Size method). It adds SMTPUTF8, BODY=8BITMIME and SIZE= when they
-// apply and the server offers them. When 8-bit content or an excess of SIZE
-// only shows further in a long stream, the message is abandoned (BDAT: RSET;
-// DATA: the connection is closed, so nothing is delivered). Line ends are
-// sent as CRLF, except for BODY=BINARYMIME, which is sent verbatim.
+// Len or Size method), and a REQUIRETLS message (RFC 8689) on a connection
+// that is not TLS with a verified certificate, or to a server that does
+// not offer REQUIRETLS there (554 5.7.30). It adds SMTPUTF8, BODY=8BITMIME
+// and SIZE= when they apply and the server offers them. When 8-bit content
+// or an excess of SIZE only shows further in a long stream, the message is
+// abandoned (an *AbortError: with BDAT the transaction is reset, with DATA
+// the connection is closed, so nothing is delivered). Line ends are sent as
+// CRLF, except for BODY=BINARYMIME, which is sent verbatim.
+//
+// # Partial delivery
+//
+// A message may reach some recipients and not others. The Result is never
+// nil and has one RecipientResult per recipient, whose Status is
+// StatusAccepted (delivered: never send it to them again), StatusDeferred
+// (a 4xx or a transient failure: retry later), StatusRefused (a 5xx:
+// bounce) or StatusUnknown (the connection broke after the end of the
+// message). Result.Retry(env) is the envelope that is safe to send again:
+// the deferred recipients only. A retry loop sends that, never env itself:
+//
+//	res, err := c.Send(ctx, env, msg)
+//	if err != nil {
+//		later := res.Retry(env) // queue later.To for another attempt
+//		...                     // bounce the StatusRefused ones
+//	}
+//
+// A server may limit the recipients of one transaction and answer 452
+// 4.5.3 to those past its limit (RFC 5321 4.5.3.1.10; also 552 5.5.3, and
+// a 452 without an enhanced code once some recipient was taken). Send then
+// sends the message again to the rest in further transactions on the same
+// connection, as long as each one delivers to some recipient, when msg
+// can be read again from where Send found it: it implements io.Seeker
+// (*bytes.Reader, *strings.Reader, *os.File, *io.SectionReader). Otherwise
+// those recipients are StatusDeferred, with the 452 reply as their error.
 //
 // err is nil when every recipient got the message. Otherwise it is the
-// failure of MAIL or of the message as a whole (an *Error), an
-// *OutcomeUnknownError when the connection broke after the end of the
-// message, a *NetError, or a *RecipientsError when only some recipients
-// failed; the Result tells each recipient's outcome in all cases but a
-// failure before MAIL. Send resets a transaction left open by a failed
-// Send first.
+// failure of the transaction as a whole: an *Error (MAIL or the message
+// refused, or a Local refusal), a *NetError, a *ContextError (the context
+// was done before anything was sent: the Client is still usable), an
+// *AbortError, a *MessageError, or an *OutcomeUnknownError when the
+// connection broke after the end of the message; or, when recipients
+// fared differently, a *RecipientsError, whose Temporary is true only
+// when resending the whole message is safe. Every recipient's
+// RecipientResult carries the error that applies to it. Send resets a
+// transaction left open by a failed Send first.
 func (c *Client) Send(ctx context.Context, env envelope.Envelope, msg io.Reader) (*Result, error) {
-	if err := c.ensureHello(ctx); err != nil {
-		return nil, err
-	}
-	defer c.unwatch(c.watch(ctx))
 	res := &c.res
 	res.Code, res.Enhanced, res.text = 0, reply.EnhancedCode{}, res.text[:0]
 	res.Recipients = res.Recipients[:0]
 	for i := range env.To {
 		res.Recipients = append(res.Recipients, RecipientResult{Path: env.To[i].Path})
 	}
+	if err := c.ensureHello(ctx, "MAIL"); err != nil {
+		setAllErr(res.Recipients, err)
+		return res, err
+	}
+	defer c.unwatch(c.watch(ctx))
+	// Where the message starts, to send it again to recipients past the
+	// server's limit.
+	seeker, _ := msg.(io.Seeker)
+	start := int64(-1)
+	if seeker != nil {
+		if off, err := seeker.Seek(0, io.SeekCurrent); err == nil {
+			start = off
+		}
+	}
 	s := &c.sts[0]
 	*s = sendState{lmtp: c.opts.LMTP, res: res}
 	c.cur = s
 	c.pend, c.pendRead = c.pend[:0], 0
-	err := c.send(ctx, &env, msg)
-	return res, c.finish(s, err)
+	err := c.finish(s, c.send(ctx, &env, msg))
+	if s.again == 0 {
+		return res, err
+	}
+	if start >= 0 && delivered(res.Recipients) {
+		err = c.sendRest(ctx, &env, msg, seeker, start)
+	}
+	for i := range res.Recipients {
+		res.Recipients[i].again = false
+	}
+	return res, err
+}
+
+// delivered reports whether some recipient got the message.
+func delivered(rs []RecipientResult) bool {
+	for i := range rs {
+		if rs[i].Err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// sendRest sends the message again, in as many transactions as needed, to
+// the recipients the server put off for its limit of recipients per
+// transaction (RFC 5321 4.5.3.1.10), while each transaction delivers to
+// some recipient. Their outcomes replace the 452 in c.res. It returns
+// Send's error for the whole envelope.
+func (c *Client) sendRest(ctx context.Context, env *envelope.Envelope, msg io.Reader, seeker io.Seeker, start int64) error {
+	res := &c.res
+	var idx []int
+	sub := envelope.Envelope{From: env.From, Mail: env.Mail}
+	var subRes Result
+	for {
+		idx = idx[:0]
+		for i := range res.Recipients {
+			if res.Recipients[i].again {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) == 0 || c.ready(ctx, "MAIL") != nil {
+			break
+		}
+		if _, err := seeker.Seek(start, io.SeekStart); err != nil {
+			break
+		}
+		sub.To = sub.To[:0]
+		subRes.Recipients = subRes.Recipients[:0]
+		for _, i := range idx {
+			sub.To = append(sub.To, env.To[i])
+			subRes.Recipients = append(subRes.Recipients, RecipientResult{Path: env.To[i].Path})
+		}
+		subRes.Code, subRes.text = 0, subRes.text[:0]
+		s := &c.sts[0]
+		*s = sendState{lmtp: c.opts.LMTP, res: &subRes}
+		c.cur = s
+		c.pend, c.pendRead = c.pend[:0], 0
+		c.finish(s, c.send(ctx, &sub, msg))
+		for k, i := range idx {
+			res.Recipients[i] = subRes.Recipients[k]
+		}
+		if res.Code == 0 && subRes.Code != 0 {
+			res.Code, res.Enhanced = subRes.Code, subRes.Enhanced
+			res.text = append(res.text[:0], subRes.text...)
+		}
+		if s.again == 0 || !delivered(subRes.Recipients) {
+			break
+		}
+	}
+	// The first transaction delivered to some recipient: whatever the
+	// others got, the outcome is partial or complete.
+	return newRecipientsError(res.Recipients)
+}
+
+// setAllErr gives err to every recipient that has no error yet.
+func setAllErr(rs []RecipientResult, err error) {
+	for i := range rs {
+		if rs[i].Err == nil {
+			rs[i].Err = err
+		}
+	}
 }
 
 // send runs the transaction; its error is a failure before MAIL's reply
@@ -252,6 +571,12 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 		first = min(first, firstReadSize)
 	}
 	if err := c.fillN(first); err != nil {
+		return err
+	}
+	// Reading the message may have taken a while: a context done
+	// meanwhile fails the message before anything is written, and the
+	// connection stays usable.
+	if err := ctxDone(ctx, "MAIL"); err != nil {
 		return err
 	}
 	size := int64(-1)
@@ -338,6 +663,18 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 			// server blocked writing replies the client does not read.
 			if err := c.drain(ctx, 0); err != nil {
 				return err
+			}
+			if !pipe && s.again > 0 {
+				// RFC 5321 4.5.3.1.10: the server takes no more
+				// recipients in this transaction; the rest wait for
+				// the next one.
+				for j := i + 1; j < len(env.To); j++ {
+					if rr := &s.res.Recipients[j]; rr.Err == nil {
+						rr.Err, rr.again = s.againErr, true
+						s.again++
+					}
+				}
+				break
 			}
 			c.setWriteDeadline(ctx, c.opts.timeout(c.opts.RcptTimeout, DefaultRcptTimeout))
 		}
@@ -469,10 +806,10 @@ func (c *Client) sendDATA(ctx context.Context) error {
 			break
 		}
 		if err := c.fill(); err != nil {
-			return c.abort(ctx, err)
+			return c.abort(err)
 		}
 		if err := c.checkChunk("DATA"); err != nil {
-			return c.abort(ctx, err)
+			return c.abort(err)
 		}
 	}
 	c.setWriteDeadline(ctx, blockTimeout)
@@ -498,12 +835,13 @@ func (c *Client) sendDATA(ctx context.Context) error {
 
 // abort gives up a message in the middle of DATA: the only way not to
 // deliver a part of it is to drop the connection (RFC 5321 4.1.1.4 has no
-// way to cancel DATA).
-func (c *Client) abort(ctx context.Context, cause error) error {
-	c.err = cause
+// way to cancel DATA). Later calls fail as on a closed connection, not
+// with this message's reason.
+func (c *Client) abort(cause error) error {
+	c.err = &NetError{Command: "DATA", Err: errAbandoned}
 	c.conn.Close()
-	c.logWarn("message abandoned in DATA; connection closed")
-	return cause
+	c.logWarn("message abandoned in DATA; connection closed", slog.Any("reason", cause))
+	return abortError("DATA", true, cause)
 }
 
 // sendBDAT sends the message in BDAT chunks (RFC 3030 2), the first one
@@ -534,6 +872,12 @@ func (c *Client) sendBDAT(ctx context.Context, pipe bool) error {
 		}
 		c.push(kind, 0)
 		if s.eof {
+			if err := c.flush(); err != nil {
+				// The last bytes of the chunk were not taken: the
+				// server cannot have the whole message.
+				return c.broken(ctx, "BDAT", err)
+			}
+			s.endSent = true
 			return c.drain(ctx, 0)
 		}
 		if err := c.drain(ctx, keep); err != nil {
@@ -542,17 +886,17 @@ func (c *Client) sendBDAT(ctx context.Context, pipe bool) error {
 		if s.mailErr != nil || s.dataErr != nil || (c.pendRead >= c.rcptEnd() && s.accepted == 0) {
 			break // RFC 3030 2: no more chunks after a failure
 		}
-		if err := c.fill(); err != nil {
-			c.needReset = true
-			c.drain(ctx, 0)
-			return err
+		err := c.fill()
+		if err == nil {
+			err = c.checkChunk("BDAT")
 		}
-		if err := c.checkChunk("BDAT"); err != nil {
-			// The chunks sent are complete: RSET abandons the message
-			// and keeps the connection.
+		if err != nil {
+			// The chunks sent are complete commands: RSET (before the
+			// next transaction) abandons the message and keeps the
+			// connection, unless reading the pending replies breaks it.
 			c.needReset = true
 			c.drain(ctx, 0)
-			return err
+			return abortError("BDAT", c.usable() != nil, err)
 		}
 	}
 	c.needReset = true
@@ -587,6 +931,11 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 				}
 				return err
 			}
+			if p.st != c.cur && isClosing(c.err) {
+				// The previous message got a 421 (RFC 5321 3.8): the
+				// server closed without reading this one.
+				return c.err
+			}
 			continue
 		}
 		name := kindName(p.kind)
@@ -604,14 +953,48 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 		c.setReadDeadline(ctx, d)
 		r, err := c.readRaw(ctx, name)
 		if err != nil {
-			return err
+			return c.lostAfterEnd(p, err)
 		}
 		c.handle(p, r)
+		if r.Code == reply.CodeServiceNotAvailable {
+			// RFC 5321 3.8: the server closes the connection after a 421
+			// and acts on nothing sent after the command it answered:
+			// the 421 is the answer for the rest of the transaction,
+			// not the broken connection that follows.
+			return c.err
+		}
 	}
 	if c.pendRead == len(c.pend) {
 		c.pend, c.pendRead = c.pend[:0], 0
 	}
 	return nil
+}
+
+// mayDeliver reports whether the replies read so far leave the server
+// able to deliver the message: MAIL and the data not refused, and some
+// recipient accepted.
+func (s *sendState) mayDeliver() bool {
+	return s.mailErr == nil && s.dataErr == nil && s.accepted > 0
+}
+
+// lostAfterEnd returns the failure to read the reply to p, a command
+// before the end of the message: an *OutcomeUnknownError when the end was
+// already written (a pipelined BDAT LAST) and the server may have taken
+// the message, since a pipelining server may read the whole group before
+// it answers MAIL (RFC 2920 3.1). Not when the replies read so far rule
+// delivery out: MAIL or a chunk refused, or every recipient refused.
+func (c *Client) lostAfterEnd(p pending, err error) error {
+	s := p.st
+	var ne *NetError
+	if !s.endSent || !errors.As(err, &ne) {
+		return err
+	}
+	rcptPending := p.kind == pRset || p.kind == pMail || p.kind == pRcpt
+	if !s.mayDeliver() && !(rcptPending && s.mailErr == nil) {
+		return err
+	}
+	c.logWarn("connection lost after the end of the message", slog.String("command", s.lastCmd), slog.Any("err", ne.Err))
+	return &OutcomeUnknownError{Command: s.lastCmd, Err: ne.Err}
 }
 
 func (c *Client) pendName() string {
@@ -679,6 +1062,13 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 			s.accepted++
 		} else {
 			rr.Err = newReplyError("RCPT", r.Reply())
+			if s.accepted > 0 && tooManyRecipients(r.Code, r.Enhanced) {
+				rr.again = true
+				s.again++
+				if s.againErr == nil {
+					s.againErr = rr.Err
+				}
+			}
 		}
 	case pData:
 		ok := r.Code == reply.CodeStartMailInput
@@ -707,6 +1097,22 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 	}
 }
 
+// tooManyRecipients reports a reply to RCPT that means "no more
+// recipients in this transaction" (RFC 5321 4.5.3.1.10): 452 with X.5.3
+// (RFC 3463 "too many recipients"), the 552 of servers that follow RFC
+// 821 with X.5.3, and a 452 without an enhanced code, which the caller
+// takes as such only once some recipient was accepted.
+func tooManyRecipients(code reply.Code, enh reply.EnhancedCode) bool {
+	x53 := enh.Subject == 5 && enh.Detail == 3
+	switch code {
+	case reply.CodeInsufficientStorage:
+		return enh.IsZero() || x53
+	case reply.CodeExceededStorage:
+		return x53
+	}
+	return false
+}
+
 // readLast reads the reply, or for LMTP the replies (RFC 2033 4.2: one per
 // accepted recipient, in order), to the end of the message.
 func (c *Client) readLast(ctx context.Context, s *sendState) error {
@@ -722,6 +1128,11 @@ func (c *Client) readLast(ctx context.Context, s *sendState) error {
 		c.setReadDeadline(ctx, c.opts.timeout(c.opts.DataTermTimeout, DefaultDataTermTimeout))
 		r, err := c.readEndRaw(ctx, cmd)
 		if err != nil {
+			if !s.mayDeliver() {
+				// The server had no recipient, or refused the
+				// transaction: nothing can have been delivered.
+				return c.err
+			}
 			s.endErr = err
 			if n > 1 {
 				// The recipients answered keep their outcome.
@@ -790,53 +1201,41 @@ func (c *Client) finish(s *sendState, err error) error {
 		c.needReset = true
 	}
 	rs := s.res.Recipients
-	setAll := func(e error) {
-		for i := range rs {
-			if rs[i].Err == nil {
-				rs[i].Err = e
-			}
-		}
-	}
+	var whole error // the failure of the transaction as a whole
 	switch {
 	case err != nil:
-		setAll(err)
-		return err
+		whole = err
 	case s.endErr != nil:
-		setAll(s.endErr)
-		return s.endErr
+		whole = s.endErr
 	case s.mailErr != nil:
-		setAll(s.mailErr)
-		return s.mailErr
+		whole = s.mailErr
 	case s.dataErr != nil && s.accepted > 0:
-		setAll(s.dataErr)
-		return s.dataErr
+		whole = s.dataErr
 	case !s.ended && c.err != nil:
-		setAll(c.err)
-		return c.err
+		whole = c.err
 	}
-	failed := 0
+	if whole != nil {
+		setAllErr(rs, whole)
+		return whole
+	}
+	if !s.ended && !anyFailed(rs) {
+		// Nothing was sent and nothing failed: cannot happen, but never
+		// report success for an unsent message.
+		e := localError(s.lastCmd, reply.LocalError(), errors.New("message not sent"))
+		setAllErr(rs, e)
+		return e
+	}
+	return newRecipientsError(rs)
+}
+
+// anyFailed reports whether some recipient has an error.
+func anyFailed(rs []RecipientResult) bool {
 	for i := range rs {
 		if rs[i].Err != nil {
-			failed++
+			return true
 		}
 	}
-	if failed == 0 {
-		if !s.ended {
-			// Nothing was sent and nothing failed: cannot happen, but
-			// never report success for an unsent message.
-			e := localError(s.lastCmd, reply.LocalError(), errors.New("message not sent"))
-			setAll(e)
-			return e
-		}
-		return nil
-	}
-	re := &RecipientsError{Accepted: len(rs) - failed, Failed: make([]RecipientResult, 0, failed)}
-	for i := range rs {
-		if rs[i].Err != nil {
-			re.Failed = append(re.Failed, rs[i])
-		}
-	}
-	return re
+	return false
 }
 
 // knownLen returns the length of msg when it tells it: Len (the unread

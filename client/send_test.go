@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/internal/smtptest"
 	"github.com/smtpkit/smtp/reply"
 )
 
@@ -114,10 +115,22 @@ func TestSendRecipientRefused(t *testing.T) {
 }
 
 // TestEnvelopeParams: every parameter of the envelope package reaches the
-// wire, in Send (pipelined and not) and in Mail/Rcpt.
+// wire, in Send (pipelined and not) and in Mail/Rcpt (over verified TLS,
+// which REQUIRETLS needs).
 func TestEnvelopeParams(t *testing.T) {
 	const msg = "x\r\n"
 	ext := []string{"SIZE 1000", "8BITMIME", "DSN", "REQUIRETLS", "SMTPUTF8", "AUTH PLAIN", "X-PRIORITY"}
+	cert := smtptest.MustCertificate(t)
+	dialTLS := func(fs *fakeServer) *Client {
+		fs.ext = append(fs.ext, "STARTTLS")
+		fs.tls = cert.ServerConfig()
+		c, err := DialStartTLS(testCtx(t), fs.start(), &Options{LocalName: "client.example", TLSConfig: cert.ClientConfig()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
 	e := env("a@x.example", "b@y.example")
 	e.Mail = envelope.MailParams{Body: envelope.Body8BitMIME, Ret: envelope.RetHdrs, EnvID: "id+1 x", Auth: "<>",
 		RequireTLS: true, Extra: []envelope.Param{{Keyword: "X-PRIORITY", Value: "5"}}}
@@ -130,7 +143,7 @@ func TestEnvelopeParams(t *testing.T) {
 		if pipe {
 			fs.ext = append(fs.ext, "PIPELINING")
 		}
-		c := dialT(t, fs.start(), nil)
+		c := dialTLS(fs)
 		if _, err := c.Send(testCtx(t), e, strings.NewReader(msg)); err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +154,7 @@ func TestEnvelopeParams(t *testing.T) {
 	// Low level: the same through Mail and Rcpt (no SIZE: the size is not
 	// known there), and IDN domains as A-labels without SMTPUTF8.
 	fs := newFakeServer(t, ext[1:4]...)
-	c := dialT(t, fs.start(), nil)
+	c := dialTLS(fs)
 	ctx := testCtx(t)
 	if err := c.Mail(ctx, path("a@b\u00fccher.example"), &e.Mail); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 // injected by an attacker between the peers). A failed handshake closes the
 // connection: a caller that requires TLS must not go on in clear.
 func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
-	if err := c.ensureHello(ctx); err != nil {
+	if err := c.ensureHello(ctx, "STARTTLS"); err != nil {
 		return err
 	}
 	if c.isTLS {

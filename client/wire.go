@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 
@@ -63,6 +64,12 @@ func (c *Client) closing(cmd string, r reply.RawReply) {
 	if r.Code == reply.CodeServiceNotAvailable && c.err == nil {
 		c.err = newReplyError(cmd, r.Reply())
 	}
+}
+
+// isClosing reports the sticky 421 *Error that closing records.
+func isClosing(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == reply.CodeServiceNotAvailable
 }
 
 // readEndRaw is readEnd for the hot path.

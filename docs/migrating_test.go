@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -188,7 +190,9 @@ func TestPortedServer(t *testing.T) {
 	for i := range 51 {
 		to = append(to, "r"+strings.Repeat("x", i)+"@example.org")
 	}
-	err = c.SendMail(ctx, "root@nsa.gov", to, strings.NewReader("x\r\n"))
+	// A message the client can read again would go to the 51st in a
+	// second transaction (RFC 5321 4.5.3.1.10); this one cannot be.
+	err = c.SendMail(ctx, "root@nsa.gov", to, io.MultiReader(strings.NewReader("x\r\n")))
 	if err == nil || !strings.Contains(err.Error(), "452") {
 		t.Errorf("51 recipients: %v, want the 51st refused with 452", err)
 	}
@@ -217,5 +221,32 @@ func TestGuideShowsThePort(t *testing.T) {
 	}
 	if strings.TrimSpace(block) != strings.TrimSpace(port) {
 		t.Errorf("the guide's port differs from migrating_test.go: copy the code between the port markers into the guide")
+	}
+}
+
+// TestGuideNamesEveryServerSetting: every field of server.Server and
+// every method of server.Conn is named in the guide's code (a field as a
+// word, a method as c.Name( or Conn.Name), so that a setting a go-smtp user
+// must know about (a limit go-smtp does not have) cannot be added without a
+// row.
+func TestGuideNamesEveryServerSetting(t *testing.T) {
+	doc, err := os.ReadFile("migrating-from-go-smtp.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := strings.Join(regexp.MustCompile("`[^`\n]+`").FindAllString(string(doc), -1), " ")
+	st := reflect.TypeFor[server.Server]()
+	for i := 0; i < st.NumField(); i++ {
+		f := st.Field(i)
+		if f.IsExported() && !regexp.MustCompile(`\b`+f.Name+`\b`).MatchString(code) {
+			t.Errorf("the guide does not name the field Server.%s", f.Name)
+		}
+	}
+	ct := reflect.TypeFor[*server.Conn]()
+	for i := 0; i < ct.NumMethod(); i++ {
+		m := ct.Method(i).Name
+		if !strings.Contains(code, "c."+m+"(") && !strings.Contains(code, "Conn."+m) {
+			t.Errorf("the guide does not name the method Conn.%s", m)
+		}
 	}
 }

@@ -108,6 +108,14 @@ type Session interface {
 // wrong credentials: the client gets 535 5.7.8 (RFC 4954 6). Any other
 // error is a failure of the backend: the client gets 454 4.7.0 and the
 // error is logged.
+//
+// Return it for an unknown user as for a wrong secret: every mechanism
+// then answers both with the same replies, after the same
+// AuthFailureDelay, counted the same towards MaxAuthFailures (SCRAM-SHA-256
+// with mock credentials, CRAM-MD5 after the same digest), so that AUTH
+// does not tell which users exist. An authenticator's own timing is its
+// own: one that checks a password hash should check one for an unknown
+// user too.
 var ErrAuthFailed = errors.New("smtp server: authentication failed")
 
 // PasswordAuthenticator is implemented by a Session that checks user

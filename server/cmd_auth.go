@@ -13,6 +13,14 @@ import (
 
 // ScramAuthenticator is implemented by a Session that stores SCRAM
 // credentials instead of passwords; it enables SCRAM-SHA-256 (RFC 7677).
+//
+// The exchange does not tell whether a user exists: for ErrAuthFailed the
+// server answers with a salt and iteration count of the form
+// NewScramCredentials makes by default (16 octets, 4096), derived from a
+// secret of the Server and the user name, and refuses the proof that
+// follows as it refuses a wrong password (RFC 5802 5.1, 9). Credentials
+// made with NewScramCredentials(password, nil, 0) therefore look the same
+// as those of no user.
 type ScramAuthenticator interface {
 	// AuthScram returns the stored credentials of username, or
 	// ErrAuthFailed when there is no such user.
@@ -120,11 +128,17 @@ func (c *conn) saslServer(mech string, user *string) sasl.Server {
 		if !ok {
 			return nil
 		}
-		return sasl.NewScramSHA256Server(func(ctx context.Context, username string) (sasl.Credentials, error) {
+		return sasl.NewScramSHA256ServerWithMock(func(ctx context.Context, username string) (sasl.Credentials, error) {
 			cr, err := sa.AuthScram(ctx, username)
 			*user = username
-			return sasl.Credentials(cr), mapErr(err)
-		})
+			if errors.Is(err, ErrAuthFailed) {
+				// No such user: the exchange goes on with mock
+				// credentials and fails at the proof like a wrong
+				// password (RFC 5802 5.1, 9), refused there.
+				return sasl.Credentials{}, sasl.ErrAuthFailed
+			}
+			return sasl.Credentials(cr), err
+		}, c.cfg.scramMockKey[:])
 	case sasl.XOAuth2, sasl.OAuthBearer:
 		ta, ok := c.sess.(TokenAuthenticator)
 		if !ok {

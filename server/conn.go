@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -617,14 +618,11 @@ func (c *conn) reply(r *reply.Reply) {
 		// queue without bound.
 		c.flush()
 	}
-	start := len(c.out)
+	// traced when written (flush)
 	if w := c.cfg.wireOf(r, enh); w != nil {
 		c.out = append(c.out, w...)
 	} else {
 		c.out = r.AppendWire(c.out, enh)
-	}
-	if c.srv.Trace != nil {
-		c.trace("S: ", c.out[start:])
 	}
 	if c.verb != "" && c.cmdEvents {
 		c.emit(Event{Kind: EventCommand, Command: c.verb, Reply: r, Latency: time.Since(c.cmdStart)})
@@ -642,18 +640,28 @@ func (c *conn) helloCommand() bool {
 	return c.cmd == session.HELO || c.cmd == session.EHLO
 }
 
-// withEnhanced returns r, or a copy of r with the enhanced code X.0.0 of
-// its class when r has none that agrees with its code (a backend's reply
-// may lack one). RFC 2034 4: once EHLO was accepted, every 2xx, 4xx and 5xx
-// reply carries one, except the greeting and replies to HELO and EHLO; 3xx
-// replies carry none.
+// withEnhanced returns r, or a copy of r whose enhanced code is the one
+// the wire carries: r.WireEnhanced() (the class follows the reply code,
+// RFC 3463 3.1), so that a backend's 452 with EnhMailboxFull() (5.2.2)
+// goes out, reaches the events and prints with Error as 4.2.2; and X.0.0
+// of its class only when r has no usable enhanced code (a backend's reply
+// may lack one). RFC 2034 4: once EHLO was accepted, every 2xx, 4xx and
+// 5xx reply carries one, except the greeting and replies to HELO and EHLO;
+// 3xx replies carry none.
 func withEnhanced(r *reply.Reply) *reply.Reply {
 	class := r.Code.Class()
-	if class != 2 && class != 4 && class != 5 || r.Enhanced.Valid() && r.Enhanced.Class == class {
+	if class != 2 && class != 4 && class != 5 {
+		return r
+	}
+	enh := r.WireEnhanced()
+	if enh.IsZero() {
+		enh = reply.Enh(class, 0, 0)
+	}
+	if enh == r.Enhanced {
 		return r
 	}
 	cp := *r
-	cp.Enhanced = reply.Enh(class, 0, 0)
+	cp.Enhanced = enh
 	return &cp
 }
 
@@ -666,15 +674,33 @@ func (c *conn) flush() error {
 	if len(c.out) == 0 {
 		return nil
 	}
+	var n int
 	var err error
 	if c.rc != nil {
-		err = c.rawWrite(c.out) // arms the write deadline if it waits
+		n, err = c.rawWrite(c.out) // arms the write deadline if it waits
 	} else {
 		c.setWriteDeadline(c.cfg.commandTimeout)
-		_, err = c.nc.Write(c.out)
+		n, err = c.nc.Write(c.out)
+	}
+	if c.srv.Trace != nil {
+		c.traceReplies(n)
 	}
 	c.out = c.out[:0]
 	return err
+}
+
+// traceReplies traces the queued replies once the first n octets of them
+// were written: those lines as sent, the rest (the write failed) marked
+// as not sent, so that the trace never shows a reply the client cannot
+// have received.
+func (c *conn) traceReplies(n int) {
+	sent := bytes.LastIndexByte(c.out[:n], '\n') + 1 // whole lines only
+	if sent > 0 {
+		c.trace("S: ", c.out[:sent])
+	}
+	if sent < len(c.out) {
+		c.trace("S: [not sent] ", c.out[sent:])
+	}
 }
 
 // inputBuffered reports whether the client has sent bytes the server has
@@ -811,6 +837,9 @@ func (c *conn) finish() {
 	// Last, even if what comes first panics, so that Shutdown returns
 	// only once every connection is done with the backend and the events.
 	defer c.srv.release(c)
+	if c.srv.Trace != nil && len(c.out) > 0 {
+		c.traceReplies(0) // queued, never written (a panic cut the loop)
+	}
 	if c.sess != nil {
 		if c.sm.InTransaction() {
 			ctx := c.begin(c.cfg.commandTimeout)

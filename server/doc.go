@@ -25,10 +25,11 @@
 // handler is recovered and logged, and the connection goes on; a panic
 // anywhere else while serving a connection (a TLS callback, a log handler)
 // ends that connection, logged with its stack, never the process. A 3xx
-// reply is the
-// server's own (354, 334) and counts as a plain error; a 421 closes the
-// connection once sent (RFC 5321 3.8); a reply without an enhanced code
-// gets X.0.0 of its class in an EHLO session (RFC 2034 4).
+// reply is the server's own (354, 334) and counts as a plain error; a 421
+// closes the connection once sent (RFC 5321 3.8). In an EHLO session a
+// reply's enhanced code goes out as reply.Reply.Error prints it
+// (Reply.WireEnhanced: a 452 with 5.2.2 is sent as 452 4.2.2), and a reply
+// without one gets X.0.0 of its class (RFC 2034 4).
 //
 // # Protocol
 //

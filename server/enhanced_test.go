@@ -116,3 +116,37 @@ func TestEnhancedStatusCodesLMTP(t *testing.T) {
 		S: 500 5.5.2 Command unrecognized
 	`)
 }
+
+// TestBackendEnhancedCodeOnTheWire: a backend's reply goes out with the
+// enhanced code its Error method shows (reply.WireEnhanced: the class
+// follows the reply code, RFC 3463 3.1), not a generic X.0.0; X.0.0 is
+// added only when the reply has no usable enhanced code (RFC 2034 4).
+func TestBackendEnhancedCodeOnTheWire(t *testing.T) {
+	replies := map[string]*reply.Reply{
+		"full":      {Code: reply.CodeInsufficientStorage, Enhanced: reply.EnhMailboxFull(), Lines: []string{"Mailbox full"}},
+		"moved":     {Code: reply.CodeMailboxUnavailable, Enhanced: reply.Enh(2, 1, 6), Lines: []string{"Moved"}},
+		"bare":      {Code: reply.CodeMailboxUnavailable, Lines: []string{"No such user"}},
+		"malformed": {Code: reply.CodeMailboxBusy, Enhanced: reply.Enh(4, 1000, 1), Lines: []string{"Busy"}},
+	}
+	want := map[string]string{
+		"full":      "452 4.2.2 Mailbox full\r\n",
+		"moved":     "550 5.1.6 Moved\r\n",
+		"bare":      "550 5.0.0 No such user\r\n",
+		"malformed": "450 4.0.0 Busy\r\n",
+	}
+	b := &testBackend{rcpt: func(to envelope.Path) error {
+		if r := replies[to.Local]; r != nil {
+			return r
+		}
+		return nil
+	}}
+	c := dial(t, start(t, newServer(b)))
+	c.Run("C: EHLO client\n" + ehloS + "C: MAIL FROM:<a@b.example>\nS: 250 2.1.0 Sender OK\n")
+	for _, local := range []string{"full", "moved", "bare", "malformed"} {
+		c.Send("RCPT TO:<" + local + "@c.example>\r\n")
+		got := c.Expect(want[local])
+		if r := replies[local]; r.Enhanced.Valid() && got != r.Error()+"\r\n" {
+			t.Errorf("%s: the wire says %q, Error says %q", local, got, r.Error())
+		}
+	}
+}

@@ -244,11 +244,12 @@ func (c *conn) armRead(now mono, t time.Duration) {
 }
 
 // rawWrite writes b through the RawConn (see writeFrom), arming the write
-// deadline only if the write waits.
-func (c *conn) rawWrite(b []byte) error {
+// deadline only if the write waits. It returns the octets written.
+func (c *conn) rawWrite(b []byte) (int, error) {
 	for {
 		c.wrBuf, c.wrErr, c.wrCalled = b, nil, false
 		err := c.rc.Write(c.writeFn)
+		n := len(b) - len(c.wrBuf)
 		c.wrBuf = nil
 		if err == nil {
 			err = c.wrErr
@@ -258,7 +259,7 @@ func (c *conn) rawWrite(b []byte) error {
 			c.setWriteDeadlineAt(0)
 			continue
 		}
-		return err
+		return n, err
 	}
 }
 

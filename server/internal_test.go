@@ -45,6 +45,15 @@ func TestWithEnhanced(t *testing.T) {
 	if got := withEnhanced(wrong); got.Enhanced != reply.Enh(4, 0, 0) {
 		t.Errorf("withEnhanced(450 2.0.0) = %v", got.Enhanced)
 	}
+	// Built without New: the class follows the code, the rest is kept.
+	full := &reply.Reply{Code: reply.CodeInsufficientStorage, Enhanced: reply.EnhMailboxFull()}
+	if got := withEnhanced(full); got.Enhanced != reply.Enh(4, 2, 2) || full.Enhanced != reply.Enh(5, 2, 2) {
+		t.Errorf("withEnhanced(452 5.2.2) = %v, original now %v", got.Enhanced, full.Enhanced)
+	}
+	malformed := &reply.Reply{Code: reply.CodeMailboxBusy, Enhanced: reply.Enh(4, 1000, 0)}
+	if got := withEnhanced(malformed); got.Enhanced != reply.Enh(4, 0, 0) {
+		t.Errorf("withEnhanced(450 4.1000.0) = %v", got.Enhanced)
+	}
 }
 
 // TestCannedWire: the prebuilt wire form of the replies of every

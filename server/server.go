@@ -198,7 +198,12 @@ type Server struct {
 	// Trace, if not nil, receives a protocol trace: every command and
 	// reply line, prefixed with the connection id and "C: " or "S: ", with
 	// AUTH payloads replaced by "[redacted]" and message data left out.
-	// Writes from different connections are serialised.
+	// Lines appear in the order they crossed the wire: a command when it
+	// is read, a reply when it is written, so the replies to a pipelined
+	// batch (RFC 2920) follow the batch. A reply that was queued but
+	// never written (the connection failed first) is traced as
+	// "S: [not sent] ...". Writes from different connections are
+	// serialised.
 	Trace io.Writer
 
 	// LMTP makes the server speak LMTP (RFC 2033): LHLO instead of
@@ -251,7 +256,10 @@ type Server struct {
 	// MaxLineLength bounds a command line (DefaultMaxLineLength); this
 	// limit cannot be removed, a negative value means the default.
 	MaxLineLength int
-	// MaxTextLineLength bounds a line of message text; 0 means no limit
+	// MaxTextLineLength bounds a line of message text, counted as the
+	// backend receives it (RFC 5321 4.5.3.1.6: DATA's stuffed dot is
+	// transparency, not text; a NUL the Policy drops is not received), so
+	// DATA and BDAT give the same answer; 0 means no limit
 	// (DefaultMaxTextLineLength explains why).
 	MaxTextLineLength int
 	// MaxMessageBytes bounds a message (DefaultMaxMessageBytes); negative
@@ -370,6 +378,7 @@ type config struct {
 	canned           canned
 	wire             [5]cannedWire // the wire form of the replies of every transaction
 	keywords         [2]keywords   // EHLO keywords without TLS, with TLS
+	scramMockKey     [32]byte      // SCRAM's mock credentials for unknown users, random per Server
 }
 
 // cannedWire is the wire form of a canned reply, without and with its
@@ -431,6 +440,7 @@ func (s *Server) init() {
 		var rnd [5]byte
 		rand.Read(rnd[:])
 		c.idPrefix = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:])
+		rand.Read(c.scramMockKey[:]) // never fails (crypto/rand, Go 1.24+)
 		c.maxLine = s.MaxLineLength
 		if c.maxLine <= 0 {
 			c.maxLine = DefaultMaxLineLength // a command line is always bounded

@@ -15,6 +15,12 @@ type DataLimits struct {
 	// MaxLineLength is the maximum length of a text line in octets
 	// including its CRLF; 0 means unlimited. RFC 5321 4.5.3.1.6 sets
 	// MaxTextLine (1000) but real mail exceeds it, so the server decides.
+	// It counts the line as delivered: the dot removed by unstuffing (RFC
+	// 5321 4.5.2, transparency) and a NUL dropped by the policy are not
+	// part of it, so a BDAT message of the same content (which the
+	// server counts as it delivers it) gets the same answer. When a line
+	// crosses MaxLineLength and MaxSize, the limit crossed first in the
+	// delivered data is reported.
 	MaxLineLength int
 	// Policy applies to bare LF, bare CR, NUL and 8-bit bytes in the data;
 	// zero fields mean DefaultIntakePolicy.
@@ -227,9 +233,10 @@ func (d *DotReader) Read(p []byte) (int, error) {
 					continue
 				case d.bol != bolRaw:
 					// RFC 5321 4.5.2: the first of the dots of a line
-					// starting with one is removed.
+					// starting with one is removed. It is transparency,
+					// not text: the line limit (4.5.3.1.6) does not
+					// count it.
 					d.consume(1)
-					d.lineLen = 1
 				}
 			}
 			d.state = stLine
@@ -340,10 +347,14 @@ func (d *DotReader) slowLine(s, dst []byte) (int, bool) {
 		}
 	}
 	if len(run) > 0 {
-		// RFC 5321 4.5.3.1.6: the text line limit counts the CRLF.
-		if d.maxLn > 0 && d.lineLen+len(run) > d.maxLn-2 {
-			d.fail(&LineTooLongError{Limit: d.maxLn})
-			return 0, false
+		// RFC 5321 4.5.3.1.6: the text line limit counts the CRLF. Of
+		// the two limits, the one the run crosses first answers; at the
+		// same octet, the line limit (as the server counts BDAT).
+		if d.maxLn > 0 {
+			if left := d.maxLn - 2 - d.lineLen; len(run) > left && (d.max == 0 || int64(left) <= d.max-d.n) {
+				d.fail(&LineTooLongError{Limit: d.maxLn})
+				return 0, false
+			}
 		}
 		c := min(len(run), len(dst))
 		if k := d.room(c); k < c {
@@ -401,8 +412,9 @@ func (d *DotReader) slowLine(s, dst []byte) (int, bool) {
 		return d.eol(dst, bolRaw, "\n"), false
 	case 0:
 		if !d.note(NUL, d.p.NUL, 1) {
-			d.consume(1) // Normalize drops it
-			d.lineLen++
+			// Normalize drops it; the line limit counts what is
+			// delivered, so not this.
+			d.consume(1)
 		}
 		return 0, false
 	default: // 8-bit under Reject

@@ -77,8 +77,19 @@ func TestDotReader(t *testing.T) {
 		{name: "size counts decoded", in: "..\r\n.\r\n", lim: DataLimits{MaxSize: 3}, out: ".\r\n"},
 		{name: "line at limit", in: "12345678\r\n.\r\n", lim: DataLimits{MaxLineLength: 10}, out: "12345678\r\n"},
 		{name: "line over", in: "123456789\r\n.\r\nNOOP\r\n", lim: DataLimits{MaxLineLength: 10}, err: errTooLong, rest: "NOOP\r\n"},
-		{name: "line counts stuffing", in: "..345678\r\n.\r\n", lim: DataLimits{MaxLineLength: 10}, out: ".345678\r\n"},
-		{name: "line over stuffed", in: "..3456789\r\n.\r\nNOOP\r\n", lim: DataLimits{MaxLineLength: 10}, err: errTooLong, rest: "NOOP\r\n"},
+		// RFC 5321 4.5.3.1.6 limits the text line; the stuffed dot is
+		// transparency (4.5.2) and a dropped NUL is not delivered: the
+		// limit counts what is delivered.
+		{name: "line at limit stuffed", in: "..3456789\r\n.\r\n", lim: DataLimits{MaxLineLength: 10}, out: ".3456789\r\n"},
+		{name: "line over stuffed", in: "..34567890\r\n.\r\nNOOP\r\n", lim: DataLimits{MaxLineLength: 10}, err: errTooLong, rest: "NOOP\r\n"},
+		{name: "line at limit NUL dropped", in: "1234\x00\x005678\r\n.\r\n", lim: DataLimits{MaxLineLength: 10, Policy: Policy{NUL: Normalize}}, out: "12345678\r\n"},
+		{name: "line over NUL dropped", in: "1234\x0056789\r\n.\r\nNOOP\r\n", lim: DataLimits{MaxLineLength: 10, Policy: Policy{NUL: Normalize}}, err: errTooLong, rest: "NOOP\r\n"},
+		{name: "line at limit NUL allowed", in: "1234\x00567\r\n.\r\n", lim: DataLimits{MaxLineLength: 10, Policy: Policy{NUL: Allow}}, out: "1234\x00567\r\n"},
+		{name: "line over NUL allowed", in: "1234\x005678\r\n.\r\nNOOP\r\n", lim: DataLimits{MaxLineLength: 10, Policy: Policy{NUL: Allow}}, err: errTooLong, rest: "NOOP\r\n"},
+		// Both limits crossed in one line: the first crossed answers.
+		{name: "size crossed before line", in: "1234567890\r\n.\r\nNOOP\r\n", lim: DataLimits{MaxLineLength: 10, MaxSize: 5}, err: errTooLarge, rest: "NOOP\r\n"},
+		{name: "line crossed before size", in: "1234567890\r\n.\r\nNOOP\r\n", lim: DataLimits{MaxLineLength: 5, MaxSize: 10}, err: errTooLong, rest: "NOOP\r\n"},
+		{name: "both at one octet", in: "1234567890\r\n.\r\nNOOP\r\n", lim: DataLimits{MaxLineLength: 5, MaxSize: 3}, err: errTooLong, rest: "NOOP\r\n"},
 		{name: "first error wins", in: "a\x00\r\n" + strings.Repeat("x", 100) + "\r\n.\r\n", lim: DataLimits{MaxSize: 10}, err: errViolation, v: NUL},
 		// Truncated input.
 		{name: "eof in line", in: "abc", err: errUnexpectedEOF},

@@ -2,6 +2,7 @@ package tlsrpt
 
 import (
 	"cmp"
+	"crypto/x509"
 	"errors"
 	"slices"
 	"strings"
@@ -13,7 +14,9 @@ import (
 type Policy struct {
 	// Type is PolicySTS, PolicyTLSA or PolicyNoFound.
 	Type string
-	// Domain is the policy domain: the recipient domain.
+	// Domain is the policy domain (RFC 8460 3): the recipient domain for
+	// MTA-STS and no-policy-found, the TLSA base domain of the MX host
+	// for DANE.
 	Domain string
 	// String is the policy text, one line or record per element.
 	String []string
@@ -29,13 +32,27 @@ func (p Policy) key() string {
 // FailedSessionCount is counted by the Collector).
 type Failure = FailureDetail
 
-// ResultType returns the RFC 8460 result type an error carries (the
-// errors of packages mtasts and dane have a ResultType method), and
-// validation-failure for any other error.
+// ResultType returns the RFC 8460 result type an error carries: the
+// errors of packages mtasts and dane (and others) have a ResultType
+// method; a failed Web PKI check of a TLS handshake (crypto/x509's errors,
+// wrapped by crypto/tls) is certificate-host-mismatch, certificate-expired
+// or certificate-not-trusted (RFC 8460 4.3.1); any other error is
+// validation-failure.
 func ResultType(err error) string {
 	var rt interface{ ResultType() string }
 	if errors.As(err, &rt) {
 		return rt.ResultType()
+	}
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var unknown x509.UnknownAuthorityError
+	switch {
+	case errors.As(err, &host):
+		return ResultHostMismatch
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return ResultExpired
+	case errors.As(err, &unknown):
+		return ResultNotTrusted
 	}
 	return ResultValidationFailure
 }

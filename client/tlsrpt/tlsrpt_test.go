@@ -3,6 +3,8 @@ package tlsrpt_test
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -306,6 +308,11 @@ func TestResultType(t *testing.T) {
 		{&dane.LookupError{Host: "mx.example.com", Err: errors.New("SERVFAIL")}, tlsrpt.ResultDNSSECInvalid},
 		{errors.Join(errors.New("context"), &dane.VerifyError{Result: dane.ResultExpired}), tlsrpt.ResultExpired},
 		{errors.New("handshake failure"), tlsrpt.ResultValidationFailure},
+		// A failed Web PKI check of a TLS handshake (MTA-STS, or no policy).
+		{&tls.CertificateVerificationError{Err: x509.HostnameError{Certificate: &x509.Certificate{}, Host: "mx.example.com"}}, tlsrpt.ResultHostMismatch},
+		{&tls.CertificateVerificationError{Err: x509.CertificateInvalidError{Reason: x509.Expired}}, tlsrpt.ResultExpired},
+		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, tlsrpt.ResultNotTrusted},
+		{&tls.CertificateVerificationError{Err: x509.CertificateInvalidError{Reason: x509.NotAuthorizedToSign}}, tlsrpt.ResultValidationFailure},
 	}
 	for _, tc := range cases {
 		if got := tlsrpt.ResultType(tc.err); got != tc.want {

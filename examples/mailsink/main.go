@@ -138,6 +138,10 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if cfg.acceptAnyAuth && !loopback(l.Addr()) {
 		fmt.Fprintf(stderr, "mailsink: warning: -auth-accept-any on %s, which is not a loopback address: anyone who reaches it can authenticate\n", l.Addr())
 	}
+	if (len(cfg.auth) > 0 || cfg.authFile != "") && cfg.tlsCert == "" && !loopback(l.Addr()) {
+		// RFC 4954 4: without TLS, PLAIN and LOGIN carry the password in clear.
+		fmt.Fprintf(stderr, "mailsink: warning: -auth without -tls-cert on %s, which is not a loopback address: passwords cross the network in clear\n", l.Addr())
+	}
 	webDone := startWeb(ctx, cfg, sink, stderr)
 
 	errc := make(chan error, 1)
@@ -273,7 +277,7 @@ func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, er
 		ProxyProtocol:       cfg.proxyProtocol,
 		AuthRequired:        len(users) > 0,
 		AllowInsecureAuth:   insecureAuth,
-		Events:              server.MultiEvents(server.SlogEvents(s.log), s),
+		Events:              s, // the server logs every event to Logger itself
 		EnableSMTPUTF8:      true,
 		EnableChunking:      true,
 		EnableDSN:           true,

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -275,9 +277,17 @@ func TestLimitsAndReject(t *testing.T) {
 	var ce *client.Error
 
 	// The third recipient: 452 (RFC 5321 4.5.3.1.10); the first two get it.
-	res, err := c.Send(ctx(t), env("a@x.test", "b@y.test", "c@y.test", "d@y.test"), strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	// A message the client cannot read twice (no io.Seeker) leaves the third
+	// recipient deferred with the server's 452 ...
+	once := io.MultiReader(strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	res, err := c.Send(ctx(t), env("a@x.test", "b@y.test", "c@y.test", "d@y.test"), once)
 	if err == nil || res == nil || res.Accepted() != 2 || !errors.As(res.Recipients[2].Err, &ce) || ce.Code != 452 {
 		t.Errorf("3 recipients with -max-rcpts 2: %v", err)
+	}
+	// ... and one it can gets to the third in a second transaction.
+	res, err = c.Send(ctx(t), env("a@x.test", "b@y.test", "c@y.test", "d@y.test"), strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	if err != nil || res.Accepted() != 3 {
+		t.Errorf("3 recipients with -max-rcpts 2, message re-readable: %v", err)
 	}
 	// -reject: 550 5.1.1 for that recipient only.
 	res, err = c.Send(ctx(t), env("a@x.test", "nobody@y.test", "b@y.test"), strings.NewReader("Subject: x\r\n\r\nx\r\n"))
@@ -289,8 +299,9 @@ func TestLimitsAndReject(t *testing.T) {
 	if _, err := c.Send(ctx(t), env("a@x.test", "b@y.test"), strings.NewReader(big)); !errors.As(err, &ce) || ce.Code != 552 {
 		t.Errorf("too large: %v, want 552", err)
 	}
-	if files := e2e.Maildir(t, md, 2, 5*time.Second); len(files) != 2 {
-		t.Errorf("%d messages stored, want 2", len(files))
+	// 1 (first two recipients) + 2 (two transactions) + 1 (-reject).
+	if files := e2e.Maildir(t, md, 4, 5*time.Second); len(files) != 4 {
+		t.Errorf("%d messages stored, want 4", len(files))
 	}
 }
 
@@ -458,5 +469,46 @@ func TestDiskFull(t *testing.T) {
 				t.Errorf("failure not logged: %s", logs.String())
 			}
 		})
+	}
+}
+
+// TestEventsLoggedOnce: with -v every event reaches stderr once (the server
+// logs its events itself; mailsink's own Events must not log them again).
+func TestEventsLoggedOnce(t *testing.T) {
+	dir := t.TempDir()
+	addr, p := start(t, dir, "-maildir", filepath.Join(dir, "md"), "-http", "", "-v")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	readReply := func() string {
+		var last string
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading reply: %v", err)
+			}
+			last = line
+			if len(line) < 4 || line[3] != '-' {
+				return last
+			}
+		}
+	}
+	readReply()
+	fmt.Fprintf(conn, "EHLO client\r\n")
+	readReply()
+	fmt.Fprintf(conn, "NOOP %s\r\n", strings.Repeat("x", 600)) // a violation, logged at Info
+	if got := readReply(); !strings.HasPrefix(got, "500 ") {
+		t.Fatalf("over-long NOOP: %q, want 500", got)
+	}
+	fmt.Fprintf(conn, "QUIT\r\n")
+	readReply()
+	if err := p.Stop(); err != nil {
+		t.Logf("stop: %v", err)
+	}
+	if n := strings.Count(p.Stderr.String(), "smtp violation"); n != 1 {
+		t.Errorf("the violation was logged %d times:\n%s", n, p.Stderr.String())
 	}
 }

@@ -231,14 +231,10 @@ func TestWebAPI(t *testing.T) {
 	}
 }
 
-// TestRelease: a message released to a second mailsink arrives there with
-// the first one's Received field; each recipient's outcome is reported.
-func TestRelease(t *testing.T) {
-	dir := t.TempDir()
-	addr, base, _ := startWithUI(t, dir, "-maildir", filepath.Join(dir, "one"))
-	cert, key := e2e.WriteCert(t, dir)
-	addr2, base2, _ := startWithUI(t, dir, "-maildir", filepath.Join(dir, "two"), "-reject", "gone@y.test",
-		"-tls-cert", cert, "-tls-key", key, "-auth", "relay:secret")
+// sendWebMsg sends webMsg from shop@x.test to bob@y.test through the
+// mailsink at addr and returns it as its API at base has it.
+func sendWebMsg(t *testing.T, addr, base string) apiMessage {
+	t.Helper()
 	c, err := client.Dial(ctx(t), addr, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -249,6 +245,18 @@ func TestRelease(t *testing.T) {
 	}
 	var m apiMessage
 	apiDo(t, "GET", base+"/api/v1/messages/wait?timeout=10s", nil, &m)
+	return m
+}
+
+// TestRelease: a message released to a second mailsink arrives there with
+// the first one's Received field; each recipient's outcome is reported.
+func TestRelease(t *testing.T) {
+	dir := t.TempDir()
+	addr, base, _ := startWithUI(t, dir, "-maildir", filepath.Join(dir, "one"))
+	cert, key := e2e.WriteCert(t, dir)
+	addr2, base2, _ := startWithUI(t, dir, "-maildir", filepath.Join(dir, "two"), "-reject", "gone@y.test",
+		"-tls-cert", cert, "-tls-key", key, "-auth", "relay:secret")
+	m := sendWebMsg(t, addr, base)
 
 	type result struct {
 		TLS        string
@@ -440,5 +448,23 @@ func TestMaxMessages(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Join(md, "new"))
 	if l.Total != 2 || l.Messages[0].Subject != "three" || l.Messages[1].Subject != "two" || len(ents) != 2 {
 		t.Errorf("%d files, list %+v", len(ents), l)
+	}
+}
+
+// TestClearAuthWarning: -auth without a certificate on an address other than
+// loopback lets passwords cross the network in clear: mailsink says so.
+func TestClearAuthWarning(t *testing.T) {
+	dir := t.TempDir()
+	port := e2e.FreeAddr(t)[len("127.0.0.1:"):]
+	p := e2e.Start(t, dir, bin, "-listen", "0.0.0.0:"+port, "-maildir", filepath.Join(dir, "md"), "-auth", "a:b", "-http", "")
+	p.WaitListen("127.0.0.1:"+port, 10*time.Second)
+	p.Stop()
+	if !strings.Contains(p.Stderr.String(), "warning: -auth without -tls-cert on [::]:"+port) {
+		t.Errorf("stderr %q", p.Stderr.String())
+	}
+	_, p = start(t, dir, "-maildir", filepath.Join(dir, "md"), "-auth", "a:b", "-http", "")
+	p.Stop()
+	if strings.Contains(p.Stderr.String(), "warning") {
+		t.Errorf("warning on loopback: %q", p.Stderr.String())
 	}
 }

@@ -1,13 +1,16 @@
 // Command relay is a store-and-forward mail relay (the MTA of the SMTP
 // model, RFC 5321 2.3.10): authenticated clients submit mail, which is
-// written durably to an on-disk queue before the 250 reply and then
-// delivered to each recipient's domain, with retries on a backoff schedule
-// and a delivery status notification (RFC 3464) to the sender for what
-// cannot be delivered.
+// written durably to a queue before the 250 reply and then delivered to
+// each recipient's domain, with retries on a backoff schedule and a
+// delivery status notification (RFC 3464) to the sender for what cannot be
+// delivered. The program is examples/internal/mta; this command has the
+// on-disk queue, and examples/relay-pg (its own module, for the PostgreSQL
+// driver) has a queue on PostgreSQL as well, shared by several relays.
 //
 //	go run ./examples/relay -listen 127.0.0.1:2587 -auth-file users \
 //	    -senders senders -queue ./queue -route example.test=127.0.0.1:2525 -retry 10s,1m
-//	go run ./examples/relay -queue ./queue -list      # what is queued
+//	go run ./examples/relay -queue ./queue -list      # what is queued (mailq)
+//	go run ./examples/relay -queue ./queue -hold ID   # and -release, -delete, -requeue, -flush
 //
 // Flags (the relay contract of ../../../shared/CONTRACT.md, and more):
 //
@@ -24,7 +27,8 @@
 //	                    5.7.1. Without it any login may use any sender (the
 //	                    relay says so at start). Not writable by group or
 //	                    others
-//	-queue DIR          the durable queue (default ./queue, created if missing)
+//	-queue DIR          the durable queue (default ./queue, created if missing);
+//	                    postgres://... with the relay of examples/relay-pg
 //	-route DOMAIN=HOST:PORT  repeatable; deliver DOMAIN's mail there instead of
 //	                    to its MX ("*" routes every other domain: a smart host)
 //	-retry LIST         delays between attempts, e.g. "1s,2s,4s", the last one
@@ -32,7 +36,11 @@
 //	-max-age D          give up and bounce after this long (default 120h)
 //	-hostname NAME      name in the greeting, Received fields and bounces
 //	-workers N          deliveries in parallel (default 4)
-//	-list               print the queue and exit (works while a relay runs)
+//	-log FILE           logs to FILE (reopened on SIGHUP) instead of stderr
+//	-lease D            shared queue: how long a claim lasts unless renewed (1m)
+//	-list [-json]       print the queue and exit (works while a relay runs)
+//	-flush              make every message due now (and retry dead destinations)
+//	-hold ID|ALL, -release ID|ALL, -delete ID|ALL, -requeue ID|ALL
 //	-v                  log the server's connections and protocol trace
 //
 // No open relay: MAIL before AUTH gets 530 5.7.0 (RFC 4954 6), and there is
@@ -41,19 +49,25 @@
 // does), compared case-insensitively, IDN domains as A-labels. The
 // Received field of each message names the login ("(Authenticated sender:
 // alice)", protocol ESMTPSA, RFC 3848), so that mail can be traced to the
-// account that sent it. SIGHUP re-reads -auth-file and -senders; if one
-// cannot be read, the previous logins and senders stay in force and the
-// error is logged. Passwords never travel in clear
-// over a network: without a certificate the relay listens only on a
-// loopback address (where AUTH in clear is allowed); with one, AUTH is
-// offered only after STARTTLS (RFC 4954 4).
+// account that sent it. Passwords never travel in clear over a network:
+// without a certificate the relay listens only on a loopback address
+// (where AUTH in clear is allowed); with one, AUTH is offered only after
+// STARTTLS (RFC 4954 4).
 //
 // Durability: every accepted message is two files in the queue (its bytes
 // and its envelope with per-recipient state), each fsynced and renamed into
 // place with its directory fsynced, before the 250. After each attempt the
 // state of every recipient is saved the same way, so a recipient that got
 // the message is never sent it again, even after a crash. A restart picks
-// the queue up where it was.
+// the queue up where it was, and logs the attempts a crash interrupted
+// ("outcome unknown": they are made again, and may duplicate).
+//
+// The queue directory is owned by one relay: it holds an flock on DIR/lock,
+// which contains its PID. The operator's commands work while it runs (they
+// leave requests in DIR/control, which it answers) and while none does.
+// SIGHUP reopens the -log file and re-reads -auth-file and -senders (if
+// one cannot be read, the previous logins and senders stay in force and
+// the error is logged); it does not stop the relay.
 //
 // Bounces: a recipient's Remote-MTA and Diagnostic-Code (RFC 3464) are
 // those of a server's reply; a failure no server replied to (a connection

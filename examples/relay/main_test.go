@@ -7,17 +7,19 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/e2e"
+	"github.com/smtpkit/smtp/examples/internal/mta"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/internal/smtptest"
 )
@@ -41,60 +43,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func TestParseFlags(t *testing.T) {
-	c, err := parseFlags([]string{"-auth", "a:b", "-route", "Y.test.=127.0.0.1:25", "-route", "*=h:2",
-		"-retry", "1s,2s", "-max-age", "1h", "-hostname", "r.test", "-queue", "/q"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.routes["y.test"] != "127.0.0.1:25" || c.routes["*"] != "h:2" || len(c.schedule.Delays) != 2 ||
-		c.schedule.MaxAge != time.Hour || c.hostname != "r.test" || c.queueDir != "/q" || c.listen != DefaultListen {
-		t.Errorf("parsed %+v", c)
-	}
-	c, err = parseFlags([]string{"-auth", "a:b"}, io.Discard)
-	if err != nil || c.schedule.MaxAge != 5*24*time.Hour || c.schedule.Delays != nil || c.queueDir != "queue" {
-		t.Errorf("defaults %+v %v", c, err)
-	}
-	if c, err := parseFlags([]string{"-list", "-queue", "q"}, io.Discard); err != nil || !c.list {
-		t.Errorf("-list: %v", err)
-	}
-	for _, bad := range [][]string{
-		{}, // no -auth: nobody could relay
-		{"-auth", "a:b", "-route", "nohost"},
-		{"-auth", "a:b", "-route", "x=noport"},
-		{"-auth", "a:b", "-retry", "1s,x"},
-		{"-auth", "a:b", "-max-age", "0s"},
-		{"-auth", "a:b", "-workers", "0"},
-		{"-auth", "nopass"},
-	} {
-		if _, err := parseFlags(bad, io.Discard); err == nil {
-			t.Errorf("parseFlags(%q) accepted", bad)
-		}
-	}
-}
-
-func TestAllowInsecureAuth(t *testing.T) {
-	for _, tc := range []struct {
-		listen  string
-		tls     bool
-		allow   bool
-		wantErr bool
-	}{
-		{"127.0.0.1:2587", false, true, false},
-		{"[::1]:2587", false, true, false},
-		{"localhost:2587", false, true, false},
-		{"0.0.0.0:587", false, false, true},
-		{":587", false, false, true},
-		{"0.0.0.0:587", true, false, false},
-		{"127.0.0.1:587", true, false, false},
-	} {
-		allow, err := allowInsecureAuth(tc.listen, tc.tls)
-		if allow != tc.allow || (err != nil) != tc.wantErr {
-			t.Errorf("allowInsecureAuth(%q, %v) = %v, %v", tc.listen, tc.tls, allow, err)
-		}
-	}
 }
 
 // world is a relay with two destination sinks: x.test (the senders'
@@ -153,7 +101,15 @@ func (w *world) list() []string {
 	if code != 0 {
 		w.t.Fatalf("relay -list: exit %d: %s", code, stderr)
 	}
-	return strings.Split(strings.TrimSpace(out), "\n")
+	// One line a message, then the total line ("-- 2 messages, ...").
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if n := len(lines); n > 1 {
+		if !strings.HasPrefix(lines[n-1], "-- ") {
+			w.t.Fatalf("relay -list: no total line:\n%s", out)
+		}
+		lines = lines[:n-1]
+	}
+	return lines
 }
 
 // waitQueue waits until the queue listing satisfies ok.
@@ -172,7 +128,7 @@ func (w *world) waitQueue(what string, ok func(lines []string) bool) []string {
 	}
 }
 
-func emptyQueue(lines []string) bool { return len(lines) == 1 && lines[0] == "" }
+func emptyQueue(lines []string) bool { return len(lines) == 1 && lines[0] == mta.EmptyQueue }
 
 // stripReceived checks and removes the relay's Received field (RFC 5321
 // 4.4), which ends at the first line end not followed by folding space.
@@ -235,7 +191,7 @@ func TestRelayRetryThenDeliver(t *testing.T) {
 		t.Errorf("relay exit after SIGTERM: %v", err)
 	}
 	logs := w.relay.Stderr.String()
-	for _, want := range []string{"msg=queued", "msg=attempt", "result=pending", "result=delivered", "msg=done"} {
+	for _, want := range []string{"(queue active)", "status=deferred", "status=sent (250 ", ": removed"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q", want)
 		}
@@ -283,6 +239,15 @@ func TestRelayBounce(t *testing.T) {
 	if strings.Contains(body, "Final-Recipient: rfc822; b@y.test") {
 		t.Error("the delivered recipient is in the bounce")
 	}
+	logs := w.relay.Stderr.String()
+	for _, re := range []string{
+		`: to=<nobody@y\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, delay=[0-9.]+, dsn=5\.1\.1, tls=none, attempt=1, status=bounced \(550 5\.1\.1 `,
+		`: sender non-delivery notification: \S+`,
+	} {
+		if !regexp.MustCompile(re).MatchString(logs) {
+			t.Errorf("log lacks %s:\n%s", re, logs)
+		}
+	}
 	w.waitQueue("empties", emptyQueue)
 
 	// A bounce that bounces: no report of the report.
@@ -321,6 +286,9 @@ func TestRelayExpiry(t *testing.T) {
 		t.Errorf("expiry report presents a connection failure as a reply:\n%s", body)
 	}
 	w.waitQueue("empties", emptyQueue)
+	if !regexp.MustCompile(`: to=<b@y\.test>, relay=none, delay=[0-9.]+, dsn=4\.4\.7, tls=none, attempt=\d+, status=expired \(delivery time expired after \d+ attempts; last: `).MatchString(w.relay.Stderr.String()) {
+		t.Errorf("no status=expired line in the log:\n%s", w.relay.Stderr.String())
+	}
 }
 
 // TestRelayCrashRecovery: the relay is killed with SIGKILL while messages
@@ -453,6 +421,172 @@ func TestRelayLoopbackWithoutTLS(t *testing.T) {
 	if err := w.relay.Stop(); err != nil {
 		t.Errorf("relay exit: %v", err)
 	}
+}
+
+// runRelay runs the relay binary for an operator's command on the
+// world's queue and returns its standard output.
+func (w *world) runRelay(args ...string) string {
+	w.t.Helper()
+	code, out, stderr := e2e.Run(w.t, 20*time.Second, nil, relayBin, append([]string{"-queue", w.queue}, args...)...)
+	if code != 0 {
+		w.t.Fatalf("relay %v: exit %d: %s", args, code, stderr)
+	}
+	return out
+}
+
+// TestOperatorCommands: the operator's commands on a disk queue, while
+// the relay runs (through DIR/control) and while none does.
+func TestOperatorCommands(t *testing.T) {
+	w := newWorld(t)
+	w.startRelay("-retry", "1h") // y.test is down: deferred
+	w.submit([]byte("Subject: one\r\n\r\nx\r\n"), "a@x.test", "b@y.test")
+	w.submit([]byte("Subject: two\r\n\r\nx\r\n"), "a@x.test", "c@y.test")
+	lines := w.waitQueue("shows two deferred messages", func(l []string) bool {
+		return len(l) == 2 && strings.Contains(l[0], "attempts=1 ") && strings.Contains(l[1], "attempts=1 ")
+	})
+	ids := []string{strings.Fields(lines[0])[0], strings.Fields(lines[1])[0]}
+	if !strings.Contains(lines[0], "arrival=") || !strings.Contains(lines[0], " age=") || !strings.Contains(lines[0], `error="`) {
+		t.Errorf("listing line %q", lines[0])
+	}
+	if got := w.runRelay("-hold", ids[0]); got != "Placed on hold: 1 message\n" {
+		t.Errorf("-hold: %q", got)
+	}
+	if l := w.list(); !strings.Contains(l[0], " held") || strings.Contains(l[0], "next=") {
+		t.Errorf("held message listed as %q", l[0])
+	}
+	if got := w.runRelay("-release", ids[0]); got != "Released from hold: 1 message\n" {
+		t.Errorf("-release: %q", got)
+	}
+	if got := w.runRelay("-requeue", ids[1]); got != "Requeued: 1 message\n" {
+		t.Errorf("-requeue: %q", got)
+	}
+	w.waitQueue("shows the requeued message tried again", func(l []string) bool {
+		return len(l) == 2 && strings.Contains(l[1], "attempts=1 ")
+	})
+	if got := w.runRelay("-flush"); !strings.HasPrefix(got, "Flushed (due now): ") {
+		t.Errorf("-flush: %q", got)
+	}
+	js := w.runRelay("-list", "-json")
+	if strings.Count(js, `"queue_id":`) != 2 || !strings.Contains(js, `"address":"b@y.test"`) {
+		t.Errorf("-list -json:\n%s", js)
+	}
+	if got := w.runRelay("-delete", ids[0]); got != "Deleted: 1 message\n" {
+		t.Errorf("-delete: %q", got)
+	}
+	if err := w.relay.Stop(); err != nil {
+		t.Errorf("relay: %v", err)
+	}
+	// No relay running: the command works on the files.
+	if got := w.runRelay("-hold", "ALL"); got != "Placed on hold: 1 message\n" {
+		t.Errorf("-hold ALL without a relay: %q", got)
+	}
+	if got := w.runRelay("-delete", "ALL"); got != "Deleted: 1 message\n" {
+		t.Errorf("-delete ALL without a relay: %q", got)
+	}
+	if l := w.list(); !emptyQueue(l) {
+		t.Errorf("listing %q", l)
+	}
+	logs := w.relay.Stderr.String()
+	for _, want := range []string{ids[0] + ": placed on hold", ids[0] + ": released from hold", ids[1] + ": requeued", ids[0] + ": removed by the operator"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("relay log lacks %q", want)
+		}
+	}
+}
+
+// TestMailLogAndSIGHUP: the mail log has one Postfix-style line per
+// recipient attempt (with the TLS of the connection and the reply to the
+// message); SIGHUP reopens the -log file after it was moved away, and does
+// not stop the relay.
+func TestMailLogAndSIGHUP(t *testing.T) {
+	w := newWorld(t)
+	logFile := filepath.Join(w.dir, "relay.log")
+	w.startSink(w.yAddr, w.yMaildir, "-tls-cert", w.cert, "-tls-key", w.key)
+	w.startRelay("-log", logFile)
+	w.submit([]byte("Subject: one\r\n\r\nx\r\n"), "a@x.test", "b@y.test")
+	e2e.Maildir(t, w.yMaildir, 1, 10*time.Second)
+	w.waitQueue("empties", emptyQueue)
+	if err := os.Rename(logFile, logFile+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.relay.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(logFile); strings.Contains(string(b), "SIGHUP: log reopened") {
+			break
+		}
+		if time.Now().After(deadline) || w.relay.Exited() {
+			t.Fatalf("no new log file after SIGHUP (relay exited: %v)", w.relay.Exited())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.submit([]byte("Subject: two\r\n\r\nx\r\n"), "a@x.test", "c@y.test")
+	e2e.Maildir(t, w.yMaildir, 2, 10*time.Second)
+	w.waitQueue("empties", emptyQueue)
+	if err := w.relay.Stop(); err != nil {
+		t.Errorf("relay after SIGHUP: %v", err)
+	}
+	old, _ := os.ReadFile(logFile + ".1")
+	cur, _ := os.ReadFile(logFile)
+	line := regexp.MustCompile(`(?m)^\S+Z relay\[\d+\]: (\S+): to=<b@y\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, delay=[0-9.]+, dsn=2\.0\.0, tls=TLSv1\.3/unverified, attempt=1, status=sent \(250 2\.0\.0 .*\)$`)
+	m := line.FindSubmatch(old)
+	if m == nil {
+		t.Fatalf("no delivery line in the first log:\n%s\nsecond:\n%s", old, cur)
+	}
+	for _, want := range []string{string(m[1]) + ": from=<a@x.test>, size=", "(queue active)", string(m[1]) + ": removed"} {
+		if !strings.Contains(string(old), want) {
+			t.Errorf("first log lacks %q", want)
+		}
+	}
+	if !strings.Contains(string(cur), "to=<c@y.test>") || strings.Contains(string(cur), "to=<b@y.test>") {
+		t.Errorf("second log:\n%s", cur)
+	}
+}
+
+// TestHelp: -h says how the queue is owned (the PID in its lock file) and
+// what the signals do.
+func TestHelp(t *testing.T) {
+	code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-h")
+	for _, want := range []string{"DIR/lock, which contains the owner's PID", "SIGHUP reopens the -log file", "-hold ID|ALL", "postgres://"} {
+		if code != 0 || !strings.Contains(stderr, want) {
+			t.Errorf("relay -h: exit %d, lacks %q:\n%s", code, want, stderr)
+		}
+	}
+}
+
+// TestPostgresNotBuiltIn: this module's relay has no PostgreSQL queue; it
+// says where the one that has it is.
+func TestPostgresNotBuiltIn(t *testing.T) {
+	code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-queue", "postgres://u:secret@127.0.0.1/mail", "-list")
+	if code == 0 || !strings.Contains(stderr, "built without PostgreSQL support") || !strings.Contains(stderr, "examples/relay-pg") ||
+		strings.Contains(stderr, "secret") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestFlushRetriesDeadDestination: a destination that refused a
+// connection is left alone for its backoff (the other messages for it are
+// deferred without a connection), until the operator's -flush, which
+// tries it again at once, as postqueue -f does.
+func TestFlushRetriesDeadDestination(t *testing.T) {
+	w := newWorld(t)
+	w.startRelay("-retry", "1h")
+	w.submit([]byte("Subject: one\r\n\r\nx\r\n"), "a@x.test", "b@y.test")
+	w.waitQueue("shows an attempt", func(l []string) bool { return len(l) == 1 && strings.Contains(l[0], "attempts=1 ") })
+	w.submit([]byte("Subject: two\r\n\r\nx\r\n"), "a@x.test", "c@y.test")
+	w.waitQueue("shows two attempts", func(l []string) bool {
+		return len(l) == 2 && strings.Contains(l[1], "attempts=1 ") && strings.Contains(l[1], "dead-destination backoff")
+	})
+	w.startSink(w.yAddr, w.yMaildir)
+	if got := w.runRelay("-flush"); got != "Flushed (due now): 2 messages\n" {
+		t.Errorf("-flush: %q", got)
+	}
+	if files := e2e.Maildir(t, w.yMaildir, 2, 10*time.Second); len(files) != 2 {
+		t.Fatalf("%d delivered after -flush, want 2", len(files))
+	}
+	w.waitQueue("empties", emptyQueue)
 }
 
 // session opens a raw SMTP session with the relay, byte for byte: EHLO,

@@ -83,7 +83,7 @@ func TestAuthStrongestMechanism(t *testing.T) {
 
 	// A server that offers CRAM-MD5 only: the first AUTH line it gets.
 	got := make(chan string, 1)
-	addr = serve(t, func(c net.Conn) {
+	addr = e2e.ServeTCP(t, func(c net.Conn) {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		r := bufio.NewReader(c)

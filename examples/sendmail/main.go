@@ -16,7 +16,6 @@ import (
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/cli"
-	"github.com/smtpkit/smtp/reply"
 )
 
 // Exit statuses of sysexits.h.
@@ -219,7 +218,7 @@ func sendmail(args []string, stdin io.Reader, stderr io.Writer) int {
 		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (timeout %v)", err, cfg.timeout)
 		}
-		fmt.Fprintln(stderr, "sendmail:", err)
+		fmt.Fprintln(stderr, "sendmail:", oneLine(err))
 		return exitCode(err)
 	}
 	return exitOK
@@ -272,100 +271,49 @@ func sendTo(ctx context.Context, cfg *config, msg []byte, stderr io.Writer) erro
 			return err
 		}
 	}
-	outs, err := sendAll(ctx, c, cfg, msg, stderr)
-	if err != nil {
-		return err
+	// Send sends recipients a server puts off for its limit of recipients
+	// per transaction (452 4.5.3, RFC 5321 4.5.3.1.10) in further
+	// transactions itself, and gives every recipient an outcome whatever
+	// failed: its error says nothing the outcomes do not (with -v, the
+	// trace shows the replies).
+	env := envelope.Envelope{From: cfg.from, To: cfg.to}
+	res, _ := c.Send(ctx, env, bytesReader(msg))
+	outs := make([]rcptOutcome, len(res.Recipients))
+	for i := range res.Recipients {
+		r := &res.Recipients[i]
+		outs[i] = newOutcome(r.Path, cfg.server, r.Err, r.Status())
 	}
-	// The message is delivered: a failing QUIT does not change that.
+	// Whatever the outcome, the transaction is over: a failing QUIT
+	// changes nothing.
 	c.Quit(ctx)
 	return report(outs, cfg.verbose, stderr)
 }
 
-// sendAll sends the message to cfg.to in as many transactions as needed:
-// recipients refused with 452 4.5.3 ("too many recipients", RFC 5321
-// 4.5.3.1.10: the client should send them in another transaction) get it
-// in the next one, as long as each transaction reaches some recipient. It
-// returns each recipient's outcome, or the error of a failure before any
-// recipient was tried.
-func sendAll(ctx context.Context, c *client.Client, cfg *config, msg []byte, stderr io.Writer) ([]rcptOutcome, error) {
-	outs := make([]rcptOutcome, len(cfg.to))
-	todo := make([]int, len(cfg.to)) // indexes into cfg.to
-	for i := range todo {
-		todo[i] = i
-	}
-	first := true
-	for len(todo) > 0 {
-		env := envelope.Envelope{From: cfg.from}
-		for _, i := range todo {
-			env.To = append(env.To, cfg.to[i])
-		}
-		res, err := c.Send(ctx, env, bytesReader(msg))
-		if res == nil { // a failure before MAIL
-			if first {
-				return nil, err
-			}
-			for _, i := range todo {
-				outs[i] = rcptOutcome{rcpt: cfg.to[i].Path, host: cfg.server, err: err}
-			}
-			break
-		}
-		first = false
-		if cfg.verbose && res.Code != 0 {
-			fmt.Fprintf(stderr, "sendmail: transaction for %d recipient(s): %d %s\n", len(todo), res.Code, res.Text())
-		}
-		var again []int
-		progress := false
-		for k, r := range res.Recipients {
-			i := todo[k]
-			outs[i] = rcptOutcome{rcpt: cfg.to[i].Path, host: cfg.server, err: r.Err}
-			if r.Err == nil {
-				progress = true
-			} else if tooManyRecipients(r) {
-				again = append(again, i)
-			}
-		}
-		if !progress {
-			break // the server took none: the refusals stand
-		}
-		todo = again
-	}
-	return outs, nil
+// badCertificate reports a certificate that does not verify: it will not
+// verify on retry either.
+func badCertificate(err error) bool {
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	return errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie)
 }
 
-// tooManyRecipients reports the reply to a RCPT past the server's limit:
-// 452 with 4.5.3, or with no enhanced code (RFC 5321 4.5.3.1.10 gives only
-// the 452).
-func tooManyRecipients(r client.RecipientResult) bool {
-	return r.Code == reply.CodeInsufficientStorage &&
-		(r.Enhanced == reply.EnhTooManyRecipients() || r.Enhanced.IsZero())
-}
-
-// exitCode maps an error to a sysexits status: transient failures (4xx,
-// network, timeout, an unknown outcome) are 75 so that a caller retries,
-// permanent ones 69.
+// exitCode maps an error to a sysexits status: a *deliveryError says it
+// from the recipients' outcomes; for a failure before the message (the
+// connection, TLS, EHLO, AUTH), transient ones (4xx, network, timeout)
+// are 75 so that a caller retries, permanent ones 69.
 func exitCode(err error) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
-	// A certificate that does not verify will not verify on retry.
-	var cve *tls.CertificateVerificationError
-	var uae x509.UnknownAuthorityError
-	var hne x509.HostnameError
-	var cie x509.CertificateInvalidError
-	if errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) {
+	if badCertificate(err) {
 		return exitUnavailable
 	}
 	var de *deliveryError
 	if errors.As(err, &de) {
 		return de.status()
-	}
-	var re *client.RecipientsError
-	if errors.As(err, &re) {
-		if re.Temporary() {
-			return exitTempFail
-		}
-		return exitUnavailable
 	}
 	var ce *client.Error
 	if errors.As(err, &ce) {

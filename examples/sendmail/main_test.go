@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,27 +117,6 @@ func TestVerbose(t *testing.T) {
 			t.Errorf("trace lacks %q:\n%s", want, stderr)
 		}
 	}
-}
-
-// serve accepts connections on a loopback port until the test ends and
-// hands each to handle in its own goroutine; it returns the address.
-func serve(t *testing.T, handle func(net.Conn)) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-			go handle(c)
-		}
-	}()
-	return l.Addr().String()
 }
 
 func TestExitCodes(t *testing.T) {

@@ -26,7 +26,7 @@ func deliverMX(ctx context.Context, cfg *config, msg []byte, stderr io.Writer) e
 	res := d.Deliver(ctx, env, bytes.NewReader(msg), int64(len(msg)))
 	outs := make([]rcptOutcome, len(res))
 	for i := range res {
-		outs[i] = rcptOutcome{rcpt: res[i].Recipient.Path, host: res[i].Host, err: res[i].Err}
+		outs[i] = newOutcome(res[i].Recipient.Path, res[i].Host, res[i].Err, res[i].Status())
 	}
 	return report(outs, cfg.verbose, stderr)
 }

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
@@ -19,14 +20,29 @@ const exitPartial = 65
 
 // rcptOutcome is what became of the message for one recipient.
 type rcptOutcome struct {
-	rcpt envelope.Path
-	host string // the server that answered, or that was tried
-	err  error  // nil: the server took the message for this recipient
+	rcpt   envelope.Path
+	host   string // the server that answered, or that was tried
+	err    error  // nil: the server took the message for this recipient
+	status client.RecipientStatus
 }
 
-// deferred reports a transient failure: the same recipient may succeed
-// later (a 4xx, a network failure, an outcome unknown).
-func (o *rcptOutcome) deferred() bool { return exitCode(o.err) == exitTempFail }
+// newOutcome records a recipient's outcome as the client classified it
+// (RecipientResult.Status, RecipientOutcome.Status), except that a
+// certificate that does not verify is final for this program (exit 69):
+// the client defers it, since the receiving side may fix it.
+func newOutcome(rcpt envelope.Path, host string, err error, st client.RecipientStatus) rcptOutcome {
+	if st == client.StatusDeferred && badCertificate(err) {
+		st = client.StatusRefused
+	}
+	return rcptOutcome{rcpt: rcpt, host: host, err: err, status: st}
+}
+
+// transient reports a failure after which the same recipient may succeed
+// later: deferred (a 4xx, a network failure, the timeout), or an outcome
+// unknown (RFC 5321 6.1 prefers a possible duplicate to a loss).
+func (o *rcptOutcome) transient() bool {
+	return o.status == client.StatusDeferred || o.status == client.StatusUnknown
+}
 
 // deliveryError reports a message that did not reach every recipient;
 // report has printed each recipient's outcome.
@@ -61,9 +77,9 @@ func (e *deliveryError) status() int {
 func report(outs []rcptOutcome, verbose bool, stderr io.Writer) error {
 	e := &deliveryError{total: len(outs)}
 	for i := range outs {
-		if outs[i].err == nil {
+		if outs[i].status == client.StatusAccepted {
 			e.sent++
-		} else if outs[i].deferred() {
+		} else if outs[i].transient() {
 			e.deferred = true
 		}
 	}
@@ -76,19 +92,35 @@ func report(outs []rcptOutcome, verbose bool, stderr io.Writer) error {
 		if host == "" {
 			host = "no server"
 		}
-		switch {
-		case o.err == nil:
+		switch o.status {
+		case client.StatusAccepted:
 			fmt.Fprintf(stderr, "sendmail: %s: sent (%s)\n", o.rcpt, host)
-		case errors.Is(o.err, client.ErrOutcomeUnknown):
-			fmt.Fprintf(stderr, "sendmail: %s: outcome unknown, it may have been sent (%s): %v\n", o.rcpt, host, o.err)
-		case o.deferred():
-			fmt.Fprintf(stderr, "sendmail: %s: deferred: %v (%s)\n", o.rcpt, o.err, host)
+		case client.StatusUnknown:
+			fmt.Fprintf(stderr, "sendmail: %s: outcome unknown, it may have been sent (%s): %s\n", o.rcpt, host, oneLine(o.err))
+		case client.StatusDeferred:
+			fmt.Fprintf(stderr, "sendmail: %s: deferred: %s (%s)\n", o.rcpt, oneLine(o.err), host)
 		default:
-			fmt.Fprintf(stderr, "sendmail: %s: refused: %v (%s)\n", o.rcpt, o.err, host)
+			fmt.Fprintf(stderr, "sendmail: %s: refused: %s (%s)\n", o.rcpt, oneLine(o.err), host)
 		}
 	}
 	if e.sent == e.total {
 		return nil
 	}
 	return e
+}
+
+// oneLine returns err's text as one line fit for a terminal: its line
+// breaks become "; " (as reply.Reply.Error joins the lines of a multi-line
+// reply) and other control characters spaces. An error may hold a
+// server's reply text, which must neither send escape sequences to the
+// user's terminal nor add lines of its own to the report a script reads.
+func oneLine(err error) string {
+	s := strings.ReplaceAll(err.Error(), "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\n", "; ")
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -146,14 +147,20 @@ func (s *cramServer) Next(ctx context.Context, resp []byte) ([]byte, bool, error
 	}
 	username := string(user)
 	secret, err := s.lookup(ctx, username)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrAuthFailed) {
 		return nil, true, &AuthError{Mechanism: CramMD5, Username: username, Err: err}
 	}
+	// An unknown user (err is ErrAuthFailed) costs the same digest as a
+	// known one and fails the same way, so that neither the answer nor
+	// its timing tells whether the user exists.
 	m := hmac.New(md5.New, []byte(secret))
 	m.Write(s.challenge)
 	var want [md5.Size]byte
-	if !hmac.Equal(m.Sum(want[:0]), got[:]) {
-		return nil, true, &AuthError{Mechanism: CramMD5, Username: username, Err: ErrAuthFailed}
+	if ok := hmac.Equal(m.Sum(want[:0]), got[:]); !ok || err != nil {
+		if err == nil {
+			err = ErrAuthFailed
+		}
+		return nil, true, &AuthError{Mechanism: CramMD5, Username: username, Err: err}
 	}
 	return nil, true, nil
 }

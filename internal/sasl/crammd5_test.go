@@ -3,6 +3,7 @@ package sasl
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -143,4 +144,21 @@ func TestCramMD5ClientErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Next([]byte(rfc2195Challenge))
 	assert.ErrorAs(t, err, &me, "second challenge")
+}
+
+// TestCramMD5UnknownUser: an unknown user fails after the same digest as
+// a wrong password, with the lookup's error, even with the empty secret
+// the lookup returned alongside it.
+func TestCramMD5UnknownUser(t *testing.T) {
+	calls := 0
+	s := NewCramMD5Server("h", func(_ context.Context, u string) (string, error) {
+		calls++
+		return "", fmt.Errorf("no user %q: %w", u, ErrAuthFailed)
+	})
+	err := exchange(t, NewCramMD5Client("nobody", ""), s, true)
+	var ae *AuthError
+	require.ErrorAs(t, err, &ae)
+	assert.ErrorIs(t, err, ErrAuthFailed)
+	assert.False(t, ae.Temporary())
+	assert.Equal(t, 1, calls)
 }

@@ -42,7 +42,12 @@
 // "AUTH " + Name() with base64(Start()) as the initial response ("=" when
 // it is empty, none when it is nil), and answers every 334 challenge with
 // base64(Next(decoded challenge)) until the server sends its final reply.
-// When Next fails the client sends "*" to cancel (RFC 4954 4).
+// When Next fails the client sends "*" to cancel (RFC 4954 4). On a
+// success reply it calls Finish when the Client implements [Finisher]:
+// SCRAM-SHA-256 accepts success only after it verified the server's
+// signature, so that the exchange authenticates the server too, and the
+// OAuth clients refuse a success that follows the server's error
+// challenge.
 //
 // # Limits
 //

@@ -136,13 +136,19 @@ func FuzzScramServer(f *testing.F) {
 	f.Add(false, []byte("p=tls-unique,,n=user,r=abc"), []byte(""), []byte(""))
 	f.Add(false, []byte("n,,m=x,n=us=2Cer,r=abc"), []byte(""), []byte(""))
 	f.Add(false, []byte(rfc7677ClientFirst), []byte("c=biws,r=x,p=AAAA"), []byte(""))
+	f.Add(false, []byte("n,,n=nobody,r="+rfc7677ClientNonce), []byte(rfc7677ClientFinal), []byte(""))
 	f.Fuzz(func(t *testing.T, noIR bool, a, b, c []byte) {
-		s := newTestScramServer(creds)
-		driveFuzz(t, s, fuzzMsgs(noIR, a, b, c), func() bool {
-			// Only the RFC 7677 proof (with any gs2 header the
-			// server accepts) can succeed; it needs the nonce.
-			return strings.Contains(string(b), rfc7677ClientNonce+rfc7677ServerNonce)
-		})
+		// Without and with mock credentials for unknown users.
+		mock := newTestScramServer(creds)
+		mock.mockKey = []byte("0123456789abcdef0123456789abcdef")
+		for _, s := range []*scramServer{newTestScramServer(creds), mock} {
+			driveFuzz(t, s, fuzzMsgs(noIR, a, b, c), func() bool {
+				// Only the RFC 7677 proof (with any gs2 header
+				// the server accepts) can succeed; it needs the
+				// nonce, and the user "user".
+				return strings.Contains(string(b), rfc7677ClientNonce+rfc7677ServerNonce)
+			})
+		}
 	})
 }
 

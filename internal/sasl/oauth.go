@@ -61,6 +61,15 @@ func (c *xoauth2Client) Next(challenge []byte) ([]byte, error) {
 	return []byte{}, nil
 }
 
+// Finish implements [Finisher]: a success after the error challenge
+// contradicts the server's refusal of the token.
+func (c *xoauth2Client) Finish() error {
+	if c.step == 2 {
+		return ErrSuccessAfterFailure
+	}
+	return nil
+}
+
 // oauthBearerClient implements OAUTHBEARER (RFC 7628) for a client.
 type oauthBearerClient struct {
 	username, host, token string
@@ -131,6 +140,15 @@ func (c *oauthBearerClient) Next(challenge []byte) ([]byte, error) {
 	// RFC 7628 3.2.3: the client answers the error challenge with a
 	// single %x01 and the server fails the exchange.
 	return []byte(kvsep), nil
+}
+
+// Finish implements [Finisher]: RFC 7628 3.2.3: after the error
+// challenge the server must fail the exchange.
+func (c *oauthBearerClient) Finish() error {
+	if c.step == 2 {
+		return ErrSuccessAfterFailure
+	}
+	return nil
 }
 
 // oauthServer implements both XOAUTH2 and OAUTHBEARER for a server; they

@@ -207,3 +207,17 @@ func TestIsB64Token(t *testing.T) {
 		assert.False(t, isB64Token(bad), "%q", bad)
 	}
 }
+
+// TestOAuthClientFinish: RFC 7628 3.2.3: once the server sent its error
+// challenge, a success is not believed.
+func TestOAuthClientFinish(t *testing.T) {
+	for _, c := range []Client{NewOAuthBearerClient("u", "h", 25, "tok"), NewXOAuth2Client("u", "tok")} {
+		f := c.(Finisher)
+		_, err := c.Start()
+		require.NoError(t, err)
+		assert.NoError(t, f.Finish(), c.Name())
+		_, err = c.Next([]byte(`{"status":"invalid_token"}`))
+		require.NoError(t, err)
+		assert.ErrorIs(t, f.Finish(), ErrSuccessAfterFailure, c.Name())
+	}
+}

@@ -49,6 +49,28 @@ type Client interface {
 	Next(challenge []byte) (response []byte, err error)
 }
 
+// Finisher is implemented by a [Client] whose mechanism requires
+// something of the server before the server may report success: the SMTP
+// layer calls Finish when the server answers 235, and fails the exchange
+// when it returns an error. SCRAM-SHA-256 requires the server's valid
+// signature (RFC 5802 5: the client "MUST verify" it), XOAUTH2 and
+// OAUTHBEARER a success that does not follow the server's refusal of the
+// token (RFC 7628 3.2.3). PLAIN, LOGIN and CRAM-MD5 authenticate the
+// client only and do not implement it.
+type Finisher interface {
+	Finish() error
+}
+
+// ErrNoServerSignature is returned by the SCRAM-SHA-256 client's Finish
+// when the server reported success without sending its signature (RFC
+// 5802 5, RFC 7677): the server did not prove that it knows the user's
+// keys.
+var ErrNoServerSignature = errors.New("sasl: success reported without the server signature")
+
+// ErrSuccessAfterFailure is returned by the OAuth clients' Finish when the
+// server reported success after it had refused the token (RFC 7628 3.2.3).
+var ErrSuccessAfterFailure = errors.New("sasl: success reported after the server refused the credentials")
+
 // Server is the server half of one SASL exchange. A Server is used for one
 // AUTH command and is not safe for concurrent use.
 //

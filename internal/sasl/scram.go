@@ -110,12 +110,15 @@ type scramClient struct {
 	step               int
 	clientFirstBare    string
 	serverSignature    []byte
+	verified           bool // the server's signature was checked and right
 }
 
 // NewScramSHA256Client returns a SCRAM-SHA-256 client (RFC 7677) without
 // channel binding (GS2 header "n,,"). It checks the server's signature in
-// the final message and fails with ErrServerSignature when it is wrong, so
-// a successful exchange also authenticates the server. It refuses iteration
+// the final message and fails with ErrServerSignature when it is wrong,
+// and its Finish ([Finisher]) fails with ErrNoServerSignature when the
+// server reports success without it, so a successful exchange also
+// authenticates the server. It refuses iteration
 // counts outside [MinScramIterations, MaxScramIterations]. SASLprep
 // (RFC 4013) is not applied: a non-ASCII password is used as its UTF-8
 // bytes.
@@ -158,6 +161,16 @@ func (c *scramClient) Next(challenge []byte) ([]byte, error) {
 		return c.verifyServerFinal(string(challenge))
 	}
 	return nil, errAfterEnd(ScramSHA256)
+}
+
+// Finish implements [Finisher]: success is accepted only after the
+// server's signature was verified (RFC 5802 5), which makes the exchange
+// authenticate the server too.
+func (c *scramClient) Finish() error {
+	if !c.verified {
+		return ErrNoServerSignature
+	}
+	return nil
 }
 
 // clientFinal parses server-first-message and builds client-final-message.
@@ -243,6 +256,7 @@ func (c *scramClient) verifyServerFinal(serverFinal string) ([]byte, error) {
 	if !hmac.Equal(sig, c.serverSignature) {
 		return nil, ErrServerSignature
 	}
+	c.verified = true
 	// RFC 4954 4 / RFC 4422 4: the additional data came in a 334
 	// challenge; it is acknowledged with an empty response.
 	return []byte{}, nil
@@ -252,6 +266,8 @@ func (c *scramClient) verifyServerFinal(serverFinal string) ([]byte, error) {
 type scramServer struct {
 	lookup   func(ctx context.Context, username string) (Credentials, error)
 	newNonce func() string // server nonce part; replaced by tests
+	mockKey  []byte        // nil: an unknown user fails at once
+	unknown  error         // the lookup's error for a user answered with mock credentials
 
 	step            int // 0: client-first, 1: client-final, 2: empty ack
 	askedFirst      bool
@@ -272,13 +288,48 @@ type scramServer struct {
 // any other error for a backend failure. An authorization identity other
 // than the user name is refused with ErrAuthFailed: this package does not
 // implement proxy authorization for SCRAM. An unknown user fails at the
-// first step, so the exchange reveals whether a user exists. SASLprep is
-// not applied to the user name.
+// first step, so the exchange reveals whether a user exists
+// ([NewScramSHA256ServerWithMock] does not). SASLprep is not applied to
+// the user name.
 //
 // On a valid proof the server signature is returned as a challenge (done
 // false); the client's empty reply then ends the exchange successfully.
 func NewScramSHA256Server(lookup func(ctx context.Context, username string) (Credentials, error)) Server {
 	return &scramServer{lookup: lookup, newNonce: rand.Text}
+}
+
+// NewScramSHA256ServerWithMock is [NewScramSHA256Server] that does not
+// tell whether a user exists: a user for whom lookup returns
+// ErrAuthFailed is answered as RFC 5802 5.1 and 9 suggest, with a mock
+// server-first-message whose salt and keys are derived from mockKey (a
+// secret of the server, kept for its life) and the user name, so that
+// each attempt for the same name sees the same salt, as for a real user;
+// its iteration count is DefaultScramIterations and its salt
+// DefaultScramSaltSize octets, what NewScramCredentials makes by default.
+// The exchange then fails at the proof with the lookup's error, as a
+// wrong password does, after the same work. mockKey should be at least 32
+// random octets.
+func NewScramSHA256ServerWithMock(lookup func(ctx context.Context, username string) (Credentials, error), mockKey []byte) Server {
+	return &scramServer{lookup: lookup, newNonce: rand.Text, mockKey: mockKey}
+}
+
+// mockCredentials returns the credentials a mock user is answered with:
+// HMAC-SHA-256 of the server's key and the user name, one for each part,
+// so that they are the same at every attempt and unknown to the client.
+func mockCredentials(key []byte, username string) Credentials {
+	derive := func(label string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(label))
+		m.Write([]byte{0})
+		m.Write([]byte(username))
+		return m.Sum(nil)
+	}
+	return Credentials{
+		Salt:       derive("salt")[:DefaultScramSaltSize],
+		Iterations: DefaultScramIterations,
+		StoredKey:  derive("stored key"),
+		ServerKey:  derive("server key"),
+	}
 }
 
 func (s *scramServer) Next(ctx context.Context, resp []byte) ([]byte, bool, error) {
@@ -380,7 +431,12 @@ func (s *scramServer) serverFirstMessage(ctx context.Context, msg string) ([]byt
 			Err: fmt.Errorf("authorization identity %q is not the user name: %w", authzid, ErrAuthFailed)}
 	}
 	creds, err := s.lookup(ctx, username)
-	if err != nil {
+	switch {
+	case err != nil && s.mockKey != nil && errors.Is(err, ErrAuthFailed):
+		// RFC 5802 5.1, 9: no such user. Go on as for a real one and
+		// fail at the proof, so that the exchange does not tell.
+		creds, s.unknown = mockCredentials(s.mockKey, username), err
+	case err != nil:
 		return nil, &AuthError{Mechanism: ScramSHA256, Username: username, Err: err}
 	}
 	if creds.Iterations < 1 || creds.Iterations > MaxScramIterations || len(creds.Salt) == 0 ||
@@ -435,8 +491,12 @@ func (s *scramServer) serverFinalMessage(msg string) ([]byte, error) {
 		key[i] ^= proof[i]
 	}
 	sum := sha256.Sum256(key)
-	if !hmac.Equal(sum[:], s.creds.StoredKey) {
-		return nil, &AuthError{Mechanism: ScramSHA256, Username: s.username, Err: ErrAuthFailed}
+	if ok := hmac.Equal(sum[:], s.creds.StoredKey); !ok || s.unknown != nil {
+		err := s.unknown // a mock user's proof never holds
+		if err == nil {
+			err = ErrAuthFailed
+		}
+		return nil, &AuthError{Mechanism: ScramSHA256, Username: s.username, Err: err}
 	}
 	return []byte("v=" + base64.StdEncoding.EncodeToString(hmacSHA256(s.creds.ServerKey, authMessage))), nil
 }

@@ -3,6 +3,8 @@ package sasl
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -358,4 +360,104 @@ func TestScramClientInvalid(t *testing.T) {
 		_, err := NewScramSHA256Client(tt.user, tt.pass).Start()
 		assert.ErrorIs(t, err, ErrInvalidArgument, "%q", tt.user)
 	}
+}
+
+// TestScramMockUnknownUser: with a mock key, an unknown user gets a
+// server-first-message of the same form as a real user's (RFC 5802 5.1,
+// 9), the same salt at every attempt and a different one for another key,
+// and the exchange fails at the proof with the lookup's error.
+func TestScramMockUnknownUser(t *testing.T) {
+	real, err := NewScramCredentials("secret", nil, 0)
+	require.NoError(t, err)
+	lookup := func(_ context.Context, u string) (Credentials, error) {
+		if u == "alice" {
+			return real, nil
+		}
+		return Credentials{}, fmt.Errorf("no user %q: %w", u, ErrAuthFailed)
+	}
+	first := func(key []byte, user string) (string, Server) {
+		s := NewScramSHA256ServerWithMock(lookup, key)
+		ch, done, err := s.Next(context.Background(), []byte("n,,n="+user+",r=abcdef"))
+		require.NoError(t, err)
+		require.False(t, done)
+		return string(ch), s
+	}
+	salt := func(msg string) string {
+		_, rest, _ := strings.Cut(msg, ",s=")
+		s, _, _ := strings.Cut(rest, ",")
+		return s
+	}
+	key := []byte("0123456789abcdef0123456789abcdef")
+	known, _ := first(key, "alice")
+	mock, _ := first(key, "nobody")
+	again, _ := first(key, "nobody")
+	otherKey, _ := first([]byte("another key, another server......"), "nobody")
+	assert.Regexp(t, `^r=abcdef[!-+--~]+,s=[A-Za-z0-9+/]{22}==,i=4096$`, known)
+	assert.Regexp(t, `^r=abcdef[!-+--~]+,s=[A-Za-z0-9+/]{22}==,i=4096$`, mock)
+	assert.Equal(t, salt(mock), salt(again), "the mock salt changes between attempts")
+	assert.NotEqual(t, salt(mock), salt(otherKey), "the mock salt does not depend on the key")
+	assert.NotEqual(t, salt(mock), salt(known))
+
+	// Whatever the password (here the empty one and a real user's), the
+	// exchange goes to the proof and fails there with the lookup's error.
+	for _, pass := range []string{"", "secret"} {
+		s := NewScramSHA256ServerWithMock(lookup, key)
+		err := exchange(t, NewScramSHA256Client("nobody", pass), s, true)
+		var ae *AuthError
+		require.ErrorAs(t, err, &ae)
+		assert.ErrorIs(t, err, ErrAuthFailed)
+		assert.Contains(t, ae.Err.Error(), `no user "nobody"`)
+		assert.False(t, ae.Temporary())
+	}
+	// Without a key the unknown user fails at once, as documented.
+	_, done, err := NewScramSHA256Server(lookup).Next(context.Background(), []byte("n,,n=nobody,r=abcdef"))
+	assert.True(t, done)
+	assert.ErrorIs(t, err, ErrAuthFailed)
+	// A backend failure is not mocked.
+	failing := NewScramSHA256ServerWithMock(func(context.Context, string) (Credentials, error) {
+		return Credentials{}, errors.New("database down")
+	}, key)
+	_, done, err = failing.Next(context.Background(), []byte("n,,n=alice,r=abcdef"))
+	var ae *AuthError
+	assert.True(t, done)
+	require.ErrorAs(t, err, &ae)
+	assert.True(t, ae.Temporary())
+}
+
+// TestScramClientFinish: RFC 5802 5: success is acceptable only once the
+// server's signature was verified; before client-final, after it without
+// server-final, or after a wrong signature, Finish fails.
+func TestScramClientFinish(t *testing.T) {
+	var _ Finisher = newTestScramClient("user", "pencil")
+	steps := func(c *scramClient, n int, final string) error {
+		_, err := c.Start()
+		require.NoError(t, err)
+		if n >= 1 {
+			_, err = c.Next([]byte(rfc7677ServerFirst))
+			require.NoError(t, err)
+		}
+		if n >= 2 {
+			_, err = c.Next([]byte(final))
+		}
+		return err
+	}
+	c := newTestScramClient("user", "pencil")
+	require.NoError(t, steps(c, 0, ""))
+	assert.ErrorIs(t, c.Finish(), ErrNoServerSignature, "success before the client's proof")
+
+	c = newTestScramClient("user", "pencil")
+	require.NoError(t, steps(c, 1, ""))
+	assert.ErrorIs(t, c.Finish(), ErrNoServerSignature, "success without server-final")
+
+	c = newTestScramClient("user", "pencil")
+	assert.ErrorIs(t, steps(c, 2, "v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), ErrServerSignature)
+	assert.ErrorIs(t, c.Finish(), ErrNoServerSignature, "success after a wrong signature")
+
+	c = newTestScramClient("user", "pencil")
+	assert.ErrorIs(t, steps(c, 2, "e=invalid-proof"), ErrAuthFailed)
+	assert.ErrorIs(t, c.Finish(), ErrNoServerSignature, "success after a server error")
+
+	c = newTestScramClient("user", "pencil")
+	require.NoError(t, steps(c, 2, rfc7677ServerFinal))
+	assert.NoError(t, c.Finish())
 }

@@ -37,8 +37,16 @@ func send(t *testing.T, ts *smtptest.Server, opts *client.Options, body string, 
 	return "send", err
 }
 
+// asError finds the *client.Error in err: the error itself, or, when the
+// message reached some recipients only, the one recipient's failure (a
+// partial delivery hides it from errors.As on purpose, so that a retry loop
+// cannot mistake it for the whole message's fate).
 func asError(t *testing.T, err error, command string, code reply.Code) *client.Error {
 	t.Helper()
+	var re *client.RecipientsError
+	if errors.As(err, &re) && len(re.Failed) == 1 {
+		err = re.Failed[0].Err
+	}
 	var e *client.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("err = %v (%T), want a *client.Error", err, err)

@@ -26,10 +26,13 @@ type Server struct {
 
 	// Config is the server being tested. NewUnstartedServer fills in
 	// Hostname ("localhost", the name of the test certificate), a Logger
-	// writing to the test's log, AuthFailureDelay -1 (no pause after a
-	// failed AUTH) and Backend, the recording backend; any field may be
-	// changed before Start. With another Backend the server serves it,
-	// and Messages and the backend's faults see nothing.
+	// writing to the test's log (the server logs its events there, each
+	// once), AuthFailureDelay and ErrorDelay -1 (no pause after a failed
+	// AUTH, nor after the errors past SoftErrorLimit: a test's deliberate
+	// errors are answered at once) and Backend, the recording backend;
+	// any field may be changed before Start, so a test of the delays sets
+	// them. With another Backend the server serves it, and Messages and
+	// the backend's faults see nothing.
 	Config *server.Server
 
 	tb   TB
@@ -139,6 +142,7 @@ func NewUnstartedServer(tb TB, opts ...Option) *Server {
 		Backend:          backend{s},
 		Logger:           slog.New(slog.NewTextHandler(&s.log, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		AuthFailureDelay: -1,
+		ErrorDelay:       -1,
 	}
 	for _, o := range opts {
 		o.apply(s)
@@ -189,13 +193,12 @@ func (s *Server) Start() {
 	s.Addr = l.Addr().String()
 	s.Listener = &listener{Listener: l, s: s}
 	cfg := s.Config
-	kit := server.EventsFunc(s.event)
-	switch {
-	case cfg.Events != nil:
-		cfg.Events = server.MultiEvents(kit, cfg.Events)
-	default:
-		cfg.Events = server.MultiEvents(kit, server.SlogEvents(cfg.Logger))
+	// The server logs its events to cfg.Logger itself.
+	var kit server.Events = server.EventsFunc(s.event)
+	if cfg.Events != nil {
+		kit = server.MultiEvents(kit, cfg.Events)
 	}
+	cfg.Events = kit
 	if cfg.Trace == nil {
 		cfg.Trace = traceWriter{s}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/server"
 	"github.com/smtpkit/smtp/server/smtptest"
 )
 
@@ -122,5 +123,54 @@ func TestWaitMessages(t *testing.T) {
 	msgs, err = ts.WaitMessages(short, 2)
 	if !errors.Is(err, context.Canceled) || len(msgs) != 1 {
 		t.Errorf("WaitMessages(2) = %d messages, %v; want 1 and context.Canceled", len(msgs), err)
+	}
+}
+
+// TestServerLogsEachEventOnce: the server logs its events to
+// Config.Logger (the test's log) itself; the kit adds no second logger,
+// with or without Config.Events.
+func TestServerLogsEachEventOnce(t *testing.T) {
+	for _, withEvents := range []bool{false, true} {
+		ft := &fakeTB{}
+		ft.run(func() {
+			s := smtptest.NewUnstartedServer(ft)
+			if withEvents {
+				s.Config.Events = server.EventsFunc(func(*server.Conn, server.Event) {})
+			}
+			s.Start()
+			c := smtptest.Dial(ft, s.Addr)
+			c.Expect("220")
+			c.Cmd("EHLO client")
+			c.Send("NOOP " + strings.Repeat("x", 600) + "\r\n") // a violation: logged at Info
+			c.Expect("500 5.5.2")
+			c.Cmd("QUIT")
+			s.Close()
+		})
+		if f := ft.failures(); len(f) > 0 {
+			t.Fatalf("events %v: %q", withEvents, f)
+		}
+		n := 0
+		for _, l := range ft.logs {
+			if strings.Contains(l, "smtp violation") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("events %v: the violation was logged %d times:\n%s", withEvents, n, strings.Join(ft.logs, "\n"))
+		}
+	}
+}
+
+// TestServerNoDelays: the kit's server answers errors and failed AUTH at
+// once (ErrorDelay and AuthFailureDelay -1), unless the test sets them.
+func TestServerNoDelays(t *testing.T) {
+	s := smtptest.NewUnstartedServer(t)
+	if s.Config.ErrorDelay >= 0 || s.Config.AuthFailureDelay >= 0 {
+		t.Errorf("ErrorDelay %v, AuthFailureDelay %v: want both negative (none)", s.Config.ErrorDelay, s.Config.AuthFailureDelay)
+	}
+	s.Config.ErrorDelay = time.Minute
+	s.Start()
+	if s.Config.ErrorDelay != time.Minute {
+		t.Errorf("Start changed ErrorDelay to %v", s.Config.ErrorDelay)
 	}
 }

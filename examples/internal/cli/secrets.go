@@ -52,10 +52,28 @@ func (e *InsecureFileError) Error() string {
 		e.Path, e.Mode.Perm(), e.Path)
 }
 
+// ForeignFileError reports a file of secrets or access rules owned by a
+// user other than the one the program runs as and other than root: its
+// owner may change its mode and its content whatever they are now (add a
+// login, grant itself a sender), so the permission bits say nothing. ssh
+// takes its keys on the same rule.
+type ForeignFileError struct {
+	Path string
+	UID  int // the file's owner
+}
+
+// Error implements error.
+func (e *ForeignFileError) Error() string {
+	return fmt.Sprintf("%s: owned by uid %d, who may change it; it must belong to uid %d (this program's user) or root",
+		e.Path, e.UID, os.Geteuid())
+}
+
 // ReadSecretFile reads a file that holds secrets. It refuses the file when
 // group or others have any permission on it (SecretFileMask; on Windows,
-// where the mode bits say nothing of this, the check is skipped), and when
-// it is larger than MaxSecretFileSize or not a regular file. The mode is
+// where the mode bits say nothing of this, the check is skipped), when
+// another user than this program's and root owns it (ForeignFileError;
+// not checked on Windows either), and when it is larger than
+// MaxSecretFileSize or not a regular file. The mode is
 // checked on the open file, so that the file read is the file checked.
 func ReadSecretFile(path string) ([]byte, error) {
 	return readProtected(path, SecretFileMask)
@@ -68,7 +86,8 @@ func ReadSecretFile(path string) ([]byte, error) {
 const PolicyFileMask fs.FileMode = 0o022
 
 // ReadPolicyFile reads a file of access rules, refusing it when group or
-// others may write it (PolicyFileMask), as ReadSecretFile does.
+// others may write it (PolicyFileMask) or another user owns it
+// (ForeignFileError), as ReadSecretFile does.
 func ReadPolicyFile(path string) ([]byte, error) {
 	return readProtected(path, PolicyFileMask)
 }
@@ -76,7 +95,7 @@ func ReadPolicyFile(path string) ([]byte, error) {
 // readProtected reads path, a regular file of at most MaxSecretFileSize
 // bytes with none of the permission bits of mask.
 func readProtected(path string, mask fs.FileMode) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openNoBlock(path)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +109,9 @@ func readProtected(path string, mask fs.FileMode) ([]byte, error) {
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&mask != 0 {
 		return nil, &InsecureFileError{Path: path, Mode: fi.Mode(), Mask: mask}
+	}
+	if uid, ok := fileOwner(fi); ok && uid != 0 && uid != os.Geteuid() {
+		return nil, &ForeignFileError{Path: path, UID: uid}
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
 	if err != nil {

@@ -40,6 +40,29 @@ func Build(t testing.TB, name string) string {
 	return bin
 }
 
+// ServeTCP accepts connections on a loopback port until the test ends and
+// hands each to handle in its own goroutine (a hand-made peer: a hostile
+// server, a watch on connections); it returns the address.
+func ServeTCP(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go handle(c)
+		}
+	}()
+	return l.Addr().String()
+}
+
 // FreeAddr returns a loopback address with a port that was free a moment
 // ago.
 func FreeAddr(t testing.TB) string {

@@ -74,10 +74,20 @@ func decodeWords(s string) string {
 // a field nor a continuation also ends it (the body starts there, and a
 // problem is reported). Lines may end in CRLF or a bare LF.
 func splitHeader(b []byte) (h Header, body []byte, problem string) {
+	// The value of the last field, unfolded as its lines come: a string
+	// grown line by line would be copied once per continuation line, and
+	// a hostile header folds one field into millions.
+	var raw []byte
+	flush := func() {
+		if len(h) > 0 {
+			h[len(h)-1].Raw = string(raw)
+		}
+	}
 	rest := b
 	for len(rest) > 0 {
 		line, next := cutLine(rest)
 		if len(bytes.TrimRight(line, "\r")) == 0 {
+			flush()
 			return h, next, ""
 		}
 		if line[0] == ' ' || line[0] == '\t' {
@@ -86,7 +96,7 @@ func splitHeader(b []byte) (h Header, body []byte, problem string) {
 			}
 			// A continuation line: unfold it into the field before
 			// (RFC 5322 2.2.3).
-			h[len(h)-1].Raw += string(trimCR(line))
+			raw = append(raw, trimCR(line)...)
 			rest = next
 			continue
 		}
@@ -95,12 +105,16 @@ func splitHeader(b []byte) (h Header, body []byte, problem string) {
 			if len(h) == 0 {
 				return nil, b, "the message has no header"
 			}
+			flush()
 			return h, rest, "a header line without a field name ends the header"
 		}
-		h = append(h, Field{Name: string(line[:colon]), Raw: string(trimCR(line[colon+1:]))})
+		flush()
+		h = append(h, Field{Name: string(line[:colon])})
+		raw = append(raw[:0], trimCR(line[colon+1:])...)
 		rest = next
 	}
 	// No empty line: everything was header (a message without a body).
+	flush()
 	return h, nil, ""
 }
 

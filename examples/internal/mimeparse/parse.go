@@ -145,6 +145,7 @@ func (p *Parser) Parse(raw []byte) *Message {
 	}
 	m.MessageID = strings.Trim(h.Get("Message-ID"), "<> \t")
 	w.entity(h, body, "", 0, "")
+	m.Text, m.HTML = w.text.String(), w.html.String()
 	return m
 }
 
@@ -153,6 +154,8 @@ type walker struct {
 	p     *Parser
 	m     *Message
 	parts int
+	// The message's Text and HTML as the parts add to them.
+	text, html strings.Builder
 }
 
 func (w *walker) problem(part, reason string) {
@@ -370,6 +373,8 @@ func (w *walker) leaf(h Header, body []byte, path, parent, typ string, params ma
 
 // bodyText adds a text part to the message's Text or HTML. Of alternatives
 // the first of each kind is kept; in other multiparts each adds to the body.
+// The bodies grow in the walker's builders (a string grown part by part
+// would be copied once per part) and are set when the walk ends.
 func (w *walker) bodyText(p *Part, alternative bool) {
 	s, ok := decodeCharset(p.Charset, p.Data)
 	if !ok {
@@ -380,18 +385,18 @@ func (w *walker) bodyText(p *Part, alternative bool) {
 		}
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
-	dst := &w.m.Text
+	dst := &w.text
 	if p.ContentType == "text/html" {
-		dst = &w.m.HTML
+		dst = &w.html
 	}
 	switch {
-	case *dst == "":
-		*dst = s
+	case dst.Len() == 0:
+		dst.WriteString(s)
 	case !alternative:
-		if !strings.HasSuffix(*dst, "\n") {
-			*dst += "\n"
+		if !strings.HasSuffix(dst.String(), "\n") {
+			dst.WriteByte('\n')
 		}
-		*dst += s
+		dst.WriteString(s)
 	}
 }
 

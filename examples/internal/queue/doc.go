@@ -16,7 +16,10 @@
 // message twice (apart from the unavoidable window of RFC 1047, between the
 // remote server's reply to the end of data and the state update).
 //
-// One process at a time owns a queue (Open takes an exclusive lock); List
-// reads a queue without the lock, for a mailq-style listing while the owner
-// runs.
+// One process at a time owns a queue: Open takes an exclusive flock on
+// DIR/lock and writes its PID into it (Owner reads it). List reads a queue
+// without the lock, for a mailq-style listing while the owner runs. An
+// owner marks each delivery attempt in active/ while it is in progress
+// (MarkActive, ClearActive); the markers a dead owner left name the
+// attempts whose outcome is unknown (Interrupted).
 package queue

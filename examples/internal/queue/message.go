@@ -69,6 +69,9 @@ type Message struct {
 	LastError   string    `json:"last_error,omitempty"`
 	// Bounces counts the delivery status notifications generated so far.
 	Bounces int `json:"bounces,omitempty"`
+	// Held is set by the operator (relay -hold): no attempt is made until
+	// the message is released.
+	Held bool `json:"held,omitempty"`
 }
 
 // Done reports whether every recipient is in a final state.

@@ -22,8 +22,12 @@ const (
 	tmpDir   = "tmp"   // files being written; emptied by Open
 	dataDir  = "data"  // message bytes, one file per message named by its ID
 	stateDir = "state" // envelopes and delivery state, ID.json
-	lockFile = "lock"  // held by the owning process
-	stateExt = ".json"
+	lockFile = "lock"  // held by the owning process, which writes its PID into it
+	// activeDir holds an empty marker per message whose delivery attempt
+	// is in progress (MarkActive); a marker left by a process that died
+	// names an attempt whose outcome is unknown.
+	activeDir = "active"
+	stateExt  = ".json"
 )
 
 // ErrLocked is returned by Open when another process owns the queue.
@@ -65,12 +69,13 @@ type Queue struct {
 	disk durable.Disk
 }
 
-// Open takes ownership of the queue in dir, creating it if missing. It
-// removes what a crash may have left: files in tmp/ and message data with no
-// state file (a message whose Commit never finished, hence never
-// acknowledged).
+// Open takes ownership of the queue in dir, creating it if missing: it
+// locks dir/lock (flock, released by the kernel when the process ends, even
+// by SIGKILL) and writes its PID into it. It removes what a crash may have
+// left: files in tmp/ and message data with no state file (a message whose
+// Commit never finished, hence never acknowledged).
 func Open(dir string) (*Queue, error) {
-	for _, sub := range []string{"", tmpDir, dataDir, stateDir} {
+	for _, sub := range []string{"", tmpDir, dataDir, stateDir, activeDir} {
 		p := filepath.Join(dir, sub)
 		if err := os.MkdirAll(p, 0o700); err != nil {
 			return nil, &Error{Op: "mkdir", Path: p, Err: err}
@@ -81,11 +86,46 @@ func Open(dir string) (*Queue, error) {
 		return nil, err
 	}
 	q := &Queue{dir: dir, lock: lock}
+	if err := writePID(lock); err != nil {
+		lock.Close()
+		return nil, &Error{Op: "lock", Path: filepath.Join(dir, lockFile), Err: err}
+	}
 	if err := q.cleanup(); err != nil {
 		lock.Close()
 		return nil, err
 	}
 	return q, nil
+}
+
+// writePID replaces the lock file's content with this process's PID, for
+// operators and for the relay's control commands.
+func writePID(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
+}
+
+// Owner reports whether a process owns the queue in dir (holds its lock),
+// and its PID as written in the lock file (0 if unreadable). It takes the
+// lock for a moment when nobody holds it.
+func Owner(dir string) (pid int, owned bool, err error) {
+	path := filepath.Join(dir, lockFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return 0, false, nil
+	}
+	f, err := lockDir(path)
+	if errors.Is(err, ErrLocked) {
+		b, _ := os.ReadFile(path)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid, true, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	f.Close()
+	return 0, false, nil
 }
 
 // Dir returns the queue directory.
@@ -122,17 +162,24 @@ func (q *Queue) statePath(id string) string {
 
 func (q *Queue) dataPath(id string) string { return filepath.Join(q.dir, dataDir, id) }
 
-// newID returns a queue ID: the time in base 36 (so IDs sort by arrival),
-// a per-process sequence number and randomness.
-func (q *Queue) newID(now time.Time) string {
+// newID returns a queue ID for this queue (FormatID with its sequence).
+func (q *Queue) newID(now time.Time) string { return FormatID(now, q.seq.Add(1)) }
+
+// FormatID returns a queue ID: the time in base 36 (so IDs sort by
+// arrival), the caller's sequence number and randomness, so that IDs made
+// by several processes at once do not collide.
+func FormatID(now time.Time, seq uint64) string {
 	b := make([]byte, 0, 32)
 	b = strconv.AppendInt(b, now.UnixMicro(), 36)
 	b = append(b, '.')
-	b = strconv.AppendUint(b, q.seq.Add(1), 36)
+	b = strconv.AppendUint(b, seq, 36)
 	b = append(b, '.')
 	b = strconv.AppendUint(b, rand.Uint64()&0xffffffffff, 36)
 	return string(b)
 }
+
+// ValidID reports whether id can be a queue ID (and name queue files).
+func ValidID(id string) bool { return validID(id) }
 
 // maxIDLen bounds a message ID, so that ID.json and the tmp names built
 // from it stay well below the 255-byte file name limit of common file
@@ -288,7 +335,47 @@ func (q *Queue) Remove(id string) error {
 	if err := os.Remove(q.dataPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return &Error{Op: "remove", Path: q.dataPath(id), Err: err}
 	}
+	q.ClearActive(id)
 	return nil
+}
+
+// MarkActive records that a delivery attempt of message id begins. The
+// marker is not fsynced: it is there to tell, after a crash of the process
+// (which the page cache survives), which attempts were cut short.
+func (q *Queue) MarkActive(id string) error {
+	if !validID(id) {
+		return ErrNotFound
+	}
+	p := filepath.Join(q.dir, activeDir, id)
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		return &Error{Op: "create", Path: p, Err: err}
+	}
+	return nil
+}
+
+// ClearActive removes the marker of MarkActive once the attempt's outcome
+// is saved.
+func (q *Queue) ClearActive(id string) {
+	if validID(id) {
+		os.Remove(filepath.Join(q.dir, activeDir, id))
+	}
+}
+
+// Interrupted returns the messages whose attempt markers are in the queue,
+// with the time each attempt began: attempts of an owner that died before
+// it saved their outcome (called before this owner marks any).
+func (q *Queue) Interrupted() map[string]time.Time {
+	out := map[string]time.Time{}
+	ents, _ := os.ReadDir(filepath.Join(q.dir, activeDir))
+	for _, e := range ents {
+		if !validID(e.Name()) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			out[e.Name()] = fi.ModTime()
+		}
+	}
+	return out
 }
 
 // Get reads the state of message id.
@@ -316,6 +403,17 @@ func List(dir string) ([]*Message, error) {
 	}
 	msgs, errs := list(dir)
 	return msgs, errors.Join(errs...)
+}
+
+// Read reads the state of message id of the queue in dir without owning
+// it, as List does: for a program that looks a message up while the
+// queue's owner works on it (state files are replaced by rename, so the
+// state read is a whole one). ErrNotFound when it is not queued.
+func Read(dir, id string) (*Message, error) {
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	return readState(filepath.Join(dir, stateDir, id+stateExt))
 }
 
 func list(dir string) (msgs []*Message, errs []error) {

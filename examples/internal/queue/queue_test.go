@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -226,6 +227,51 @@ func TestListWhileOwned(t *testing.T) {
 	wg.Wait()
 }
 
+// TestReadWhileOwned: Read finds a message of a queue another owns, as
+// the owner saves it again and again, and then not once it is removed.
+func TestReadWhileOwned(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	m := newMsg("b@x.test")
+	if err := q.Add(m, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c := m.Clone()
+			c.Attempts++
+			q.Save(c)
+		}
+	})
+	for range 200 {
+		got, err := Read(dir, m.ID)
+		if err != nil || got.ID != m.ID || len(got.Recipients) != 1 {
+			t.Fatalf("Read: %+v %v", got, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if err := q.Remove(m.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{m.ID, "../x", ""} {
+		if _, err := Read(dir, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Read(%q): %v", id, err)
+		}
+	}
+}
+
 func TestListMissingQueue(t *testing.T) {
 	if _, err := List(filepath.Join(t.TempDir(), "none")); err == nil {
 		t.Error("List of a missing queue succeeded")
@@ -384,5 +430,64 @@ func TestRestartWithDamagedState(t *testing.T) {
 	}
 	if _, err := os.Stat(sp); err != nil {
 		t.Errorf("damaged state file was removed: %v", err)
+	}
+}
+
+// TestOwnerPID: the owner's PID is in the lock file, and Owner reports it
+// while the queue is open, and no owner once it is closed.
+func TestOwnerPID(t *testing.T) {
+	dir := t.TempDir()
+	if pid, owned, err := Owner(dir); err != nil || owned || pid != 0 {
+		t.Errorf("Owner of a queue never opened: %d %v %v", pid, owned, err)
+	}
+	q, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, lockFile))
+	if string(b) != strconv.Itoa(os.Getpid())+"\n" {
+		t.Errorf("lock file holds %q", b)
+	}
+	if pid, owned, err := Owner(dir); err != nil || !owned || pid != os.Getpid() {
+		t.Errorf("Owner while open: %d %v %v", pid, owned, err)
+	}
+	q.Close()
+	if _, owned, err := Owner(dir); err != nil || owned {
+		t.Errorf("Owner after Close: %v %v", owned, err)
+	}
+}
+
+// TestActiveMarkers: an attempt marked active and never cleared (the
+// process died) is reported by the next owner; a cleared one, or a removed
+// message's, is not.
+func TestActiveMarkers(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := newMsg("a@x.test"), newMsg("b@x.test"), newMsg("c@x.test")
+	for _, m := range []*Message{a, b, c} {
+		if err := q.Add(m, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.MarkActive(m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.ClearActive(b.ID)
+	q.Remove(c.ID)
+	q.Close()
+	q, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	got := q.Interrupted()
+	if _, ok := got[a.ID]; !ok || len(got) != 1 {
+		t.Errorf("Interrupted() = %v, want only %s", got, a.ID)
+	}
+	if err := q.MarkActive("../x"); err == nil {
+		t.Error("MarkActive accepted a path")
 	}
 }

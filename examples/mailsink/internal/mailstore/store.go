@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smtpkit/smtp/examples/internal/maildir"
 	"github.com/smtpkit/smtp/examples/internal/mimeparse"
@@ -283,24 +283,29 @@ func (s *Store) readEntry(id, path string) (*entry, error) {
 	return e, nil
 }
 
-// makeEntry fills in what the list shows and search matches.
+// Bounds of what the index keeps of a message's header fields, so that an
+// entry, held in memory for as long as the message is in the Maildir and
+// sent in every list and event, does not grow with the message. The
+// message view (Get) reads them whole from the file.
+const (
+	// MaxSummaryAddresses bounds the To and Cc addresses of a summary.
+	MaxSummaryAddresses = 100
+	// MaxSummaryText bounds, in bytes, the subject, each name and address,
+	// and the Message-ID of a summary: RFC 5322 2.1.1's line length.
+	MaxSummaryText = 998
+)
+
+// makeEntry fills in what the list shows and search matches. Every text it
+// keeps is a copy of at most its bound: a substring would keep the whole
+// of the text it was cut from.
 func (s *Store) makeEntry(id string, env Envelope, m *mimeparse.Message) *entry {
 	e := &entry{Summary: Summary{
 		ID:          id,
-		To:          m.To,
-		Cc:          m.Cc,
-		Subject:     m.Subject,
 		Attachments: len(m.Attachments),
-		MessageID:   m.MessageID,
 		MailFrom:    env.MailFrom,
 		RcptTo:      env.RcptTo,
 	}}
-	if len(m.From) > 0 {
-		e.From = m.From[0]
-	}
-	if e.To == nil {
-		e.To = []mimeparse.Address{}
-	}
+	e.setHeaderFields(m, MaxSummaryAddresses, MaxSummaryText)
 	if e.RcptTo == nil {
 		e.RcptTo = []string{}
 	}
@@ -308,35 +313,64 @@ func (s *Store) makeEntry(id string, env Envelope, m *mimeparse.Message) *entry 
 	if strings.TrimSpace(text) == "" && m.HTML != "" {
 		text = htmlText(m.HTML)
 	}
-	e.Snippet = snippet(text)
+	e.Snippet = strings.Clone(snippet(text))
 	var b strings.Builder
 	for _, a := range m.From {
 		b.WriteString(a.String() + " ")
 	}
-	e.from = strings.ToLower(b.String() + env.MailFrom)
+	e.from = strings.ToLower(clip(b.String(), s.opts.SearchBytes) + env.MailFrom)
 	b.Reset()
-	for _, a := range append(append([]mimeparse.Address(nil), m.To...), m.Cc...) {
-		b.WriteString(a.String() + " ")
+	for _, as := range [][]mimeparse.Address{m.To, m.Cc} {
+		for _, a := range as {
+			b.WriteString(a.String() + " ")
+		}
 	}
-	e.to = strings.ToLower(b.String() + strings.Join(env.RcptTo, " "))
-	e.subject = strings.ToLower(m.Subject)
-	if len(text) > s.opts.SearchBytes {
-		text = strings.ToValidUTF8(text[:s.opts.SearchBytes], "")
-	}
-	e.body = strings.ToLower(text)
+	e.to = strings.ToLower(clip(b.String(), s.opts.SearchBytes) + strings.Join(env.RcptTo, " "))
+	e.subject = strings.ToLower(clip(m.Subject, s.opts.SearchBytes))
+	e.body = strings.ToLower(clip(text, s.opts.SearchBytes))
 	return e
 }
 
-var (
-	tagRE   = regexp.MustCompile(`(?s)<(script|style)\b.*?</(script|style)\s*>|<[^>]*>`)
-	spaceRE = regexp.MustCompile(`\s+`)
-)
-
-// htmlText returns the text of an HTML body, roughly: tags, scripts and
-// styles removed, entities decoded.
-func htmlText(h string) string {
-	return html.UnescapeString(tagRE.ReplaceAllString(h, " "))
+// setHeaderFields sets the summary's fields that come from the message's
+// header: at most maxAddrs addresses a field, each text at most maxText
+// bytes (negative: no limit).
+func (sum *Summary) setHeaderFields(m *mimeparse.Message, maxAddrs, maxText int) {
+	addrs := func(as []mimeparse.Address) []mimeparse.Address {
+		if maxAddrs >= 0 && len(as) > maxAddrs {
+			as = as[:maxAddrs]
+		}
+		out := make([]mimeparse.Address, len(as))
+		for i, a := range as {
+			out[i] = mimeparse.Address{Name: clip(a.Name, maxText), Address: clip(a.Address, maxText)}
+		}
+		return out
+	}
+	sum.Subject = clip(m.Subject, maxText)
+	sum.MessageID = clip(m.MessageID, maxText)
+	sum.From = mimeparse.Address{}
+	if len(m.From) > 0 {
+		sum.From = addrs(m.From[:1])[0]
+	}
+	sum.To = addrs(m.To)
+	sum.Cc = nil
+	if len(m.Cc) > 0 {
+		sum.Cc = addrs(m.Cc)
+	}
 }
+
+// clip returns a copy of s cut to at most n bytes at a character boundary
+// (n negative: no limit).
+func clip(s string, n int) string {
+	if n < 0 || len(s) <= n {
+		return strings.Clone(s)
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.Clone(s[:n])
+}
+
+var spaceRE = regexp.MustCompile(`\s+`)
 
 // snippet is the start of the text with its white space collapsed.
 func snippet(text string) string {
@@ -483,6 +517,11 @@ func (s *Store) Get(id string) (*Message, error) {
 		}
 		env, trace, forward, raw, _ := splitFile(b)
 		m := &Message{Summary: e.Summary, Envelope: env, Trace: trace, File: b, Raw: raw, Forward: forward, Parsed: mimeparse.Parse(raw)}
+		// The index has the header fields cut to its bounds, and a large
+		// message's attachments counted in its first IndexBytes: the
+		// view has them all.
+		m.setHeaderFields(m.Parsed, -1, -1)
+		m.Attachments = len(m.Parsed.Attachments)
 		if m.Envelope.RcptTo == nil {
 			m.Envelope.RcptTo = []string{}
 		}

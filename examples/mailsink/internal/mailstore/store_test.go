@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,8 @@ func TestTraceRoundTrip(t *testing.T) {
 			"Received: from [IPv6:::1] ([IPv6:::1])\r\n\t(using TLS 1.3 with cipher TLS_AES_128_GCM_SHA256)\r\n\t(authenticated as al\\(i\\)ce\\\\)\r\n\tby sink.test (mailsink) with ESMTPSA id x-1;\r\n\tWed, 04 Mar 2026 05:06:07 +0100\r\n"},
 		{"hostile names", Trace{ClientIP: "10.0.0.1", Helo: "evil (x)\r\nX-Injected: 1", Protocol: "SMTP", AuthUser: "u\r\nX: y", ConnID: "c", Hostname: "h", Time: when},
 			"Received: from evilxX-Injected:1 ([10.0.0.1])\r\n\t(authenticated as uX: y)\r\n\tby h (mailsink) with SMTP id c;\r\n\tWed, 04 Mar 2026 05:06:07 +0100\r\n"},
+		{"quoted recipient", Trace{ClientIP: "10.0.0.1", Helo: "c", Protocol: "ESMTP", ConnID: "c", Hostname: "h", For: `"x with ESMTPSA id z; y"@y.test`, Time: when},
+			"Received: from c ([10.0.0.1])\r\n\tby h (mailsink) with ESMTP id c\r\n\tfor <\"x with ESMTPSA id z; y\"@y.test>;\r\n\tWed, 04 Mar 2026 05:06:07 +0100\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.tr.AppendReceived(nil)
@@ -49,6 +52,23 @@ func TestTraceRoundTrip(t *testing.T) {
 	}
 	if _, ok := ParseReceived("from x by y with ESMTP; date"); ok {
 		t.Error("a foreign Received field was taken for mailsink's")
+	}
+}
+
+func TestSplitRecipients(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"b@y.test", []string{"b@y.test"}},
+		{"b@y.test, c@z.test", []string{"b@y.test", "c@z.test"}},
+		{`"v, w"@y.test, c@z.test`, []string{`"v, w"@y.test`, "c@z.test"}},
+		{`"a\", b"@y.test, c@z.test`, []string{`"a\", b"@y.test`, "c@z.test"}},
+	} {
+		if got := splitRecipients(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("splitRecipients(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
 

@@ -37,11 +37,7 @@ func splitFile(b []byte) (env Envelope, trace *Trace, forward, msg []byte, hasEn
 		return env, nil, b, b, false
 	}
 	env.MailFrom = string(from[:len(from)-1])
-	for a := range strings.SplitSeq(string(to), ", ") {
-		if a != "" {
-			env.RcptTo = append(env.RcptTo, a)
-		}
-	}
+	env.RcptTo = splitRecipients(string(to))
 	msg, forward = rest2, rest2
 	if v, after, ok := mimeparse.CutField(msg, "Received"); ok {
 		if t, ok := ParseReceived(v); ok {
@@ -49,6 +45,31 @@ func splitFile(b []byte) (env Envelope, trace *Trace, forward, msg []byte, hasEn
 		}
 	}
 	return env, trace, forward, msg, true
+}
+
+// splitRecipients splits the X-Envelope-To list at each ", " outside a
+// quoted local part, which may hold ", " itself (RFC 5321 4.1.2).
+func splitRecipients(s string) []string {
+	var out []string
+	start, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case quoted && s[i] == '\\':
+			i++ // a quoted-pair
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(s[i:], ", "):
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 2
+			i++
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
 }
 
 func cutCRLF(b []byte) (line, rest []byte, ok bool) {

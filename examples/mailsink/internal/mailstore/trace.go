@@ -192,7 +192,18 @@ func ParseReceived(v string) (t Trace, ok bool) {
 	}
 	by, rest, _ := strings.Cut(strings.TrimPrefix(rest, "by "), receivedMarker)
 	t.Hostname = by
-	fields, date, _ := strings.Cut(rest, ";")
+	// The recipient of "for" may hold spaces and semicolons (a quoted
+	// local part, RFC 5321 4.1.2): the date is after the last ";", the
+	// address from "for <" to the last ">", and only what precedes it has
+	// "with" and "id" (which are mailsink's own, without spaces).
+	fields, date := rest, ""
+	if i := strings.LastIndexByte(rest, ';'); i >= 0 {
+		fields, date = rest[:i], rest[i+1:]
+	}
+	if before, rcpt, ok := strings.Cut(fields, "for <"); ok {
+		fields = before
+		t.For = strings.TrimSuffix(strings.TrimSpace(rcpt), ">")
+	}
 	words := strings.Fields(fields)
 	for i := 0; i+1 < len(words); i++ {
 		switch words[i] {
@@ -200,8 +211,6 @@ func ParseReceived(v string) (t Trace, ok bool) {
 			t.Protocol = words[i+1]
 		case "id":
 			t.ConnID = words[i+1]
-		case "for":
-			t.For = strings.Trim(words[i+1], "<>")
 		}
 	}
 	t.Time, _ = time.Parse(time.RFC1123Z, strings.TrimSpace(date))

@@ -243,6 +243,13 @@ func (u *ui) apiRaw(w http.ResponseWriter, r *http.Request) {
 const htmlCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; " +
 	"form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox"
 
+// MaxInlinedBytes bounds what turning cid: references into data: URLs adds
+// to an HTML body, so that a small image referred to many times cannot make
+// a page of gigabytes; references past it stay cid: (a broken image). It is
+// the server's default message size, so any one image a message can carry
+// is shown.
+const MaxInlinedBytes = 32 << 20
+
 // cidRE finds cid: URLs (RFC 2392) in an HTML body.
 var cidRE = regexp.MustCompile(`(?i)\bcid:([^"'\s)>]+)`)
 
@@ -261,12 +268,14 @@ func (u *ui) apiHTML(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	w.Write([]byte(inlineCIDs(m.Parsed.HTML, m.Parsed.Inline, m.Parsed.Attachments)))
+	w.Write([]byte(noBeacons(inlineCIDs(m.Parsed.HTML, m.Parsed.Inline, m.Parsed.Attachments))))
 }
 
 // inlineCIDs replaces the cid: URLs of images the message carries with
 // data: URLs, which the policy allows, so inline images show without a
-// request.
+// request. What the replacements add is at most MaxInlinedBytes: past it a
+// reference stays cid: (each data: URL is as long as its image, and a
+// reference is a few bytes).
 func inlineCIDs(html string, parts ...[]*mimeparse.Part) string {
 	byCID := map[string]*mimeparse.Part{}
 	for _, ps := range parts {
@@ -279,6 +288,8 @@ func inlineCIDs(html string, parts ...[]*mimeparse.Part) string {
 	if len(byCID) == 0 {
 		return html
 	}
+	dataURLs := map[string]string{} // by Content-ID, each encoded once
+	added := 0
 	return cidRE.ReplaceAllStringFunc(html, func(s string) string {
 		id, err := url.PathUnescape(s[len("cid:"):])
 		if err != nil {
@@ -288,8 +299,33 @@ func inlineCIDs(html string, parts ...[]*mimeparse.Part) string {
 		if !ok {
 			return s
 		}
-		return "data:" + p.ContentType + ";base64," + base64.StdEncoding.EncodeToString(p.Data)
+		u, ok := dataURLs[id]
+		if !ok {
+			u = "data:" + p.ContentType + ";base64," + base64.StdEncoding.EncodeToString(p.Data)
+			dataURLs[id] = u
+		}
+		if added+len(u) > MaxInlinedBytes {
+			return s
+		}
+		added += len(u)
+		return u
 	})
+}
+
+// beaconTagRE finds the start tags of the elements for which Chromium
+// opens a connection (DNS, TCP, TLS) although the body's policy forbids any
+// request: <link> (rel=preconnect, dns-prefetch...: preconnects are not
+// subject to CSP) and frames (their source is preconnected before the
+// policy refuses it). As the HTML tokenizer reads a tag name: after "<",
+// case-insensitive, ended by white space, "/" or ">" (WHATWG HTML, "tag
+// name state"); every such sequence is matched, wherever it is, so no
+// context (a <noscript>, which is markup with scripts off) hides one.
+var beaconTagRE = regexp.MustCompile(`(?i)<(link|iframe|frame)([\t\n\f\r />])`)
+
+// noBeacons renames those elements ("<x-link"), which then do nothing: a
+// mail's <link> and frames could load nothing under the policy anyway.
+func noBeacons(html string) string {
+	return beaconTagRE.ReplaceAllString(html, "<x-$1$2")
 }
 
 // safeToken reports whether a media type is only type/subtype token
@@ -336,15 +372,17 @@ func (u *ui) apiPart(w http.ResponseWriter, r *http.Request) {
 const maxFilename = 200
 
 // safeFilename makes a sender's file name safe to save: the last path
-// element only, no controls, none of the characters Windows forbids, no
-// leading dots (hidden files, ".."), at most maxFilename bytes. An empty
-// result becomes "attachment" with an extension for the type.
+// element only, no controls, no bidirectional controls (a right-to-left
+// override shows "invoice\u202efdp.exe" as "invoiceexe.pdf"), none of the
+// characters Windows forbids, no leading dots (hidden files, ".."), at most
+// maxFilename bytes. An empty result becomes "attachment" with an extension
+// for the type.
 func safeFilename(name, contentType string) string {
 	name = strings.ReplaceAll(name, `\`, "/")
 	name = path.Base(name)
 	name = strings.Map(func(r rune) rune {
 		switch {
-		case unicode.IsControl(r) || r == utf8.RuneError:
+		case unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r):
 			return -1
 		case strings.ContainsRune(`<>:"/\|?*`, r):
 			return '_'
@@ -363,6 +401,17 @@ func safeFilename(name, contentType string) string {
 		}
 	}
 	return name
+}
+
+// shownFilename is a sender's file name as the page shows it: without
+// bidirectional controls, which would show it in another order.
+func shownFilename(name string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Bidi_Control, r) {
+			return -1
+		}
+		return r
+	}, name)
 }
 
 // apiEvents streams the index's changes as server-sent events: "new" with

@@ -29,6 +29,7 @@ var funcs = template.FuncMap{
 	"sub":      func(a, b int) int { return a - b },
 	"add":      func(a, b int) int { return a + b },
 	"int64":    func(n int) int64 { return int64(n) },
+	"filename": shownFilename,
 	"tabClass": func(cur, tab string) string { return map[bool]string{true: "tab on", false: "tab"}[cur == tab] },
 }
 

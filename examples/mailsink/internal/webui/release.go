@@ -18,10 +18,12 @@ import (
 
 // Security modes of a release.
 const (
-	SecurityOpportunistic = "opportunistic" // STARTTLS when offered (the default)
-	SecurityNone          = "none"          // plain text
-	SecurityStartTLS      = "starttls"      // STARTTLS required (RFC 3207)
-	SecurityTLS           = "tls"           // implicit TLS (RFC 8314)
+	// SecurityOpportunistic is STARTTLS when offered (the default), with
+	// the certificate unverified, except when a password is sent.
+	SecurityOpportunistic = "opportunistic"
+	SecurityNone          = "none"     // plain text
+	SecurityStartTLS      = "starttls" // STARTTLS required (RFC 3207)
+	SecurityTLS           = "tls"      // implicit TLS (RFC 8314)
 )
 
 // releaseRequest is the body of a release: where to send the message and
@@ -149,8 +151,12 @@ func (u *ui) release(ctx context.Context, req releaseRequest, env envelope.Envel
 		if err == nil && req.Security == SecurityOpportunistic {
 			if err = c.Hello(ctx, ""); err == nil && c.Extensions().StartTLS {
 				// Opportunistic, as an MTA does it: encryption without
-				// authentication of the server (RFC 7435).
-				opts.TLSConfig.InsecureSkipVerify = true
+				// authentication of the server (RFC 7435), which stops
+				// a passive listener only. With a password to send the
+				// certificate must verify, as with "starttls", unless
+				// insecure is asked for: a man in the middle would
+				// answer STARTTLS with a certificate of his own.
+				opts.TLSConfig.InsecureSkipVerify = req.Insecure || req.Username == ""
 				err = c.StartTLS(ctx, opts.TLSConfig)
 			}
 		}

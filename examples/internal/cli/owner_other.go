@@ -1,0 +1,14 @@
+//go:build !unix
+
+package cli
+
+import (
+	"io/fs"
+	"os"
+)
+
+// openNoBlock opens path for reading.
+func openNoBlock(path string) (*os.File, error) { return os.Open(path) }
+
+// fileOwner says nothing where files have no owner id (Windows).
+func fileOwner(fs.FileInfo) (uid int, ok bool) { return 0, false }
