@@ -282,7 +282,16 @@ func (d *DotReader) line(s, dst []byte) (int, bool) {
 	if d.max > 0 {
 		room = int(min(int64(room), d.max-d.n))
 	}
-	w, lineLen := 0, d.lineLen
+	w, lineLen := d.bulkLines(s[:room]), d.lineLen
+	if w > 0 {
+		if w == len(s) || s[w] == '.' {
+			d.deliverLines(s[:w], dst)
+			d.state = stBOL
+			return w, false
+		}
+		lineLen = 0
+	}
+	// Line by line, up to the first line that needs attention.
 	for {
 		t := s[w:room]
 		lf := bytes.IndexByte(t, '\n')
@@ -314,6 +323,45 @@ func (d *DotReader) line(s, dst []byte) (int, bool) {
 	k, need := d.slowLine(s, dst[w:])
 	return w + k, need && w == 0
 }
+
+// bulkLines returns the length of the run of whole lines at the start of
+// s that need no attention, checked with a few scans of the whole run
+// rather than line by line: the run goes from one CR to the next
+// (IndexByte), each followed by LF, and ends before the first line that
+// starts with a dot (the dot rules) or does not end with CRLF; it holds
+// no bare LF if it holds as many LFs as lines, and no NUL or 8-bit byte
+// the policy inspects. Each line is checked against MaxLineLength (the
+// first one counting d.lineLen). It returns 0 when the run is empty or
+// one of these checks fails: line then goes line by line.
+func (d *DotReader) bulkLines(s []byte) int {
+	maxText := len(s) // of a line; no limit
+	if d.maxLn > 0 {
+		maxText = d.maxLn - 2
+	}
+	w, lines, room := 0, 0, maxText-d.lineLen
+	for {
+		t := s[w:]
+		cr := bytes.IndexByte(t, '\r')
+		if cr < 0 || cr+1 >= len(t) || t[cr+1] != '\n' || cr > room {
+			break
+		}
+		w += cr + 2
+		lines++
+		room = maxText
+		if w < len(s) && s[w] == '.' {
+			break
+		}
+	}
+	run := s[:w]
+	if w == 0 || bytes.Count(run, lfByte) != lines ||
+		(d.p.NUL != Allow && bytes.IndexByte(run, 0) >= 0) ||
+		(d.p.EightBit != Allow && indexNonASCII(run) >= 0) {
+		return 0
+	}
+	return w
+}
+
+var lfByte = []byte{'\n'}
 
 // deliverLines delivers whole lines, the run of line's fast path.
 func (d *DotReader) deliverLines(lines, dst []byte) {
