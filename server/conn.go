@@ -89,6 +89,7 @@ type conn struct {
 	mechsDone    bool
 
 	cmdEvents bool            // the current command's replies give an EventCommand (see wants)
+	printable bool            // the line read last is printable ASCII (textproto.Reader.Printable)
 	cmd       session.Command // current command; Unknown between commands
 	verb      string          // current command, for events; "" between commands
 	closing   bool            // close after the reply is flushed
@@ -344,6 +345,7 @@ func (c *conn) readCommand() ([]byte, error) {
 		max = textproto.MaxAuthLine
 	}
 	line, err := c.tr.ReadLine(max, c.srv.Policy)
+	c.printable = c.tr.Printable()
 	c.idle.Store(false)
 	c.cmdWait.Store(false)
 	if err == nil {
@@ -510,7 +512,7 @@ func (c *conn) command(line []byte) {
 		c.protocolError(c.cfg.canned.lineTooLong)
 		return
 	}
-	if err := textproto.ValidateCommandLine(line, c.srv.EnableSMTPUTF8); err != nil && len(line) > 0 {
+	if err := c.checkLine(line); err != nil && len(line) > 0 {
 		// RFC 5321 4.1.1, RFC 6531 3.3: control characters, and 8-bit
 		// bytes without SMTPUTF8, have no place in a command.
 		c.violation(err.Error())
@@ -583,6 +585,16 @@ func (c *conn) command(line []byte) {
 	if r != nil {
 		c.answer(cmd, r)
 	}
+}
+
+// checkLine is textproto.ValidateCommandLine, which a line of printable
+// ASCII that starts with a verb passes without a look: the reader saw
+// every byte of it (textproto.Reader.Printable).
+func (c *conn) checkLine(line []byte) error {
+	if c.printable && len(line) > 0 && line[0] != ' ' {
+		return nil
+	}
+	return textproto.ValidateCommandLine(line, c.srv.EnableSMTPUTF8)
 }
 
 // answer sends the reply to a command that was allowed by the state

@@ -40,8 +40,9 @@ func fuzzPolicy(sel byte) Policy {
 }
 
 type lineResult struct {
-	line string
-	err  string
+	line      string
+	err       string
+	printable bool // Reader.Printable after the line
 }
 
 func readAllLines(rd io.Reader, max int, p Policy) []lineResult {
@@ -61,7 +62,7 @@ func readAllLines(rd io.Reader, max int, p Policy) []lineResult {
 			}
 			continue
 		}
-		res = append(res, lineResult{line: string(line)})
+		res = append(res, lineResult{line: string(line), printable: r.Printable()})
 	}
 }
 
@@ -83,12 +84,15 @@ func FuzzReadLine(f *testing.F) {
 		}
 		for i := range whole {
 			if whole[i] != one[i] {
-				t.Fatalf("result %d: whole %q, one-byte %q", i, whole[i], one[i])
+				t.Fatalf("result %d: whole %+v, one-byte %+v", i, whole[i], one[i])
 			}
 			if whole[i].err != "" {
 				continue
 			}
 			l := whole[i].line
+			if whole[i].printable != (printableLen([]byte(l)) == len(l)) {
+				t.Fatalf("line %q: Printable() = %v", l, whole[i].printable)
+			}
 			if len(l)+2 > m {
 				t.Fatalf("line of %d bytes over limit %d", len(l), m)
 			}

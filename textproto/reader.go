@@ -38,6 +38,9 @@ type Reader struct {
 	hasErr   bool
 	errOff   int
 	nuls     int // NULs to drop (Normalize)
+	// printable: the line last returned by ReadLine is printable ASCII;
+	// special: the line being read holds another byte.
+	printable, special bool
 
 	counts ViolationCounts
 	dot    DotReader
@@ -62,7 +65,7 @@ func (r *Reader) Reset(rd io.Reader) {
 	// rest of a command (a server resets a pooled Reader after each wait).
 	r.rd, r.buf, r.pooled, r.r, r.w, r.err = rd, r.small[:], nil, 0, 0, nil
 	r.resetLine()
-	r.lineErr, r.errOff = 0, 0
+	r.lineErr, r.errOff, r.printable = 0, 0, false
 	r.counts, r.dot, r.chunk = ViolationCounts{}, DotReader{}, ChunkReader{}
 }
 
@@ -71,6 +74,11 @@ func (r *Reader) Reset(rd io.Reader) {
 // buffered was sent before the TLS handshake and must not be executed
 // (RFC 3207 5; CVE-2011-0411).
 func (r *Reader) Buffered() int { return r.w - r.r }
+
+// Printable reports whether the line last returned by ReadLine holds
+// only printable ASCII (0x20 to 0x7E): a caller that validates command
+// lines can skip that line.
+func (r *Reader) Printable() bool { return r.printable }
 
 // Violations returns the violations ReadLine has seen since NewReader or
 // Reset, including those normalised or allowed.
@@ -168,10 +176,20 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 	if max <= 0 {
 		max = MaxCommandLine
 	}
-	p = p.intake()
+	lim := max
+	r.printable = false
 	if r.scan == 0 && !r.skipping {
 		r.shrink()
+		// Fast path: a whole line of printable ASCII within the limit is
+		// buffered; nothing in it is for the policy to judge.
+		s := r.buf[r.r:r.w]
+		if k := printableLen(s[:min(len(s), lim)]); k+1 < len(s) && s[k] == '\r' && s[k+1] == '\n' && k+2 <= lim {
+			r.r += k + 2
+			r.printable = true
+			return s[:k], nil
+		}
 	}
+	p = p.intake()
 	for {
 		s := r.buf[r.r:r.w]
 		i := r.scan
@@ -204,6 +222,7 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 				}
 				// RFC 5321 2.3.8: a bare CR is not a line end unless the
 				// policy normalises it (and so reports it).
+				r.special = true
 				if !r.skipping {
 					r.noteLine(BareCR, p.BareCR)
 				}
@@ -212,6 +231,7 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 				}
 			case c == '\n':
 				// A bare LF: the CR case consumed every CRLF.
+				r.special = true
 				if !r.skipping {
 					r.noteLine(BareLF, p.BareLF)
 				}
@@ -219,6 +239,7 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 					end, next = i, i+1
 				}
 			case c == 0:
+				r.special = true
 				if !r.skipping && p.NUL != Allow {
 					r.noteLine(NUL, p.NUL)
 					if p.NUL == Normalize {
@@ -226,9 +247,12 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 					}
 				}
 			case c >= 0x80:
+				r.special = true
 				if !r.skipping && p.EightBit != Allow {
 					r.noteLine(EightBit, p.EightBit)
 				}
+			default:
+				r.special = true // another control, or DEL
 			}
 			if end < 0 {
 				if i >= max-2 && !r.skipping {
@@ -272,14 +296,14 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 }
 
 func (r *Reader) resetLine() {
-	r.scan, r.skipping, r.seen, r.hasErr, r.nuls = 0, false, 0, false, 0
+	r.scan, r.skipping, r.seen, r.hasErr, r.nuls, r.special = 0, false, 0, false, 0, false
 }
 
 // endLine consumes a line whose content is s[:end] and next bytes long.
 func (r *Reader) endLine(s []byte, end, next, max int) ([]byte, error) {
 	line := s[:end]
 	r.r += next
-	skipping, hasErr, k, nuls := r.skipping, r.hasErr, r.lineErr, r.nuls
+	skipping, hasErr, k, nuls, special := r.skipping, r.hasErr, r.lineErr, r.nuls, r.special
 	off := 0
 	if hasErr {
 		off = indexViolation(line, k)
@@ -293,6 +317,10 @@ func (r *Reader) endLine(s []byte, end, next, max int) ([]byte, error) {
 	case nuls > 0:
 		line = dropNUL(line)
 	}
+	// Known without a look when the scan met no other byte (the usual
+	// case); else (a byte the policy let through or dropped, a bare line
+	// end) the line is looked at.
+	r.printable = !special || printableLen(line) == len(line)
 	return line, nil
 }
 

@@ -221,3 +221,22 @@ func TestReadLineAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per 64 lines", allocs)
 	}
 }
+
+// TestPrintable: Printable is true only for a line known to be printable
+// ASCII (a whole line buffered at once), never for one holding another
+// byte, and false again after the next line.
+func TestPrintable(t *testing.T) {
+	r := NewReader(strings.NewReader("MAIL FROM:<a@b>\r\nx\x01y\r\n\xc3\xa9\r\n \r\n\r\nNOOP\r\n"))
+	for _, want := range []bool{true, false, false, true, true, true} {
+		line, err := r.ReadLine(0, Policy{NUL: Allow, EightBit: Allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Printable() != want {
+			t.Errorf("%q: Printable() = %v, want %v", line, r.Printable(), want)
+		}
+		if r.Printable() && printableLen(line) != len(line) {
+			t.Errorf("%q reported printable", line)
+		}
+	}
+}
