@@ -293,6 +293,7 @@ func (c *conn) writeFrom(fd uintptr) bool {
 // that waits for its next command (idleWait); the caller's goroutine then
 // ends without finishing the connection.
 func (c *conn) handOff() {
+	c.srv.handOffs.Add(1)
 	c.putReader()
 	c.releaseOut()
 	c.putBusy()

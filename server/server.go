@@ -344,6 +344,7 @@ type Server struct {
 	clockBase  time.Time     // set by init (see stageCtx.now)
 	epoch      atomic.Uint32 // the sweeper's count of sweeps
 	sweeping   atomic.Bool   // the sweeper runs
+	handOffs   atomic.Uint64 // connections handed off (see idle.go), for tests
 	readers    sync.Pool     // *textproto.Reader of idle connections
 	busies     sync.Pool     // *busy of idle connections
 	slabs      sync.Pool     // *[]byte of idleSlabSize

@@ -1,0 +1,103 @@
+package server_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtp/internal/smtptest"
+	"github.com/smtpkit/smtp/server"
+)
+
+// TestTimeoutsTLSAndPlain: the RFC 5321 4.5.3.2 timeouts hold the same
+// over plain TCP (the raw path, which arms a deadline only when a read
+// waits) and over TLS (deadlines set before each read): a silent client,
+// a command trickled a byte at a time, message data trickled, a partial
+// block, and a slow backend whose own time does not count.
+func TestTimeoutsTLSAndPlain(t *testing.T) {
+	cert := smtptest.MustCertificate(t)
+	open := func(t *testing.T, tlsOn bool, s *server.Server) *smtptest.Conn {
+		if !tlsOn {
+			return dial(t, start(t, s))
+		}
+		s.TLSConfig = cert.ServerConfig()
+		lb := smtptest.StartTLS(t, s, cert.ServerConfig())
+		c := lb.DialTLS(t, cert.ClientConfig())
+		c.Expect("220 mx.test ESMTP ready\r\n")
+		return c
+	}
+	slowData := func(r io.Reader) (string, error) {
+		var sb strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Read(buf)
+			sb.Write(buf[:n])
+			if err == io.EOF {
+				return sb.String(), nil
+			}
+			if err != nil {
+				return "", err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for _, tlsOn := range []bool{false, true} {
+		name := "plain"
+		if tlsOn {
+			name = "tls"
+		}
+		t.Run(name+"/command", func(t *testing.T) {
+			s := newServer(&testBackend{})
+			s.CommandTimeout = 100 * time.Millisecond
+			c := open(t, tlsOn, s)
+			c.Expect("421 mx.test Timeout, closing transmission channel\r\n")
+			c.ExpectClosed()
+		})
+		t.Run(name+"/slowloris", func(t *testing.T) {
+			s := newServer(&testBackend{})
+			s.CommandTimeout = 300 * time.Millisecond
+			c := open(t, tlsOn, s)
+			begin := time.Now()
+			trickle(c, "N", 10, 60*time.Millisecond)
+			c.Expect("421 mx.test Timeout, closing transmission channel\r\n")
+			c.ExpectClosed()
+			if d := time.Since(begin); d > 2*time.Second {
+				t.Errorf("closed after %v", d)
+			}
+		})
+		t.Run(name+"/data trickle", func(t *testing.T) {
+			b := &testBackend{}
+			s := newServer(b)
+			s.DataBlockTimeout = 300 * time.Millisecond
+			c := open(t, tlsOn, s)
+			c.Run(dataS)
+			begin := time.Now()
+			trickle(c, "x", 40, 50*time.Millisecond)
+			c.Expect("421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
+			c.ExpectClosed()
+			if d := time.Since(begin); d > 1500*time.Millisecond {
+				t.Errorf("closed after %v", d)
+			}
+			expectNoMessages(t, b)
+		})
+		t.Run(name+"/data block", func(t *testing.T) {
+			b := &testBackend{}
+			s := newServer(b)
+			s.DataBlockTimeout = 100 * time.Millisecond
+			c := open(t, tlsOn, s)
+			c.Run(dataS + "\nC: partial\n")
+			c.Expect("421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
+			c.ExpectClosed()
+			expectNoMessages(t, b)
+		})
+		t.Run(name+"/slow backend", func(t *testing.T) {
+			s := newServer(&testBackend{data: slowData})
+			s.DataBlockTimeout = 150 * time.Millisecond
+			c := open(t, tlsOn, s)
+			c.Run(dataS)
+			c.Send(strings.Repeat("0123456789abcdef\r\n", 1000) + ".\r\n")
+			c.Expect("250 2.0.0 OK: message accepted\r\n")
+		})
+	}
+}
