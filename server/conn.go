@@ -54,6 +54,10 @@ type conn struct {
 	waitEpoch  atomic.Uint32 // Server.epoch when the wait began
 	cmdArmed   bool          // the read deadline of the current command is armed
 	transacted bool          // a MAIL was accepted once: hand off only after sweeps
+	fd         int32         // the socket's file descriptor, for the watcher
+	watched    bool          // the socket is in the watcher's set (see watcher.park)
+	parked     atomic.Bool   // handed off to the watcher, no goroutine serves it
+	parkTimer  *time.Timer   // the command's deadline while parked
 	handingOff bool          // next ended for a hand-off
 
 	stage stageCtx // also holds the connection's context
@@ -839,6 +843,11 @@ func moveDeadline(now, cur mono, t time.Duration) (mono, bool) {
 // interruptIdle makes a goroutine waiting for a command outside a
 // transaction return from its read, for Shutdown.
 func (c *conn) interruptIdle() {
+	if c.parked.Load() {
+		c.srv.unwatchConn(c)
+		c.unpark(errShutdown)
+		return
+	}
 	if c.idle.Load() {
 		c.raw.SetReadDeadline(time.Unix(1, 0))
 	}

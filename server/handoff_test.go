@@ -84,3 +84,121 @@ func TestHandOff(t *testing.T) {
 	c.Write([]byte(txn + "QUIT\r\n"))
 	expect("250", "250", "354", "250", "221")
 }
+
+// parkedConns counts the connections of s parked with its watcher.
+func parkedConns(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		if c.parked.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// TestParked: on Linux a connection idle for a while has no goroutine
+// (parked with the watcher), and every way out of that state works: its
+// next command, the command timeout, the client leaving, Shutdown and
+// Close.
+func TestParked(t *testing.T) {
+	if !parkSupported {
+		t.Skip("no watcher on this platform")
+	}
+	type setup struct {
+		s *Server
+		c net.Conn
+		r *bufio.Reader
+	}
+	open := func(t *testing.T, timeout time.Duration) setup {
+		s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout,
+			Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Serve(l)
+		t.Cleanup(func() { s.Close() })
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		r := bufio.NewReader(c)
+		if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
+			t.Fatalf("greeting %q, %v", line, err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for parkedConns(s) != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("the idle connection was not parked")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return setup{s, c, r}
+	}
+	reply := func(t *testing.T, st setup) string {
+		t.Helper()
+		line, err := st.r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading: %v", err)
+		}
+		return line
+	}
+	closed := func(t *testing.T, st setup) {
+		t.Helper()
+		if line, err := st.r.ReadString('\n'); err == nil {
+			t.Fatalf("got %q, want the connection closed", line)
+		}
+		waitFor := time.Now().Add(10 * time.Second)
+		for {
+			st.s.mu.Lock()
+			n := st.s.nconns
+			st.s.mu.Unlock()
+			if n == 0 {
+				return
+			}
+			if time.Now().After(waitFor) {
+				t.Fatal("the connection did not end")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	t.Run("command", func(t *testing.T) {
+		st := open(t, 0)
+		st.c.Write([]byte("NOOP\r\n"))
+		if got := reply(t, st); !strings.HasPrefix(got, "250 ") {
+			t.Errorf("NOOP: %q", got)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		st := open(t, 300*time.Millisecond)
+		if got := reply(t, st); !strings.HasPrefix(got, "421 mx.test Timeout") {
+			t.Errorf("got %q, want the timeout", got)
+		}
+		closed(t, st)
+	})
+	t.Run("client leaves", func(t *testing.T) {
+		st := open(t, 0)
+		st.c.(*net.TCPConn).CloseWrite()
+		closed(t, st)
+	})
+	t.Run("shutdown", func(t *testing.T) {
+		st := open(t, 0)
+		done := make(chan error, 1)
+		go func() { done <- st.s.Shutdown(context.Background()) }()
+		if got := reply(t, st); !strings.HasPrefix(got, "421 ") {
+			t.Errorf("got %q, want 421", got)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	t.Run("close", func(t *testing.T) {
+		st := open(t, 0)
+		st.s.Close()
+		closed(t, st)
+	})
+}

@@ -43,10 +43,12 @@ const idleSlabSize = 1024
 
 // sweepInterval is how often the sweeper looks for connections waiting for
 // a command; handOffTicks sweeps in a row that find one waiting (so
-// between handOffTicks-1 and handOffTicks intervals) hand it off.
+// between handOffTicks-1 and handOffTicks intervals) hand it off. A
+// handed-off connection waiting in its own goroutine goes to the watcher
+// at the next sweep.
 const (
-	sweepInterval = 100 * time.Millisecond
-	handOffTicks  = 2
+	sweepInterval = 25 * time.Millisecond
+	handOffTicks  = 4
 )
 
 // errHandOff ends the command loop of a goroutine whose connection is
@@ -60,6 +62,7 @@ func (c *conn) setRawConn(nc net.Conn) {
 	if tc, ok := nc.(*net.TCPConn); ok && rawReadSupported {
 		if rc, err := tc.SyscallConn(); err == nil {
 			c.rc = rc
+			c.fd = socketFD(rc)
 			if c.readFn == nil {
 				// One allocation each per connection, not per call.
 				c.readFn, c.writeFn, c.idleRead = c.readInto, c.writeFrom, c.readIdle
@@ -302,11 +305,65 @@ func (c *conn) handOff() {
 	go c.idleWait()
 }
 
+// park hands the connection to the Server's watcher, if it has one: no
+// goroutine serves it until the watcher, its timer, Shutdown or Close
+// starts one (unpark). It reports false if the connection stays with the
+// caller.
+func (c *conn) park() bool {
+	if !parkSupported || c.srv.watch(c) != nil {
+		return false
+	}
+	if c.srv.shutdown.Load() {
+		c.interruptIdle() // Shutdown may have looked before it was parked
+	}
+	return true
+}
+
+// unpark starts the goroutine of a parked connection, with err (if not
+// nil) as what its next read returns; it does nothing if the connection
+// is not parked (any more).
+func (c *conn) unpark(err error) {
+	if !c.parked.CompareAndSwap(true, false) {
+		return
+	}
+	if t := c.parkTimer; t != nil {
+		t.Stop()
+		c.parkTimer = nil
+	}
+	go c.resume(err)
+}
+
+// parkTimeout runs at the command's deadline of a parked connection: its
+// next read times out (RFC 5321 4.5.3.2.7).
+func (c *conn) parkTimeout() {
+	c.srv.unwatchConn(c)
+	c.unpark(os.ErrDeadlineExceeded)
+}
+
+// resume serves a connection that was parked.
+func (c *conn) resume(err error) {
+	c.getBusy()
+	c.tr = c.getReader()
+	if err != nil {
+		c.pendErr = err
+	}
+	c.restoreReadDeadline() // the sweeper may have moved it
+	c.run(false)
+}
+
 // idleWait waits for the next command of a handed-off connection, then
 // serves it on in this goroutine. Its stack stays at the starting size
 // while it waits: the call chain down to the runtime's park is short.
 func (c *conn) idleWait() {
 	err := c.waitIdle()
+	for err == errPark {
+		// Idle for a while: the watcher waits, not this goroutine.
+		if c.park() {
+			return
+		}
+		c.restoreReadDeadline()
+		err = c.waitIdle()
+	}
 	c.getBusy()
 	c.tr = c.getReader()
 	if err != nil {
@@ -325,24 +382,43 @@ func (c *conn) waitIdle() error {
 	if c.srv.shutdown.Load() {
 		return errShutdown
 	}
+	// The sweeper sees this wait too: after a while it moves the
+	// connection to the watcher (errPark).
+	c.kicked.Store(false)
+	c.waitEpoch.Store(c.srv.epoch.Load() - (handOffTicks - 1)) // parked at the next sweep
+	c.cmdWait.Store(true)
+	c.waiting.Store(true)
+	defer func() {
+		c.waiting.Store(false)
+		c.cmdWait.Store(false)
+	}()
+	if parkSupported {
+		c.srv.startSweeper()
+	}
 	for {
 		c.idleErr = nil
 		err := c.rc.Read(c.idleRead)
 		if err == nil {
 			err = c.idleErr
 		}
-		if err != nil && isTimeout(err) && c.srv.shutdown.Load() && c.interrupted() {
-			return errShutdown
-		}
 		if err != nil && isTimeout(err) && c.interrupted() {
-			// The sweeper's interrupt, meant for the goroutine that
-			// handed the connection off: wait on.
+			switch {
+			case c.srv.shutdown.Load():
+				return errShutdown
+			case parkSupported && c.kicked.Load():
+				return errPark
+			}
+			// An interrupt meant for an earlier wait: wait on.
 			c.restoreReadDeadline()
 			continue
 		}
 		return err
 	}
 }
+
+// errPark ends the wait of a handed-off connection that the sweeper found
+// waiting for a while: it goes to the watcher.
+var errPark = errors.New("smtp server: idle connection parked")
 
 // readIdle is the RawConn read function of waitIdle: it reads into a
 // borrowed buffer once the socket is readable.

@@ -345,10 +345,12 @@ type Server struct {
 	epoch      atomic.Uint32 // the sweeper's count of sweeps
 	sweeping   atomic.Bool   // the sweeper runs
 	handOffs   atomic.Uint64 // connections handed off (see idle.go), for tests
-	readers    sync.Pool     // *textproto.Reader of idle connections
-	busies     sync.Pool     // *busy of idle connections
-	slabs      sync.Pool     // *[]byte of idleSlabSize
-	outs       sync.Pool     // *[]byte reply buffers
+	watchMu    sync.Mutex
+	watcher    *watcher  // of the parked connections, made on first use
+	readers    sync.Pool // *textproto.Reader of idle connections
+	busies     sync.Pool // *busy of idle connections
+	slabs      sync.Pool // *[]byte of idleSlabSize
+	outs       sync.Pool // *[]byte reply buffers
 }
 
 // config holds the settings with defaults applied.
@@ -811,6 +813,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.interruptIdle()
 	}
+	// Every parked connection was woken; those that go idle from now on
+	// wait in a goroutine, which sees the shutdown (see handOff).
+	s.stopWatcher()
 	if done == nil {
 		return nil
 	}
@@ -845,6 +850,12 @@ func (s *Server) Close() error {
 	s.cancelHdr()
 	for _, c := range conns {
 		c.raw.Close()
+		if c.parked.Load() {
+			// No goroutine would see the close: start one.
+			s.unwatchConn(c)
+			c.unpark(net.ErrClosed)
+		}
 	}
+	s.stopWatcher()
 	return nil
 }

@@ -42,12 +42,14 @@ func TestTimeoutsTLSAndPlain(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	t.Parallel()
 	for _, tlsOn := range []bool{false, true} {
 		name := "plain"
 		if tlsOn {
 			name = "tls"
 		}
 		t.Run(name+"/command", func(t *testing.T) {
+			t.Parallel()
 			s := newServer(&testBackend{})
 			s.CommandTimeout = 100 * time.Millisecond
 			c := open(t, tlsOn, s)
@@ -55,6 +57,7 @@ func TestTimeoutsTLSAndPlain(t *testing.T) {
 			c.ExpectClosed()
 		})
 		t.Run(name+"/slowloris", func(t *testing.T) {
+			t.Parallel()
 			s := newServer(&testBackend{})
 			s.CommandTimeout = 300 * time.Millisecond
 			c := open(t, tlsOn, s)
@@ -67,6 +70,7 @@ func TestTimeoutsTLSAndPlain(t *testing.T) {
 			}
 		})
 		t.Run(name+"/data trickle", func(t *testing.T) {
+			t.Parallel()
 			b := &testBackend{}
 			s := newServer(b)
 			s.DataBlockTimeout = 300 * time.Millisecond
@@ -82,6 +86,7 @@ func TestTimeoutsTLSAndPlain(t *testing.T) {
 			expectNoMessages(t, b)
 		})
 		t.Run(name+"/data block", func(t *testing.T) {
+			t.Parallel()
 			b := &testBackend{}
 			s := newServer(b)
 			s.DataBlockTimeout = 100 * time.Millisecond
@@ -92,6 +97,7 @@ func TestTimeoutsTLSAndPlain(t *testing.T) {
 			expectNoMessages(t, b)
 		})
 		t.Run(name+"/slow backend", func(t *testing.T) {
+			t.Parallel()
 			s := newServer(&testBackend{data: slowData})
 			s.DataBlockTimeout = 150 * time.Millisecond
 			c := open(t, tlsOn, s)
