@@ -529,6 +529,57 @@ func (p *addrParser) parsePath(s string) (Path, *Error) {
 // parseMailbox parses Local-part "@" ( Domain / address-literal )
 // (RFC 5321 4.1.2).
 func (p *addrParser) parseMailbox(s string) (Address, *Error) {
+	if a, ok := p.fastMailbox(s); ok {
+		return a, nil
+	}
+	return p.parseMailboxSlow(s)
+}
+
+// fastMailbox parses the usual mailbox in one pass: an ASCII Dot-string,
+// "@", and a domain name of ASCII letters, digits and hyphens in labels
+// that are not "xn--" ones, all within the limits. It reports false for
+// anything else (the full parser then decides, with its error).
+func (p *addrParser) fastMailbox(s string) (Address, bool) {
+	i, prev := 0, byte('.')
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '@' {
+			break
+		}
+		if charClass[c]&classAtext == 0 && (c != '.' || prev == '.') {
+			return Address{}, false
+		}
+		prev = c
+	}
+	if i == 0 || i == len(s) || prev == '.' || exceeds(i, p.maxLocal) {
+		return Address{}, false
+	}
+	at := i
+	if exceeds(len(s)-at-1, p.maxDomain) {
+		return Address{}, false
+	}
+	start := at + 1 // of the current label
+	for i = start; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			if charClass[s[i]]&classLdh == 0 {
+				return Address{}, false
+			}
+			continue
+		}
+		// A label s[start:i]: Let-dig [Ldh-str], at most MaxLabelLength,
+		// not an A-label (those are checked by the full parser).
+		n := i - start
+		if n == 0 || n > MaxLabelLength || !isLetDig(s[start]) || !isLetDig(s[i-1]) ||
+			n > 4 && hasPrefixFold(s[start:], "XN--") {
+			return Address{}, false
+		}
+		start = i + 1
+	}
+	return Address{Local: s[:at], Domain: s[at+1:]}, true
+}
+
+// parseMailboxSlow is parseMailbox without its fast path.
+func (p *addrParser) parseMailboxSlow(s string) (Address, *Error) {
 	if s == "" {
 		return Address{}, p.syntax("empty address")
 	}

@@ -50,7 +50,8 @@ func refIsDotString(s string) bool {
 // answers, and a local part or label the fast path accepts is one the
 // full check accepts (under every option).
 func FuzzFastPaths(f *testing.F) {
-	for _, s := range []string{"<a@b.example>", `<"a>b"@c>`, "<a\"@b>", "a.b", ".a", "a..b", "a.", "xn--abc", "Ab-9", "-ab", "a-", "\xc3\xa9", ""} {
+	for _, s := range []string{"<a@b.example>", `<"a>b"@c>`, "<a\"@b>", "a.b", ".a", "a..b", "a.", "xn--abc", "Ab-9", "-ab", "a-", "\xc3\xa9", "",
+		"a@b", "a.b@c.d", "a@b.", "a@.b", "a@b..c", "a@-b", "a@b-", "a@xn--bcher-kva.de", "a@b@c", "@b", "a@", "x@[192.0.2.1]"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -63,7 +64,13 @@ func FuzzFastPaths(f *testing.F) {
 			t.Fatalf("isDotString(%q) = %v, want %v", s, got, want)
 		}
 		for _, utf8ok := range []bool{false, true} {
-			p := addrParser{kind: kindForward, utf8: utf8ok}
+			p := addrParser{kind: kindForward, utf8: utf8ok, maxLocal: 64, maxDomain: 255, maxPath: 256}
+			if a, ok := p.fastMailbox(s); ok {
+				b, err := p.parseMailboxSlow(s)
+				if err != nil || a != b {
+					t.Fatalf("fast path: %q is %+v, full parser: %+v, %v", s, a, b, err)
+				}
+			}
 			if s != "" && isLDHLabel(s) {
 				if err := p.checkLabelSlow(s); err != nil {
 					t.Fatalf("fast path accepts label %q, full check: %v", s, err)

@@ -619,7 +619,8 @@ func (c *conn) answer(cmd session.Command, r *reply.Reply) {
 // 5321 3.8), whoever chose it.
 func (c *conn) reply(r *reply.Reply) {
 	enh := c.sm.Extended() && !c.helloCommand()
-	if enh {
+	wire := c.cfg.wireOf(r, enh) // a canned reply carries its enhanced code
+	if enh && wire == nil {
 		r = withEnhanced(r)
 	}
 	if r.Code == reply.CodeServiceNotAvailable {
@@ -635,8 +636,8 @@ func (c *conn) reply(r *reply.Reply) {
 		c.flush()
 	}
 	// traced when written (flush)
-	if w := c.cfg.wireOf(r, enh); w != nil {
-		c.out = append(c.out, w...)
+	if wire != nil {
+		c.out = append(c.out, wire...)
 	} else {
 		c.out = r.AppendWire(c.out, enh)
 	}

@@ -206,10 +206,15 @@ func (c *conn) beginWait() {
 		c.cmdArmed = true
 		c.armRead(now, c.cfg.commandTimeout)
 	}
-	c.kicked.Store(false)
-	c.waitEpoch.Store(c.srv.epoch.Load())
+	// Stored only if changed: a load costs less than a store.
+	if c.kicked.Load() {
+		c.kicked.Store(false)
+	}
+	if e := c.srv.epoch.Load(); c.waitEpoch.Load() != e {
+		c.waitEpoch.Store(e)
+	}
 	c.waiting.Store(true)
-	if c.cmdWait.Load() {
+	if c.cmdWait.Load() && !c.srv.sweeping.Load() {
 		c.srv.startSweeper()
 	}
 }

@@ -65,6 +65,9 @@ func TestCannedWire(t *testing.T) {
 	s.init()
 	c := &s.cfg
 	for _, r := range []*reply.Reply{c.canned.senderOK, c.canned.rcptOK, c.canned.startData, c.canned.queued, c.canned.ok} {
+		if withEnhanced(r) != r {
+			t.Errorf("canned %q needs withEnhanced, which reply skips for it", r.Error())
+		}
 		for _, enh := range []bool{false, true} {
 			if got, want := string(c.wireOf(r, enh)), string(r.AppendWire(nil, enh)); got != want {
 				t.Errorf("wire of %q (enhanced %v) = %q, want %q", r.Error(), enh, got, want)

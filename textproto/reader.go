@@ -180,18 +180,20 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 	r.printable = false
 	if r.scan == 0 && !r.skipping {
 		r.shrink()
-		// Fast path: a whole line of printable ASCII within the limit is
-		// buffered; nothing in it is for the policy to judge.
-		s := r.buf[r.r:r.w]
-		if k := printableLen(s[:min(len(s), lim)]); k+1 < len(s) && s[k] == '\r' && s[k+1] == '\n' && k+2 <= lim {
-			r.r += k + 2
-			r.printable = true
-			return s[:k], nil
-		}
 	}
 	p = p.intake()
 	for {
 		s := r.buf[r.r:r.w]
+		if r.scan == 0 && !r.skipping {
+			// Fast path: a whole line of printable ASCII within the
+			// limit is buffered; nothing in it is for the policy to
+			// judge.
+			if k := printableLen(s[:min(len(s), lim)]); k+1 < len(s) && s[k] == '\r' && s[k+1] == '\n' && k+2 <= lim {
+				r.r += k + 2
+				r.printable = true
+				return s[:k], nil
+			}
+		}
 		i := r.scan
 		for i < len(s) {
 			if lim := max - 2; i < lim {
