@@ -24,7 +24,7 @@ func naivePrintableLen(b []byte) int {
 }
 
 // TestWordScans: the eight-bytes-at-a-time scans give what a byte loop
-// gives: every byte value at every position of a plain run (each class,
+// gives, and crlfRun what it gives by byte classes alone: every byte value at every position of a plain run (each class,
 // each alignment), and random mixes of the bytes at the edges of the
 // word tests (0x0D, 0x0E, 0x1F, 0x20, 0x7E, 0x7F, 0x80, 0xFF, NUL, TAB).
 func TestWordScans(t *testing.T) {
@@ -37,6 +37,11 @@ func TestWordScans(t *testing.T) {
 		}
 		if got, want := printableLen(b), naivePrintableLen(b); got != want {
 			t.Fatalf("printableLen(%q) = %d, want %d", b, got, want)
+		}
+		for class := range dataSpecial {
+			if got, want := crlfRun(b, class), crlfRunBytes(b, class); got != want {
+				t.Fatalf("crlfRun(%q, %d) = %d, want %d", b, class, got, want)
+			}
 		}
 	}
 	for n := 0; n <= 24; n++ {
@@ -51,7 +56,7 @@ func TestWordScans(t *testing.T) {
 			}
 		}
 	}
-	edges := []byte{0, '\t', '\n', '\r', 0x0e, 0x1f, ' ', 'x', '~', 0x7f, 0x80, 0xc3, 0xff}
+	edges := []byte{0, '\t', '\n', '\r', '\r', '\n', 0x0e, 0x1f, ' ', 'x', '~', 0x7f, 0x80, 0xc3, 0xff}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 200000 {
 		b := make([]byte, rng.IntN(40))
@@ -61,6 +66,24 @@ func TestWordScans(t *testing.T) {
 			} else {
 				b[i] = byte(0x20 + rng.IntN(0x5f))
 			}
+		}
+		check(b)
+	}
+	// Lines ending in CRLF, with now and then a defect: what crlfRun
+	// takes in bulk, and where it must stop.
+	for range 50000 {
+		var b []byte
+		for range rng.IntN(6) {
+			for range rng.IntN(20) {
+				b = append(b, byte(0x20+rng.IntN(0x5f)))
+			}
+			if rng.IntN(8) == 0 {
+				b = append(b, edges[rng.IntN(len(edges))])
+			}
+			b = append(b, '\r', '\n')
+		}
+		if n := len(b); n > 0 && rng.IntN(3) == 0 {
+			b = b[:rng.IntN(n)]
 		}
 		check(b)
 	}

@@ -1,6 +1,9 @@
 package textproto
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
 // ChunkReader reads one BDAT chunk (RFC 3030 2): exactly the announced
 // number of octets, binary-safe, without any dot processing. Get one from
@@ -250,7 +253,30 @@ func (f *BDATFilter) bareCR() {
 // crlfRun returns the length of the run at the start of b of bytes that
 // dataSpecial[class] does not mark and of CRLF pairs: what a filter passes
 // through unchanged. A CR that ends b is not part of it.
+//
+// Whole lines are taken as the DotReader's bulkLines takes them: from one
+// CR to the next (IndexByte), each followed by LF, checked at once (as
+// many LFs as lines, no NUL or 8-bit byte the class marks); then the
+// plain bytes that follow. If the check fails, byte classes decide.
 func crlfRun(b []byte, class int) int {
+	w, lines := 0, 0
+	for {
+		cr := bytes.IndexByte(b[w:], '\r')
+		if cr < 0 || w+cr+1 >= len(b) || b[w+cr+1] != '\n' {
+			break
+		}
+		w += cr + 2
+		lines++
+	}
+	if run := b[:w]; w > 0 && bytes.Count(run, lfByte) == lines &&
+		(class&1 == 0 || bytes.IndexByte(run, 0) < 0) && (class&2 == 0 || indexNonASCII(run) < 0) {
+		return w + plainLen(b[w:], class)
+	}
+	return crlfRunBytes(b, class)
+}
+
+// crlfRunBytes is crlfRun by byte classes alone.
+func crlfRunBytes(b []byte, class int) int {
 	k := 0
 	for {
 		k += plainLen(b[k:], class)
