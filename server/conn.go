@@ -48,17 +48,18 @@ type conn struct {
 	*busy
 
 	// The waits of the raw path (see idle.go).
-	waiting    atomic.Bool   // blocked in rawRead's wait
-	cmdWait    atomic.Bool   // reading a command outside a transaction: may be handed off
-	kicked     atomic.Bool   // the sweeper interrupted this wait
-	waitEpoch  atomic.Uint32 // Server.epoch when the wait began
-	cmdArmed   bool          // the read deadline of the current command is armed
-	transacted bool          // a MAIL was accepted once: hand off only after sweeps
-	fd         int32         // the socket's file descriptor, for the watcher
-	watched    bool          // the socket is in the watcher's set (see watcher.park)
-	parked     atomic.Bool   // handed off to the watcher, no goroutine serves it
-	parkTimer  *time.Timer   // the command's deadline while parked
-	handingOff bool          // next ended for a hand-off
+	waiting     atomic.Bool   // blocked in rawRead's wait
+	cmdWait     atomic.Bool   // reading a command outside a transaction: may be handed off
+	kicked      atomic.Bool   // the sweeper interrupted this wait
+	waitEpoch   atomic.Uint32 // Server.epoch when the wait began
+	cmdArmed    bool          // the read deadline of the current command is armed
+	cmdDeadline mono          // the current command's deadline (see beginWait); 0: none
+	transacted  bool          // a MAIL was accepted once: hand off only after sweeps
+	fd          int32         // the socket's file descriptor, for the watcher
+	watched     bool          // the socket is in the watcher's set (see watcher.park)
+	parked      atomic.Bool   // handed off to the watcher, no goroutine serves it
+	parkTimer   *time.Timer   // the command's deadline while parked
+	handingOff  bool          // next ended for a hand-off
 
 	stage stageCtx // also holds the connection's context
 
@@ -92,7 +93,9 @@ type conn struct {
 	mechs        []string // SASL mechanisms of the session
 	mechsDone    bool
 
-	cmdEvents bool            // the current command's replies give an EventCommand (see wants)
+	cmdEvents bool  // the current command's replies give an EventCommand (see wants)
+	wantKnown uint8 // answers of wants kept until the next read (see wantsNow)
+	wantYes   uint8
 	printable bool            // the line read last is printable ASCII (textproto.Reader.Printable)
 	cmd       session.Command // current command; Unknown between commands
 	verb      string          // current command, for events; "" between commands
@@ -355,7 +358,7 @@ func (c *conn) readCommand() ([]byte, error) {
 	if err == nil {
 		// Whether this command gets an EventCommand is decided now: its
 		// latency starts here.
-		if c.cmdEvents = c.wants(&commandEvent); c.cmdEvents {
+		if c.cmdEvents = c.wantsNow(wantCommand, &commandEvent); c.cmdEvents {
 			c.cmdStart = time.Now()
 		}
 	}
@@ -745,6 +748,7 @@ func (c *conn) releaseOut() {
 // pipelined batch, RFC 2920 3.1), sets the read deadline of the current
 // stage, and lets Shutdown interrupt an idle wait.
 func (c *conn) Read(p []byte) (int, error) {
+	c.wantKnown = 0 // ask the event filters again (see EventFilter)
 	if c.pend != nil {
 		return c.readPending(p), nil
 	}

@@ -111,8 +111,10 @@ type Events interface {
 // Events interested in a few kinds, or a logger at a level that drops
 // them, cost nothing there. Events without it get every event. It must be
 // safe for concurrent use and cheap; its answer may change at any time (a
-// slog.LevelVar), and an event it asked for is still given to Event,
-// which may drop it. SlogEvents and MultiEvents implement it.
+// slog.LevelVar): a connection asks again after each read from its
+// socket, and keeps the answer for the commands of that read (a pipelined
+// batch). An event it asked for is still given to Event, which may drop
+// it. SlogEvents and MultiEvents implement it.
 type EventFilter interface {
 	WantEvent(k EventKind) bool
 }
@@ -312,9 +314,35 @@ func (c *conn) violation(what string) { c.emit(Event{Kind: EventViolation, Viola
 
 // recipientEvent reports the outcome for a recipient.
 func (c *conn) recipientEvent(p envelope.Path, r *reply.Reply) {
-	if e := (Event{Kind: EventRecipient, Recipient: p, Reply: r}); c.wants(&e) {
+	slot := wantRcptOK
+	if r != nil && !r.Code.IsPositive() {
+		slot = wantRcptRefused // logged at another level (eventLevel)
+	}
+	if e := (Event{Kind: EventRecipient, Recipient: p, Reply: r}); c.wantsNow(slot, &e) {
 		c.emit(e)
 	}
+}
+
+// The answers of wants that a connection keeps until its next read (see
+// EventFilter), by bit.
+const (
+	wantCommand uint8 = 1 << iota
+	wantRcptOK
+	wantRcptRefused
+)
+
+// wantsNow is wants for e, whose kind and level slot stands for, asked
+// once per read from the socket.
+func (c *conn) wantsNow(slot uint8, e *Event) bool {
+	if c.wantKnown&slot == 0 {
+		c.wantKnown |= slot
+		if c.wants(e) {
+			c.wantYes |= slot
+		} else {
+			c.wantYes &^= slot
+		}
+	}
+	return c.wantYes&slot != 0
 }
 
 // logger is the connection's logger (see Conn.Logger).

@@ -125,6 +125,9 @@ func (c *conn) rawRead(p []byte) (int, error) {
 			continue
 		}
 		if !c.interrupted() {
+			if c.extendCommand() {
+				continue
+			}
 			return n, err // the deadline of this wait passed
 		}
 		// Shutdown or the sweeper interrupted the wait.
@@ -138,6 +141,16 @@ func (c *conn) rawRead(p []byte) (int, error) {
 		// deadline.
 		c.restoreReadDeadline()
 	}
+}
+
+// extendCommand moves the socket's deadline to the command's when it
+// passed before (see beginWait) and reports whether it did.
+func (c *conn) extendCommand() bool {
+	if c.blockTimeout > 0 || c.cmdDeadline == 0 || c.srv.clock() >= c.cmdDeadline {
+		return false
+	}
+	c.setReadDeadline(c.cmdDeadline)
+	return true
 }
 
 // interrupted reports whether a timeout came before the deadline armed by
@@ -203,8 +216,22 @@ func (c *conn) beginWait() {
 		c.waitStart = now
 		c.armRead(now, max(t-c.dataWaited, time.Millisecond))
 	} else if !c.cmdArmed {
+		// The command's deadline (4.5.3.2.7), but armed on the socket no
+		// further than a data block's: a connection going from commands
+		// to message data and back then rarely moves its socket's
+		// deadline (see deadlineSlack), and one that waits longer than a
+		// data block for a command gets its deadline moved then
+		// (extendCommand).
 		c.cmdArmed = true
-		c.armRead(now, c.cfg.commandTimeout)
+		c.cmdDeadline = 0
+		t := c.cfg.commandTimeout
+		if t > 0 {
+			c.cmdDeadline = now + mono(t)
+		}
+		if b := c.cfg.dataBlockTimeout; b > 0 && b < t {
+			t = b
+		}
+		c.armRead(now, t)
 	}
 	// Stored only if changed: a load costs less than a store.
 	if c.kicked.Load() {
@@ -415,6 +442,9 @@ func (c *conn) waitIdle() error {
 			}
 			// An interrupt meant for an earlier wait: wait on.
 			c.restoreReadDeadline()
+			continue
+		}
+		if err != nil && isTimeout(err) && c.extendCommand() {
 			continue
 		}
 		return err

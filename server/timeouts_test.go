@@ -56,6 +56,26 @@ func TestTimeoutsTLSAndPlain(t *testing.T) {
 			c.Expect("421 mx.test Timeout, closing transmission channel\r\n")
 			c.ExpectClosed()
 		})
+		t.Run(name+"/command longer than a data block", func(t *testing.T) {
+			// The wait for a command gets CommandTimeout, however much
+			// shorter DataBlockTimeout is, before and after a message.
+			t.Parallel()
+			s := newServer(&testBackend{})
+			s.CommandTimeout = 2 * time.Second
+			s.DataBlockTimeout = 100 * time.Millisecond
+			c := open(t, tlsOn, s)
+			time.Sleep(400 * time.Millisecond)
+			c.Run(dataS + `
+				C: x
+				C: .
+				S: 250 2.0.0 OK: message accepted
+			`)
+			time.Sleep(400 * time.Millisecond)
+			c.Run(`
+				C: NOOP
+				S: 250 2.0.0 OK
+			`)
+		})
 		t.Run(name+"/slowloris", func(t *testing.T) {
 			t.Parallel()
 			s := newServer(&testBackend{})

@@ -102,8 +102,8 @@ func (w *watcher) park(c *conn) error {
 	// place before the socket can fire.
 	w.parked[c.fd] = c
 	c.parked.Store(true)
-	if c.deadline != 0 {
-		c.parkTimer = time.AfterFunc(time.Duration(c.deadline-c.srv.clock()), c.parkTimeout)
+	if d := c.cmdDeadline; d != 0 {
+		c.parkTimer = time.AfterFunc(time.Duration(d-c.srv.clock()), c.parkTimeout)
 	}
 	// Level-triggered and one-shot: a socket readable already fires at
 	// once, and fires once until it is armed again by the next park.
