@@ -343,8 +343,8 @@ func (c *conn) readCommand() ([]byte, error) {
 		c.cmdArmed = false // armed if the read waits (see beginWait)
 	}
 	idle := !c.sm.InTransaction()
-	c.idle.Store(idle)
-	c.cmdWait.Store(idle)
+	setFlag(&c.idle, idle)
+	setFlag(&c.cmdWait, idle)
 	max := c.cfg.maxLine + ParamLineAllowance
 	if max < textproto.MaxAuthLine && c.authOffered() {
 		// RFC 4954 4: an AUTH line with its initial response may be up
@@ -353,8 +353,8 @@ func (c *conn) readCommand() ([]byte, error) {
 	}
 	line, err := c.tr.ReadLine(max, c.srv.Policy)
 	c.printable = c.tr.Printable()
-	c.idle.Store(false)
-	c.cmdWait.Store(false)
+	setFlag(&c.idle, false)
+	setFlag(&c.cmdWait, false)
 	if err == nil {
 		// Whether this command gets an EventCommand is decided now: its
 		// latency starts here.
@@ -368,6 +368,15 @@ func (c *conn) readCommand() ([]byte, error) {
 // commandEvent stands for the EventCommand of any command when asking
 // whether it is wanted (wants); never modified.
 var commandEvent = Event{Kind: EventCommand}
+
+// setFlag sets f to v, storing only if it changes (a load costs less than
+// a store, which is a locked instruction): pipelined commands inside a
+// transaction leave the flags alone.
+func setFlag(f *atomic.Bool, v bool) {
+	if f.Load() != v {
+		f.Store(v)
+	}
+}
 
 // readFailed handles an error from readCommand. It reports whether the
 // session goes on (the caller checks MaxErrors).

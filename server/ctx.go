@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -140,10 +141,31 @@ func (s *stageCtx) extend(timeout time.Duration) {
 type callCtx struct {
 	st *stageCtx
 
+	// state lets finish end a context no backend looked at without the
+	// lock: ctxUntouched until a method of the context.Context interface
+	// runs (ctxTouched), ctxFinished once finish ended an untouched one
+	// (its cause, ErrMethodReturned, is set by the first look after).
+	state atomic.Uint32
+
 	mu       sync.Mutex
 	deadline mono      // 0: none
 	cause    error     // why it is done; nil while it is not
 	watch    *ctxWatch // made by Done or Value
+}
+
+// The values of callCtx.state.
+const (
+	ctxUntouched = iota
+	ctxTouched
+	ctxFinished
+)
+
+// touchLocked marks c touched by the backend, or takes note that finish
+// ended it before.
+func (c *callCtx) touchLocked() {
+	if !c.state.CompareAndSwap(ctxUntouched, ctxTouched) && c.state.Load() == ctxFinished && c.cause == nil {
+		c.cause = ErrMethodReturned
+	}
 }
 
 // ctxWatch is what a callCtx needs once a backend watches it.
@@ -160,6 +182,7 @@ var _ context.Context = (*callCtx)(nil)
 func (c *callCtx) Deadline() (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.touchLocked()
 	if c.deadline == 0 {
 		return time.Time{}, false
 	}
@@ -170,6 +193,7 @@ func (c *callCtx) Deadline() (time.Time, bool) {
 func (c *callCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.touchLocked()
 	return c.watchLocked().child.Done()
 }
 
@@ -177,6 +201,7 @@ func (c *callCtx) Done() <-chan struct{} {
 func (c *callCtx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.touchLocked()
 	c.checkLocked()
 	return errOf(c.cause)
 }
@@ -196,6 +221,7 @@ func errOf(cause error) error {
 // Value implements context.Context.
 func (c *callCtx) Value(key any) any {
 	c.mu.Lock()
+	c.touchLocked()
 	child := c.watchLocked().child
 	c.mu.Unlock()
 	return child.Value(key)
@@ -262,6 +288,9 @@ func (c *callCtx) expire() {
 // during the call without anyone looking is not asked about: the method
 // has returned, which is true either way, and the hot path skips a lock.
 func (c *callCtx) finish() {
+	if c.state.CompareAndSwap(ctxUntouched, ctxFinished) {
+		return // no backend looked: nothing to tell, done for good
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.watch != nil {
