@@ -78,6 +78,34 @@ func (c *ChunkReader) Discard() error {
 	return nil
 }
 
+// peek returns the octets of the chunk buffered in the Reader, reading
+// more when none are; (nil, io.EOF) at the end of the chunk. The slice is
+// valid until the next peek, Read or Discard; advance consumes from it.
+func (c *ChunkReader) peek() ([]byte, error) {
+	if c.left == 0 {
+		return nil, io.EOF
+	}
+	r := c.r
+	if r.r == r.w {
+		if err := r.more(); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return r.buf[r.r:min(int64(r.w), int64(r.r)+c.left)], nil
+}
+
+// advance consumes n octets returned by peek.
+func (c *ChunkReader) advance(n int) {
+	c.r.r += n
+	c.left -= int64(n)
+	if c.left == 0 {
+		c.r.shrink()
+	}
+}
+
 // Remaining returns the number of octets of the chunk not yet read.
 func (c *ChunkReader) Remaining() int64 { return c.left }
 
@@ -102,6 +130,7 @@ type BDATFilter struct {
 
 	p       Policy
 	src     io.Reader
+	cr      *ChunkReader // src, when it is one: read without a copy (see peek)
 	last    bool
 	pendCR  bool // a CR ended the input so far: CRLF or bare CR?
 	out     [2]byte
@@ -117,8 +146,9 @@ type BDATFilter struct {
 
 // Reset prepares f for a new message under policy p. OnViolation is kept.
 func (f *BDATFilter) Reset(p Policy) {
-	onv := f.OnViolation
-	*f = BDATFilter{OnViolation: onv, p: p}
+	// Every field but scratch, whose old bytes are never read.
+	f.p, f.src, f.cr, f.last, f.pendCR, f.outN, f.in, f.eof, f.off, f.err, f.seen = p, nil, nil, false, false, 0, nil, false, 0, nil, 0
+	f.counts = ViolationCounts{}
 }
 
 // Chunk makes f read the chunk src (usually a *ChunkReader) and returns f
@@ -127,6 +157,7 @@ func (f *BDATFilter) Reset(p Policy) {
 // then a bare CR; otherwise it waits for the next chunk.
 func (f *BDATFilter) Chunk(src io.Reader, last bool) io.Reader {
 	f.src, f.last, f.in, f.eof = src, last, nil, false
+	f.cr, _ = src.(*ChunkReader)
 	return f
 }
 
@@ -155,9 +186,14 @@ func (f *BDATFilter) Read(p []byte) (int, error) {
 			}
 			var n int
 			var err error
-			if f.eof {
+			switch {
+			case f.eof:
 				err = io.EOF
-			} else {
+			case f.cr != nil:
+				// Straight from the Reader's buffer, without a copy.
+				f.in, err = f.cr.peek()
+				n = len(f.in)
+			default:
 				n, err = f.src.Read(f.scratch[:min(len(f.scratch), len(p))])
 				f.in = f.scratch[:n]
 				f.eof = err == io.EOF
@@ -177,7 +213,11 @@ func (f *BDATFilter) Read(p []byte) (int, error) {
 			}
 			continue
 		}
+		in := len(f.in)
 		k := f.step(p)
+		if f.cr != nil {
+			f.cr.advance(in - len(f.in))
+		}
 		p = p[k:]
 		if f.err != nil {
 			if p0 > len(p) {

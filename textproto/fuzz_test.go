@@ -277,6 +277,15 @@ func FuzzChunk(f *testing.F) {
 		if !bytes.Equal(whole, slow) {
 			t.Fatalf("output differs: %q / one byte at a time %q", whole, slow)
 		}
+		// A source that is not a *ChunkReader is copied through the
+		// filter's own buffer instead of read in place: the same result.
+		copied, cerr := filterChunksSrc(t, data, sizes, p, func(r io.Reader) io.Reader { return struct{ io.Reader }{r} })
+		if (serr == nil) != (cerr == nil) || serr != nil && serr.Error() != cerr.Error() {
+			t.Fatalf("errors differ: %v / copied %v", serr, cerr)
+		}
+		if !bytes.Equal(split, copied) {
+			t.Fatalf("output differs: %q / copied %q", split, copied)
+		}
 		if p.BareLF == Normalize && p.BareCR == Normalize && p.NUL == Allow && werr == nil {
 			want := normalize(data)
 			if !bytes.HasSuffix(data, []byte("\n")) && !bytes.HasSuffix(data, []byte("\r")) && len(want) > 0 {
@@ -297,13 +306,24 @@ func filterChunks(t *testing.T, data []byte, sizes []int, p Policy) ([]byte, err
 // filterChunksWith reads the chunks through wrap(filter).
 func filterChunksWith(t *testing.T, data []byte, sizes []int, p Policy, wrap func(io.Reader) io.Reader) ([]byte, error) {
 	t.Helper()
+	return filterChunksBoth(t, data, sizes, p, wrap, func(r io.Reader) io.Reader { return r })
+}
+
+// filterChunksSrc reads the chunks through a filter of wrapSrc(chunk).
+func filterChunksSrc(t *testing.T, data []byte, sizes []int, p Policy, wrapSrc func(io.Reader) io.Reader) ([]byte, error) {
+	t.Helper()
+	return filterChunksBoth(t, data, sizes, p, func(r io.Reader) io.Reader { return r }, wrapSrc)
+}
+
+func filterChunksBoth(t *testing.T, data []byte, sizes []int, p Policy, wrap, wrapSrc func(io.Reader) io.Reader) ([]byte, error) {
+	t.Helper()
 	r := NewReader(bytes.NewReader(append(data, "QUIT\r\n"...)))
 	var f BDATFilter
 	f.Reset(p)
 	var out bytes.Buffer
 	var firstErr error
 	for i, n := range sizes {
-		_, err := io.Copy(&out, wrap(f.Chunk(r.ChunkReader(int64(n)), i == len(sizes)-1)))
+		_, err := io.Copy(&out, wrap(f.Chunk(wrapSrc(r.ChunkReader(int64(n))), i == len(sizes)-1)))
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}

@@ -1,6 +1,7 @@
 package textproto
 
 import (
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -41,5 +42,26 @@ func TestResetForgetsEverything(t *testing.T) {
 	}
 	if line, err := r.ReadLine(0, Policy{}); err == nil || len(line) != 0 {
 		t.Fatalf("after Reset: %q, %v; want the unterminated %q to fail", line, err, "next")
+	}
+}
+
+// TestBDATFilterResetForgets: Reset leaves a used BDATFilter as a new one
+// under the policy (OnViolation kept, its scratch buffer and the output
+// bytes past outN aside, which are never read).
+func TestBDATFilterResetForgets(t *testing.T) {
+	var f BDATFilter
+	f.OnViolation = func(ViolationKind, Action) {}
+	r := NewReader(strings.NewReader("a\rb\x00\nc\r"))
+	f.Reset(Policy{})
+	io.Copy(io.Discard, f.Chunk(r.ChunkReader(7), false))
+	p := Policy{BareLF: Reject}
+	f.Reset(p)
+	got, want := f, BDATFilter{p: p}
+	if got.OnViolation == nil {
+		t.Fatal("OnViolation lost")
+	}
+	got.OnViolation, got.scratch, got.out = nil, [scratchSize]byte{}, [2]byte{}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Reset left state behind:\n got %+v\nwant %+v", got, want)
 	}
 }
