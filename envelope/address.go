@@ -285,6 +285,8 @@ const (
 	classQtext              // qtextSMTP: printable ASCII and space but '"' and '\'
 	classLetDig             // Let-dig: ALPHA / DIGIT
 	classLdh                // Let-dig or '-' (Ldh-str)
+	classLocal              // atext or '.': the bytes of a Dot-string
+	classDomain             // Ldh or '.': the bytes of a Domain
 )
 
 // charClass holds the classes of each ASCII byte; bytes >= 0x80 have none.
@@ -303,6 +305,12 @@ var charClass = func() (t [256]uint8) {
 		}
 		if c == '-' {
 			t[c] |= classLdh
+		}
+		if t[c]&classAtext != 0 || c == '.' {
+			t[c] |= classLocal
+		}
+		if t[c]&classLdh != 0 || c == '.' {
+			t[c] |= classDomain
 		}
 	}
 	return t
@@ -540,42 +548,44 @@ func (p *addrParser) parseMailbox(s string) (Address, *Error) {
 // that are not "xn--" ones, all within the limits. It reports false for
 // anything else (the full parser then decides, with its error).
 func (p *addrParser) fastMailbox(s string) (Address, bool) {
-	i, prev := 0, byte('.')
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c == '@' {
-			break
-		}
-		if charClass[c]&classAtext == 0 && (c != '.' || prev == '.') {
-			return Address{}, false
-		}
-		prev = c
+	at := 0
+	for at < len(s) && charClass[s[at]]&classLocal != 0 {
+		at++
 	}
-	if i == 0 || i == len(s) || prev == '.' || exceeds(i, p.maxLocal) {
+	if at == 0 || at == len(s) || s[at] != '@' || s[0] == '.' || s[at-1] == '.' ||
+		exceeds(at, p.maxLocal) || strings.Contains(s[:at], "..") {
 		return Address{}, false
 	}
-	at := i
-	if exceeds(len(s)-at-1, p.maxDomain) {
+	d := s[at+1:]
+	if d == "" || exceeds(len(d), p.maxDomain) {
 		return Address{}, false
 	}
-	start := at + 1 // of the current label
-	for i = start; i <= len(s); i++ {
-		if i < len(s) && s[i] != '.' {
-			if charClass[s[i]]&classLdh == 0 {
-				return Address{}, false
+	i := 0
+	for i < len(d) && charClass[d[i]]&classDomain != 0 {
+		i++
+	}
+	if i != len(d) {
+		return Address{}, false
+	}
+	// Each label: Let-dig [Ldh-str], at most MaxLabelLength, not an
+	// A-label (those are checked by the full parser).
+	for rest := d; rest != ""; {
+		label := rest
+		if k := strings.IndexByte(rest, '.'); k >= 0 {
+			label, rest = rest[:k], rest[k+1:]
+			if rest == "" {
+				return Address{}, false // a final dot
 			}
-			continue
+		} else {
+			rest = ""
 		}
-		// A label s[start:i]: Let-dig [Ldh-str], at most MaxLabelLength,
-		// not an A-label (those are checked by the full parser).
-		n := i - start
-		if n == 0 || n > MaxLabelLength || !isLetDig(s[start]) || !isLetDig(s[i-1]) ||
-			n > 4 && hasPrefixFold(s[start:], "XN--") {
+		n := len(label)
+		if n == 0 || n > MaxLabelLength || !isLetDig(label[0]) || !isLetDig(label[n-1]) ||
+			n > 4 && hasPrefixFold(label, "XN--") {
 			return Address{}, false
 		}
-		start = i + 1
 	}
-	return Address{Local: s[:at], Domain: s[at+1:]}, true
+	return Address{Local: s[:at], Domain: d}, true
 }
 
 // parseMailboxSlow is parseMailbox without its fast path.
