@@ -99,7 +99,7 @@ func (b *dataBody) Read(p []byte) (int, error) {
 // deliver hands the message to the backend: LMTPData in LMTP mode when the
 // session has it, else Data.
 func (c *conn) deliver(src io.Reader) (perRcpt []error, err error) {
-	d := c.newCall()
+	d := c.newData()
 	d.body.src = src
 	ctx := c.stage.start(&d.ctx, c.cfg.dataTimeout)
 	body := &d.body
@@ -118,7 +118,7 @@ func (c *conn) deliver(src io.Reader) (perRcpt []error, err error) {
 }
 
 // dataCall is what the backend gets for one call: its context and, for a
-// message, the message reader (see stageCtx.newCall).
+// message, the message reader (see conn.newData).
 type dataCall struct {
 	ctx  callCtx
 	body msgReader

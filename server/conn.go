@@ -114,8 +114,9 @@ type busy struct {
 	body dataBody   // the DATA stream given to the backend
 	bdat *bdatState // the BDAT stream given to the backend, made on first use
 
-	cmdStart time.Time  // when the current command was read, if cmdEvents
-	spare    []dataCall // for backend calls (see newCall)
+	cmdStart  time.Time  // when the current command was read, if cmdEvents
+	spare     []callCtx  // for backend calls (see newCall)
+	spareData []dataCall // for Data calls (see newData)
 
 	// The raw path's scratch (see idle.go).
 	rdBuf     []byte // rawRead's destination
@@ -140,7 +141,7 @@ func (c *conn) putBusy() {
 	b := c.busy
 	c.busy = nil
 	clear(b.rcpts)
-	*b = busy{rcpts: b.rcpts[:0], bdat: b.bdat, spare: b.spare}
+	*b = busy{rcpts: b.rcpts[:0], bdat: b.bdat, spare: b.spare, spareData: b.spareData}
 	c.srv.busies.Put(b)
 }
 

@@ -78,27 +78,42 @@ func (s *stageCtx) now() mono { return mono(time.Since(*s.clock)) }
 // at returns m as a time.Time (see mono).
 func (s *stageCtx) at(m mono) time.Time { return s.clock.Add(time.Duration(m)) }
 
-// spareCalls is how many dataCall values newCall allocates at once.
-const spareCalls = 8
+// spareCalls and spareData are how many callCtx and dataCall values
+// newCall and newData allocate at once.
+const (
+	spareCalls = 8
+	spareData  = 4
+)
 
-// newCall returns a dataCall never used before. They are allocated
+// newCall returns a callCtx never used before. They are allocated
 // spareCalls at a time (held by busy, so not by an idle connection) and
 // each is used for one call only, so a context kept past its call stays
 // done (a kept one keeps its batch in memory).
-func (c *conn) newCall() *dataCall {
+func (c *conn) newCall() *callCtx {
 	b := c.busy
 	if len(b.spare) == 0 {
-		b.spare = make([]dataCall, spareCalls)
+		b.spare = make([]callCtx, spareCalls)
 	}
 	d := &b.spare[0]
 	b.spare = b.spare[1:]
 	return d
 }
 
+// newData is newCall for a message: a dataCall never used before.
+func (c *conn) newData() *dataCall {
+	b := c.busy
+	if len(b.spareData) == 0 {
+		b.spareData = make([]dataCall, spareData)
+	}
+	d := &b.spareData[0]
+	b.spareData = b.spareData[1:]
+	return d
+}
+
 // begin starts a backend call with the given timeout (0: no deadline) and
 // returns its context.
 func (c *conn) begin(timeout time.Duration) *callCtx {
-	return c.stage.start(&c.newCall().ctx, timeout)
+	return c.stage.start(c.newCall(), timeout)
 }
 
 // start starts a backend call with the given timeout (0: no deadline) and
