@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,4 +118,57 @@ func BenchmarkServerTransaction(b *testing.B) {
 			readReplies(b, r, 4)
 		}
 	})
+}
+
+// BenchmarkServerChunking sends 1 KiB messages with BDAT over one
+// loopback connection, MAIL RCPT BDAT and the chunk in one write (the BDAT
+// filter reading the chunk in place).
+func BenchmarkServerChunking(b *testing.B) {
+	s := newServer(discard{})
+	s.EnableChunking = true
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve(l)
+	defer s.Close()
+	body := benchMessage(1024)
+	body = body[:len(body)-3] // no dot
+	batch := []byte("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT " + strconv.Itoa(len(body)) + " LAST\r\n")
+	batch = append(batch, body...)
+	nc, r := benchClient(b, l.Addr().String())
+	defer nc.Close()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		nc.Write(batch)
+		readReplies(b, r, 3)
+	}
+}
+
+// BenchmarkServerPerConn: connect, greeting, EHLO, one message, QUIT. The
+// waits before the first MAIL hand the connection off to a goroutine of
+// the smallest stack (see idle.go): this is their cost.
+func BenchmarkServerPerConn(b *testing.B) {
+	s := newServer(discard{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve(l)
+	defer s.Close()
+	msg := benchMessage(1024)
+	txn := append([]byte("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"), msg...)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		nc, r := benchClient(b, l.Addr().String())
+		nc.Write(txn)
+		readReplies(b, r, 4)
+		nc.Write([]byte("QUIT\r\n"))
+		readReplies(b, r, 1)
+		nc.Close()
+	}
 }

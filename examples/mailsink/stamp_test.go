@@ -42,3 +42,22 @@ func TestStampFormatsAsAppendFormat(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStamp: the printed time from the per-second cache, against
+// formatting it whole.
+func BenchmarkStamp(b *testing.B) {
+	tm := time.Now()
+	b.Run("cached", func(b *testing.B) {
+		var s stamp
+		buf := make([]byte, 0, 64)
+		for b.Loop() {
+			buf = s.append(buf[:0], tm)
+		}
+	})
+	b.Run("AppendFormat", func(b *testing.B) {
+		buf := make([]byte, 0, 64)
+		for b.Loop() {
+			buf = tm.AppendFormat(buf[:0], stampLayout)
+		}
+	})
+}
