@@ -114,9 +114,10 @@ type busy struct {
 	body dataBody   // the DATA stream given to the backend
 	bdat *bdatState // the BDAT stream given to the backend, made on first use
 
-	cmdStart  time.Time  // when the current command was read, if cmdEvents
-	spare     []callCtx  // for backend calls (see newCall)
-	spareData []dataCall // for Data calls (see newData)
+	cmdStart  time.Time         // when the current command was read, if cmdEvents
+	opts      parseOptionsCache // of MAIL and RCPT (see parseOptions)
+	spare     []callCtx         // for backend calls (see newCall)
+	spareData []dataCall        // for Data calls (see newData)
 
 	// The raw path's scratch (see idle.go).
 	rdBuf     []byte // rawRead's destination
