@@ -1,6 +1,8 @@
 package client
 
 import (
+	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,17 +25,9 @@ func TestPacedDeadlines(t *testing.T) {
 					fc.send("354 go")
 					fc.readData()
 				case strings.HasPrefix(line, "BDAT"):
-					var n int
-					for _, c := range strings.Fields(line)[1] {
-						n = n*10 + int(c-'0')
-					}
-					buf := make([]byte, n)
-					for got := 0; got < n; {
-						k, err := fc.r.Read(buf[got:])
-						if err != nil {
-							return true
-						}
-						got += k
+					n, _ := strconv.Atoi(strings.Fields(line)[1])
+					if _, err := io.ReadFull(fc.r, make([]byte, n)); err != nil {
+						return true
 					}
 				default:
 					return false

@@ -471,6 +471,11 @@ func pathEnd(s string) int {
 	if end := strings.IndexByte(s, '>'); end > 0 && strings.IndexByte(s[:end], '"') < 0 {
 		return end + 1 // the usual path: no quoted local part
 	}
+	return pathEndQuoted(s)
+}
+
+// pathEndQuoted is pathEnd byte by byte, minding quotes.
+func pathEndQuoted(s string) int {
 	quoted := false
 	for i := 1; i < len(s); i++ {
 		switch c := s[i]; {

@@ -55,8 +55,9 @@ type conn struct {
 	cmdArmed    bool          // the read deadline of the current command is armed
 	cmdDeadline mono          // the current command's deadline (see beginWait); 0: none
 	transacted  bool          // a MAIL was accepted once: hand off only after sweeps
+	resumed     bool          // served again after a hand-off: the command's deadline stands
 	fd          int32         // the socket's file descriptor, for the watcher
-	watched     bool          // the socket is in the watcher's set (see watcher.park)
+	watchGen    uint32        // the watcher whose set has the socket (see watcher.park); 0: none
 	parked      atomic.Bool   // handed off to the watcher, no goroutine serves it
 	parkTimer   *time.Timer   // the command's deadline while parked
 	handingOff  bool          // next ended for a hand-off
@@ -339,9 +340,14 @@ func (c *conn) tooManyErrors() bool {
 func (c *conn) readCommand() ([]byte, error) {
 	c.cmd, c.verb = session.Unknown, ""
 	c.blockTimeout = 0
-	if c.rc == nil {
+	switch {
+	case c.rc == nil:
 		c.setDeadline(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.7
-	} else {
+	case c.resumed:
+		// The wait for this command began before the hand-off: its
+		// deadline stands (RFC 5321 4.5.3.2.7, the whole command).
+		c.resumed = false
+	default:
 		c.cmdArmed = false // armed if the read waits (see beginWait)
 	}
 	idle := !c.sm.InTransaction()

@@ -89,25 +89,20 @@ const (
 // spareCalls at a time (held by busy, so not by an idle connection) and
 // each is used for one call only, so a context kept past its call stays
 // done (a kept one keeps its batch in memory).
-func (c *conn) newCall() *callCtx {
-	b := c.busy
-	if len(b.spare) == 0 {
-		b.spare = make([]callCtx, spareCalls)
-	}
-	d := &b.spare[0]
-	b.spare = b.spare[1:]
-	return d
-}
+func (c *conn) newCall() *callCtx { return takeSpare(&c.busy.spare, spareCalls) }
 
 // newData is newCall for a message: a dataCall never used before.
-func (c *conn) newData() *dataCall {
-	b := c.busy
-	if len(b.spareData) == 0 {
-		b.spareData = make([]dataCall, spareData)
+func (c *conn) newData() *dataCall { return takeSpare(&c.busy.spareData, spareData) }
+
+// takeSpare returns the first of *spare, allocating n more when it is
+// empty, and drops it from *spare.
+func takeSpare[T any](spare *[]T, n int) *T {
+	if len(*spare) == 0 {
+		*spare = make([]T, n)
 	}
-	d := &b.spareData[0]
-	b.spareData = b.spareData[1:]
-	return d
+	v := &(*spare)[0]
+	*spare = (*spare)[1:]
+	return v
 }
 
 // begin starts a backend call with the given timeout (0: no deadline) and

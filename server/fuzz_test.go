@@ -85,15 +85,7 @@ func runSession(t testing.TB, s *server.Server, input []byte, split byte) string
 	}()
 
 	cli.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	step := int(split%61) + 1
-	for len(input) > 0 {
-		n := min(step, len(input))
-		if _, err := cli.Write(input[:n]); err != nil {
-			break
-		}
-		input = input[n:]
-		step = (step*7+3)%97 + 1
-	}
+	writePieces(cli, input, split)
 	// Let the server answer what it has, then hang up.
 	time.Sleep(time.Millisecond)
 	cli.Close()
@@ -105,6 +97,20 @@ func runSession(t testing.TB, s *server.Server, input []byte, split byte) string
 		t.Fatal("Serve did not return")
 	}
 	return string(out)
+}
+
+// writePieces writes input to w in pieces whose sizes come from split,
+// until a write fails.
+func writePieces(w io.Writer, input []byte, split byte) {
+	step := int(split%61) + 1
+	for len(input) > 0 {
+		n := min(step, len(input))
+		if _, err := w.Write(input[:n]); err != nil {
+			return
+		}
+		input = input[n:]
+		step = (step*7+3)%97 + 1
+	}
 }
 
 // validReplyLine checks "ddd" then SP or "-", text without CR or LF, CRLF
@@ -251,15 +257,7 @@ func runSessionTCP(t testing.TB, s *server.Server, input []byte, split byte, str
 		b, _ := io.ReadAll(cli)
 		out <- b
 	}()
-	step := int(split%61) + 1
-	for len(input) > 0 {
-		n := min(step, len(input))
-		if _, err := cli.Write(input[:n]); err != nil {
-			break
-		}
-		input = input[n:]
-		step = (step*7+3)%97 + 1
-	}
+	writePieces(cli, input, split)
 	cli.(*net.TCPConn).CloseWrite()
 	return string(<-out)
 }

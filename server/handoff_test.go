@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -201,4 +202,134 @@ func TestParked(t *testing.T) {
 		st.s.Close()
 		closed(t, st)
 	})
+	t.Run("watcher retires", func(t *testing.T) {
+		// A watcher with nothing to watch ends (its descriptors closed);
+		// a connection it watched before parks with the next one.
+		st := open(t, 0)
+		st.s.watchMu.Lock()
+		first := st.s.watcher
+		st.s.watchMu.Unlock()
+		for !first.retire(false) { // parked again before retire: once more
+			st.c.Write([]byte("NOOP\r\n"))
+			if got := reply(t, st); !strings.HasPrefix(got, "250 ") {
+				t.Fatalf("NOOP: %q", got)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for parkedConns(st.s) != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("the idle connection was not parked again")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		st.s.watchMu.Lock()
+		second := st.s.watcher
+		st.s.watchMu.Unlock()
+		if second == first || second == nil {
+			t.Fatalf("parked with watcher %p, want a new one (the first %p)", second, first)
+		}
+		st.c.Write([]byte("NOOP\r\n"))
+		if got := reply(t, st); !strings.HasPrefix(got, "250 ") {
+			t.Errorf("NOOP after the new watcher: %q", got)
+		}
+		// Alone, the second one ends after watcherLinger.
+		st.c.Write([]byte("QUIT\r\n"))
+		reply(t, st)
+		closed(t, st)
+		for {
+			st.s.watchMu.Lock()
+			w := st.s.watcher
+			st.s.watchMu.Unlock()
+			if w == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the watcher did not end")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// TestHandOffKeepsCommandDeadline: the command timeout counts from the
+// start of the wait for the command (RFC 5321 4.5.3.2.7), however the
+// command trickles in: a connection silent after the greeting (so handed
+// off and parked), then sending a byte now and then, is closed when the
+// timeout after the greeting passes, not a timeout after its first byte;
+// also when the sweeper's interrupts land between two reads (as when it
+// saw the connection waiting just before a byte came), here many of them.
+func TestHandOffKeepsCommandDeadline(t *testing.T) {
+	for _, kick := range []bool{false, true} {
+		t.Run(map[bool]string{false: "trickle", true: "interrupted between reads"}[kick], func(t *testing.T) {
+			t.Parallel()
+			testKeepsCommandDeadline(t, kick)
+		})
+	}
+}
+
+func testKeepsCommandDeadline(t *testing.T, kick bool) {
+	const timeout = 2 * time.Second
+	s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout,
+		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	defer s.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
+		t.Fatalf("greeting %q, %v", line, err)
+	}
+	greeted := time.Now()
+	time.Sleep(timeout / 2) // handed off, then parked
+	closed := make(chan string, 1)
+	go func() {
+		line, _ := r.ReadString('\n')
+		closed <- line
+	}()
+	// interrupt does what the sweeper does (sweepOnce), over and over
+	// for a few milliseconds: while the server reads the byte just sent
+	// and starts its next read.
+	interrupt := func() {
+		for end := time.Now().Add(5 * time.Millisecond); time.Now().Before(end); {
+			s.mu.Lock()
+			for sc := range s.conns {
+				if !sc.parked.Load() {
+					sc.kicked.Store(true)
+					sc.raw.SetReadDeadline(time.Unix(1, 0))
+				}
+			}
+			s.mu.Unlock()
+			runtime.Gosched()
+		}
+	}
+	for i := 0; ; i++ {
+		select {
+		case line := <-closed:
+			if !strings.HasPrefix(line, "421 mx.test Timeout") {
+				t.Fatalf("got %q, want the timeout", line)
+			}
+			// A deadline restarted by the first byte would close it
+			// at 1.6 timeouts or later.
+			if d := time.Since(greeted); d > timeout*13/10 {
+				t.Errorf("closed %v after the greeting, want about %v", d, timeout)
+			}
+			return
+		case <-time.After(timeout / 20):
+			if time.Since(greeted) > 3*timeout {
+				t.Fatal("not closed after 3 timeouts")
+			}
+			c.Write([]byte{"EHLO trickle"[i%12]})
+			if kick {
+				interrupt()
+			}
+		}
+	}
 }

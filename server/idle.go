@@ -120,6 +120,15 @@ func (c *conn) rawRead(p []byte) (int, error) {
 			// The read did not start: a deadline armed for an earlier
 			// wait passed while the connection was busy, or Shutdown or
 			// the sweeper set one in the past after the wait had ended.
+			if c.blockTimeout == 0 && c.cmdArmed {
+				// Still the same command: its deadline stands (RFC
+				// 5321 4.5.3.2.7).
+				if c.cmdDeadline != 0 && c.srv.clock() >= c.cmdDeadline {
+					return n, err
+				}
+				c.setReadDeadline(c.cmdDeadline)
+				continue
+			}
 			// The wait to come arms its own.
 			c.clearReadDeadline()
 			continue
@@ -380,6 +389,7 @@ func (c *conn) resume(err error) {
 		c.pendErr = err
 	}
 	c.restoreReadDeadline() // the sweeper may have moved it
+	c.resumed = true
 	c.run(false)
 }
 
@@ -401,6 +411,7 @@ func (c *conn) idleWait() {
 	if err != nil {
 		c.pendErr = err // after the bytes read, if any (see Read)
 	}
+	c.resumed = true
 	c.run(false)
 }
 

@@ -346,7 +346,8 @@ type Server struct {
 	sweeping   atomic.Bool   // the sweeper runs
 	handOffs   atomic.Uint64 // connections handed off (see idle.go), for tests
 	watchMu    sync.Mutex
-	watcher    *watcher  // of the parked connections, made on first use
+	watcher    *watcher  // of the parked connections, made when needed
+	watchGen   uint32    // the count of watchers made
 	readers    sync.Pool // *textproto.Reader of idle connections
 	busies     sync.Pool // *busy of idle connections
 	slabs      sync.Pool // *[]byte of idleSlabSize

@@ -16,10 +16,15 @@ import (
 // for the connection when the socket becomes readable (or is closed by
 // the peer). The command's deadline is kept by a timer, and Shutdown and
 // Close wake the connection themselves. An idle connection is then its
-// conn, its socket and that timer: no stack, no goroutine.
+// conn, its socket and that timer: no stack, no goroutine. The watcher
+// wakes every watcherLinger at least, and when it watches no connection
+// then it closes its descriptors and ends; the next hand-off makes
+// another.
 
 // watcher watches the sockets of the handed-off connections of a Server.
 type watcher struct {
+	srv    *Server
+	gen    uint32 // tells the sockets in this set from those in an earlier one
 	epfd   int
 	stopR  int // the read end of the pipe that stops the loop
 	stopW  int
@@ -28,11 +33,15 @@ type watcher struct {
 	closed bool
 }
 
+// watcherLinger is the longest a watcher sleeps: one with no connection
+// to watch ends after a while so long.
+const watcherLinger = time.Second
+
 // errWatcherClosed refuses a connection once the watcher has stopped.
 var errWatcherClosed = errors.New("smtp server: watcher stopped")
 
 // newWatcher makes the epoll set and starts the loop.
-func newWatcher() (*watcher, error) {
+func newWatcher(s *Server, gen uint32) (*watcher, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -49,13 +58,13 @@ func newWatcher() (*watcher, error) {
 		syscall.Close(p[1])
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	w := &watcher{epfd: epfd, stopR: p[0], stopW: p[1], parked: make(map[int32]*conn)}
+	w := &watcher{srv: s, gen: gen, epfd: epfd, stopR: p[0], stopW: p[1], parked: make(map[int32]*conn)}
 	go w.loop()
 	return w, nil
 }
 
 // loop starts the goroutines of the connections whose sockets become
-// readable, until stop.
+// readable, until stop or retire.
 func (w *watcher) loop() {
 	defer func() {
 		syscall.Close(w.epfd)
@@ -64,15 +73,18 @@ func (w *watcher) loop() {
 	}()
 	events := make([]syscall.EpollEvent, 64)
 	for {
-		n, err := syscall.EpollWait(w.epfd, events, -1)
+		n, err := syscall.EpollWait(w.epfd, events, int(watcherLinger/time.Millisecond))
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
 			// Cannot happen with a valid set; wake everyone rather than
 			// leave them waiting.
-			w.stop()
+			w.retire(true)
 			w.wakeAll(os.NewSyscallError("epoll_wait", err))
+			return
+		}
+		if n == 0 && w.retire(false) {
 			return
 		}
 		for _, ev := range events[:n] {
@@ -109,7 +121,7 @@ func (w *watcher) park(c *conn) error {
 	// once, and fires once until it is armed again by the next park.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: c.fd}
 	op := syscall.EPOLL_CTL_MOD
-	if !c.watched {
+	if c.watchGen != w.gen {
 		op = syscall.EPOLL_CTL_ADD
 	}
 	if err := syscall.EpollCtl(w.epfd, op, int(c.fd), &ev); err != nil {
@@ -122,7 +134,7 @@ func (w *watcher) park(c *conn) error {
 		}
 		return os.NewSyscallError("epoll_ctl", err)
 	}
-	c.watched = true
+	c.watchGen = w.gen
 	return nil
 }
 
@@ -145,6 +157,25 @@ func (w *watcher) stop() {
 	}
 }
 
+// retire ends the watcher if it watches no connection (or always, with
+// force): later parks fail, and the Server makes a new watcher for them.
+// It reports whether the watcher ended.
+func (w *watcher) retire(force bool) bool {
+	s := w.srv
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !force && len(w.parked) > 0 {
+		return false
+	}
+	w.closed = true
+	if s.watcher == w {
+		s.watcher = nil
+	}
+	return true
+}
+
 // wakeAll wakes every parked connection with err.
 func (w *watcher) wakeAll(err error) {
 	w.mu.Lock()
@@ -162,24 +193,30 @@ func (w *watcher) wakeAll(err error) {
 // parkSupported: handed-off connections are watched by the watcher.
 const parkSupported = true
 
-// watch parks c with the Server's watcher, made on first use.
+// watch parks c with the Server's watcher, made when there is none.
 func (s *Server) watch(c *conn) error {
-	s.watchMu.Lock()
-	w := s.watcher
-	if w == nil {
-		if s.shutdown.Load() {
-			s.watchMu.Unlock()
-			return errWatcherClosed
+	for {
+		s.watchMu.Lock()
+		w := s.watcher
+		if w == nil {
+			if s.shutdown.Load() {
+				s.watchMu.Unlock()
+				return errWatcherClosed
+			}
+			s.watchGen++
+			var err error
+			if w, err = newWatcher(s, s.watchGen); err != nil {
+				s.watchMu.Unlock()
+				return err
+			}
+			s.watcher = w
 		}
-		var err error
-		if w, err = newWatcher(); err != nil {
-			s.watchMu.Unlock()
+		s.watchMu.Unlock()
+		if err := w.park(c); err != errWatcherClosed || s.shutdown.Load() {
 			return err
 		}
-		s.watcher = w
+		// The watcher retired meanwhile: the next one.
 	}
-	s.watchMu.Unlock()
-	return w.park(c)
 }
 
 // stopWatcher stops the watcher, if any.

@@ -34,16 +34,7 @@ func BenchmarkBDATFilter(b *testing.B) {
 			for range b.N {
 				src.Reset(msg)
 				f.Reset(bc.p)
-				r := f.Chunk(&src, true)
-				for {
-					_, err := r.Read(buf)
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
+				readToEOF(b, f.Chunk(&src, true), buf)
 			}
 		})
 	}
@@ -71,18 +62,22 @@ func BenchmarkBDATFilterInPlace(b *testing.B) {
 					b.Fatal(err)
 				}
 				f.Reset(DefaultIntakePolicy())
-				rd := f.Chunk(r.ChunkReader(int64(len(msg))), true)
-				for {
-					_, err := rd.Read(buf)
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
+				readToEOF(b, f.Chunk(r.ChunkReader(int64(len(msg))), true), buf)
 			}
 		})
+	}
+}
+
+// readToEOF reads r into buf until io.EOF, failing b on another error.
+func readToEOF(b *testing.B, r io.Reader, buf []byte) {
+	for {
+		_, err := r.Read(buf)
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
