@@ -41,7 +41,9 @@ type BatchResult struct {
 // connection does: when the connection breaks while the reply to a
 // message's final dot is awaited, that message's outcome is unknown (an
 // *OutcomeUnknownError) and the later messages get a *NetError: they were
-// not delivered.
+// not delivered. A message whose final dot never left (the context ended
+// while the next message was read, before the dot went out with its
+// commands) was not delivered either: a *NetError, StatusDeferred.
 func (c *Client) SendBatch(ctx context.Context, msgs []Message) []BatchResult {
 	if cap(c.batch) < len(msgs) {
 		c.batch = make([]BatchResult, len(msgs))
@@ -103,10 +105,23 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Message) []BatchResult {
 // finishDeferred completes a message whose end reply was left to be read
 // with the next message's replies: send read it, unless it stopped before
 // sending anything (then it is read now). When it could not be read, the
-// final dot may have reached the server: the outcome is unknown.
+// final dot may have reached the server: the outcome is unknown. But when
+// the dot never left (the context ended before it was written, or its
+// write failed), the server cannot have the message: it was not sent.
 func (c *Client) finishDeferred(ctx context.Context, s *sendState) error {
 	if !s.ended && s.endErr == nil && c.usable() == nil {
-		c.drain(ctx, 0)
+		if c.out.end > 0 && ctxDone(ctx, s.lastCmd) != nil {
+			// The caller gave up before the end of the message left:
+			// keep it unsent. DATA cannot be cancelled but by closing
+			// the connection (RFC 5321 4.1.1.4).
+			c.out.held, c.out.end, c.out.endLost = c.out.held[:0], 0, true
+			c.broken(ctx, s.lastCmd, ctx.Err())
+		} else {
+			c.drain(ctx, 0)
+		}
+	}
+	if !s.ended && s.endErr == nil && c.out.endLost {
+		return c.finish(s, c.usable())
 	}
 	if !s.ended && s.endErr == nil {
 		cause := c.usable()

@@ -153,16 +153,10 @@ func TestSendBatchErrors(t *testing.T) {
 // not delivered (a *NetError, not an outcome unknown).
 func TestSendBatchBroken(t *testing.T) {
 	fs := newFakeServer(t, "PIPELINING")
-	fs.onCommand = func(fc *fakeConn, line string) bool {
-		if line != "DATA" {
-			return false
-		}
-		fc.send("354 go")
-		fc.readData()
+	fs.afterData(func(fc *fakeConn) {
 		fc.readLine() // the next MAIL
 		fc.conn.Close()
-		return true
-	}
+	})
 	c := dialT(t, fs.start(), nil)
 	res := c.SendBatch(testCtx(t), batchOf(3, "b@y.example"))
 	if !errors.Is(res[0].Err, ErrOutcomeUnknown) || !errors.Is(res[0].Result.Recipients[0].Err, ErrOutcomeUnknown) {

@@ -52,6 +52,10 @@ type Client struct {
 	err           error // sticky failure: the connection is unusable
 	closed        bool
 
+	// tlsPolicy is the policy whose check the TLS passed (PolicyDANE,
+	// PolicyMTASTS; "" for none), for TLSInfo.
+	tlsPolicy string
+
 	// needReset is set when a failed Send may have left a transaction
 	// open on the server; the next Send starts with RSET (pipelined when
 	// possible).
@@ -493,14 +497,15 @@ func (c *Client) exchange(ctx context.Context, name string, line []byte, timeout
 	return c.readRaw(ctx, name)
 }
 
-// command sends one command; a reply whose code is not want is an *Error.
-// A positive reply costs no allocation.
+// command sends one command; a reply whose code is not want is an *Error,
+// except that any 2yz does for want 250 (RFC 5321 4.2.1: the first digit
+// says the command succeeded). A positive reply costs no allocation.
 func (c *Client) command(ctx context.Context, name string, line []byte, timeout time.Duration, want reply.Code) error {
 	r, err := c.exchange(ctx, name, line, timeout)
 	if err != nil {
 		return err
 	}
-	if r.Code != want {
+	if r.Code != want && !(want == reply.CodeOK && r.Code.IsPositive()) {
 		return newReplyError(name, r.Reply())
 	}
 	return nil

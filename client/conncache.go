@@ -72,7 +72,7 @@ func (l *liveConn) tlsInfo() TLSInfo {
 	if !ok {
 		return TLSInfo{}
 	}
-	return TLSInfo{Version: cs.Version, CipherSuite: cs.CipherSuite, Verified: l.verified}
+	return TLSInfo{Version: cs.Version, CipherSuite: cs.CipherSuite, Verified: l.verified, Policy: l.c.tlsPolicy}
 }
 
 // TLSInfo describes the TLS of the connection a delivery outcome came
@@ -88,9 +88,17 @@ type TLSInfo struct {
 	// the exchanger's name. It is checked and reported even where the
 	// TLS policy does not require it (RFC 7435 opportunistic TLS).
 	Verified bool
+	// Policy is the security policy whose check the connection passed:
+	// PolicyDANE (the certificate matched usable TLSA records) or
+	// PolicyMTASTS (an exchanger the domain's MTA-STS policy lists, with
+	// a certificate valid for its name under the Web PKI); "" when no
+	// policy checked it (opportunistic TLS, TLSRequired, DANE with only
+	// unusable records, an MTA-STS check in mode testing that failed).
+	Policy string
 }
 
-// String returns "TLSv1.3/verified", "TLSv1.2/unverified", or "none".
+// String returns "TLSv1.3/dane", "TLSv1.3/mta-sts" (Policy),
+// "TLSv1.3/verified", "TLSv1.2/unverified", or "none".
 func (t TLSInfo) String() string {
 	if t.Version == 0 {
 		return "none"
@@ -98,6 +106,9 @@ func (t TLSInfo) String() string {
 	v := tls.VersionName(t.Version)
 	if len(v) > 4 && v[:4] == "TLS " {
 		v = "TLSv" + v[4:]
+	}
+	if t.Policy != "" {
+		return v + "/" + t.Policy
 	}
 	if t.Verified {
 		return v + "/verified"

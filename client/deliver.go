@@ -45,8 +45,9 @@ const (
 	// new connection).
 	TLSOpportunistic TLSPolicy = iota
 	// TLSRequired requires STARTTLS and a certificate valid for the MX host
-	// name; without it nothing is sent and the recipients fail with a
-	// transient error (the receiving side may be fixed).
+	// name (for a route, its host); without it nothing is sent and the
+	// recipients fail with a transient error (the receiving side may be
+	// fixed).
 	TLSRequired
 	// TLSDisabled never uses STARTTLS: an exchanger that DANE or an
 	// MTA-STS policy in mode enforce requires TLS of is skipped, and a
@@ -80,7 +81,11 @@ const (
 // transaction is final. An exchanger that refuses the session itself (any
 // failure of the greeting or of EHLO, 5xx included) or that does not offer
 // the STARTTLS that TLSPolicy requires is skipped as unusable; the outcome
-// of the last one tried is reported.
+// of the last one tried is reported. A 5xx greeting is reported as a
+// transient Local *Error whose cause is the server's reply: it refuses the
+// session, not the mail (RFC 5321 3.1), and Postfix defers it too
+// (smtp_skip_5xx_greeting). A 5xx refusal of EHLO is transient where TLS
+// is required: see below.
 //
 // # Transport security
 //
@@ -108,6 +113,14 @@ const (
 // *TLSPolicyError cause; 4.4.3 for a failed TLSA lookup, with a
 // *dane.LookupError cause): the receiving side may be fixed. Routes
 // bypass DNS, DANE and MTA-STS.
+//
+// Where TLS is required (DANE, MTA-STS enforce, TLSRequired, a
+// REQUIRETLS message), a 5xx greeting, EHLO or HELO reply is not final
+// either: it came before TLS, in clear, where a network attacker may have
+// written it (RFC 3207 4.2, 6). The exchanger is skipped as one that could
+// not be reached securely, and the recipients get a transient Local *Error
+// (451, the server's enhanced code with class 4) whose cause is the
+// server's *Error.
 //
 // # REQUIRETLS
 //
@@ -186,8 +199,9 @@ type Deliverer struct {
 	// Routes maps a recipient domain (lower case, A-labels) to a fixed
 	// "host:port", bypassing the DNS, DANE and MTA-STS, for relays and
 	// tests. A route uses STARTTLS when offered, without verifying the
-	// certificate, except for a REQUIRETLS message, for which the
-	// certificate must be valid for the route's host.
+	// certificate, except under TLSRequired and for a REQUIRETLS
+	// message, for which STARTTLS is required and the certificate must be
+	// valid for the route's host. (TLSDisabled does not apply to routes.)
 	Routes map[string]string
 	// Rand returns a random integer in [0, n), used to order exchangers of
 	// equal preference (RFC 5321 5.1). Nil means math/rand/v2.
@@ -197,7 +211,8 @@ type Deliverer struct {
 	MaxConcurrency int
 	// MaxAttempts bounds the exchanger addresses tried for one transaction
 	// (each address once, whatever the number of MX records a hostile DNS
-	// returns); zero means DefaultMaxAttempts.
+	// returns), and the exchangers whose addresses are looked up for a
+	// domain in one Deliver call; zero means DefaultMaxAttempts.
 	MaxAttempts int
 	// MaxRecipients bounds the recipients of one transaction; zero means
 	// DefaultMaxRecipients.
@@ -599,6 +614,16 @@ func (d *Deliverer) transaction(ctx context.Context, opts *Options, sec *domainS
 	var untried error
 	for i := range hosts {
 		h := &hosts[i]
+		if !h.resolved {
+			// The lookups are bounded too: a hostile DNS's thousands
+			// of names without addresses (or whose lookups hang) cost
+			// at most MaxAttempts lookups for the domain.
+			if sec.lookups == maxAttempts {
+				untried = errors.New("lookup limit reached")
+				break
+			}
+			sec.lookups++
+		}
 		d.resolve(ctx, sec, h)
 		if h.err != nil {
 			dnsErr = h.err

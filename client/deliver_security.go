@@ -48,7 +48,7 @@ type TLSPolicyError struct {
 func (e *TLSPolicyError) Error() string {
 	s := e.Policy + ": " + e.Host + ": " + e.Result
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		s += ": " + clean(e.Err.Error())
 	}
 	return s
 }
@@ -71,6 +71,9 @@ type domainSecurity struct {
 	// sts is the MTA-STS policy lookup, made when first needed.
 	sts       *mtasts.Result
 	stsLooked bool
+	// lookups counts the exchangers whose addresses were looked up
+	// (bounded by MaxAttempts).
+	lookups int
 }
 
 // stsPolicy returns the domain's MTA-STS result (nil without MTASTS, for a
@@ -122,7 +125,14 @@ func (d *Deliverer) plan(ctx context.Context, opts *Options, sec *domainSecurity
 	var p tlsPlan
 	switch {
 	case h.route:
-		p = d.defaultPlan(opts, sec, h, TLSOpportunistic)
+		// A route bypasses DANE and MTA-STS; TLSRequired still holds
+		// (a certificate valid for the route's host), else STARTTLS
+		// when offered, unverified (TLSDisabled too).
+		pol := TLSOpportunistic
+		if d.TLSPolicy == TLSRequired {
+			pol = TLSRequired
+		}
+		p = d.defaultPlan(opts, sec, h, pol)
 		p.report = nil
 	case h.dane != nil && h.dane.Mode != dane.NotApplicable:
 		// RFC 7672 2.2: TLS required, authenticated by the TLSA records
@@ -247,12 +257,12 @@ func (d *Deliverer) connect(ctx context.Context, opts *Options, h *hostAddr, add
 		if c == nil {
 			var err error
 			if c, err = Dial(ctx, addr, opts); err != nil {
-				return nil, err
+				return nil, p.beforeTLS(h.name, deferGreeting(h.name, err))
 			}
 			c.host = h.name
 			if err := c.Hello(ctx, ""); err != nil {
 				c.Close()
-				return c, err
+				return c, p.beforeTLS(h.name, err)
 			}
 			refused = false
 		}
@@ -265,6 +275,9 @@ func (d *Deliverer) connect(ctx context.Context, opts *Options, h *hostAddr, add
 				// DANE's VerifyConnection passed: the certificate is
 				// authenticated although crypto/tls built no chain.
 				c.authenticated = p.dane != nil && p.verified
+				if p.verified && (p.policy == PolicyDANE || p.policy == PolicyMTASTS) {
+					c.tlsPolicy = p.policy
+				}
 				d.reportSession(&p, h, addr, c, nil)
 				return c, nil
 			}
@@ -322,13 +335,7 @@ func (p *tlsPlan) refusal(host string, err error) error {
 	}
 	result, cause := p.failure(err)
 	pe := &TLSPolicyError{Host: host, Policy: p.policy, Result: result, Err: cause}
-	what := "the TLS policy (TLSRequired)"
-	switch p.policy {
-	case PolicyDANE:
-		what = "DANE (RFC 7672 2.2)"
-	case PolicyMTASTS:
-		what = "the MTA-STS policy (RFC 8461 4.2)"
-	}
+	what := p.requiredBy()
 	// RFC 5248 X.7.10 "encryption needed"; X.7.5 "cryptographic
 	// failure", as Postfix says for a certificate that failed. Transient:
 	// the peer may be fixed.
@@ -338,6 +345,61 @@ func (p *tlsPlan) refusal(host string, err error) error {
 	}
 	return localError("STARTTLS", reply.New(reply.CodeLocalError, reply.Enh(4, 7, 5),
 		"TLS required by "+what+", and STARTTLS with "+host+" failed: "+err.Error()), pe)
+}
+
+// requiredBy names what requires TLS under p, for errors.
+func (p *tlsPlan) requiredBy() string {
+	switch {
+	case p.policy == PolicyDANE:
+		return "DANE (RFC 7672 2.2)"
+	case p.policy == PolicyMTASTS:
+		return "the MTA-STS policy (RFC 8461 4.2)"
+	case p.reqTLS && p.policy != PolicyTLSRequired:
+		return "REQUIRETLS (RFC 8689 4.2.1)"
+	}
+	return "the TLS policy (TLSRequired)"
+}
+
+// beforeTLS returns the error of a session that failed before TLS (the
+// greeting, EHLO or HELO refused). Where p requires TLS, a permanent
+// refusal is made transient: it came in clear, where a network attacker
+// may have written it (RFC 3207 4.2, 6), and only what is said under the
+// TLS the policy requires may decide the mail's fate; until then the
+// exchanger is one that could not be reached securely, and the mail waits
+// (RFC 7672 2.2, RFC 8461 4.2), as for a stripped STARTTLS. The enhanced
+// code keeps the server's subject and detail (554 5.7.1 becomes 451
+// 4.7.1), the server's reply is the cause.
+func (p *tlsPlan) beforeTLS(host string, err error) error {
+	var re *Error
+	if !p.require || !errors.As(err, &re) || re.Local || re.Temporary() {
+		return err
+	}
+	enh := reply.Enh(4, 7, 0)
+	if e := re.Reply.WireEnhanced(); !e.IsZero() {
+		enh = reply.Enh(4, e.Subject, e.Detail)
+	}
+	return localError(re.Command, reply.New(reply.CodeLocalError, enh,
+		host+" refused the session before TLS ("+re.Reply.Error()+"); not trusted: "+p.requiredBy()+" requires TLS"), re)
+}
+
+// deferGreeting makes a 5xx greeting transient. RFC 5321 3.1: such a
+// greeting says the host offers no SMTP service now; it refuses the
+// session, not this mail or its recipients. Like Postfix
+// (smtp_skip_5xx_greeting), the exchanger is skipped and, when it was the
+// last one, the recipients wait for a later attempt: a receiver that is
+// overloaded or misconfigured is fixed more often than not. The enhanced
+// code keeps the server's subject and detail; the cause is its *Error.
+func deferGreeting(host string, err error) error {
+	var re *Error
+	if !errors.As(err, &re) || re.Local || re.Command != "greeting" || !re.Permanent() {
+		return err
+	}
+	enh := reply.Enh(4, 3, 0)
+	if e := re.Reply.WireEnhanced(); !e.IsZero() {
+		enh = reply.Enh(4, e.Subject, e.Detail)
+	}
+	return localError(re.Command, reply.New(reply.CodeLocalError, enh,
+		host+" refused the session ("+re.Reply.Error()+"); will try again later"), re)
 }
 
 // failure returns the RFC 8460 result type of a failed session under p

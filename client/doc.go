@@ -59,8 +59,9 @@
 // answered and everything after it, not the broken connection that
 // follows. A connection that breaks once the end of the message was
 // written (the final dot, or BDAT LAST, pipelined or not) and before its
-// reply is an *OutcomeUnknownError (errors.Is(err, ErrOutcomeUnknown)),
-// unless the replies read had already ruled delivery out. A message given up after its
+// reply is an *OutcomeUnknownError (errors.Is(err, ErrOutcomeUnknown);
+// never Temporary: a resend may deliver it twice), unless the replies
+// read had already ruled delivery out. A message given up after its
 // transaction began on the wire (over SIZE, 8-bit content found while
 // streaming) is an *AbortError that says whether the connection was
 // closed. A message that fared differently for different recipients is a

@@ -24,7 +24,8 @@ type Error struct {
 	// Enhanced is the enhanced status code (RFC 3463), zero when absent.
 	Enhanced reply.EnhancedCode
 	// Text is the reply text, its lines joined with "\n", without the code
-	// and the enhanced code.
+	// and the enhanced code, as the server sent it. Error shows it on one
+	// line ("; " between lines) without control characters.
 	Text string
 	// Reply is the whole reply (for a Local error: the reply the client
 	// would report in a bounce).
@@ -55,8 +56,36 @@ func (e *Error) Error() string {
 	}
 	if e.Text != "" {
 		b.WriteByte(' ')
-		b.WriteString(e.Text)
+		writeClean(&b, e.Text)
 	}
+	return b.String()
+}
+
+// writeClean writes s to b as an error string may carry it: a line break
+// (CR LF, CR or LF) as "; ", every other control character but HT as a
+// space, as reply.Reply.Error writes a reply. Error strings end up in logs
+// and terminals, and the words of a hostile server (a reply's text, RFC
+// 5321 4.2: printable characters; the names of its certificate, quoted by
+// crypto/x509) must not bring escape sequences or lines of their own.
+func writeClean(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\r' && i+1 < len(s) && s[i+1] == '\n':
+		case c == '\r' || c == '\n':
+			b.WriteString("; ")
+		case c < ' ' && c != '\t' || c == 0x7f:
+			b.WriteByte(' ')
+		default:
+			b.WriteByte(c)
+		}
+	}
+}
+
+// clean returns s as writeClean writes it.
+func clean(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	writeClean(&b, s)
 	return b.String()
 }
 
@@ -131,7 +160,7 @@ type OutcomeUnknownError struct {
 func (e *OutcomeUnknownError) Error() string {
 	s := "smtp: " + e.Command + ": outcome unknown: connection lost after the end of the message"
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		s += ": " + clean(e.Err.Error())
 	}
 	return s
 }
@@ -141,6 +170,15 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrOutcomeUnknown.
 func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
+
+// Temporary reports false, however the connection broke (the network
+// error inside would say false after a reset, true after a timeout):
+// resending the message may deliver it twice, so it is not the transient
+// failure a retry loop may resend on (StatusUnknown; Result.Retry leaves
+// these recipients out). A program that prefers a possible duplicate to a
+// possible loss, as an MTA does (RFC 5321 6.1), resends on
+// errors.Is(err, ErrOutcomeUnknown).
+func (e *OutcomeUnknownError) Temporary() bool { return false }
 
 // ExtensionError is the cause of a Local *Error: what was asked needs a
 // service extension the server did not announce, e.g. 8-bit content without
@@ -196,7 +234,7 @@ type NetError struct {
 
 // Error implements error.
 func (e *NetError) Error() string {
-	s := "smtp: " + e.Command + ": " + e.Err.Error()
+	s := "smtp: " + e.Command + ": " + clean(e.Err.Error())
 	if e.interrupted {
 		s += " during the command; connection closed"
 	}

@@ -15,7 +15,7 @@ import (
 
 func TestErrorStrings(t *testing.T) {
 	e := newReplyError("RCPT", reply.New(550, reply.Enh(5, 1, 1), "no such", "user"))
-	if got := e.Error(); got != "smtp: RCPT: 550 5.1.1 no such\nuser" {
+	if got := e.Error(); got != "smtp: RCPT: 550 5.1.1 no such; user" {
 		t.Errorf("Error() = %q", got)
 	}
 	var r *reply.Reply

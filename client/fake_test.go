@@ -299,3 +299,17 @@ func testCtx(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// afterData makes fs answer DATA with 354, read the message to its final
+// dot, then hand the connection to then (which answers, or not).
+func (fs *fakeServer) afterData(then func(fc *fakeConn)) {
+	fs.onCommand = func(fc *fakeConn, line string) bool {
+		if line != "DATA" {
+			return false
+		}
+		fc.send("354 go")
+		fc.readData()
+		then(fc)
+		return true
+	}
+}

@@ -202,7 +202,7 @@ func (c *Client) Mail(ctx context.Context, from envelope.Path, p *envelope.MailP
 }
 
 // Rcpt adds a recipient with RCPT TO (RFC 5321 4.1.1.3). p may be nil. A
-// 250 or 251 reply accepts the recipient; any other is an *Error.
+// 2yz reply (250, 251) accepts the recipient; any other is an *Error.
 func (c *Client) Rcpt(ctx context.Context, to envelope.Path, p *envelope.RcptParams) error {
 	if err := c.ready(ctx, "RCPT"); err != nil {
 		return err
@@ -225,13 +225,11 @@ func (c *Client) Rcpt(ctx context.Context, to envelope.Path, p *envelope.RcptPar
 		return errBadArgument("RCPT", err)
 	}
 	c.cmd = line
+	// RFC 5321 4.2.2: 251 "User not local; will forward" accepts too, as
+	// does any 2yz (4.2.1).
 	if err := c.command(ctx, "RCPT", line, c.opts.timeout(c.opts.RcptTimeout, DefaultRcptTimeout), reply.CodeOK); err != nil {
-		// RFC 5321 4.2.2: 251 "User not local; will forward" accepts too.
-		var re *Error
-		if !errors.As(err, &re) || re.Local || re.Code != reply.CodeWillForward {
-			c.m.Fail(session.RCPT)
-			return err
-		}
+		c.m.Fail(session.RCPT)
+		return err
 	}
 	c.m.Apply(session.RCPT)
 	c.rcpts = append(c.rcpts, to)
@@ -370,7 +368,7 @@ func (w *DataWriter) readFinal() error {
 			return err
 		}
 		w.final = r
-		if r.Code != reply.CodeOK {
+		if !r.Code.IsPositive() { // RFC 5321 4.2.1
 			return newReplyError("DATA", w.final)
 		}
 		return nil
@@ -393,7 +391,7 @@ func (w *DataWriter) readFinal() error {
 			break
 		}
 		w.lmtp[i].Code, w.lmtp[i].Enhanced = r.Code, r.Enhanced
-		if r.Code != reply.CodeOK {
+		if !r.Code.IsPositive() {
 			w.lmtp[i].Err = newReplyError("DATA", r)
 		}
 		if i == 0 {

@@ -488,6 +488,45 @@ func TestOutcomeUnknown(t *testing.T) {
 	}
 }
 
+// TestOutcomeUnknownNeverTemporary: an outcome unknown answers the
+// Temporary convention itself, false (resending may deliver twice; see
+// StatusUnknown), however the connection broke. It used to answer through
+// the network error it wraps: nothing after a FIN, false after a RST, true
+// after DataTermTimeout, so a loop that resends on Temporary duplicated
+// the message that timed out.
+func TestOutcomeUnknownNeverTemporary(t *testing.T) {
+	for _, brk := range []string{"FIN", "RST", "timeout"} {
+		t.Run(brk, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release)
+			fs := newFakeServer(t, "PIPELINING")
+			fs.afterData(func(fc *fakeConn) {
+				switch brk {
+				case "RST":
+					fc.conn.(*net.TCPConn).SetLinger(0)
+					fc.conn.Close()
+				case "FIN":
+					fc.conn.Close()
+				default:
+					<-release // never answers
+				}
+			})
+			c := dialT(t, fs.start(), &Options{DataTermTimeout: 200 * time.Millisecond})
+			res, err := c.Send(testCtx(t), env("a@x.example", "b@y.example"), strings.NewReader("x\r\n"))
+			var tmp interface{ Temporary() bool }
+			if !errors.Is(err, ErrOutcomeUnknown) || !errors.As(err, &tmp) || tmp.Temporary() {
+				t.Fatalf("err = %v; Temporary found on %T", err, tmp)
+			}
+			if _, ok := any(tmp).(*OutcomeUnknownError); !ok {
+				t.Errorf("Temporary answered by %T inside the outcome unknown", tmp)
+			}
+			if res.Recipients[0].Status() != StatusUnknown || len(res.Retry(env("a@x.example", "b@y.example")).To) != 0 {
+				t.Errorf("status %v", res.Recipients[0].Status())
+			}
+		})
+	}
+}
+
 // TestDataTimeouts: a server that stops reading the message is bounded by
 // DataBlockTimeout (nothing delivered: a transient *NetError); one that
 // never answers the final dot or BDAT LAST, by DataTermTimeout (the outcome

@@ -40,6 +40,8 @@ type world struct {
 	ca     *smtptest.CA // the Web PKI: MX certificates, policy hosts
 	dialer *mapDialer   // "10.0.0.n:25" -> an MX server
 	nextIP int
+	// noRequireTLS makes the next servers not announce REQUIRETLS.
+	noRequireTLS bool
 
 	https *httptest.Server
 	mu    sync.Mutex
@@ -126,7 +128,7 @@ const (
 func (w *world) server(host string, kind int) (*kit.Server, *tls.Certificate) {
 	s := kit.NewUnstartedServer(w.t)
 	s.Config.Hostname = host
-	s.Config.EnableRequireTLS = true
+	s.Config.EnableRequireTLS = !w.noRequireTLS
 	var c *smtptest.Certificate
 	switch kind {
 	case certWebPKI:

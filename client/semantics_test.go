@@ -273,6 +273,13 @@ func TestPartialDelivery(t *testing.T) {
 		if !errors.As(err, &re) || re.Temporary() != tc.temp || re.Permanent() != tc.perm || isTemporary(err) != tc.temp {
 			t.Errorf("%v: err = %v, Temporary %v", tc.to, err, isTemporary(err))
 		}
+		// bob has the message: no *Error may stand for the whole send,
+		// or a go-smtp style loop (errors.As, Temporary, resend) would
+		// give him a second copy.
+		var ce *Error
+		if re != nil && re.Accepted > 0 && errors.As(err, &ce) {
+			t.Errorf("%v: errors.As finds %v although a recipient has the message", tc.to, ce)
+		}
 	}
 }
 

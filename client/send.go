@@ -128,7 +128,8 @@ type RecipientStatus int
 
 const (
 	// StatusAccepted: the server took the message for the recipient (a
-	// 250 to the end of the message; for LMTP, the recipient's own 250).
+	// 250, or any 2yz, to the end of the message; for LMTP, the
+	// recipient's own).
 	// Never send it to this recipient again.
 	StatusAccepted RecipientStatus = iota + 1
 	// StatusDeferred: not delivered, and it may succeed later (RFC 5321
@@ -199,9 +200,11 @@ func statusOf(err error) RecipientStatus {
 // only when sending the same message to the same envelope again is safe
 // and may succeed: nothing was delivered and every failure is transient.
 // Permanent is true when no failed recipient can get it later: every
-// failure is permanent. A mixed outcome (some recipients delivered, or
-// deferred and refused ones together) is neither: retry Result.Retry,
-// bounce the refused ones.
+// failure is permanent, whether or not other recipients got the message
+// (then nothing is left to retry; bounce the refused ones). Once some
+// recipient has the message Temporary is false, and deferred and refused
+// recipients together make neither true: retry Result.Retry, bounce the
+// refused ones.
 //
 // errors.As finds a recipient's *Error through it only when the outcome is
 // uniform: nothing was delivered and every failure has the same Status, so
@@ -427,7 +430,10 @@ type sendState struct {
 // fared differently, a *RecipientsError, whose Temporary is true only
 // when resending the whole message is safe. Every recipient's
 // RecipientResult carries the error that applies to it. Send resets a
-// transaction left open by a failed Send first.
+// transaction left open by a failed Send first; a server that refuses
+// that RSET (RFC 5321 4.1.1.5 asks for 250) is out of step, and Send
+// closes the connection: a *NetError, or an *OutcomeUnknownError when the
+// end of the message had been pipelined with it.
 func (c *Client) Send(ctx context.Context, env envelope.Envelope, msg io.Reader) (*Result, error) {
 	res := &c.res
 	res.Code, res.Enhanced, res.text = 0, reply.EnhancedCode{}, res.text[:0]
@@ -627,9 +633,6 @@ func (c *Client) send(ctx context.Context, env *envelope.Envelope, msg io.Reader
 			if err := c.drain(ctx, 0); err != nil {
 				return err
 			}
-			if c.needReset {
-				return s.mailErr
-			}
 		}
 	}
 	if err := c.writeLine(c.cmd); err != nil {
@@ -820,6 +823,9 @@ func (c *Client) sendDATA(ctx context.Context) error {
 	if err != nil {
 		return c.broken(ctx, "DATA", err)
 	}
+	if c.deferEnd {
+		c.out.end, c.out.endLost = len(c.out.held), false
+	}
 	c.pend, c.pendRead = append(c.pend[:0], pending{kind: pBdatLast, st: s}), 0
 	s.lastCmd = "DATA"
 	if c.deferEnd {
@@ -956,6 +962,16 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 		if err != nil {
 			return c.lostAfterEnd(p, err)
 		}
+		if p.kind == pRset && !r.Code.IsPositive() && r.Code != reply.CodeServiceNotAvailable {
+			// RFC 5321 4.1.1.5: RSET is answered 250. A server that
+			// refuses it is out of step: what the commands pipelined
+			// after it start on the server is unknown (a lone dot
+			// after DATA's 354 could deliver an empty message), so the
+			// connection is closed; the replies still unread decide
+			// nothing.
+			err := c.broken(ctx, "RSET", &resetRefusedError{r.Reply()})
+			return c.lostAfterEnd(p, err)
+		}
 		c.handle(p, r)
 		if r.Code == reply.CodeServiceNotAvailable {
 			// RFC 5321 3.8: the server closes the connection after a 421
@@ -969,6 +985,14 @@ func (c *Client) drain(ctx context.Context, keep int) error {
 		c.pend, c.pendRead = c.pend[:0], 0
 	}
 	return nil
+}
+
+// resetRefusedError is the cause of the *NetError of a Send whose RSET
+// the server refused: the client closed the connection.
+type resetRefusedError struct{ r *reply.Reply }
+
+func (e *resetRefusedError) Error() string {
+	return "RSET refused (" + e.r.Error() + "); connection closed: the server is out of step"
 }
 
 // mayDeliver reports whether the replies read so far leave the server
@@ -1037,14 +1061,15 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 	s := p.st
 	switch p.kind {
 	case pRset:
-		c.advance(session.RSET, r.Code == reply.CodeOK)
-		if r.Code == reply.CodeOK {
+		c.advance(session.RSET, r.Code.IsPositive())
+		if r.Code.IsPositive() {
 			c.needReset = false
 		} else {
-			s.mailErr = newReplyError("RSET", r.Reply())
+			s.mailErr = newReplyError("RSET", r.Reply()) // 421
 		}
 	case pMail:
-		ok := r.Code == reply.CodeOK
+		// RFC 5321 4.2.1: the first digit decides; 2yz is success.
+		ok := r.Code.IsPositive()
 		c.advance(session.MAIL, ok)
 		if !ok && s.mailErr == nil {
 			s.mailErr = newReplyError("MAIL", r.Reply())
@@ -1052,8 +1077,9 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 	case pRcpt:
 		rr := &s.res.Recipients[p.idx]
 		rr.Code, rr.Enhanced = r.Code, r.Enhanced
-		// RFC 5321 4.2.2: 251 "will forward" accepts the recipient.
-		ok := r.Code == reply.CodeOK || r.Code == reply.CodeWillForward
+		// RFC 5321 4.2.1: any 2yz accepts the recipient (251 "will
+		// forward" among them, 4.2.2).
+		ok := r.Code.IsPositive()
 		if s.mailErr != nil {
 			rr.Err = s.mailErr
 			return
@@ -1082,7 +1108,7 @@ func (c *Client) handle(p pending, r reply.RawReply) {
 			s.dataErr = newReplyError("DATA", r.Reply())
 		}
 	case pBdat:
-		ok := r.Code == reply.CodeOK
+		ok := r.Code.IsPositive()
 		if s.mailErr == nil && s.accepted > 0 {
 			if ok {
 				if c.m.Check(session.BDAT) == nil {
@@ -1153,7 +1179,9 @@ func (c *Client) readLast(ctx context.Context, s *sendState) error {
 			}
 			continue
 		}
-		ok := r.Code == reply.CodeOK
+		// RFC 5321 4.2.1: a 2yz to the end of the message is a
+		// positive completion, whatever its last digits.
+		ok := r.Code.IsPositive()
 		if k == 0 {
 			s.res.Code, s.res.Enhanced = r.Code, r.Enhanced
 			s.res.text = appendText(s.res.text[:0], r)

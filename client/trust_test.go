@@ -315,6 +315,32 @@ func TestAuthClearTextProxy(t *testing.T) {
 	}
 }
 
+// TestLoopbackNeedsLoopbackHost: a direct connection that reached a
+// loopback address keeps the exemption only when the host asked for names
+// this machine (127.0.0.1, ::1, localhost): a name that a hostile DNS
+// points at 127.0.0.1 gets none, since the address alone says nothing of
+// whom the caller meant to reach.
+func TestLoopbackNeedsLoopbackHost(t *testing.T) {
+	target := newFakeServer(t).start()
+	_, port, _ := net.SplitHostPort(target)
+	conn, err := net.Dial("tcp", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for host, want := range map[string]bool{
+		"127.0.0.1":        true,
+		"localhost":        true,
+		"mail.localhost":   true,
+		"smtp.example.net": false,
+		"127.0.0.1.nip.io": false,
+	} {
+		if got := dialled(net.JoinHostPort(host, port), nil, conn).loopback; got != want {
+			t.Errorf("%s, connected to %v: loopback = %v, want %v", host, conn.RemoteAddr(), got, want)
+		}
+	}
+}
+
 // TestOAuthBearerHostThroughProxy: OAUTHBEARER names the server dialled
 // (RFC 7628 3.1 host and port), not the proxy the connection went through.
 func TestOAuthBearerHostThroughProxy(t *testing.T) {

@@ -94,6 +94,11 @@ type outWriter struct {
 	conn io.Writer // the Client's pacedConn
 	held []byte
 	hold bool
+	// end is how many bytes at the start of held complete a message (its
+	// final dot): until they are written, the server cannot have taken
+	// it. endLost reports a write that failed before they all left.
+	end     int
+	endLost bool
 }
 
 func (o *outWriter) Write(p []byte) (int, error) {
@@ -123,8 +128,11 @@ func (o *outWriter) flush() error {
 	if len(o.held) == 0 {
 		return nil
 	}
-	_, err := o.conn.Write(o.held)
-	o.held = o.held[:0]
+	n, err := o.conn.Write(o.held)
+	if err != nil && n < o.end {
+		o.endLost = true
+	}
+	o.held, o.end = o.held[:0], 0
 	return err
 }
 

@@ -274,7 +274,7 @@ func parseMail(arg string, opts *ParseOptions) (Path, MailParams, *Error) {
 				return Path{}, m, paramError("ENVID too long")
 			}
 			id, derr := DecodeXtext(val)
-			if derr != nil || val == "" {
+			if derr != nil || val == "" || hasControl(id) {
 				return Path{}, m, paramError("Invalid ENVID value")
 			}
 			m.EnvID = id
@@ -287,7 +287,7 @@ func parseMail(arg string, opts *ParseOptions) (Path, MailParams, *Error) {
 				return Path{}, m, err
 			}
 			id, derr := DecodeXtext(val)
-			if derr != nil || val == "" {
+			if derr != nil || val == "" || hasControl(id) {
 				return Path{}, m, paramError("Invalid AUTH value")
 			}
 			m.Auth = id
@@ -472,6 +472,9 @@ func parseORcpt(s string, utf8ok bool) (*ORcpt, bool) {
 		if err != nil {
 			return nil, false
 		}
+	}
+	if hasControl(dec) {
+		return nil, false
 	}
 	return &ORcpt{AddrType: typ, Addr: dec}, true
 }

@@ -159,6 +159,12 @@ func checkMailParams(p *MailParams) *Error {
 	if xtextLen(p.EnvID) > MaxEnvIDLength {
 		return paramError("ENVID too long")
 	}
+	if hasControl(p.EnvID) {
+		return paramError("Invalid ENVID value")
+	}
+	if hasControl(p.Auth) {
+		return paramError("Invalid AUTH value")
+	}
 	return checkExtra(p.Extra, isMailKeyword, p.SMTPUTF8)
 }
 
@@ -171,7 +177,7 @@ func checkRcptParams(p *RcptParams, smtputf8 bool) *Error {
 	if o := p.ORcpt; o != nil {
 		// addr-type is an atom (RFC 3461 4.2) and, inside an
 		// esmtp-value, has no "=" (RFC 5321 4.1.2).
-		if !isAtom(o.AddrType) || strings.IndexByte(o.AddrType, '=') >= 0 || o.Addr == "" {
+		if !isAtom(o.AddrType) || strings.IndexByte(o.AddrType, '=') >= 0 || o.Addr == "" || hasControl(o.Addr) {
 			return paramError("Invalid ORCPT value")
 		}
 		n := len(o.AddrType) + 1

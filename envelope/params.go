@@ -121,7 +121,9 @@ type ORcpt struct {
 	// strings.EqualFold.
 	AddrType string
 	// Addr is the decoded address: xtext decoded (RFC 3461 4), or for
-	// "utf-8" the utf-8-addr-xtext / unitext decoded (RFC 6533 3).
+	// "utf-8" the utf-8-addr-xtext / unitext decoded (RFC 6533 3). It
+	// holds no control character: one is refused (RFC 3461 4.2 asks for
+	// printable text), so it can be copied into a DSN as it is.
 	Addr string
 }
 
@@ -139,9 +141,12 @@ type MailParams struct {
 	// Ret is the RET parameter (RFC 3461 4.3).
 	Ret Ret
 	// EnvID is the decoded ENVID parameter (RFC 3461 4.4), "" if none.
+	// It holds no control character: one is refused (RFC 3461 4.4 asks
+	// for printable text), so it can be copied into a DSN as it is.
 	EnvID string
 	// Auth is the decoded AUTH parameter (RFC 4954 5): the identity that
-	// submitted the message, "<>" when unknown, "" when absent.
+	// submitted the message, "<>" when unknown, "" when absent. It holds
+	// no control character.
 	Auth string
 	// RequireTLS is set when the REQUIRETLS parameter is present
 	// (RFC 8689 4).

@@ -85,6 +85,21 @@ func DecodeXtext(s string) (string, error) {
 	return string(b), nil
 }
 
+// hasControl reports whether s holds an ASCII control character (NUL to
+// US, or DEL). xtext encodes any octet ("+0D+0A" is CR LF), but what the
+// DSN parameters stand for is text: RFC 3461 4.2 and 4.4 require the
+// decoded ORCPT address and ENVID to be printable US-ASCII (they are
+// copied into DSN fields), and the AUTH value is a mailbox (RFC 4954 5).
+// A control character there could only inject lines downstream.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
 func unhex(c byte) (byte, bool) {
 	switch {
 	case '0' <= c && c <= '9':

@@ -56,13 +56,16 @@ func (f BackendFunc) NewSession(ctx context.Context, c *Conn) (Session, error) {
 // with its stack and answered the same way; the connection goes on. A 3xx
 // reply counts as a plain error (the client would send what the server
 // does not expect); a 421 is sent, then the connection is closed (RFC 5321
-// 3.8). A refused MAIL or RCPT (a 4xx or 5xx reply of the backend's, not
-// the 451 of a failing backend) counts as an error of the client towards
-// Server.MaxErrors, as in Postfix.
+// 3.8). A refused MAIL, RCPT or message (a 4xx or 5xx reply of the
+// backend's, not the 451 of a failing backend) counts as an error of the
+// client towards Server.MaxErrors, as in Postfix.
 type Session interface {
 	// Mail starts a transaction (RFC 5321 4.1.1.2). from is the
 	// reverse-path (Null for "<>"); params are the parsed MAIL
-	// parameters of the extensions the server advertised.
+	// parameters of the extensions the server advertised. An AUTH=
+	// parameter from a client that has not authenticated reaches it as
+	// "<>" (RFC 4954 5); from one that has, it is the client's claim,
+	// for the backend to trust or not.
 	Mail(ctx context.Context, from envelope.Path, params envelope.MailParams) error
 
 	// Rcpt adds a recipient (RFC 5321 4.1.1.3). The server has already

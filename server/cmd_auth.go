@@ -181,7 +181,7 @@ func (c *conn) cmdAuth(arg []byte) {
 		}
 	}
 	c.authRefused = false
-	r, fault, err := c.authExchange(srv, resp)
+	r, err := c.authExchange(srv, resp)
 	if r == nil {
 		// Authenticated.
 		c.pub.setIdentity(user)
@@ -195,7 +195,7 @@ func (c *conn) cmdAuth(arg []byte) {
 		// (RFC 7628 3.2.3, RFC 4954 6), whatever the client answered
 		// after that ("*", garbage, an over-long line), so that guessing
 		// pays the delay and meets MaxAuthFailures like any other.
-		r, fault = reply.AuthFailed(), false
+		r = reply.AuthFailed()
 		err = &sasl.AuthError{Mechanism: mech, Username: user, Err: sasl.ErrAuthFailed}
 	}
 	c.authEvent(mech, user, err)
@@ -213,9 +213,13 @@ func (c *conn) cmdAuth(arg []byte) {
 		if d := c.cfg.authDelay; d > 0 {
 			c.pause(d)
 		}
-	case fault:
-		// A cancelled or broken exchange: no credential was refused, but
-		// an AUTH loop must not be free (see MaxErrors).
+	case r.Code != reply.CodeServiceNotAvailable:
+		// A cancelled or broken exchange, or one the backend failed
+		// (454) or refused with a reply of its own: no credential was
+		// refused here, but an AUTH loop must not be free (see
+		// MaxErrors), whether it guesses against a backend that does
+		// not return ErrAuthFailed or hammers one that is down. A 421
+		// closes the connection anyway.
 		c.countError()
 	}
 	c.answer(session.AUTH, r)
@@ -239,9 +243,8 @@ func (c *conn) noAuth() bool {
 }
 
 // authExchange runs the SASL exchange. It returns nil on success, else the
-// reply, whether the client is at fault (it cancelled, or sent what the
-// exchange does not allow) and the error that ended it.
-func (c *conn) authExchange(srv sasl.Server, resp []byte) (r *reply.Reply, fault bool, err error) {
+// reply and the error that ended it.
+func (c *conn) authExchange(srv sasl.Server, resp []byte) (r *reply.Reply, err error) {
 	for {
 		ctx := c.begin(c.cfg.commandTimeout)
 		var challenge []byte
@@ -254,10 +257,9 @@ func (c *conn) authExchange(srv sasl.Server, resp []byte) (r *reply.Reply, fault
 		c.stage.end()
 		if done || err != nil {
 			if err == nil {
-				return nil, false, nil
+				return nil, nil
 			}
-			var mal *sasl.MalformedError
-			return c.authErrorReply(err), errors.As(err, &mal), err
+			return c.authErrorReply(err), err
 		}
 		// RFC 4954 4: a 334 challenge, base64-encoded.
 		c.reply(reply.AuthChallenge(base64.StdEncoding.EncodeToString(challenge)))
@@ -274,22 +276,22 @@ func (c *conn) authExchange(srv sasl.Server, resp []byte) (r *reply.Reply, fault
 		switch {
 		case errors.As(rerr, &tooLong):
 			// RFC 4954 4: the reader skipped the rest of the line.
-			return reply.AuthLineTooLong(), true, rerr
+			return reply.AuthLineTooLong(), rerr
 		case errors.Is(rerr, errShutdown):
-			return c.cfg.canned.shutdown, false, rerr
+			return c.cfg.canned.shutdown, rerr
 		case rerr != nil:
 			c.closing = true
 			if isTimeout(rerr) {
-				return c.cfg.canned.timeout, false, rerr
+				return c.cfg.canned.timeout, rerr
 			}
-			return reply.AuthCancelled(), false, rerr
+			return reply.AuthCancelled(), rerr
 		case len(line) == 1 && line[0] == '*':
 			// RFC 4954 4: the client cancels with "*".
-			return reply.AuthCancelled(), true, errAuthCancelled
+			return reply.AuthCancelled(), errAuthCancelled
 		}
 		var ok bool
 		if resp, ok = decodeResponse(line); !ok {
-			return reply.ParamSyntax("Invalid base64 in response"), true, errAuthBase64
+			return reply.ParamSyntax("Invalid base64 in response"), errAuthBase64
 		}
 	}
 }

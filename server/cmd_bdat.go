@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"time"
 
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/internal/session"
@@ -111,11 +112,15 @@ func (c *conn) cmdBDAT(arg []byte) {
 		}
 		return
 	}
+	if c.emptyChunk(size, last) {
+		return // next answers 421
+	}
 	if c.bdat == nil {
 		c.bdat = &bdatState{}
 	}
 	b := c.bdat
 	b.reset(c)
+	c.startData() // RFC 5321 4.5.3.2.5, for the whole message
 	b.startChunk(size, last)
 
 	perRcpt, err := c.deliver(b)
@@ -165,7 +170,7 @@ func (c *conn) cmdBDAT(arg []byte) {
 	case b.err == errBDATSyntax:
 		c.closing = true
 	case b.err == errTooManyErrors:
-		c.closeTooManyErrors()
+		// next answers the command with 421 and closes: one reply.
 	default:
 		if r := c.dataViolation(b.err); r != nil {
 			c.failMessage(r)
@@ -192,10 +197,17 @@ func (b *bdatState) reset(c *conn) {
 }
 
 // failMessage answers the current chunk with r and ends the transaction
-// (RFC 3030 2: after a failed chunk the transaction is over).
+// (RFC 3030 2: after a failed chunk the transaction is over). In LMTP the
+// last chunk gets r once per accepted recipient (RFC 2033 4.3), as the end
+// of DATA does. The refusal counts as an error (see answerMessage).
 func (c *conn) failMessage(r *reply.Reply) {
 	c.sm.Fail(session.BDAT)
-	c.reply(r)
+	if c.srv.LMTP && c.bdat.last {
+		c.answerMessage(nil, r)
+	} else {
+		c.reply(r)
+		c.refused(r)
+	}
 	c.endMessage()
 }
 
@@ -203,7 +215,11 @@ func (c *conn) failMessage(r *reply.Reply) {
 func (b *bdatState) startChunk(size int64, last bool) {
 	c := b.c
 	b.size, b.last, b.chunkDone, b.answered = size, last, false, false
-	c.startData() // RFC 5321 4.5.3.2.5
+	// The data timeout counts across the chunks (see waitChunk): the
+	// octets that came with the BDAT line, read in command mode, count
+	// as progress now; Read counts the others.
+	c.blockTimeout = c.cfg.dataBlockTimeout
+	c.countData(int(min(size, int64(c.tr.Buffered()))))
 	b.cr = c.tr.ChunkReader(size)
 	if b.binary {
 		b.src = b.cr
@@ -341,7 +357,7 @@ func (b *bdatState) count(p []byte) int {
 func (b *bdatState) nextChunk() {
 	c := b.c
 	for {
-		line, err := c.readCommand()
+		line, err := c.waitChunk()
 		if err != nil {
 			goesOn := c.readFailed(err)
 			switch {
@@ -373,6 +389,10 @@ func (b *bdatState) nextChunk() {
 				b.err = errBDATSyntax
 				return
 			}
+			if c.emptyChunk(size, last) {
+				b.err = errTooManyErrors
+				return
+			}
 			b.startChunk(size, last)
 			return
 		case session.NOOP:
@@ -388,6 +408,46 @@ func (b *bdatState) nextChunk() {
 			return
 		}
 	}
+}
+
+// waitChunk reads the command after a chunk. The message is still in
+// progress: the wait counts towards DataBlockTimeout as the waits for the
+// chunks' octets do (at least dataProgress octets of message data per
+// DataBlockTimeout spent waiting), so that a client sending a chunk of a
+// few octets now and then cannot hold the connection, and Shutdown, for
+// ever (RFC 5321 4.5.3.2.5); it is bounded by CommandTimeout too
+// (4.5.3.2.7).
+func (c *conn) waitChunk() ([]byte, error) {
+	t := c.cfg.dataBlockTimeout
+	if t <= 0 {
+		return c.readCommand()
+	}
+	wait := max(t-c.dataWaited, time.Millisecond)
+	if ct := c.cfg.commandTimeout; ct > 0 {
+		wait = min(wait, ct)
+	}
+	start := c.srv.clock()
+	if c.rc != nil {
+		// The raw path arms a command's deadline when a read waits
+		// (beginWait): armed now instead, for readCommand to keep.
+		c.cmdArmed, c.cmdDeadline = true, start+mono(wait)
+	}
+	c.setDeadline(wait)
+	c.deadlineSet = true
+	line, err := c.readCommand()
+	c.dataWaited += time.Duration(c.srv.clock() - start)
+	return line, err
+}
+
+// emptyChunk counts an empty chunk that is not the last as junk: it moves
+// no mail, like a NOOP between chunks (RFC 3030 2 allows it, but a client
+// sending them for ever would hold the connection, and Shutdown, with a
+// transaction open at no cost). It reports whether MaxErrors is reached.
+func (c *conn) emptyChunk(size int64, last bool) bool {
+	if size == 0 && !last {
+		c.junk()
+	}
+	return c.tooManyErrors()
 }
 
 // bdatSyntax answers a malformed BDAT. Where its chunk ends is unknown,

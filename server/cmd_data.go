@@ -184,6 +184,11 @@ func (c *conn) dataViolation(err error) *reply.Reply {
 // answerMessage sends the reply (or, in LMTP, the replies) to the end of a
 // message. err is the backend's error or a stream violation reply;
 // perRcpt the LMTP statuses.
+//
+// A message refused for every recipient counts as an error, as a refused
+// RCPT does (see refused): a client looping on messages the server or the
+// backend refuses (smuggling attempts, oversized or spam messages) meets
+// MaxErrors; one accepted for a recipient starts the count again.
 func (c *conn) answerMessage(perRcpt []error, err error) {
 	r := c.messageReply("Data", err)
 	if !c.srv.LMTP {
@@ -191,9 +196,12 @@ func (c *conn) answerMessage(perRcpt []error, err error) {
 			c.forgive()
 		}
 		c.reply(r)
+		c.refused(r)
 		return
 	}
-	// RFC 2033 4.2: one reply per accepted recipient, in order.
+	// RFC 2033 4.2, 4.3: one reply per accepted recipient, in order.
+	var refusal *reply.Reply // the first refusal
+	delivered := false
 	for i, to := range c.rcpts {
 		ri := r
 		if err == nil && perRcpt != nil {
@@ -205,9 +213,15 @@ func (c *conn) answerMessage(perRcpt []error, err error) {
 		}
 		if ri.Code.IsPositive() {
 			c.forgive()
+			delivered = true
+		} else if refusal == nil {
+			refusal = ri
 		}
 		c.reply(ri)
 		c.recipientEvent(to, ri)
+	}
+	if !delivered && refusal != nil {
+		c.refused(refusal)
 	}
 }
 

@@ -20,6 +20,12 @@ func (c *conn) cmdMail(arg []byte) *reply.Reply {
 		c.countError()
 		return envelopeReply(err)
 	}
+	if params.Auth != "" && !c.sm.Authenticated() {
+		// RFC 4954 5: a client that has not authenticated cannot vouch
+		// for who submitted the message; the server MUST behave as if
+		// AUTH=<> had been given.
+		params.Auth = "<>"
+	}
 	if c.cfg.maxMessage > 0 && params.Size > c.cfg.maxMessage {
 		// RFC 1870 6.1: a declared size over the fixed maximum gets 552.
 		c.countError()

@@ -55,7 +55,7 @@ type conn struct {
 	cmdArmed    bool          // the read deadline of the current command is armed
 	cmdDeadline mono          // the current command's deadline (see beginWait); 0: none
 	transacted  bool          // a MAIL was accepted once: hand off only after sweeps
-	resumed     bool          // served again after a hand-off: the command's deadline stands
+	deadlineSet bool          // the next command's deadline is set: after a hand-off, between BDAT chunks
 	fd          int32         // the socket's file descriptor, for the watcher
 	watchGen    uint32        // the watcher whose set has the socket (see watcher.park); 0: none
 	parked      atomic.Bool   // handed off to the watcher, no goroutine serves it
@@ -289,9 +289,10 @@ func (c *conn) next() bool {
 		}
 		return false
 	}
-	if c.errorPause && !c.inputBuffered() {
+	if c.errorPause && !c.commandBuffered() {
 		// The client waits for the replies to an error past
-		// SoftErrorLimit: they go out after ErrorDelay.
+		// SoftErrorLimit (the start of its next command, if sent, cannot
+		// be answered before the rest): they go out after ErrorDelay.
 		c.errorPause = false
 		c.pauseReading(c.cfg.errorDelay)
 	}
@@ -341,12 +342,13 @@ func (c *conn) readCommand() ([]byte, error) {
 	c.cmd, c.verb = session.Unknown, ""
 	c.blockTimeout = 0
 	switch {
+	case c.deadlineSet:
+		// The wait for this command began before a hand-off, or is
+		// bounded by the message's data timeout (waitChunk): its
+		// deadline stands (RFC 5321 4.5.3.2.7, the whole command).
+		c.deadlineSet = false
 	case c.rc == nil:
 		c.setDeadline(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.7
-	case c.resumed:
-		// The wait for this command began before the hand-off: its
-		// deadline stands (RFC 5321 4.5.3.2.7, the whole command).
-		c.resumed = false
 	default:
 		c.cmdArmed = false // armed if the read waits (see beginWait)
 	}
@@ -489,7 +491,8 @@ func (c *conn) pause(d time.Duration) {
 // pauseReading waits d as pause does, reading what the client sends
 // meanwhile (kept for the next commands): a client that has closed its
 // side, or whose connection failed, is not waited for, since no reply can
-// slow it down any more. Called only when no input is buffered.
+// slow it down any more. Called only when no whole command is buffered
+// and nothing is pending (see commandBuffered).
 func (c *conn) pauseReading(d time.Duration) {
 	end := time.Now().Add(d)
 	c.slab = c.srv.slabs.Get().(*[]byte)
@@ -747,6 +750,12 @@ func (c *conn) inputBuffered() bool {
 	return c.tr.Buffered() > 0 || len(c.pend) > 0 || c.pendErr != nil
 }
 
+// commandBuffered reports whether a whole command of the client is
+// waiting to be read (or bytes that pauseReading must not overwrite).
+func (c *conn) commandBuffered() bool {
+	return c.tr.LineBuffered() || len(c.pend) > 0 || c.pendErr != nil
+}
+
 // releaseOut gives the (flushed) reply buffer back to the pool, so an idle
 // connection holds none.
 func (c *conn) releaseOut() {
@@ -881,7 +890,7 @@ func (c *conn) finish() {
 	// only once every connection is done with the backend and the events.
 	defer c.srv.release(c)
 	if c.srv.Trace != nil && len(c.out) > 0 {
-		c.traceReplies(0) // queued, never written (a panic cut the loop)
+		c.guard(func() { c.traceReplies(0) }) // queued, never written (a panic cut the loop)
 	}
 	if c.sess != nil {
 		if c.sm.InTransaction() {
@@ -893,7 +902,7 @@ func (c *conn) finish() {
 		err := c.call("Logout", func() error { return c.sess.Logout(ctx) })
 		c.stage.end()
 		if err != nil {
-			c.logError("Logout", err)
+			c.guard(func() { c.logError("Logout", err) })
 		}
 	}
 	c.stage.closeConn(errConnClosed) // before the socket, as Close does
@@ -906,6 +915,18 @@ func (c *conn) finish() {
 	}
 	c.emit(Event{Kind: EventDisconnect, Err: c.endErr})
 	c.putBusy()
+}
+
+// guard runs f, part of finish, recovering a panic (of a log handler or
+// the Trace writer): recoverPanic has run already, and the socket must
+// still be closed and the connection released.
+func (c *conn) guard(f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logPanic("smtp: panic ending the connection", p)
+		}
+	}()
+	f()
 }
 
 // call runs a backend method, turning a panic into an error that is

@@ -74,9 +74,10 @@
 //     the wait for a PROXY header. An idle connection costs one goroutine
 //     and a small buffer.
 //   - A hostile client is limited as Postfix limits it. Errors (bad or
-//     out-of-sequence commands, refused MAIL, RCPT and VRFY, cancelled or
-//     broken AUTH exchanges, over-long AUTH lines, junk commands past
-//     MaxJunkCommands, recipients past MaxRecipientOvershoot) end the
+//     out-of-sequence commands, refused MAIL, RCPT, VRFY and messages,
+//     cancelled or broken AUTH exchanges and those the backend failed,
+//     over-long AUTH lines, junk commands past MaxJunkCommands, empty
+//     BDAT chunks among them, recipients past MaxRecipientOvershoot) end the
 //     connection with 421 4.7.0 at MaxErrors; past SoftErrorLimit each
 //     round trip with an error waits ErrorDelay; a delivered message
 //     starts the count again. A failed AUTH (the backend refused a credential,

@@ -389,7 +389,7 @@ func (c *conn) resume(err error) {
 		c.pendErr = err
 	}
 	c.restoreReadDeadline() // the sweeper may have moved it
-	c.resumed = true
+	c.deadlineSet = true    // the command's, armed before the hand-off
 	c.run(false)
 }
 
@@ -411,7 +411,7 @@ func (c *conn) idleWait() {
 	if err != nil {
 		c.pendErr = err // after the bytes read, if any (see Read)
 	}
-	c.resumed = true
+	c.deadlineSet = true // the command's, armed before the hand-off
 	c.run(false)
 }
 

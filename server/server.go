@@ -6,11 +6,13 @@ import (
 	"crypto/tls"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,10 +58,13 @@ const (
 	// (RFC 5321 4.2.2 allows 421 in reply to any command): Postfix's
 	// smtpd_hard_error_limit. Errors are unknown, malformed or over-long
 	// commands, commands out of sequence, MAIL, RCPT and VRFY the backend
-	// refused (a backend failure, 451 4.3.0, is not the client's fault
-	// and does not count), AUTH exchanges the client cancelled or broke
-	// without a credential being refused (a refused one counts towards
-	// MaxAuthFailures instead), junk commands past MaxJunkCommands and
+	// refused, messages refused for every recipient (by a limit, the
+	// line-ending policy or the backend; a backend failure, 451 4.3.0, is
+	// not the client's fault and does not count), AUTH exchanges that
+	// failed without a credential being refused (cancelled or broken by
+	// the client, or failed by the backend: 454; a refused credential
+	// counts towards MaxAuthFailures instead), junk commands
+	// past MaxJunkCommands and
 	// recipients past MaxRecipients + MaxRecipientOvershoot. A message
 	// accepted for delivery starts the count again, as in Postfix, so a
 	// long-lived connection of a real sender is not cut for its
@@ -71,7 +76,9 @@ const (
 	// ErrorDelay, so that a client looping on errors (an AUTH loop,
 	// address harvesting) pays for each round trip: Postfix's
 	// smtpd_soft_error_limit. A pipelined batch of errors waits once: it
-	// makes no round trip, and MaxErrors ends it. A client that has closed
+	// makes no round trip, and MaxErrors ends it (the start of a command
+	// sent with the batch is no pipelined command: it cannot be answered
+	// before the rest comes, so the client waits). A client that has closed
 	// its side is not waited for: no delay can slow it down any more.
 	DefaultSoftErrorLimit = 10
 
@@ -80,9 +87,10 @@ const (
 
 	// DefaultMaxJunkCommands is the number of commands that move no mail
 	// (NOOP, RSET, VRFY, EXPN, HELP, a HELO, EHLO or LHLO after the
-	// first of the session) a connection may send before each further
-	// one counts as an error: Postfix's smtpd_junk_command_limit. Like
-	// the errors, the count starts again after a message was accepted.
+	// first of the session, an empty BDAT chunk that is not the last) a
+	// connection may send before each further one counts as an error:
+	// Postfix's smtpd_junk_command_limit. Like the errors, the count
+	// starts again after a message was accepted.
 	DefaultMaxJunkCommands = 100
 
 	// DefaultMaxRecipientOvershoot is the number of recipients past
@@ -280,7 +288,8 @@ type Server struct {
 	// SoftErrorLimit (DefaultErrorDelay); negative means none.
 	ErrorDelay time.Duration
 	// MaxJunkCommands is the number of commands that move no mail (NOOP,
-	// RSET, VRFY, EXPN, HELP, a repeated greeting) a connection may send
+	// RSET, VRFY, EXPN, HELP, a repeated greeting, an empty BDAT chunk
+	// that is not the last) a connection may send
 	// before each further one counts as an error
 	// (DefaultMaxJunkCommands); negative means no limit.
 	MaxJunkCommands int
@@ -309,7 +318,8 @@ type Server struct {
 	// whole command line, however slowly it trickles in; DataBlockTimeout
 	// (DefaultDataBlockTimeout) the wait for each block of message data
 	// (at least 1 KiB must come within each such period spent waiting,
-	// so that message data cannot trickle in for ever); DataTimeout
+	// the waits between the BDAT chunks of a message included, so that
+	// message data cannot trickle in for ever); DataTimeout
 	// (DefaultDataTimeout) and GreetingTimeout (DefaultGreetingTimeout)
 	// are the deadlines given to the backend. These are the RFC 5321
 	// 4.5.3.2 timeouts; negative means none.
@@ -634,7 +644,19 @@ func (s *Server) handle(nc net.Conn, implicitTLS bool) {
 
 // accept reads the PROXY header (if any) and admits the connection; it
 // returns nil when the connection was refused and closed.
-func (s *Server) accept(nc net.Conn, implicitTLS bool) *conn {
+func (s *Server) accept(nc net.Conn, implicitTLS bool) (c *conn) {
+	defer func() {
+		// A panic here (a log handler, on a header any peer can send)
+		// ends this connection, never the process (see recoverPanic).
+		if p := recover(); p != nil {
+			nc.Close()
+			c = nil
+			func() {
+				defer func() { recover() }()
+				s.cfg.logger.Error("smtp: panic accepting a connection", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}()
+		}
+	}()
 	if pc, ok := nc.(*proxyproto.Conn); ok {
 		// The wait for the header counts against MaxConnections, so that
 		// silent peers cannot pile up uncounted; the per-IP count needs
@@ -651,7 +673,7 @@ func (s *Server) accept(nc net.Conn, implicitTLS bool) *conn {
 			return nil
 		}
 	}
-	c := s.newConn(nc, implicitTLS)
+	c = s.newConn(nc, implicitTLS)
 	if r := s.admit(c); r != nil {
 		c.refuse(r)
 		return nil

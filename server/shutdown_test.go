@@ -289,34 +289,34 @@ func TestShutdownLetsEveryTransactionFinish(t *testing.T) {
 	cert := smtptest.MustCertificate(t)
 	kinds := []struct {
 		name    string
-		setup   func(s *server.Server) *smtptest.Loopback
-		connect func(lb *smtptest.Loopback) *smtptest.Conn // up to an accepted EHLO
+		setup   func(t *testing.T, s *server.Server) *smtptest.Loopback
+		connect func(t *testing.T, lb *smtptest.Loopback) *smtptest.Conn // up to an accepted EHLO
 	}{
-		{"plain", func(s *server.Server) *smtptest.Loopback { return start(t, s) },
-			func(lb *smtptest.Loopback) *smtptest.Conn {
+		{"plain", func(t *testing.T, s *server.Server) *smtptest.Loopback { return start(t, s) },
+			func(t *testing.T, lb *smtptest.Loopback) *smtptest.Conn {
 				c := dial(t, lb)
 				c.Run("C: EHLO client\n" + ehloWith("STARTTLS"))
 				return c
 			}},
-		{"STARTTLS", func(s *server.Server) *smtptest.Loopback { return start(t, s) },
-			func(lb *smtptest.Loopback) *smtptest.Conn {
+		{"STARTTLS", func(t *testing.T, s *server.Server) *smtptest.Loopback { return start(t, s) },
+			func(t *testing.T, lb *smtptest.Loopback) *smtptest.Conn {
 				c := dial(t, lb)
 				c.Run(startTLSS)
 				c.StartTLS(cert.ClientConfig())
 				c.Run("C: EHLO client\n" + ehloS)
 				return c
 			}},
-		{"implicit TLS", func(s *server.Server) *smtptest.Loopback {
+		{"implicit TLS", func(t *testing.T, s *server.Server) *smtptest.Loopback {
 			return smtptest.StartTLS(t, s, cert.ServerConfig())
-		}, func(lb *smtptest.Loopback) *smtptest.Conn {
+		}, func(t *testing.T, lb *smtptest.Loopback) *smtptest.Conn {
 			c := lb.DialTLS(t, cert.ClientConfig())
 			c.Run("S: 220 mx.test ESMTP ready\nC: EHLO client\n" + ehloS)
 			return c
 		}},
-		{"PROXY", func(s *server.Server) *smtptest.Loopback {
+		{"PROXY", func(t *testing.T, s *server.Server) *smtptest.Loopback {
 			s.ProxyProtocol = true
 			return start(t, s)
-		}, func(lb *smtptest.Loopback) *smtptest.Conn {
+		}, func(t *testing.T, lb *smtptest.Loopback) *smtptest.Conn {
 			c := lb.Dial(t)
 			c.Send("PROXY TCP4 203.0.113.9 192.0.2.1 40000 25\r\n")
 			c.Run("S: 220 mx.test ESMTP ready\nC: EHLO client\n" + ehloWith("STARTTLS"))
@@ -336,9 +336,9 @@ func TestShutdownLetsEveryTransactionFinish(t *testing.T) {
 			}}
 			s := newServer(b)
 			s.TLSConfig = cert.ServerConfig()
-			lb := k.setup(s)
-			busy := k.connect(lb)
-			idle := k.connect(lb)
+			lb := k.setup(t, s)
+			busy := k.connect(t, lb)
+			idle := k.connect(t, lb)
 			busy.Run("C: MAIL FROM:<a@b.example>\nS: 250 2.1.0 Sender OK\n")
 			busy.Send("RCPT TO:<busy@c.example>\r\n")
 			<-inRcpt

@@ -13,8 +13,9 @@ import (
 // TestTimeoutsTLSAndPlain: the RFC 5321 4.5.3.2 timeouts hold the same
 // over plain TCP (the raw path, which arms a deadline only when a read
 // waits) and over TLS (deadlines set before each read): a silent client,
-// a command trickled a byte at a time, message data trickled, a partial
-// block, and a slow backend whose own time does not count.
+// a command trickled a byte at a time, message data trickled (DATA, and
+// BDAT one-octet chunks), a partial block, and a slow backend whose own
+// time does not count.
 func TestTimeoutsTLSAndPlain(t *testing.T) {
 	cert := smtptest.MustCertificate(t)
 	open := func(t *testing.T, tlsOn bool, s *server.Server) *smtptest.Conn {
@@ -104,6 +105,17 @@ func TestTimeoutsTLSAndPlain(t *testing.T) {
 				t.Errorf("closed after %v", d)
 			}
 			expectNoMessages(t, b)
+		})
+		t.Run(name+"/bdat trickle", func(t *testing.T) {
+			// The waits between the chunks count towards
+			// DataBlockTimeout (TestAttackBDATTrickle).
+			t.Parallel()
+			b := &testBackend{}
+			s := chunkingServer(b)
+			s.DataBlockTimeout = 300 * time.Millisecond
+			c := open(t, tlsOn, s)
+			c.Run(chunkS)
+			expectBDATTrickleClosed(t, c, b)
 		})
 		t.Run(name+"/data block", func(t *testing.T) {
 			t.Parallel()

@@ -80,6 +80,14 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 // lines can skip that line.
 func (r *Reader) Printable() bool { return r.printable }
 
+// LineBuffered reports whether a whole line (up to an LF) is buffered, so
+// that ReadLine can return it without reading. A server tells with it a
+// client that pipelined its next command (RFC 2920) from one that waits
+// for the replies with only the start of its next command sent.
+func (r *Reader) LineBuffered() bool {
+	return bytes.IndexByte(r.buf[r.r:r.w], '\n') >= 0
+}
+
 // Violations returns the violations ReadLine has seen since NewReader or
 // Reset, including those normalised or allowed.
 func (r *Reader) Violations() ViolationCounts { return r.counts }

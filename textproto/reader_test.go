@@ -240,3 +240,23 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+// TestLineBuffered: LineBuffered tells a whole buffered line from the
+// start of one.
+func TestLineBuffered(t *testing.T) {
+	r := NewReader(strings.NewReader("NOOP\r\nNO"))
+	if r.LineBuffered() {
+		t.Error("LineBuffered before any read")
+	}
+	if _, err := r.ReadLine(0, Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	if r.Buffered() != 2 || r.LineBuffered() {
+		t.Errorf("after one line: Buffered %d, LineBuffered %v; want 2, false", r.Buffered(), r.LineBuffered())
+	}
+	r = NewReader(strings.NewReader("NOOP\r\nNOOP\n"))
+	r.ReadLine(0, Policy{})
+	if !r.LineBuffered() {
+		t.Error("a second whole line is not reported")
+	}
+}

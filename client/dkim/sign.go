@@ -319,23 +319,29 @@ func (s *Signer) signedNames(fields []field) []string {
 // selectFields returns, for each name of h= in order, the field that
 // RFC 6376 5.4.2 pairs it with: the last instance not used yet, then the
 // one above it; a name with no instance left pairs with nothing (the
-// oversigned absence).
+// oversigned absence). The instances of each name are listed once, so a
+// header of many fields costs linear time, not a scan per name.
 func selectFields(fields []field, names []string) [][]byte {
-	used := make(map[string]int)
+	// left[name]: the instances not paired yet, top to bottom.
+	left := make(map[string][]int)
+	for _, n := range names {
+		left[strings.ToLower(n)] = nil
+	}
+	for i := range fields {
+		k := strings.ToLower(fields[i].name)
+		if l, ok := left[k]; ok {
+			left[k] = append(l, i)
+		}
+	}
 	var out [][]byte
 	for _, n := range names {
-		skip := used[n]
-		used[n]++
-		for i := len(fields) - 1; i >= 0; i-- {
-			if !strings.EqualFold(fields[i].name, n) {
-				continue
-			}
-			if skip == 0 {
-				out = append(out, fields[i].raw)
-				break
-			}
-			skip--
+		k := strings.ToLower(n)
+		l := left[k]
+		if len(l) == 0 {
+			continue
 		}
+		out = append(out, fields[l[len(l)-1]].raw)
+		left[k] = l[:len(l)-1]
 	}
 	return out
 }

@@ -81,7 +81,11 @@ func (c *Collector) now() time.Time {
 }
 
 func (c *Collector) entry(p Policy) *entry {
-	day := c.now().UTC().Format(time.DateOnly)
+	return c.entryOn(c.now().UTC().Format(time.DateOnly), p)
+}
+
+// entryOn returns p's counts on day (2006-01-02), made when missing.
+func (c *Collector) entryOn(day string, p Policy) *entry {
 	if c.days == nil {
 		c.days = map[string]map[string]*entry{}
 	}
@@ -114,6 +118,45 @@ func (c *Collector) Failure(p Policy, f FailureDetail) {
 	defer c.mu.Unlock()
 	f.FailedSessionCount = 0
 	c.entry(p).failures[f]++
+}
+
+// Add adds the counts of a report (one that Report made, read back from
+// its JSON) to the day its date range starts in, so that counts saved
+// when a program stops survive its restart. A nil or empty report adds
+// nothing.
+func (c *Collector) Add(r *Report) {
+	if r == nil || len(r.Policies) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	day := r.DateRange.Start.UTC().Format(time.DateOnly)
+	for _, pr := range r.Policies {
+		d := pr.Policy
+		e := c.entryOn(day, Policy{Type: d.Type, Domain: d.Domain, String: d.String, MXHost: d.MXHost})
+		e.success += max(pr.Summary.Successful, 0)
+		for _, f := range pr.FailureDetails {
+			n := f.FailedSessionCount
+			f.FailedSessionCount = 0
+			if n > 0 {
+				e.failures[f] += n
+			}
+		}
+	}
+}
+
+// Days returns the UTC days with counts (their midnight), oldest first.
+func (c *Collector) Days() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []time.Time
+	for d := range c.days {
+		if t, err := time.Parse(time.DateOnly, d); err == nil {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
 }
 
 // Domains returns the policy domains with counts on day (UTC), sorted.

@@ -320,3 +320,65 @@ func TestResultType(t *testing.T) {
 		}
 	}
 }
+
+// TestAddRestoresCounts: the reports of a collector, saved as JSON and
+// added to a new one (a restart), give the same reports byte for byte,
+// and sessions counted afterwards add to them; Days lists the days with
+// counts, oldest first.
+func TestAddRestoresCounts(t *testing.T) {
+	day := time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC)
+	now := day
+	c := &tlsrpt.Collector{Now: func() time.Time { return now }}
+	for _, x := range daySessions() {
+		if x.fail != nil {
+			c.Failure(x.p, *x.fail)
+		} else {
+			c.Success(x.p)
+		}
+	}
+	now = day.Add(24 * time.Hour)
+	c.Success(otherDomain)
+	org := tlsrpt.Organization{Name: "Sender Org", ContactInfo: "mailto:tlsrpt@sender.example"}
+
+	days := c.Days()
+	if len(days) != 2 || !days[0].Equal(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)) || !days[1].Equal(days[0].Add(24*time.Hour)) {
+		t.Fatalf("days %v", days)
+	}
+	var saved [][]byte
+	for _, d := range days {
+		for _, dom := range c.Domains(d) {
+			j, err := c.Report(d, dom, org).JSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved = append(saved, j)
+		}
+	}
+	restored := &tlsrpt.Collector{Now: func() time.Time { return now }}
+	for _, j := range saved {
+		var r tlsrpt.Report
+		if err := json.Unmarshal(j, &r); err != nil {
+			t.Fatal(err)
+		}
+		restored.Add(&r)
+	}
+	j, _ := restored.Report(day, "example.com", org).JSON()
+	if string(j) != wantReport {
+		t.Fatalf("restored report:\n%s\nwant:\n%s", j, wantReport)
+	}
+	restored.Success(otherDomain)
+	r := restored.Report(now, "example.net", org)
+	if r == nil || len(r.Policies) != 1 || r.Policies[0].Summary.Successful != 2 {
+		t.Fatalf("counts after the restore: %+v", r)
+	}
+	// Added twice, counts add up.
+	var again tlsrpt.Report
+	json.Unmarshal(saved[0], &again)
+	restored.Add(&again)
+	r = restored.Report(day, "example.com", org)
+	if r.Policies[0].Summary.Successful != 6 || r.Policies[0].Summary.Failed != 4 || r.Policies[0].FailureDetails[0].FailedSessionCount != 4 {
+		t.Errorf("added twice: %+v", r.Policies[0])
+	}
+	restored.Add(nil)
+	restored.Add(&tlsrpt.Report{})
+}

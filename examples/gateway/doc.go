@@ -32,6 +32,10 @@
 //	                    non-loopback address needs -tls-cert (HTTPS)
 //	-token-file F       the API's bearer token(s), one a line, owner-only
 //	-smarthost H:P      deliver outbound mail there instead of by MX
+//	-dns-resolver H:P, -mta-sts, -tlsrpt, -mx-port N   the relay's delivery
+//	                    security for outbound MX deliveries (DANE, MTA-STS,
+//	                    TLS reports), files in DIR/mta-sts and DIR/tlsrpt;
+//	                    not with -smarthost
 //	-sync               the webhook's answer is the SMTP reply; no queue
 //	-webhook-timeout D  bound on one webhook attempt (default 30s)
 //	-max-size N         largest message, both ways (default 25 MiB)

@@ -43,6 +43,9 @@ func TestParseFlags(t *testing.T) {
 		"bad retry":         {"-route", "a.test=http://h/", "-secret-file", "s", "-retry", "soon"},
 		"sync without smtp": {"-listen", "", "-http", "127.0.0.1:1", "-token-file", "t", "-sync"},
 		"bad smarthost":     {"-listen", "", "-http", "127.0.0.1:1", "-token-file", "t", "-smarthost", "mx"},
+		"DANE smarthost":    {"-listen", "", "-http", "127.0.0.1:1", "-token-file", "t", "-smarthost", "mx:25", "-dns-resolver", "127.0.0.1:53"},
+		"bad resolver":      {"-listen", "", "-http", "127.0.0.1:1", "-token-file", "t", "-dns-resolver", "127.0.0.1"},
+		"bad MX port":       {"-listen", "", "-http", "127.0.0.1:1", "-token-file", "t", "-mx-port", "70000"},
 		"argument":          {"-route", "a.test=http://h/", "-secret-file", "s", "extra"},
 		"negative cap":      {"-route", "a.test=http://h/", "-secret-file", "s", "-max-attachment", "-1"},
 	}

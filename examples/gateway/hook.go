@@ -40,15 +40,17 @@ type hookTransport struct {
 	maxAttachment int
 }
 
-// payload builds the JSON body for recipients rcpts of m, whose bytes are
-// raw.
-func (t *hookTransport) payload(m *queue.Message, rcpts []string, raw []byte) ([]byte, error) {
+// payload builds the JSON body of delivery deliveryID (Payload.DeliveryID)
+// for recipients rcpts of m, whose bytes are raw.
+func (t *hookTransport) payload(m *queue.Message, deliveryID string, rcpts []string, raw []byte) ([]byte, error) {
 	env := webhook.Envelope{MailFrom: m.From, RcptTo: rcpts, RemoteAddr: m.Client, SMTPUTF8: m.SMTPUTF8, EightBitMIME: m.EightBit}
-	return webhook.NewPayload(m.ID, m.Created, env, raw, t.maxAttachment).Marshal()
+	p := webhook.NewPayload(m.ID, m.Created, env, raw, t.maxAttachment)
+	p.DeliveryID = deliveryID
+	return p.Marshal()
 }
 
 // Deliver implements mta.Transport.
-func (t *hookTransport) Deliver(ctx context.Context, m *queue.Message, _ string, idx []int, msg io.ReaderAt, size int64) []mta.Outcome {
+func (t *hookTransport) Deliver(ctx context.Context, m *queue.Message, domain string, idx []int, msg io.ReaderAt, size int64) []mta.Outcome {
 	all := func(o mta.Outcome) []mta.Outcome {
 		outs := make([]mta.Outcome, len(idx))
 		for i := range outs {
@@ -71,7 +73,10 @@ func (t *hookTransport) Deliver(ctx context.Context, m *queue.Message, _ string,
 	for i, j := range idx {
 		rcpts[i] = m.Recipients[j].Addr
 	}
-	body, err := t.payload(m, rcpts, raw)
+	// One request per recipient domain, each its own delivery: the
+	// same in every attempt (the domain's recipients share their
+	// outcome), another for the message's other domains.
+	body, err := t.payload(m, m.ID+"/"+domain, rcpts, raw)
 	if err != nil {
 		return all(mta.Outcome{State: queue.Pending, Status: "4.3.0", Diag: "cannot build the payload: " + err.Error()})
 	}

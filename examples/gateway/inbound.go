@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"time"
 
@@ -29,8 +30,18 @@ type inbound struct {
 	// sync, when set, makes the webhook's answer the reply to the
 	// message; nothing is queued.
 	sync *hookTransport
-	now  func() time.Time
+	// slots bounds the -sync messages made into payloads and posted at
+	// once (-workers, as the queued direction's workers do); spoolDir
+	// holds the messages waiting for a slot beyond SyncSpoolMemory.
+	slots    chan struct{}
+	spoolDir string
+	now      func() time.Time
 }
+
+// SyncSpoolMemory is how much of a message -sync keeps in memory while its
+// session waits for a slot; the rest waits in an unlinked temporary file,
+// so that the sessions waiting hold little memory whatever their number.
+const SyncSpoolMemory = 64 << 10
 
 // NewSession implements server.Backend.
 func (b *inbound) NewSession(_ context.Context, c *server.Conn) (server.Session, error) {
@@ -96,6 +107,11 @@ func (s *inSession) Data(ctx context.Context, r io.Reader) error {
 	}
 	now := s.b.now()
 	m.Client = s.conn.RemoteAddr().String()
+	// Anyone may send here under any reverse-path: a bounce of what the
+	// application refuses returns the header section only (RFC 3461
+	// 4.3's RET=HDRS), so that a forged sender is not sent the body
+	// (backscatter, RFC 5321 6.2). -sync refuses at SMTP time instead.
+	m.Ret = "HDRS"
 	trace := func(id string) []byte { return s.received(id, now) }
 	if err := mta.Accept(ctx, s.b.q, m, r, trace, now, s.b.log.With("conn", s.conn.ID())); err != nil {
 		return err
@@ -107,14 +123,33 @@ func (s *inSession) Data(ctx context.Context, r io.Reader) error {
 }
 
 // deliverSync posts the message to the webhook while the client waits
-// and answers with what the webhook said (syncReply).
+// and answers with what the webhook said (syncReply). The message waits
+// for one of the -workers slots spooled (syncSpool): a payload holds some
+// 2.7 times the message in memory, and anyone who can connect could
+// otherwise make one per connection.
 func (s *inSession) deliverSync(ctx context.Context, r io.Reader) error {
 	now := s.b.now()
 	id := syncID(now)
+	sp := &syncSpool{dir: s.b.spoolDir}
+	defer sp.close()
+	sp.Write(s.received(id, now))
+	if _, err := io.Copy(sp, r); err != nil {
+		if sp.err != nil {
+			s.b.log.Error("-sync: cannot spool the message", "conn", s.conn.ID(), "err", sp.err)
+			return reply.New(reply.CodeLocalError, reply.Enh(4, 3, 0), "Cannot take the message now; try again later")
+		}
+		return err // the reader's: too large, connection lost...
+	}
+	select {
+	case s.b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.b.slots }()
 	var buf bytes.Buffer
-	buf.Write(s.received(id, now))
-	if _, err := buf.ReadFrom(r); err != nil {
-		return err
+	if err := sp.readAll(&buf); err != nil {
+		s.b.log.Error("-sync: cannot read the spooled message", "conn", s.conn.ID(), "err", err)
+		return reply.New(reply.CodeLocalError, reply.Enh(4, 3, 0), "Cannot take the message now; try again later")
 	}
 	m := s.msg
 	m.ID, m.Created, m.Client, m.Attempts = id, now, s.conn.RemoteAddr().String(), 1
@@ -122,7 +157,7 @@ func (s *inSession) deliverSync(ctx context.Context, r io.Reader) error {
 	for i, rc := range m.Recipients {
 		rcpts[i] = rc.Addr
 	}
-	body, err := s.b.sync.payload(m, rcpts, buf.Bytes())
+	body, err := s.b.sync.payload(m, id, rcpts, buf.Bytes()) // one request: the delivery is the message
 	if err != nil {
 		return err
 	}
@@ -155,3 +190,52 @@ func (s *inSession) Reset(context.Context) { s.msg, s.url = nil, "" }
 
 // Logout implements server.Session.
 func (s *inSession) Logout(context.Context) error { return nil }
+
+// syncSpool holds a -sync message while its session waits for a slot: in
+// memory up to SyncSpoolMemory, then in a temporary file in dir, unlinked
+// at once (it goes with its descriptor, whatever happens).
+type syncSpool struct {
+	dir  string
+	mem  []byte
+	file *os.File
+	err  error // the first write error, sticky
+}
+
+func (sp *syncSpool) Write(p []byte) (int, error) {
+	if sp.err == nil && sp.file == nil && len(sp.mem)+len(p) > SyncSpoolMemory {
+		if sp.file, sp.err = os.CreateTemp(sp.dir, ".sync-"); sp.err == nil {
+			os.Remove(sp.file.Name())
+			_, sp.err = sp.file.Write(sp.mem)
+			sp.mem = nil
+		}
+	}
+	switch {
+	case sp.err != nil:
+		return 0, sp.err
+	case sp.file != nil:
+		var n int
+		n, sp.err = sp.file.Write(p)
+		return n, sp.err
+	}
+	sp.mem = append(sp.mem, p...)
+	return len(p), nil
+}
+
+// readAll appends the spooled message to buf.
+func (sp *syncSpool) readAll(buf *bytes.Buffer) error {
+	if sp.file == nil {
+		buf.Write(sp.mem)
+		return nil
+	}
+	if _, err := sp.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := buf.ReadFrom(sp.file)
+	return err
+}
+
+func (sp *syncSpool) close() {
+	if sp.file != nil {
+		sp.file.Close()
+	}
+}

@@ -60,15 +60,18 @@ const (
 
 // config is the parsed command line.
 type config struct {
-	listen         string
-	routes         routes
-	secretFile     string
-	queueDir       string
-	retry          queue.Schedule
-	outRetry       queue.Schedule
-	httpAddr       string
-	tokenFile      string
-	smartHost      string
+	listen     string
+	routes     routes
+	secretFile string
+	queueDir   string
+	retry      queue.Schedule
+	outRetry   queue.Schedule
+	httpAddr   string
+	tokenFile  string
+	smartHost  string
+	// tls is the security of outbound MX deliveries (-dns-resolver,
+	// -mta-sts, -tlsrpt, -mx-port), its files under -queue.
+	tls            mta.TLSFlags
 	sync           bool
 	webhookTimeout time.Duration
 	maxSize        int64
@@ -98,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.httpAddr, "http", "", "`address` of the outbound HTTP API (\"\" for none)")
 	fs.StringVar(&c.tokenFile, "token-file", "", "`file` of the API's bearer token(s), one a line (only its owner may read it)")
 	fs.StringVar(&c.smartHost, "smarthost", "", "deliver outbound mail to `HOST:PORT` instead of the recipients' MX")
+	c.tls.Register(fs)
 	fs.BoolVar(&c.sync, "sync", false, "the webhook's answer is the SMTP reply (2xx 250, 4xx 550, else 451); nothing is queued")
 	fs.DurationVar(&c.webhookTimeout, "webhook-timeout", webhook.DefaultTimeout, "bound on one webhook attempt")
 	fs.Int64Var(&c.maxSize, "max-size", DefaultMaxSize, "largest message in `bytes`, both ways")
@@ -163,6 +167,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if _, _, err := net.SplitHostPort(c.smartHost); err != nil {
 			return nil, fmt.Errorf("-smarthost %q: want HOST:PORT", c.smartHost)
 		}
+		if c.tls.DNSResolver != "" || c.tls.MTASTS || c.tls.TLSRPT {
+			return nil, errors.New("-dns-resolver, -mta-sts and -tlsrpt apply to deliveries to MX hosts, and -smarthost takes them all")
+		}
+	}
+	if err := c.tls.Check(); err != nil {
+		return nil, err
 	}
 	if c.hostname == "" {
 		if h, err := os.Hostname(); err == nil && h != "" {
@@ -236,6 +246,7 @@ type gateway struct {
 	// API's, and bounces): two queues of the relay's kind.
 	inQ, outQ  mta.Queue
 	out        *outbound
+	sec        *mta.Security
 	api        *api.Handler
 	deliveries []*mta.Delivery
 	servers    []func(context.Context) error // shutdowns
@@ -258,7 +269,8 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	}
 	defer g.close()
 
-	runs := []func(take, attempt context.Context){func(take, _ context.Context) { g.prune(take) }}
+	runs := []func(take, attempt context.Context){func(take, _ context.Context) { g.prune(take) },
+		func(take, _ context.Context) { g.sec.RunReports(take, g.outQ) }}
 	for _, d := range g.deliveries {
 		runs = append(runs, func(take, attempt context.Context) { d.Run(take, attempt, cfg.workers) })
 	}
@@ -281,6 +293,10 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) error {
 	// about to come is recorded; then they are cut short, and what they
 	// had not delivered is due again at the next start.
 	workers.Stop(ShutdownGrace, g.log)
+	// The TLS-RPT counts of the day so far, for the next start.
+	if serr := g.sec.Close(); serr != nil {
+		g.log.Error("TLS-RPT: cannot save the counts; the day's report will lack them", "err", serr)
+	}
 	if errors.Is(err, server.ErrServerClosed) || errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -294,13 +310,26 @@ func (g *gateway) open(ctx context.Context) error {
 	// smart host as the "*" route. An operator's flush of its queue
 	// (relay -queue DIR/outbound -flush) clears the dead-destination
 	// backoff too.
-	out := &mta.Delivery{Schedule: cfg.outRetry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog}
+	var err error
+	// DANE, MTA-STS and TLS-RPT for the MX deliveries; their files under
+	// -queue.
+	if g.sec, err = mta.OpenSecurity(cfg.tls, cfg.queueDir, cfg.hostname, g.log, g.mlog); err != nil {
+		return err
+	}
+	out := &mta.Delivery{Schedule: cfg.outRetry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog, Security: g.sec}
 	if cfg.smartHost != "" {
 		out.Routes = map[string]string{"*": cfg.smartHost}
 	}
+	// The queues, the idempotency keys and the final states are under
+	// one directory: it must be this user's alone.
+	if err := os.MkdirAll(cfg.queueDir, 0o700); err != nil {
+		return err
+	}
+	if err := queue.CheckPrivateDir(cfg.queueDir); err != nil {
+		return err
+	}
 	opts := mta.Options{Log: g.log, MailLog: g.mlog, Owner: cfg.hostname + "[" + strconv.Itoa(os.Getpid()) + "]", Workers: cfg.workers}
 	disk := mta.DiskBackend()
-	var err error
 	if g.inQ, err = disk.Open(ctx, filepath.Join(cfg.queueDir, inboundDir), opts); err != nil {
 		return err
 	}
@@ -409,6 +438,8 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 				return err
 			}
 			b.sync = hook
+			b.slots = make(chan struct{}, cfg.workers)
+			b.spoolDir = filepath.Join(cfg.queueDir, inboundDir, "tmp") // emptied when the queue opens
 		}
 		level := slog.LevelWarn
 		if cfg.verbose {
@@ -465,6 +496,7 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 	}
 	started = append(started, "queue", cfg.queueDir, "inbound_queued", queued(g.inQ), "outbound_queued", queued(g.outQ),
 		"smarthost", cfg.smartHost, "pid", os.Getpid())
+	started = append(started, g.sec.LogAttrs()...)
 	g.log.Info("gateway started", started...)
 	return nil
 }

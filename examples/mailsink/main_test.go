@@ -23,11 +23,12 @@ import (
 	"github.com/smtpkit/smtp/reply"
 )
 
-// bin is the mailsink binary built by TestMain.
-var bin string
+// bin is the mailsink binary built by TestMain, and sendmailBin the
+// sendmail the documented sessions use (TestDocsConsoleSessions).
+var bin, sendmailBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(e2e.RunWithPrograms(m, map[string]*string{"mailsink": &bin}))
+	os.Exit(e2e.RunWithPrograms(m, map[string]*string{"mailsink": &bin, "sendmail": &sendmailBin}))
 }
 
 func TestParseFlags(t *testing.T) {
@@ -79,11 +80,11 @@ func TestAppendEnvelope(t *testing.T) {
 }
 
 // start runs mailsink with args on a free port and returns the address and
-// the process.
+// the process; without its web UI unless args give -http.
 func start(t *testing.T, dir string, args ...string) (string, *e2e.Proc) {
 	t.Helper()
 	addr := e2e.FreeAddr(t)
-	p := e2e.Start(t, dir, bin, append([]string{"-listen", addr}, args...)...)
+	p := e2e.Start(t, dir, bin, append([]string{"-listen", addr}, e2e.NoWebUI(args)...)...)
 	p.WaitListen(addr, 10*time.Second)
 	return addr, p
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -382,9 +383,7 @@ func TestAuthAcceptAny(t *testing.T) {
 // is announced on stderr.
 func TestAcceptAnyWarning(t *testing.T) {
 	dir := t.TempDir()
-	port := e2e.FreeAddr(t)[len("127.0.0.1:"):]
-	p := e2e.Start(t, dir, bin, "-listen", "0.0.0.0:"+port, "-maildir", filepath.Join(dir, "md"), "-auth-accept-any", "-http", "")
-	p.WaitListen("127.0.0.1:"+port, 10*time.Second)
+	port, p := startWildcard(t, dir, "-maildir", filepath.Join(dir, "md"), "-auth-accept-any", "-http", "")
 	p.Stop()
 	if !strings.Contains(p.Stderr.String(), "warning: -auth-accept-any on [::]:"+port+", which is not a loopback address") {
 		t.Errorf("stderr %q", p.Stderr.String())
@@ -455,9 +454,7 @@ func TestMaxMessages(t *testing.T) {
 // loopback lets passwords cross the network in clear: mailsink says so.
 func TestClearAuthWarning(t *testing.T) {
 	dir := t.TempDir()
-	port := e2e.FreeAddr(t)[len("127.0.0.1:"):]
-	p := e2e.Start(t, dir, bin, "-listen", "0.0.0.0:"+port, "-maildir", filepath.Join(dir, "md"), "-auth", "a:b", "-http", "")
-	p.WaitListen("127.0.0.1:"+port, 10*time.Second)
+	port, p := startWildcard(t, dir, "-maildir", filepath.Join(dir, "md"), "-auth", "a:b", "-http", "")
 	p.Stop()
 	if !strings.Contains(p.Stderr.String(), "warning: -auth without -tls-cert on [::]:"+port) {
 		t.Errorf("stderr %q", p.Stderr.String())
@@ -466,5 +463,25 @@ func TestClearAuthWarning(t *testing.T) {
 	p.Stop()
 	if strings.Contains(p.Stderr.String(), "warning") {
 		t.Errorf("warning on loopback: %q", p.Stderr.String())
+	}
+}
+
+// startWildcard starts mailsink on every address (0.0.0.0) with a port the
+// kernel picks, and returns that port once mailsink has said it listens:
+// a port found free beforehand may be taken by then on a busy machine.
+func startWildcard(t *testing.T, dir string, args ...string) (string, *e2e.Proc) {
+	t.Helper()
+	p := e2e.Start(t, dir, bin, append([]string{"-listen", "0.0.0.0:0"}, args...)...)
+	re := regexp.MustCompile(`listening on \[::\]:(\d+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(p.Stderr.String()); m != nil {
+			p.WaitListen("127.0.0.1:"+m[1], 10*time.Second)
+			return m[1], p
+		}
+		if p.Exited() || time.Now().After(deadline) {
+			t.Fatalf("mailsink did not say where it listens:\n%s", p.Stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,7 +118,7 @@ func BenchmarkRecovery(b *testing.B) {
 				sk.openGate()
 				for {
 					_, out, _ := e2e.Run(b, time.Minute, nil, relayBin, "-queue", spec, "-list")
-					if strings.HasPrefix(out, "Mail queue is empty") {
+					if out == "" { // an empty queue, listed into a pipe
 						break
 					}
 					if time.Since(t0) > 5*time.Minute {

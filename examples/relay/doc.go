@@ -35,10 +35,24 @@
 //	                    repeating (default 30m,1h,2h,4h: RFC 5321 4.5.4.1)
 //	-max-age D          give up and bounce after this long (default 120h)
 //	-hostname NAME      name in the greeting, Received fields and bounces
+//	-dkim DOMAIN:SELECTOR:KEYFILE  repeatable; DKIM-sign mail whose From is in
+//	                    DOMAIN or a subdomain with this key (PEM: PKCS#8 RSA
+//	                    or Ed25519, PKCS#1 RSA; mode 600 or 400)
+//	-dkim-dns DOMAIN:SELECTOR:KEYFILE  print the DNS TXT record of the key, exit
+//	-dns-resolver H:P   a DNSSEC-validating resolver (a local unbound): every MX
+//	                    and address lookup through it, and DANE (RFC 7672)
+//	-mta-sts            apply MTA-STS policies (RFC 8461), kept in STATE/mta-sts
+//	-tlsrpt             count TLS sessions, send each UTC day's TLS reports
+//	                    (RFC 8460) to the domains' rua; STATE/tlsrpt
+//	-state-dir DIR      STATE: their files (default: the queue directory;
+//	                    needed with a PostgreSQL queue, one per relay)
+//	-mx-port N          port of the MX hosts and their TLSA records (default 25)
 //	-workers N          deliveries in parallel (default 4)
 //	-log FILE           logs to FILE (reopened on SIGHUP) instead of stderr
 //	-lease D            shared queue: how long a claim lasts unless renewed (1m)
-//	-list [-json]       print the queue and exit (works while a relay runs)
+//	-list [-json]       print the queue, one message a line, and exit (works while
+//	                    a relay runs); on a terminal, or with -totals, a total
+//	                    line follows ("Mail queue is empty" for none)
 //	-flush              make every message due now (and retry dead destinations)
 //	-hold ID|ALL, -release ID|ALL, -delete ID|ALL, -requeue ID|ALL
 //	-v                  log the server's connections and protocol trace
@@ -65,9 +79,36 @@
 // The queue directory is owned by one relay: it holds an flock on DIR/lock,
 // which contains its PID. The operator's commands work while it runs (they
 // leave requests in DIR/control, which it answers) and while none does.
-// SIGHUP reopens the -log file and re-reads -auth-file and -senders (if
-// one cannot be read, the previous logins and senders stay in force and
-// the error is logged); it does not stop the relay.
+// SIGHUP reopens the -log file and re-reads -auth-file, -senders and the
+// -dkim key files (if one cannot be read, the previous logins, senders and
+// keys stay in force and the error is logged); it does not stop the relay.
+//
+// DKIM (RFC 6376, 8463): a submitted message whose one From address is in
+// a -dkim domain (or a subdomain: the closest parent with keys signs, so
+// that d= aligns for DMARC) is signed before the 250 with every key of
+// that domain, rsa-sha256 and ed25519-sha256, relaxed/relaxed; the
+// signatures are kept with the message in the queue. Bounces are signed
+// for the domain of -hostname when it has a key.
+//
+// REQUIRETLS (RFC 8689): offered after STARTTLS; a message that asks for
+// it keeps the requirement in the queue and is sent on only over TLS with
+// a verified certificate, to a server that offers REQUIRETLS, else it
+// bounces with 5.7.30; its bounce returns nothing of it.
+//
+// Delivery security (RFC 7672, 8461, 8460), for MX deliveries (a -route
+// bypasses it): with -dns-resolver, a domain whose MX, address and TLSA
+// records are DNSSEC-signed gets mail only over TLS whose certificate
+// matches the records; with -mta-sts, a domain with a policy in mode
+// enforce only at the MX hosts it lists, over TLS with a certificate
+// valid for their names; otherwise opportunistic TLS. Where a policy
+// fails, the mail waits (4.7.x) and is never sent in clear. The mail log's
+// tls= says which held: TLSv1.3/dane, /mta-sts, /verified, /unverified.
+// With -tlsrpt, each UTC day's report goes to the rua of the policy
+// domain's _smtp._tls record once the day is over: by mail through the
+// queue (multipart/report, DKIM-signed for -hostname's domain when it has
+// a key) or by an https POST; the counts are saved at shutdown and hourly.
+// A message with "TLS-Required: No" (RFC 8689 5), as the reports are, goes
+// without DANE and MTA-STS.
 //
 // Bounces: a recipient's Remote-MTA and Diagnostic-Code (RFC 3464) are
 // those of a server's reply; a failure no server replied to (a connection

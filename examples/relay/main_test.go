@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -77,7 +74,7 @@ func (w *world) startRelay(extra ...string) {
 }
 
 func (w *world) startSink(addr, md string, extra ...string) *e2e.Proc {
-	p := e2e.Start(w.t, w.dir, mailsinkBin, append([]string{"-listen", addr, "-maildir", md, "-quiet"}, extra...)...)
+	p := e2e.Start(w.t, w.dir, mailsinkBin, append([]string{"-listen", addr, "-maildir", md, "-quiet", "-http", ""}, extra...)...)
 	p.WaitListen(addr, 10*time.Second)
 	return p
 }
@@ -101,13 +98,21 @@ func (w *world) list() []string {
 	if code != 0 {
 		w.t.Fatalf("relay -list: exit %d: %s", code, stderr)
 	}
-	// One line a message, then the total line ("-- 2 messages, ...").
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if n := len(lines); n > 1 {
-		if !strings.HasPrefix(lines[n-1], "-- ") {
-			w.t.Fatalf("relay -list: no total line:\n%s", out)
+	// Read from a pipe: exactly one line a message (the contract), no
+	// total line, nothing for an empty queue.
+	if out == "" {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for _, l := range lines {
+		if l == "" || strings.HasPrefix(l, "-- ") || l == mta.EmptyQueue {
+			w.t.Fatalf("relay -list into a pipe: a line that is no message:\n%s", out)
 		}
-		lines = lines[:n-1]
+	}
+	// -totals adds the summary a terminal gets.
+	_, tot, _ := e2e.Run(w.t, 10*time.Second, nil, relayBin, "-list", "-totals", "-queue", w.queue)
+	if !strings.Contains(tot, "\n-- ") && tot != mta.EmptyQueue+"\n" {
+		w.t.Fatalf("relay -list -totals: no total line:\n%s", tot)
 	}
 	return lines
 }
@@ -128,7 +133,7 @@ func (w *world) waitQueue(what string, ok func(lines []string) bool) []string {
 	}
 }
 
-func emptyQueue(lines []string) bool { return len(lines) == 1 && lines[0] == mta.EmptyQueue }
+func emptyQueue(lines []string) bool { return len(lines) == 0 }
 
 // stripReceived checks and removes the relay's Received field (RFC 5321
 // 4.4), which ends at the first line end not followed by folding space.
@@ -137,16 +142,9 @@ func stripReceived(t *testing.T, body []byte) []byte {
 	if !bytes.HasPrefix(body, []byte("Received: from ")) {
 		t.Fatalf("no Received field first: %q", body[:min(len(body), 80)])
 	}
-	end := 0
-	for {
-		i := bytes.Index(body[end:], []byte("\r\n"))
-		if i < 0 {
-			t.Fatalf("Received field does not end: %q", body)
-		}
-		end += i + 2
-		if end >= len(body) || (body[end] != ' ' && body[end] != '\t') {
-			break
-		}
+	end := e2e.FieldEnd(body)
+	if end < 0 {
+		t.Fatalf("Received field does not end: %q", body)
 	}
 	if rec := body[:end]; !bytes.Contains(rec, []byte("by relay.test with ESMTPSA id ")) {
 		t.Errorf("Received field %q", rec)
@@ -593,21 +591,7 @@ func TestFlushRetriesDeadDestination(t *testing.T) {
 // STARTTLS, EHLO and AUTH PLAIN as user.
 func (w *world) session(user, pass string) *smtptest.Conn {
 	w.t.Helper()
-	nc, err := net.Dial("tcp", w.relayAddr)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	c := smtptest.NewConn(w.t, nc)
-	c.ExpectCode("220 ")
-	c.Send("EHLO client.test\r\n")
-	c.ExpectCode("250")
-	c.Send("STARTTLS\r\n")
-	c.ExpectCode("220 ")
-	c.StartTLS(&tls.Config{InsecureSkipVerify: true})
-	c.Send("EHLO client.test\r\n")
-	c.ExpectCode("250")
-	c.Send("AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)) + "\r\n")
-	c.ExpectCode("235 ")
+	c, _ := e2e.Login(w.t, w.relayAddr, user, pass)
 	return c
 }
 

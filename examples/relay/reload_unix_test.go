@@ -3,6 +3,9 @@
 package main
 
 import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,4 +61,48 @@ func TestRelayReloadOnHangup(t *testing.T) {
 	if strings.Count(w.relay.Stderr.String(), "msg=reloaded") != 1 {
 		t.Error("reloaded despite the insecure file")
 	}
+}
+
+// TestRelayDKIMReload: SIGHUP re-reads the -dkim key files (a key
+// replaced at the same path signs from then on); a key file that has
+// become readable by others is refused and the previous key signs on.
+func TestRelayDKIMReload(t *testing.T) {
+	w := newWorld(t)
+	keys := make([]ed25519.PrivateKey, 3)
+	for i := range keys {
+		_, keys[i], _ = ed25519.GenerateKey(rand.Reader)
+	}
+	file := e2e.WriteKey(t, w.dir, "x.pem", keys[0], false, 0o600)
+	w.startSink(w.yAddr, w.yMaildir)
+	w.startRelay("-dkim", "x.test:s:"+file)
+	send := func(n int, subject string) []byte {
+		w.submit([]byte("From: a@x.test\r\nSubject: "+subject+"\r\n\r\nHello\r\n"), "a@x.test", "b@y.test")
+		files := e2e.Maildir(t, w.yMaildir, n, 15*time.Second)
+		return storedBySubject(t, files)[subject].Body
+	}
+	hangup := func(want string) {
+		t.Helper()
+		if err := w.relay.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		w.waitLog(want, 1)
+	}
+	signedWith := func(body []byte, key ed25519.PrivateKey) {
+		t.Helper()
+		if sigs := e2e.ResignDKIM(t, body, map[string]crypto.Signer{"s": key}); len(sigs) != 1 {
+			t.Errorf("%d signatures", len(sigs))
+		}
+	}
+	signedWith(send(1, "first"), keys[0])
+
+	e2e.WriteKey(t, w.dir, "x.pem", keys[1], false, 0o600)
+	hangup("msg=reloaded")
+	if !strings.Contains(w.relay.Stderr.String(), "dkim_keys=1") {
+		t.Errorf("reload line without the keys:\n%s", w.relay.Stderr.String())
+	}
+	signedWith(send(2, "second"), keys[1])
+
+	e2e.WriteKey(t, w.dir, "x.pem", keys[2], false, 0o644)
+	hangup("reload failed")
+	signedWith(send(3, "third"), keys[1])
 }

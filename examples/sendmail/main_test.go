@@ -40,7 +40,7 @@ func sink(t *testing.T, args ...string) (string, string) {
 	dir := t.TempDir()
 	md := filepath.Join(dir, "md")
 	addr := e2e.FreeAddr(t)
-	p := e2e.Start(t, dir, mailsinkBin, append([]string{"-listen", addr, "-maildir", md, "-quiet"}, args...)...)
+	p := e2e.Start(t, dir, mailsinkBin, append([]string{"-listen", addr, "-maildir", md, "-quiet", "-http", ""}, args...)...)
 	p.WaitListen(addr, 10*time.Second)
 	return addr, md
 }

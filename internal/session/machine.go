@@ -146,9 +146,12 @@ func (m *Machine) ehloFirst() *reply.Reply {
 // noRecipients is the reply to DATA or BDAT after MAIL without an
 // accepted RCPT: 554 when RCPTs were sent and all refused, 503 when none
 // was sent (RFC 5321 3.3: "no valid recipients" or "command out of
-// sequence").
+// sequence"). LMTP has 503 for both (RFC 2033 4.2: MUST).
 func (m *Machine) noRecipients(cmd Command) *reply.Reply {
 	if m.hasFlag(flagRcptTried) {
+		if m.hasFlag(flagLMTP) {
+			return reply.BadSequence("No valid recipients")
+		}
 		return reply.NoValidRecipients()
 	}
 	return reply.BadSequence("Need RCPT before " + cmd.String())
@@ -156,8 +159,9 @@ func (m *Machine) noRecipients(cmd Command) *reply.Reply {
 
 // Check reports whether cmd may be sent now. It returns nil if so, or the
 // reply that refuses it: 503 5.5.1 with the reason for a command out of
-// sequence, 554 5.5.1 for DATA or BDAT when every recipient was refused,
-// 500 for an unknown command (and for HELO/EHLO in LMTP, LHLO in SMTP).
+// sequence, 554 5.5.1 for DATA or BDAT when every recipient was refused
+// (503 in LMTP), 500 for an unknown command (and for HELO/EHLO in LMTP,
+// LHLO in SMTP).
 // Check does not change the Machine.
 //
 // A server that refuses BDAT must still read the chunk's octets to stay
@@ -355,7 +359,8 @@ func (m *Machine) EndMessage() {
 // or 5xx reply).
 //
 //   - RCPT: the state is unchanged, but DATA or BDAT without any accepted
-//     recipient will get 554 "No valid recipients" (RFC 5321 3.3).
+//     recipient will get 554 "No valid recipients" (RFC 5321 3.3; 503 in
+//     LMTP, RFC 2033 4.2).
 //   - BDAT: the transaction failed (RFC 3030 2: the client must not send
 //     more chunks); back to StateGreeted. Chunks already pipelined then
 //     get 503 and are discarded.

@@ -239,6 +239,8 @@ func TestReplyTexts(t *testing.T) {
 		{"BDAT before RCPT", Machine{state: StateMail}, BDAT, 503, "Need RCPT before BDAT"},
 		{"DATA all RCPT refused", Machine{state: StateMail, flags: flagRcptTried}, DATA, 554, "No valid recipients"},
 		{"BDAT all RCPT refused", Machine{state: StateMail, flags: flagRcptTried}, BDAT, 554, "No valid recipients"},
+		{"LMTP DATA all RCPT refused", Machine{state: StateMail, flags: flagRcptTried | flagLMTP}, DATA, 503, "No valid recipients"},
+		{"LMTP BDAT all RCPT refused", Machine{state: StateMail, flags: flagRcptTried | flagLMTP}, BDAT, 503, "No valid recipients"},
 		{"nested MAIL", Machine{state: StateRcpt}, MAIL, 503, "Nested MAIL command: send RSET first"},
 		{"DATA after BDAT", Machine{state: StateBDAT}, DATA, 503, "DATA not allowed after BDAT: send RSET first"},
 		{"RCPT after BDAT", Machine{state: StateBDAT}, RCPT, 503, "RCPT not allowed after BDAT"},

@@ -279,6 +279,11 @@ func (s *Server) Dial() *Conn {
 // and replies, each line prefixed with the connection id and "C: " or
 // "S: ", AUTH payloads redacted, message data left out. It is empty when
 // Config.Trace was set before Start (the trace went there).
+//
+// A command is traced when the server reads it, before its reply; a reply
+// once the server has written it, which may be a moment after the client
+// read it: the 221 a client's QUIT returned on is not always here yet.
+// After Close the trace holds every reply written.
 func (s *Server) Trace() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -174,3 +174,23 @@ func TestServerNoDelays(t *testing.T) {
 		t.Errorf("Start changed ErrorDelay to %v", s.Config.ErrorDelay)
 	}
 }
+
+// TestTraceCompleteAfterClose: once Close returned, the trace holds the
+// last reply of every session (Trace documents that a reply the client
+// already read may not be there before).
+func TestTraceCompleteAfterClose(t *testing.T) {
+	srv := smtptest.NewServer(t)
+	for i := 0; i < 20; i++ {
+		c, err := client.Dial(ctxT(t), srv.Addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Quit(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Close()
+	if n := strings.Count(srv.Trace(), " S: 221 "); n != 20 {
+		t.Errorf("%d replies to QUIT in the trace after Close, want 20:\n%s", n, srv.Trace())
+	}
+}

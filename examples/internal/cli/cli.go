@@ -141,15 +141,26 @@ func ParseRoute(s string) (domain, addr string, err error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return "", "", fmt.Errorf("-route %q: want DOMAIN=HOST:PORT: %v", s, err)
 	}
+	if domain == "*" {
+		return domain, addr, nil
+	}
+	domain, err = DomainKey(domain)
+	if err != nil {
+		return "", "", fmt.Errorf("-route %q: invalid domain: %v", s, err)
+	}
+	return domain, addr, nil
+}
+
+// DomainKey returns a domain name given on the command line in the form
+// to compare it in: lower case, no final dot, A-labels (so that
+// "Bücher.example." and "xn--bcher-kva.example" are one name).
+func DomainKey(domain string) (string, error) {
 	// Domain names are case-insensitive (RFC 4343), and IDNA2008
 	// U-labels are lower case: lower-case the name before converting it.
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	if domain != "*" {
-		a, err := envelope.Address{Local: "postmaster", Domain: domain}.ASCII()
-		if err != nil {
-			return "", "", fmt.Errorf("-route %q: invalid domain: %v", s, err)
-		}
-		domain = a.Domain
+	a, err := envelope.Address{Local: "postmaster", Domain: domain}.ASCII()
+	if err != nil {
+		return "", err
 	}
-	return strings.ToLower(domain), addr, nil
+	return strings.ToLower(a.Domain), nil
 }

@@ -27,7 +27,8 @@ const MaxSecretFileSize = 1 << 20
 
 // SecretFileMask holds the permission bits a file of secrets must not
 // have: any access by group or others. Reading would give away the
-// passwords; writing would let another user add a login of their own. ssh
+// passwords (or the relay's DKIM keys); writing would let another user add
+// a login of their own (or a key to sign with). ssh
 // refuses a private key, and msmtp and fetchmail their configuration, on
 // the same rule.
 const SecretFileMask fs.FileMode = 0o077
@@ -48,7 +49,7 @@ func (e *InsecureFileError) Error() string {
 		return fmt.Sprintf("%s: permissions %04o let group or others change who may do what; allow only its owner to write it (chmod go-w %s)",
 			e.Path, e.Mode.Perm(), e.Path)
 	}
-	return fmt.Sprintf("%s: permissions %04o let group or others access a file of passwords; allow only its owner (chmod 600 %s)",
+	return fmt.Sprintf("%s: permissions %04o let group or others access a file of secrets (passwords, keys); allow only its owner (chmod 600 %s)",
 		e.Path, e.Mode.Perm(), e.Path)
 }
 

@@ -77,6 +77,12 @@ type Report struct {
 	// MaxOriginal is the largest original returned whole; zero means
 	// DefaultMaxOriginal.
 	MaxOriginal int
+	// Redacted leaves out the original entirely, its header section too
+	// (the third part is optional, RFC 6522 3): for a message sent with
+	// REQUIRETLS, whose report may not be protected as the original was
+	// (RFC 8689 5: a report that is not redacted must itself require
+	// TLS). Whatever RET asked for is disregarded.
+	Redacted bool
 	// UTF8 makes an internationalized notification (RFC 6533):
 	// message/global-delivery-status and message/global parts. Build sets
 	// it by itself when an address or the original is not ASCII.
@@ -124,6 +130,9 @@ func (r *Report) Build() (msg []byte, eightBit bool, err error) {
 		return nil, false, ErrNullSender
 	}
 	original, headersOnly := r.original()
+	if r.Redacted {
+		original = nil
+	}
 	utf8 := r.UTF8 || !isASCII(r.To)
 	for _, rc := range r.Recipients {
 		utf8 = utf8 || !isASCII(rc.FinalRecipient)
@@ -174,6 +183,10 @@ func (r *Report) Build() (msg []byte, eightBit bool, err error) {
 	b.WriteString("\r\n")
 	r.writeStatus(&b, host)
 
+	if r.Redacted {
+		b.WriteString("\r\n--" + boundary + "--\r\n")
+		return b.Bytes(), !isASCII(b.String()), nil
+	}
 	// Part 3: the original message or its header section (RFC 3464 2,
 	// RFC 6522 4; RFC 6533 6.3 and 6.4 for the global variants).
 	part(&b, boundary)
@@ -251,11 +264,19 @@ func (r *Report) writeText(b *bytes.Buffer, host string) {
 	}
 	if failed > 0 {
 		b.WriteString("Your message could not be delivered to one or more recipients.\r\n")
-		b.WriteString("It is attached below. No further attempts will be made.\r\n")
+		if r.Redacted {
+			b.WriteString("No further attempts will be made.\r\n")
+		} else {
+			b.WriteString("It is attached below. No further attempts will be made.\r\n")
+		}
 	}
 	if delayed > 0 {
 		b.WriteString("Delivery of your message to some recipients is delayed.\r\n")
 		b.WriteString("Further attempts will be made; you need not resend it.\r\n")
+	}
+	if r.Redacted {
+		b.WriteString("It was sent with REQUIRETLS (RFC 8689): this report, which need\r\n")
+		b.WriteString("not travel over TLS, leaves out its header and content.\r\n")
 	}
 	b.WriteString("\r\n")
 	for _, rc := range r.Recipients {

@@ -25,6 +25,12 @@ type parsed struct {
 
 func parse(t *testing.T, msg []byte) parsed {
 	t.Helper()
+	return parseParts(t, msg, 3)
+}
+
+// parseParts parses a report of n parts.
+func parseParts(t *testing.T, msg []byte, n int) parsed {
+	t.Helper()
 	m, err := mail.ReadMessage(bytes.NewReader(msg))
 	if err != nil {
 		t.Fatalf("not a message: %v", err)
@@ -50,8 +56,8 @@ func parse(t *testing.T, msg []byte) parsed {
 		p.parts = append(p.parts, part)
 		p.bodies = append(p.bodies, body)
 	}
-	if len(p.parts) != 3 {
-		t.Fatalf("%d parts, want 3", len(p.parts))
+	if len(p.parts) != n {
+		t.Fatalf("%d parts, want %d", len(p.parts), n)
 	}
 	return p
 }
@@ -176,6 +182,37 @@ func TestHeadersOnly(t *testing.T) {
 				t.Errorf("default status %q", g[1].Get("Status"))
 			}
 		})
+	}
+}
+
+// TestRedacted: a redacted report (the original asked for REQUIRETLS, RFC
+// 8689 5) has the explanation and the status, and nothing of the original:
+// no third part, whatever RET asked, and its text says why.
+func TestRedacted(t *testing.T) {
+	for _, headersOnly := range []bool{false, true} {
+		r := Report{To: "a@x.test", Original: original, Redacted: true, HeadersOnly: headersOnly,
+			Recipients: []Recipient{{FinalRecipient: "b@y.test", Status: "5.7.30", Diagnostic: "REQUIRETLS needed"}}}
+		msg, eightBit, err := r.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := parseParts(t, msg, 2)
+		if eightBit {
+			t.Error("ASCII report flagged 8-bit")
+		}
+		for _, leak := range []string{"Subject: test", "Hello", "To: b@example.net"} {
+			if bytes.Contains(msg, []byte(leak)) {
+				t.Errorf("redacted report holds %q of the original:\n%s", leak, msg)
+			}
+		}
+		if g := statusGroups(t, p.bodies[1]); g[1].Get("Status") != "5.7.30" {
+			t.Errorf("status %q", g[1].Get("Status"))
+		}
+		text := string(p.bodies[0])
+		if strings.Contains(text, "attached") || !strings.Contains(text, "REQUIRETLS") {
+			t.Errorf("text part: %s", text)
+		}
+		checkLines(t, msg)
 	}
 }
 

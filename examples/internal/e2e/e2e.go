@@ -226,19 +226,29 @@ func Run(t testing.TB, timeout time.Duration, stdin []byte, bin string, args ...
 // 127.0.0.1 and its key as PEM files into dir.
 func WriteCert(t testing.TB, dir string) (certFile, keyFile string) {
 	t.Helper()
-	c := smtptest.MustCertificate(t)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeCertPair(t, certFile, keyFile, smtptest.MustCertificate(t))
+	return certFile, keyFile
+}
+
+// writeCertPair writes c's chain (leaf first) and its PKCS#8 key as PEM
+// files, mode 600.
+func writeCertPair(t testing.TB, certFile, keyFile string, c *smtptest.Certificate) {
+	t.Helper()
 	key, err := x509.MarshalPKCS8PrivateKey(c.TLS.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Leaf.Raw}), 0o600); err != nil {
+	var chain []byte
+	for _, der := range c.TLS.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	if err := os.WriteFile(certFile, chain, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return certFile, keyFile
 }
 
 // Maildir returns the files in dir/new, waiting up to timeout for at least
@@ -405,4 +415,16 @@ func CheckPrivate(t testing.TB, root string) (files int) {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// NoWebUI returns mailsink's args with its web UI turned off (-http ""),
+// unless args set -http themselves: the default, 127.0.0.1:8025, is one
+// port for every test running at once and for a developer's own mailsink.
+func NoWebUI(args []string) []string {
+	for _, a := range args {
+		if a == "-http" || a == "--http" || strings.HasPrefix(a, "-http=") || strings.HasPrefix(a, "--http=") {
+			return args
+		}
+	}
+	return append([]string{"-http", ""}, args...)
 }

@@ -56,6 +56,11 @@ func (a *diskAdmin) Control(ctx context.Context, op Op, id string) (int, error) 
 	if _, err := os.Stat(filepath.Join(a.dir, "state")); err != nil {
 		return 0, fmt.Errorf("no queue in %s: %w", a.dir, err)
 	}
+	// Only the queue's owner changes it, running relay or not: files
+	// another user (root) wrote would be unreadable to the relay.
+	if err := queue.CheckPrivateDir(a.dir); err != nil {
+		return 0, err
+	}
 	pid, owned, err := queue.Owner(a.dir)
 	if err != nil {
 		return 0, err

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smtpkit/smtp/client/dkim"
 	"github.com/smtpkit/smtp/examples/internal/dsn"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 )
@@ -65,6 +66,8 @@ type deliverer struct {
 	mlog     *MailLog
 	// now is the clock; a test seam.
 	now func() time.Time
+	// dkim returns the keys that sign the bounces; nil: none.
+	dkim func() *dkimKeys
 }
 
 // retryStoreDelay is how long a worker waits before it tries again to
@@ -139,8 +142,9 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 		return
 	}
 	defer data.Close()
+	msg, size := withPrefix(m.Prefix, data, data.Size())
 	if pending := m.Pending(); len(pending) > 0 {
-		if !d.attempt(ctx, m, pending, data, data.Size()) {
+		if !d.attempt(ctx, m, pending, msg, size) {
 			// Shutting down: the attempt did not happen (or was cut
 			// short); the message is due again at once. What was
 			// delivered is recorded still, for a while.
@@ -152,8 +156,10 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 	}
 	// Bounce what failed and is not reported yet, before the message may
 	// be removed (RFC 3464; never for a bounce, RFC 5321 4.5.5).
-	if err := d.bounce(ctx, m, data, data.Size()); err != nil {
-		d.log.Error("cannot queue the bounce", "id", m.ID, "err", err)
+	if err := d.bounce(ctx, m, msg, size); err != nil {
+		// The failed recipients stay unreported, so the message is not
+		// Done: it stays queued and the bounce is tried again then.
+		d.log.Error("cannot queue the bounce; the message stays queued for it", "id", m.ID, "err", err)
 		m.NextAttempt = d.now().Add(d.schedule.Delay(m.Attempts))
 	}
 	if d.finished != nil && m.Done() {
@@ -390,12 +396,28 @@ func (d *deliverer) bounce(ctx context.Context, m *queue.Message, msg io.ReaderA
 			Recipients:   rs,
 			Original:     data,
 			HeadersOnly:  m.Ret == "HDRS" || limit < size,
-			UTF8:         m.SMTPUTF8,
-			Date:         d.now(),
+			// RFC 8689 5: the report of a REQUIRETLS message is
+			// sent with REQUIRETLS too, unless it is redacted. It is
+			// redacted, so that it reaches the sender however the
+			// path to them is secured (a REQUIRETLS report that
+			// cannot go on is lost: no report of a report).
+			Redacted: m.RequireTLS,
+			UTF8:     m.SMTPUTF8,
+			Date:     d.now(),
 		}
 		b, eightBit, err := rep.Build()
 		if err != nil {
 			return err
+		}
+		var signers []*dkim.Signer
+		if d.dkim != nil {
+			// Signed like the users' mail, for the domain of the
+			// relay's own From address (MAILER-DAEMON@hostname).
+			var sigs []byte
+			if sigs, signers, err = d.dkim().signBytes(b); err != nil {
+				return err
+			}
+			b = append(sigs, b...)
 		}
 		bm := &queue.Message{
 			From:       "", // RFC 5321 4.5.5: null reverse-path
@@ -415,12 +437,43 @@ func (d *deliverer) bounce(ctx context.Context, m *queue.Message, msg io.ReaderA
 		}
 		d.mlog.Printf(m.ID, "sender non-delivery notification: %s", bm.ID)
 		d.mlog.Printf(bm.ID, "from=<>, size=%d, nrcpt=1 (queue active)", bm.Size)
+		if len(signers) > 0 {
+			d.mlog.Printf(bm.ID, "%s", signedNote(signers))
+		}
 	}
 	for _, i := range failed {
 		m.Recipients[i].Notified = true
 	}
 	m.Bounces++
 	return nil
+}
+
+// withPrefix returns the message to send: prefix (header fields added
+// at intake, queue.Message.Prefix) followed by the size bytes of data.
+func withPrefix(prefix string, data io.ReaderAt, size int64) (io.ReaderAt, int64) {
+	if prefix == "" {
+		return data, size
+	}
+	return prefixed{prefix: prefix, data: data}, int64(len(prefix)) + size
+}
+
+// prefixed reads a prefix, then data.
+type prefixed struct {
+	prefix string
+	data   io.ReaderAt
+}
+
+func (p prefixed) ReadAt(b []byte, off int64) (int, error) {
+	pl := int64(len(p.prefix))
+	if off >= pl {
+		return p.data.ReadAt(b, off-pl)
+	}
+	n := copy(b, p.prefix[off:])
+	if n == len(b) {
+		return n, nil
+	}
+	m, err := p.data.ReadAt(b[n:], 0)
+	return n + m, err
 }
 
 // headerReadLimit bounds what is read of a large message to return its

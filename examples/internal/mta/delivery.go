@@ -27,7 +27,10 @@ type Delivery struct {
 	// Bounces is the queue the delivery status notifications go to; nil
 	// means Queue. A program whose Queue does not deliver by SMTP gives
 	// one that does.
-	Bounces  Queue
+	Bounces Queue
+	// Security is DANE, MTA-STS and TLS-RPT for the SMTP transport's MX
+	// deliveries (routes bypass them); nil means none.
+	Security *Security
 	Schedule queue.Schedule
 	// Hostname names this host in bounces (Reporting-MTA) and to SMTP
 	// servers (EHLO).
@@ -44,7 +47,7 @@ type Delivery struct {
 
 // smtpTransport returns the SMTP transport, made at the first call.
 func (d *Delivery) smtpTransport() *smtpTransport {
-	d.once.Do(func() { d.smtp = newSMTPTransport(d.Hostname, d.Routes, d.Schedule) })
+	d.once.Do(func() { d.smtp = newSMTPTransport(d.Hostname, d.Routes, d.Schedule, d.Security) })
 	return d.smtp
 }
 

@@ -11,6 +11,14 @@ import (
 // left alone (the -retry delays beyond it do not lengthen it).
 const MaxDestBackoff = 5 * time.Minute
 
+// MaxDeadDests bounds the destinations the dead-destination memory keeps:
+// a login may name ever new destinations (address literals, domains of its
+// own). When it is full, the destinations whose backoff has passed are
+// forgotten; if none has, a new failure is not remembered (the next
+// message dials that destination again: the memory saves connection
+// attempts, it decides nothing).
+const MaxDeadDests = 10000
+
 // DefaultDialTimeout bounds a connection attempt to a destination.
 const DefaultDialTimeout = 30 * time.Second
 
@@ -97,6 +105,12 @@ func (c *destCache) DialContext(ctx context.Context, network, addr string) (net.
 	}
 	d := c.dead[addr]
 	if d == nil {
+		if len(c.dead) >= MaxDeadDests {
+			c.forgetPassed(now)
+			if len(c.dead) >= MaxDeadDests {
+				return nil, err
+			}
+		}
 		d = &deadDest{}
 		c.dead[addr] = d
 	}
@@ -104,4 +118,14 @@ func (c *destCache) DialContext(ctx context.Context, network, addr string) (net.
 	d.until = c.now().Add(c.backoff(d.failures))
 	d.err = err
 	return nil, err
+}
+
+// forgetPassed forgets the destinations whose backoff has passed and that
+// no connection is probing; c.mu is held.
+func (c *destCache) forgetPassed(now time.Time) {
+	for addr, d := range c.dead {
+		if !d.probing && !now.Before(d.until) {
+			delete(c.dead, addr)
+		}
+	}
 }

@@ -114,3 +114,28 @@ func TestDestCache(t *testing.T) {
 		t.Errorf("a cancelled dial marked the destination: %v", err)
 	}
 }
+
+// TestAttackDeadDestinationsBounded: a login sends to address literals of
+// ever new addresses (user@[127.0.x.y]: port 25 of a loopback address
+// refuses at once), and each refused destination stayed in the
+// dead-destination memory for good, so that a valid login could grow the
+// relay's memory without end. The memory keeps at most MaxDeadDests
+// destinations (forgetting one costs a connection attempt, nothing else).
+// Real connection attempts, refused by the kernel.
+func TestAttackDeadDestinationsBounded(t *testing.T) {
+	c := newDestCache(func(int) time.Duration { return time.Minute })
+	ctx := context.Background()
+	for i := range MaxDeadDests + 100 {
+		addr := net.JoinHostPort(net.IPv4(127, 1+byte(i>>16), byte(i>>8), byte(i)).String(), "1")
+		if conn, err := c.DialContext(ctx, "tcp", addr); err == nil {
+			conn.Close()
+			t.Fatalf("%s took the connection", addr)
+		}
+	}
+	c.mu.Lock()
+	n := len(c.dead)
+	c.mu.Unlock()
+	if n > MaxDeadDests {
+		t.Errorf("%d destinations remembered, want at most %d", n, MaxDeadDests)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -12,31 +13,41 @@ import (
 	"github.com/smtpkit/smtp/examples/internal/queue"
 )
 
-// EmptyQueue is what -list prints for an empty queue, as mailq does.
+// EmptyQueue is what -list prints for an empty queue, as mailq does, when
+// it prints totals.
 const EmptyQueue = "Mail queue is empty"
 
-// writeList prints msgs like mailq, one message a line, then a total
-// line; with asJSON, one JSON object a message and a line (as postqueue
-// -j), and nothing for an empty queue.
-func writeList(w io.Writer, msgs []*queue.Message, now time.Time, asJSON bool) error {
+// writeList prints msgs like mailq, one message a line; with totals, then
+// a total line, or EmptyQueue for none. With asJSON, one JSON object a
+// message and a line (as postqueue -j), and nothing for an empty queue.
+//
+// The relay prints totals when its output is a terminal (as ls decides its
+// format): a person reading gets mailq's summary, while a script reading a
+// pipe gets exactly one line a message, as the program contract says, and
+// nothing for an empty queue.
+func writeList(w io.Writer, msgs []*queue.Message, now time.Time, asJSON, totals bool) error {
 	bw := bufio.NewWriter(w)
 	if asJSON {
-		enc := json.NewEncoder(bw)
 		for _, m := range msgs {
-			if err := enc.Encode(jsonEntry(m, now)); err != nil {
+			js, err := json.Marshal(jsonEntry(m, now))
+			if err != nil {
 				return err
 			}
+			bw.Write(jsonPrintable(js))
+			bw.WriteByte('\n')
 		}
 		return bw.Flush()
 	}
 	if len(msgs) == 0 {
-		bw.WriteString(EmptyQueue + "\n")
+		if totals {
+			bw.WriteString(EmptyQueue + "\n")
+		}
 		return bw.Flush()
 	}
 	var size int64
 	held, pending := 0, 0
 	for _, m := range msgs {
-		bw.WriteString(listLine(m, now))
+		bw.WriteString(Printable(listLine(m, now)))
 		bw.WriteByte('\n')
 		size += m.Size
 		if m.Held {
@@ -44,9 +55,21 @@ func writeList(w io.Writer, msgs []*queue.Message, now time.Time, asJSON bool) e
 		}
 		pending += len(m.Pending())
 	}
-	fmt.Fprintf(bw, "-- %d message%s, %d held, %d bytes, %d recipient%s pending\n",
-		len(msgs), plural(len(msgs)), held, size, pending, plural(pending))
+	if totals {
+		fmt.Fprintf(bw, "-- %d message%s, %d held, %d bytes, %d recipient%s pending\n",
+			len(msgs), plural(len(msgs)), held, size, pending, plural(pending))
+	}
 	return bw.Flush()
+}
+
+// isTerminal tells whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func plural(n int) string {
@@ -58,7 +81,7 @@ func plural(n int) string {
 
 // listLine formats one message of the listing:
 //
-//	ID <from> rcpt(state),... size=N attempts=N next=TIME (in D) error="..." arrival=TIME age=D [held] [reason(rcpt)="..."]
+//	ID <from> rcpt(state),... size=N attempts=N next=TIME (in D) error="..." arrival=TIME age=D [held] [requiretls] [reason(rcpt)="..."]
 //
 // error= is the last failure; a recipient whose own last failure differs
 // has it in reason(rcpt)=.
@@ -100,6 +123,9 @@ func listLine(m *queue.Message, now time.Time) string {
 	if m.Held {
 		b.WriteString(" held")
 	}
+	if m.RequireTLS {
+		b.WriteString(" requiretls")
+	}
 	for _, r := range m.Recipients {
 		// A reason is shown where it is not the message's error=.
 		if r.State != queue.Delivered && r.Diagnostic != "" && r.Diagnostic != m.LastError {
@@ -126,6 +152,8 @@ type listEntry struct {
 	Client      string     `json:"client,omitempty"`
 	Recipients  []listRcpt `json:"recipients"`
 	Bounces     int        `json:"bounces,omitempty"`
+	// RequireTLS: sent with REQUIRETLS (RFC 8689), over verified TLS only.
+	RequireTLS bool `json:"requiretls,omitempty"`
 }
 
 type listRcpt struct {
@@ -141,7 +169,7 @@ func jsonEntry(m *queue.Message, now time.Time) listEntry {
 	e := listEntry{
 		QueueID: m.ID, Held: m.Held, ArrivalTime: m.Created.UTC(), AgeSeconds: int64(now.Sub(m.Created).Seconds()),
 		MessageSize: m.Size, Sender: m.From, Attempts: m.Attempts, LastError: m.LastError, Client: m.Client,
-		Bounces: m.Bounces, Recipients: []listRcpt{},
+		Bounces: m.Bounces, RequireTLS: m.RequireTLS, Recipients: []listRcpt{},
 	}
 	if len(m.Pending()) > 0 && !m.Held {
 		t := m.NextAttempt.UTC()

@@ -46,7 +46,9 @@ func (l *MailLog) Printf(id, format string, args ...any) {
 		b = append(b, id...)
 		b = append(b, ": "...)
 	}
-	b = fmt.Appendf(b, format, args...)
+	// What the line says comes from senders and remote servers: shown,
+	// never run by the terminal (Printable).
+	b = append(b, Printable(fmt.Sprintf(format, args...))...)
 	b = append(b, '\n')
 	l.w.Write(b)
 }

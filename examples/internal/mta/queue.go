@@ -40,10 +40,11 @@ type Queue interface {
 	// claim.
 	Save(ctx context.Context, m *queue.Message) error
 	// Finish records the state of a claimed message and ends the claim: a
-	// message whose recipients are all final is removed; another is kept
-	// for m.NextAttempt (on hold if m.Held). An operator's command that came
-	// during the claim (hold, delete, requeue) applies now. ErrLost reports
-	// that the claim was no longer this relay's.
+	// message that is m.Done() (its recipients final, their failures
+	// reported) is removed; another is kept for m.NextAttempt (on hold if
+	// m.Held). An operator's command that came during the claim (hold,
+	// delete, requeue) applies now. ErrLost reports that the claim was no
+	// longer this relay's.
 	Finish(ctx context.Context, m *queue.Message) error
 	Admin
 }
@@ -179,6 +180,24 @@ func backendFor(spec string, backends []Backend) (Backend, error) {
 			"build the one with it from its own module: go -C examples/relay-pg build -o relay . (see README)", redactURL(spec))
 	}
 	return Backend{}, fmt.Errorf("-queue %q: no queue of this kind", spec)
+}
+
+// urlHasPassword reports whether a database URL holds a password, which
+// every local user reads in the relay's command line (ps).
+func urlHasPassword(s string) bool {
+	if !isPostgresURL(s) {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			return true
+		}
+	}
+	return u.Query().Has("password")
 }
 
 // redactURL hides the password of a database URL for messages and logs.

@@ -1,6 +1,8 @@
 package mta
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smtpkit/smtp/client/dkim"
 	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/internal/cli"
 	"github.com/smtpkit/smtp/examples/internal/queue"
@@ -34,6 +37,8 @@ type policy struct {
 	// senders binds senders to logins; nil: any login may use any
 	// sender (no -senders file).
 	senders *senderPolicy
+	// dkim are the signing keys; nil: none.
+	dkim *dkimKeys
 }
 
 // NewSession implements server.Backend.
@@ -115,13 +120,42 @@ func (s *submitSession) Data(ctx context.Context, r io.Reader) error {
 	now := time.Now()
 	m.Client = s.client()
 	trace := func(id string) []byte { return s.received(id, now) }
-	if err := Accept(ctx, s.b.q, m, r, trace, now, s.b.log.With("conn", s.conn.ID())); err != nil {
+	signers, unsigned, r, err := s.signers(r)
+	if err != nil {
+		return err // the reader's: too large, connection lost...
+	}
+	if err := acceptSigned(ctx, s.b.q, m, r, signers, trace, now, s.b.log.With("conn", s.conn.ID())); err != nil {
 		return err
 	}
 	s.b.mlog.Printf(m.ID, "from=<%s>, size=%d, nrcpt=%d, client=%s, sasl_username=%s (queue active)",
 		m.From, m.Size, len(m.Recipients), s.conn.RemoteAddr(), s.conn.Identity())
+	switch {
+	case len(signers) > 0:
+		s.b.mlog.Printf(m.ID, "%s", signedNote(signers))
+	case unsigned != "":
+		s.b.mlog.Printf(m.ID, "not DKIM-signed: %s", unsigned)
+	}
 	s.msg = nil
 	return reply.Queued(m.ID)
+}
+
+// signers reads the header section of the message from r when there are
+// DKIM keys, and returns the signers for it (or why none, when there are
+// keys), and the whole message to read. Only authenticated submissions
+// reach Data (Mail refuses the others): the relay signs what its users
+// send, never what it merely passes on.
+func (s *submitSession) signers(r io.Reader) (signers []*dkim.Signer, unsigned string, msg io.Reader, err error) {
+	pol := s.b.policy.Load()
+	if pol.dkim.count() == 0 {
+		return nil, "", r, nil
+	}
+	br := bufio.NewReader(r)
+	header, complete, err := readHeaderSection(br, dkim.DefaultMaxHeaderSize)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	signers, unsigned = pol.dkim.choose(header, complete, s.conn.Identity(), pol.senders)
+	return signers, unsigned, io.MultiReader(bytes.NewReader(header), br), nil
 }
 
 // client describes the submitter for logs and the listing.

@@ -21,6 +21,9 @@ import (
 // connection is not dialled again until its backoff passes (destCache).
 type smtpTransport struct {
 	base client.Deliverer
+	// plain is base without DANE, MTA-STS and TLS-RPT counting, for the
+	// messages that ask for it (TLS-Required: No); nil without them.
+	plain *client.Deliverer
 	// smartHost is the "*" route: where every domain without its own
 	// route goes ("" = the MX hosts).
 	smartHost string
@@ -28,7 +31,7 @@ type smtpTransport struct {
 	dests     *destCache
 }
 
-func newSMTPTransport(hostname string, routes map[string]string, schedule queue.Schedule) *smtpTransport {
+func newSMTPTransport(hostname string, routes map[string]string, schedule queue.Schedule, sec *Security) *smtpTransport {
 	t := &smtpTransport{smartHost: routes["*"], cache: &client.ConnCache{}}
 	t.dests = newDestCache(func(n int) time.Duration { return min(schedule.Delay(n), MaxDestBackoff) })
 	rs := map[string]string{}
@@ -42,6 +45,7 @@ func newSMTPTransport(hostname string, routes map[string]string, schedule queue.
 		Routes:  rs,
 		Cache:   t.cache,
 	}
+	t.plain = sec.configure(&t.base)
 	return t
 }
 
@@ -54,8 +58,12 @@ func (t *smtpTransport) deliver(ctx context.Context, m *queue.Message, domain st
 		return bad
 	}
 	d := &t.base
+	// RFC 8689 5: TLS-Required: No is ignored for a REQUIRETLS message.
+	if t.plain != nil && !m.RequireTLS && tlsRequiredNo(msg, size) {
+		d = t.plain
+	}
 	if _, routed := d.Routes[domain]; !routed && t.smartHost != "" {
-		dd := t.base
+		dd := *d
 		dd.Routes = map[string]string{domain: t.smartHost}
 		d = &dd
 	}
@@ -73,6 +81,10 @@ func buildEnvelope(m *queue.Message, rcpts []int) (envelope.Envelope, []outcome)
 	opts := envelope.ParseOptions{SMTPUTF8: true}
 	env := envelope.Envelope{From: envelope.Path{Null: true}}
 	env.Mail.SMTPUTF8 = m.SMTPUTF8
+	// RFC 8689 4.2.1: the Deliverer sends a REQUIRETLS message only over
+	// TLS with a verified certificate, to a server that offers REQUIRETLS,
+	// and passes the parameter on; else the recipients fail with 5.7.30.
+	env.Mail.RequireTLS = m.RequireTLS
 	if m.EightBit {
 		env.Mail.Body = envelope.Body8BitMIME
 	}

@@ -55,6 +55,14 @@ type Message struct {
 	EightBit bool   `json:"8bitmime,omitempty"` // RFC 6152 BODY=8BITMIME
 	EnvID    string `json:"envid,omitempty"`    // RFC 3461 ENVID (xtext-decoded)
 	Ret      string `json:"ret,omitempty"`      // RFC 3461 RET: "FULL", "HDRS" or ""
+	// RequireTLS is the REQUIRETLS parameter (RFC 8689 4): the message
+	// goes on only over TLS with a verified certificate to a server that
+	// offers REQUIRETLS, and its bounce returns nothing of it.
+	RequireTLS bool `json:"requiretls,omitempty"`
+	// Prefix is header fields sent before the data: the DKIM-Signature
+	// fields made at intake, which can only be computed once the data is
+	// written (RFC 6376 5: a signer adds its field at the top).
+	Prefix string `json:"prefix,omitempty"`
 
 	Recipients []Recipient `json:"recipients"`
 	Size       int64       `json:"size"`
@@ -74,10 +82,15 @@ type Message struct {
 	Held bool `json:"held,omitempty"`
 }
 
-// Done reports whether every recipient is in a final state.
+// Done reports whether the queue is finished with the message: every
+// recipient is in a final state and every failure has been reported
+// (Notified: its bounce is queued, or none is due). A failed recipient
+// whose bounce could not be queued keeps the message in the queue until
+// it is: RFC 5321 6.1, a message taken with 250 is delivered or its
+// failure reported, never dropped.
 func (m *Message) Done() bool {
 	for _, r := range m.Recipients {
-		if !r.State.Final() {
+		if !r.State.Final() || (r.State == Failed && !r.Notified) {
 			return false
 		}
 	}

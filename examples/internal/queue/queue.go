@@ -74,11 +74,18 @@ type Queue struct {
 // by SIGKILL) and writes its PID into it. It removes what a crash may have
 // left: files in tmp/ and message data with no state file (a message whose
 // Commit never finished, hence never acknowledged).
+//
+// The directory and its subdirectories must belong to the user the
+// program runs as and be writable by it alone (checkPrivateDir); Open
+// refuses them otherwise, before it writes anything.
 func Open(dir string) (*Queue, error) {
 	for _, sub := range []string{"", tmpDir, dataDir, stateDir, activeDir} {
 		p := filepath.Join(dir, sub)
 		if err := os.MkdirAll(p, 0o700); err != nil {
 			return nil, &Error{Op: "mkdir", Path: p, Err: err}
+		}
+		if err := checkPrivateDir(p); err != nil {
+			return nil, err
 		}
 	}
 	lock, err := lockDir(filepath.Join(dir, lockFile))
@@ -177,6 +184,12 @@ func FormatID(now time.Time, seq uint64) string {
 	b = strconv.AppendUint(b, rand.Uint64()&0xffffffffff, 36)
 	return string(b)
 }
+
+// CheckPrivateDir refuses a directory that another user could change:
+// owned by another user than this program's, or writable by group or
+// others; Open checks its queue directory so. For a program that keeps
+// its queues and other records under one directory of its own.
+func CheckPrivateDir(path string) error { return checkPrivateDir(path) }
 
 // ValidID reports whether id can be a queue ID (and name queue files).
 func ValidID(id string) bool { return validID(id) }

@@ -345,8 +345,12 @@ func TestStates(t *testing.T) {
 	}
 	m.Recipients[0].State = Failed
 	m.Recipients[2].State = Delivered
-	if !m.Done() || len(m.Pending()) != 0 {
-		t.Error("all final but not Done")
+	if m.Done() || len(m.Pending()) != 0 {
+		t.Error("Done before the failure was reported (its bounce queued)")
+	}
+	m.Recipients[0].Notified = true
+	if !m.Done() {
+		t.Error("all final and reported but not Done")
 	}
 	c := m.Clone()
 	c.Recipients[0].State = Pending

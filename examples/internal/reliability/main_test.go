@@ -78,8 +78,8 @@ type sink struct {
 }
 
 // startSink runs mailsink on a free loopback port with args (plus -listen,
-// and -maildir in a temporary directory unless args has -maildir or
-// -discard) and waits until it listens.
+// -http "" unless args has -http, and -maildir in a temporary directory
+// unless args has -maildir or -discard) and waits until it listens.
 func startSink(t testing.TB, args ...string) *sink {
 	t.Helper()
 	s := &sink{Addr: e2e.FreeAddr(t)}
@@ -97,7 +97,7 @@ func startSink(t testing.TB, args ...string) *sink {
 		s.Maildir = filepath.Join(t.TempDir(), "md")
 		args = append([]string{"-maildir", s.Maildir}, args...)
 	}
-	s.Proc = e2e.Start(t, t.TempDir(), bin, append([]string{"-listen", s.Addr}, args...)...)
+	s.Proc = e2e.Start(t, t.TempDir(), bin, append([]string{"-listen", s.Addr}, e2e.NoWebUI(args)...)...)
 	t.Cleanup(func() {
 		// Whatever the test, the server must not have crashed, logged a
 		// recovered panic, or (built with SMTPKIT_RACE=1) raced.

@@ -216,6 +216,9 @@ func (s *spool) Write(p []byte) (int, error) {
 			s.err = &queue.Error{Op: "create", Path: os.TempDir(), Err: err}
 			return 0, s.err
 		}
+		// Unlinked at once: the bytes go with the descriptor, so that a
+		// relay killed meanwhile leaves no mail behind in TMPDIR.
+		os.Remove(f.Name())
 		s.file = f
 		if _, err := f.Write(s.mem.Bytes()); err != nil {
 			s.err = &queue.Error{Op: "write", Path: f.Name(), Err: err}
@@ -261,8 +264,7 @@ func (s *spool) ReadFrom(r io.Reader) (int64, error) {
 
 func (s *spool) Abort() {
 	if s.file != nil {
-		s.file.Close()
-		os.Remove(s.file.Name())
+		s.file.Close() // unlinked when made
 		s.file = nil
 	}
 	s.mem = bytes.Buffer{}
@@ -363,11 +365,15 @@ func (q *Queue) Claim(ctx context.Context) (*mta.Work, error) {
 
 // claimQuery claims one message: due, not held, and not claimed or with
 // an expired lease (its relay died), the one due longest first. It returns
-// the previous claim's holder and lease, set when that claim expired.
+// the previous claim's holder and lease, set when that claim expired. $3
+// are the messages this relay holds: a lease of its own that expired (the
+// database was out longer than the lease) is not a dead relay's, and the
+// worker holding it still has its outcome; the renewal takes it up again.
 const claimQuery = `
 WITH c AS (
 	SELECT id, claimed_by, lease_until FROM smtpkit_relay_queue
 	WHERE NOT held AND next_attempt <= now() AND (claim IS NULL OR lease_until < now())
+		AND NOT (id = ANY($3::text[]))
 	ORDER BY next_attempt
 	LIMIT 1
 	FOR UPDATE SKIP LOCKED
@@ -394,7 +400,13 @@ func (q *Queue) claimOne(ctx context.Context) (*mta.Work, time.Duration, error) 
 		prevOwnerN    *string
 		prevLease     *time.Time
 	)
-	err := q.pool.QueryRow(ctx, claimQuery, q.owner, q.lease.String()).Scan(&id, &state, &token, &next, &prevOwnerN, &prevLease)
+	q.mu.Lock()
+	held := make([]string, 0, len(q.claims))
+	for id := range q.claims {
+		held = append(held, id)
+	}
+	q.mu.Unlock()
+	err := q.pool.QueryRow(ctx, claimQuery, q.owner, q.lease.String(), held).Scan(&id, &state, &token, &next, &prevOwnerN, &prevLease)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var secs *float64
 		if err := q.pool.QueryRow(ctx, nextDueQuery).Scan(&secs); err != nil {

@@ -151,6 +151,60 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 }
 
+// TestMigrateFromVersion1: the queue of a relay of schema version 1, with
+// a message in it, is migrated on Open (version 2 marks that the state may
+// require TLS, so that an older relay refuses the queue); the message
+// stays, and the fields version 2 added (REQUIRETLS, the DKIM-Signature
+// prefix) go through the queue with a new message.
+func TestMigrateFromVersion1(t *testing.T) {
+	url := testDB(t)
+	conn, err := pgx.Connect(ctxT(t), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, stmt := range []string{
+		"CREATE TABLE smtpkit_relay_schema (version integer NOT NULL)",
+		migrations[0],
+		"INSERT INTO smtpkit_relay_schema (version) VALUES (1)",
+		`INSERT INTO smtpkit_relay_queue (id, state, size, created, next_attempt) VALUES ('old.1',
+			'{"id":"old.1","from":"a@x.test","recipients":[{"addr":"b@y.test","state":"pending"}],"size":3,
+			"created":"2026-01-01T00:00:00Z","attempts":0,"next_attempt":"2026-01-01T00:00:00Z"}', 3, now(), now())`,
+		`INSERT INTO smtpkit_relay_data (id, seq, chunk) VALUES ('old.1', 0, '\x780d0a'::bytea)`,
+	} {
+		if _, err := conn.Exec(ctxT(t), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	q := open(t, url, "r1", 1, time.Minute, nil)
+	var version int
+	if err := conn.QueryRow(ctxT(t), "SELECT version FROM smtpkit_relay_schema").Scan(&version); err != nil || version != SchemaVersion || version < 2 {
+		t.Errorf("version %d (%v), want %d", version, err, SchemaVersion)
+	}
+	msgs, err := q.List(ctxT(t))
+	if err != nil || len(msgs) != 1 || msgs[0].ID != "old.1" || msgs[0].RequireTLS || msgs[0].Prefix != "" {
+		t.Fatalf("after the migration: %+v, %v", msgs, err)
+	}
+
+	sp, err := q.Create(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Write([]byte("Subject: s\r\n\r\nbody\r\n"))
+	prefix := "DKIM-Signature: v=1; a=ed25519-sha256; d=x.test; s=s;\r\n\tb=AAAA\r\n"
+	m := &queue.Message{From: "a@x.test", RequireTLS: true, Prefix: prefix,
+		Recipients: []queue.Recipient{{Addr: "c@z.test", State: queue.Pending}}}
+	if err := sp.Commit(ctxT(t), m); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		w := claimOf(t, q)
+		if w.Msg.ID == m.ID && (!w.Msg.RequireTLS || w.Msg.Prefix != prefix) {
+			t.Errorf("claimed %+v, want REQUIRETLS and the prefix", w.Msg)
+		}
+	}
+}
+
 // TestRoundTrip: a message larger than the spool's memory and the data's
 // memory limit comes back byte for byte, with its envelope; a finished
 // message leaves no row behind.

@@ -44,6 +44,13 @@ var migrations = []string{
 		chunk bytea NOT NULL,
 		PRIMARY KEY (id, seq)
 	);`,
+	// 2: the state may hold "requiretls" (RFC 8689) and "prefix" (the
+	// DKIM-Signature fields made at intake). No column changes, but a
+	// relay that does not know them would send a REQUIRETLS message over
+	// any path, and a signed one unsigned: with the version raised, such
+	// a relay refuses to start on this queue ("upgrade the relay").
+	`COMMENT ON COLUMN smtpkit_relay_queue.state IS
+		'queue.Message as JSON: envelope (requiretls: RFC 8689), DKIM-Signature prefix, per-recipient state';`,
 }
 
 // SchemaVersion is the schema version this relay writes.

@@ -42,6 +42,11 @@ const (
 	// DefaultMaxRecipients bounds the recipients of one message (to, cc
 	// and bcc together).
 	DefaultMaxRecipients = 1000
+	// DefaultMaxHeaderFields bounds a JSON request's "headers", and
+	// DefaultMaxAttachments its "attachments": each costs work and memory
+	// far beyond its few bytes of JSON.
+	DefaultMaxHeaderFields = 100
+	DefaultMaxAttachments  = 100
 	// DefaultIdempotencyTTL is how long an Idempotency-Key is remembered
 	// (Stripe's 24 hours).
 	DefaultIdempotencyTTL = 24 * time.Hour
@@ -83,6 +88,12 @@ type Config struct {
 	// MaxRecipients bounds the recipients of a message
 	// (DefaultMaxRecipients).
 	MaxRecipients int
+	// MaxHeaderFields bounds the fields of a request's "headers"
+	// (DefaultMaxHeaderFields); MaxAttachments its attachments
+	// (DefaultMaxAttachments). Counts are checked before any of the work
+	// they cause, recipients as they are parsed.
+	MaxHeaderFields int
+	MaxAttachments  int
 	// IdempotencyTTL is how long a key is remembered
 	// (DefaultIdempotencyTTL).
 	IdempotencyTTL time.Duration
@@ -112,6 +123,12 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.MaxRecipients <= 0 {
 		cfg.MaxRecipients = DefaultMaxRecipients
+	}
+	if cfg.MaxHeaderFields <= 0 {
+		cfg.MaxHeaderFields = DefaultMaxHeaderFields
+	}
+	if cfg.MaxAttachments <= 0 {
+		cfg.MaxAttachments = DefaultMaxAttachments
 	}
 	if cfg.IdempotencyTTL <= 0 {
 		cfg.IdempotencyTTL = DefaultIdempotencyTTL
@@ -301,7 +318,7 @@ func (h *Handler) prepare(ct string, body []byte, r *http.Request) ([]byte, *Env
 	if ct == "message/rfc822" {
 		q := r.URL.Query()
 		var err error
-		if msg, env, err = rawMessage(body, q.Get("from"), q["to"], h.cfg.Builder, h.cfg.Now()); err != nil {
+		if msg, env, err = rawMessage(body, q.Get("from"), q["to"], h.cfg.Builder, h.cfg.Now(), h.cfg.MaxRecipients); err != nil {
 			return nil, nil, nil, err
 		}
 		acc.MessageID = messageIDOf(msg)
@@ -310,6 +327,7 @@ func (h *Handler) prepare(ct string, body []byte, r *http.Request) ([]byte, *Env
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		req.limits = limits{recipients: h.cfg.MaxRecipients, headerFields: h.cfg.MaxHeaderFields, attachments: h.cfg.MaxAttachments}
 		m, e, err := req.message()
 		if err != nil {
 			return nil, nil, nil, err

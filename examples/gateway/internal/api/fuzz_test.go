@@ -84,7 +84,7 @@ func FuzzRawMessage(f *testing.F) {
 		if to != "" {
 			tos = []string{to}
 		}
-		msg, env, err := rawMessage(raw, from, tos, b, time.Unix(0, 0))
+		msg, env, err := rawMessage(raw, from, tos, b, time.Unix(0, 0), DefaultMaxRecipients)
 		if err != nil {
 			var br *BadRequest
 			if !errors.As(err, &br) {

@@ -68,6 +68,22 @@ type request struct {
 	Attachments []attachment    `json:"attachments"`
 	// Headers are decoded one by one, so that an error names the field.
 	Headers map[string]json.RawMessage `json:"headers"`
+
+	// limits bound the counts (not from the JSON; zero: the defaults).
+	limits limits
+}
+
+// limits bound the counts of a request, checked before the work each
+// item causes (Config.MaxRecipients, MaxHeaderFields, MaxAttachments).
+type limits struct {
+	recipients, headerFields, attachments int
+}
+
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }
 
 type attachment struct {
@@ -133,8 +149,9 @@ const maxAddressString = 64 << 10
 
 // addressField decodes an address field: absent or null (none), a string
 // holding an address list (RFC 5322 3.4, groups allowed), or a list of
-// strings holding one address each. Errors name the item: "to[2]".
-func addressField(field string, raw json.RawMessage, single bool) ([]compose.Address, error) {
+// strings holding one address each. Errors name the item: "to[2]". It
+// stops with an error past max addresses.
+func addressField(field string, raw json.RawMessage, single bool, max int) ([]compose.Address, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -158,6 +175,9 @@ func addressField(field string, raw json.RawMessage, single bool) ([]compose.Add
 	}
 	var out []compose.Address
 	for i, s := range items {
+		if len(out) > max {
+			break
+		}
 		name := field
 		if listed {
 			name = fmt.Sprintf("%s[%d]", field, i)
@@ -189,8 +209,15 @@ func addressField(field string, raw json.RawMessage, single bool) ([]compose.Add
 			out = append(out, ca)
 		}
 	}
+	if len(out) > max {
+		return nil, badRequest(field, tooManyAddresses)
+	}
 	return out, nil
 }
+
+// tooManyAddresses is the reason addressField gives past its max; the
+// caller says which limit that is.
+const tooManyAddresses = "too many addresses"
 
 // mailbox checks an address as SMTP will carry it (RFC 5321 4.1.2 and
 // its length limits, IDNA2008 for a Unicode domain, RFC 6531 for a UTF-8
@@ -265,7 +292,14 @@ func decodeBase64(s string) ([]byte, error) {
 // envelope.
 func (req *request) message() (*compose.Message, *Envelope, error) {
 	m := &compose.Message{Subject: req.Subject, Text: req.Text, HTML: req.HTML}
-	from, err := addressField("from", req.From, true)
+	maxRcpts := orDefault(req.limits.recipients, DefaultMaxRecipients)
+	if n, max := len(req.Headers), orDefault(req.limits.headerFields, DefaultMaxHeaderFields); n > max {
+		return nil, nil, badRequest("headers", "%d fields; the limit is %d", n, max)
+	}
+	if n, max := len(req.Attachments), orDefault(req.limits.attachments, DefaultMaxAttachments); n > max {
+		return nil, nil, badRequest("attachments", "%d attachments; the limit is %d", n, max)
+	}
+	from, err := addressField("from", req.From, true, 1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -281,7 +315,16 @@ func (req *request) message() (*compose.Message, *Envelope, error) {
 		raw  json.RawMessage
 		dst  *[]compose.Address
 	}{{"to", req.To, &m.To}, {"cc", req.Cc, &m.Cc}, {"bcc", req.Bcc, &bcc}, {"reply_to", req.ReplyTo, &m.ReplyTo}} {
-		if *f.dst, err = addressField(f.name, f.raw, false); err != nil {
+		// Recipients are counted as they are parsed (to, cc and bcc
+		// together), reply_to on its own.
+		max := maxRcpts
+		if f.name != "reply_to" {
+			max = maxRcpts - len(m.To) - len(m.Cc) - len(bcc)
+		}
+		if *f.dst, err = addressField(f.name, f.raw, false, max); err != nil {
+			if br, ok := err.(*BadRequest); ok && br.Reason == tooManyAddresses {
+				br.Reason = fmt.Sprintf("more than %d recipients (to, cc and bcc together); the limit is %d", maxRcpts, maxRcpts)
+			}
 			return nil, nil, err
 		}
 	}
@@ -326,7 +369,10 @@ func (req *request) message() (*compose.Message, *Envelope, error) {
 // Message-ID should be there), as Postfix's cleanup does. The envelope is
 // from and to when given, else the From (or Sender) field and the
 // To, Cc and Bcc fields, as sendmail -t reads them.
-func rawMessage(raw []byte, from string, to []string, b *compose.Builder, now time.Time) ([]byte, *Envelope, error) {
+//
+// The recipients are counted as they are read: more than maxRcpts is an
+// error at once.
+func rawMessage(raw []byte, from string, to []string, b *compose.Builder, now time.Time, maxRcpts int) ([]byte, *Envelope, error) {
 	raw = crlf(raw)
 	if !bytes.HasSuffix(raw, []byte("\r\n")) {
 		raw = append(raw, "\r\n"...)
@@ -343,9 +389,13 @@ func rawMessage(raw []byte, from string, to []string, b *compose.Builder, now ti
 		return nil, nil, badRequest("message", "no readable header section (RFC 5322 2.2)")
 	}
 	h := msg.Header
+	counted := 0 // addresses of the To, Cc and Bcc fields read so far
 	list := func(name string) ([]compose.Address, error) {
 		var out []compose.Address
 		for _, v := range h[textprotoKey(name)] {
+			if counted > maxRcpts {
+				return nil, badRequest("message", "more than %d recipients in the To, Cc and Bcc fields; the limit is %d", maxRcpts, maxRcpts)
+			}
 			l, err := mail.ParseAddressList(v)
 			if err != nil {
 				return nil, badRequest("message", "%s field: %v", name, err)
@@ -356,6 +406,9 @@ func rawMessage(raw []byte, from string, to []string, b *compose.Builder, now ti
 					return nil, badRequest("message", "%s field: %s", name, err.(*BadRequest).Reason)
 				}
 				out = append(out, ca)
+			}
+			if name == "To" || name == "Cc" || name == "Bcc" {
+				counted += len(l)
 			}
 		}
 		return out, nil
@@ -384,6 +437,9 @@ func rawMessage(raw []byte, from string, to []string, b *compose.Builder, now ti
 			sender = s[0]
 		}
 		env.From, env.SMTPUTF8 = envelopeAddress(sender.Addr)
+	}
+	if len(to) > maxRcpts {
+		return nil, nil, badRequest("to", "%d recipients; the limit is %d", len(to), maxRcpts)
 	}
 	if len(to) > 0 {
 		for i, s := range to {

@@ -15,9 +15,17 @@ const DefaultMaxAttachment = 5 << 20
 
 // Payload is the JSON body POSTed to a webhook for one message.
 type Payload struct {
-	// ID is the gateway's queue ID: the same for every attempt, so a
-	// receiver can recognise a message it already has.
+	// ID is the gateway's queue ID (the X-Smtpkit-Id header). A message
+	// for recipients of several routed domains comes in one request per
+	// domain, each with this ID: it names the message, not the request.
 	ID string `json:"id"`
+	// DeliveryID names this delivery: the message and the recipient
+	// domain it is for, "ID/domain". It is the same in every attempt and
+	// differs between the requests of one message, so a receiver drops a
+	// request whose DeliveryID it has already taken (a retry after a lost
+	// response, or a replay within the signature's tolerance) and nothing
+	// else. It is in the signed body; the headers are not signed.
+	DeliveryID string `json:"delivery_id"`
 	// ReceivedAt is when the gateway accepted the message.
 	ReceivedAt time.Time `json:"received_at"`
 	Envelope   Envelope  `json:"envelope"`

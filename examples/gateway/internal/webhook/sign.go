@@ -25,9 +25,10 @@ const SignatureHeader = "X-Smtpkit-Signature"
 
 // Other headers of a delivery.
 const (
-	// IDHeader carries the queue ID of the message: the same for every
-	// attempt, so that a receiver can drop a message it already has (a
-	// retry after a response that was lost).
+	// IDHeader carries the queue ID of the message, for the receiver's
+	// logs. It is not signed, and the requests of a message for several
+	// domains share it: a receiver drops repeated deliveries by the
+	// payload's delivery_id, in the signed body.
 	IDHeader = "X-Smtpkit-Id"
 	// AttemptHeader carries the attempt number, 1 for the first.
 	AttemptHeader = "X-Smtpkit-Attempt"
@@ -108,8 +109,8 @@ var (
 // time must be within tolerance of now (DefaultTolerance when zero), and
 // one v1 signature must be the HMAC of "t.body" under one of secrets,
 // compared in constant time. A receiver that must also refuse a replay
-// within the tolerance remembers the IDHeader values it has accepted for
-// that long.
+// within the tolerance remembers the payload's delivery_id values (in the
+// signed body) it has accepted for that long.
 func Verify(header string, body []byte, secrets [][]byte, now time.Time, tolerance time.Duration) error {
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
