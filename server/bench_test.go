@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -76,7 +77,8 @@ func benchMessage(size int) []byte {
 // BenchmarkServerTransaction sends 1 KiB messages over one loopback
 // connection: one round trip per command as smtp-source does (lockstep),
 // with all commands pipelined (RFC 2920), and with BDAT, MAIL RCPT BDAT
-// and the chunk in one write (the BDAT filter reading the chunk in place);
+// and the chunk in one write (the BDAT filter reading the chunk in place),
+// one message at a time or streamed;
 // and one message per connection (connect, EHLO, message, QUIT: the waits
 // before the first MAIL hand the connection off to a goroutine of the
 // smallest stack, see idle.go).
@@ -118,6 +120,25 @@ func BenchmarkServerTransaction(b *testing.B) {
 	})
 	b.Run("pipelined", func(b *testing.B) { run(b, step{txn, 4}) })
 	b.Run("bdat-pipelined", func(b *testing.B) { run(b, step{chunk, 3}) })
+	b.Run("bdat-stream", func(b *testing.B) {
+		// The client streams without waiting for replies, as the
+		// limit tool's bdat mode does: the server's replies go out
+		// as its queue fills (maxQueuedOut), not after each read.
+		nc, r := benchClient(b, l.Addr().String())
+		defer nc.Close()
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		batch := bytes.Repeat(chunk, 64)
+		b.ResetTimer()
+		go func() {
+			for sent := 0; sent < b.N; sent += 64 {
+				if _, err := nc.Write(batch[:min(64, b.N-sent)*len(chunk)]); err != nil {
+					return
+				}
+			}
+		}()
+		readReplies(b, r, 3*b.N)
+	})
 	b.Run("perconn", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(msg)))

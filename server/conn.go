@@ -653,7 +653,7 @@ func (c *conn) reply(r *reply.Reply) {
 		c.outp = c.srv.outs.Get().(*[]byte)
 		c.out = (*c.outp)[:0]
 	}
-	if len(c.out) >= maxPooledOut {
+	if len(c.out) >= maxQueuedOut {
 		// A client pipelining without reading its replies: do not
 		// queue without bound.
 		c.flush()
@@ -708,6 +708,11 @@ func withEnhanced(r *reply.Reply) *reply.Reply {
 // maxPooledOut is the largest reply buffer given back to the pool; a
 // bigger one (after a large pipelined batch) is dropped.
 const maxPooledOut = 4096
+
+// maxQueuedOut bounds the replies queued for a client that pipelines
+// without waiting for them (they go out when the next read would wait,
+// RFC 2920 3.1).
+const maxQueuedOut = 16 << 10
 
 // flush writes the queued replies.
 func (c *conn) flush() error {
