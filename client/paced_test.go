@@ -1,8 +1,6 @@
 package client
 
 import (
-	"io"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,23 +17,10 @@ func TestPacedDeadlines(t *testing.T) {
 	for _, ext := range [][]string{{"PIPELINING"}, {"PIPELINING", "CHUNKING"}} {
 		t.Run(strings.Join(ext, "+"), func(t *testing.T) {
 			fs := newFakeServer(t, ext...)
-			fs.onCommand = func(fc *fakeConn, line string) bool {
-				switch {
-				case line == "DATA":
-					fc.send("354 go")
-					fc.readData()
-				case strings.HasPrefix(line, "BDAT"):
-					n, _ := strconv.Atoi(strings.Fields(line)[1])
-					if _, err := io.ReadFull(fc.r, make([]byte, n)); err != nil {
-						return true
-					}
-				default:
-					return false
-				}
+			fs.afterData(func(fc *fakeConn) {
 				time.Sleep(3 * short) // longer than every timeout but the final reply's
 				fc.send("250 2.0.0 ok")
-				return true
-			}
+			})
 			c := dialT(t, fs.start(), &Options{MailTimeout: short, RcptTimeout: short, DataInitTimeout: short,
 				DataBlockTimeout: short, CommandTimeout: short, DataTermTimeout: 10 * short})
 			for i := range 2 {

@@ -24,27 +24,38 @@ func (nopSession) Data(_ context.Context, r io.Reader) error {
 func (nopSession) Reset(context.Context)        {}
 func (nopSession) Logout(context.Context) error { return nil }
 
-// TestHandOff: a plain TCP connection waiting for a command is handed off
-// to a new goroutine (its buffers given back) at once before its first
-// transaction, and after the sweeps once it had one; either way the next
-// commands are served as before, pipelined ones included.
-func TestHandOff(t *testing.T) {
-	s := &Server{Hostname: "mx.test", ErrorDelay: -1, Backend: BackendFunc(func(context.Context, *Conn) (Session, error) {
-		return nopSession{}, nil
-	})}
+// greeted starts a Server of nopSessions with the given CommandTimeout
+// on loopback, connects to it and reads the greeting; both end with the
+// test.
+func greeted(t testing.TB, timeout time.Duration) (*Server, net.Conn, *bufio.Reader) {
+	t.Helper()
+	s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout,
+		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go s.Serve(l)
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
+		t.Fatalf("greeting %q, %v", line, err)
+	}
+	return s, c, r
+}
+
+// TestHandOff: a plain TCP connection waiting for a command is handed off
+// to a new goroutine (its buffers given back) at once before its first
+// transaction, and after the sweeps once it had one; either way the next
+// commands are served as before, pipelined ones included.
+func TestHandOff(t *testing.T) {
+	s, c, r := greeted(t, 0)
 	expect := func(codes ...string) {
 		t.Helper()
 		for _, code := range codes {
@@ -72,7 +83,6 @@ func TestHandOff(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	expect("220")
 	waitHandOffs(1) // waiting for the greeting's answer, before any transaction
 	c.Write([]byte("EHLO x\r\n"))
 	expect("250")
@@ -113,24 +123,7 @@ func TestParked(t *testing.T) {
 		r *bufio.Reader
 	}
 	open := func(t *testing.T, timeout time.Duration) setup {
-		s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout,
-			Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Serve(l)
-		t.Cleanup(func() { s.Close() })
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		r := bufio.NewReader(c)
-		if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
-			t.Fatalf("greeting %q, %v", line, err)
-		}
+		s, c, r := greeted(t, timeout)
 		deadline := time.Now().Add(10 * time.Second)
 		for parkedConns(s) != 1 {
 			if time.Now().After(deadline) {
@@ -269,25 +262,8 @@ func TestHandOffKeepsCommandDeadline(t *testing.T) {
 
 func testKeepsCommandDeadline(t *testing.T, kick bool) {
 	const timeout = 2 * time.Second
-	s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout,
-		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(l)
-	defer s.Close()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	r := bufio.NewReader(c)
-	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
-		t.Fatalf("greeting %q, %v", line, err)
-	}
-	greeted := time.Now()
+	s, c, r := greeted(t, timeout)
+	start := time.Now()
 	time.Sleep(timeout / 2) // handed off, then parked
 	closed := make(chan string, 1)
 	go func() {
@@ -318,12 +294,12 @@ func testKeepsCommandDeadline(t *testing.T, kick bool) {
 			}
 			// A deadline restarted by the first byte would close it
 			// at 1.6 timeouts or later.
-			if d := time.Since(greeted); d > timeout*13/10 {
+			if d := time.Since(start); d > timeout*13/10 {
 				t.Errorf("closed %v after the greeting, want about %v", d, timeout)
 			}
 			return
 		case <-time.After(timeout / 20):
-			if time.Since(greeted) > 3*timeout {
+			if time.Since(start) > 3*timeout {
 				t.Fatal("not closed after 3 timeouts")
 			}
 			c.Write([]byte{"EHLO trickle"[i%12]})

@@ -82,48 +82,33 @@ func TestTimeoutsTLSAndPlain(t *testing.T) {
 			s := newServer(&testBackend{})
 			s.CommandTimeout = 300 * time.Millisecond
 			c := open(t, tlsOn, s)
-			begin := time.Now()
-			trickle(c, "N", 10, 60*time.Millisecond)
-			c.Expect("421 mx.test Timeout, closing transmission channel\r\n")
-			c.ExpectClosed()
-			if d := time.Since(begin); d > 2*time.Second {
-				t.Errorf("closed after %v", d)
-			}
+			trickleClosed(t, c, "N", 10, 60*time.Millisecond, "421 mx.test Timeout, closing transmission channel\r\n", 2*time.Second)
 		})
-		t.Run(name+"/data trickle", func(t *testing.T) {
+		// inData opens a session of a server with the given
+		// DataBlockTimeout (and CHUNKING) and runs script in it.
+		inData := func(t *testing.T, chunking bool, block time.Duration, script string) (*smtptest.Conn, *testBackend) {
 			t.Parallel()
 			b := &testBackend{}
 			s := newServer(b)
-			s.DataBlockTimeout = 300 * time.Millisecond
+			s.EnableChunking = chunking
+			s.DataBlockTimeout = block
 			c := open(t, tlsOn, s)
-			c.Run(dataS)
-			begin := time.Now()
-			trickle(c, "x", 40, 50*time.Millisecond)
-			c.Expect("421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
-			c.ExpectClosed()
-			if d := time.Since(begin); d > 1500*time.Millisecond {
-				t.Errorf("closed after %v", d)
-			}
+			c.Run(script)
+			return c, b
+		}
+		t.Run(name+"/data trickle", func(t *testing.T) {
+			c, b := inData(t, false, 300*time.Millisecond, dataS)
+			trickleClosed(t, c, "x", 40, 50*time.Millisecond, "421 4.4.2 mx.test Timeout, closing transmission channel\r\n", 1500*time.Millisecond)
 			expectNoMessages(t, b)
 		})
 		t.Run(name+"/bdat trickle", func(t *testing.T) {
 			// The waits between the chunks count towards
 			// DataBlockTimeout (TestAttackBDATTrickle).
-			t.Parallel()
-			b := &testBackend{}
-			s := chunkingServer(b)
-			s.DataBlockTimeout = 300 * time.Millisecond
-			c := open(t, tlsOn, s)
-			c.Run(chunkS)
+			c, b := inData(t, true, 300*time.Millisecond, chunkS)
 			expectBDATTrickleClosed(t, c, b)
 		})
 		t.Run(name+"/data block", func(t *testing.T) {
-			t.Parallel()
-			b := &testBackend{}
-			s := newServer(b)
-			s.DataBlockTimeout = 100 * time.Millisecond
-			c := open(t, tlsOn, s)
-			c.Run(dataS + "\nC: partial\n")
+			c, b := inData(t, false, 100*time.Millisecond, dataS+"\nC: partial\n")
 			c.Expect("421 4.4.2 mx.test Timeout, closing transmission channel\r\n")
 			c.ExpectClosed()
 			expectNoMessages(t, b)
@@ -137,5 +122,19 @@ func TestTimeoutsTLSAndPlain(t *testing.T) {
 			c.Send(strings.Repeat("0123456789abcdef\r\n", 1000) + ".\r\n")
 			c.Expect("250 2.0.0 OK: message accepted\r\n")
 		})
+	}
+}
+
+// trickleClosed trickles n times s every interval on c (see trickle) and
+// expects the server to answer want and close the connection within the
+// given time.
+func trickleClosed(t *testing.T, c *smtptest.Conn, s string, n int, every time.Duration, want string, within time.Duration) {
+	t.Helper()
+	begin := time.Now()
+	trickle(c, s, n, every)
+	c.Expect(want)
+	c.ExpectClosed()
+	if d := time.Since(begin); d > within {
+		t.Errorf("closed after %v", d)
 	}
 }
