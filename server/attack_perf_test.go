@@ -58,15 +58,52 @@ func bothPaths(t *testing.T, f func(t *testing.T, s *Server, c net.Conn, r *bufi
 	}
 }
 
-// waitHandOffs waits until s has handed off n connections.
-func waitHandOffs(t *testing.T, s *Server, n uint64) {
+// waitPaused waits, on the raw path, until the one connection of s has
+// waited for its next command long enough to be handed off: parked, or
+// waiting while the sweeper swept more than handOffTicks times.
+func waitPaused(t *testing.T, s *Server) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for s.handOffs.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d hand-offs, want %d", s.handOffs.Load(), n)
+	state := func() (parked, waiting bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for c := range s.conns {
+			return c.parked.Load(), c.waiting.Load() && c.cmdWait.Load()
 		}
-		time.Sleep(5 * time.Millisecond)
+		return false, false
+	}
+	first := int64(-1)
+	for {
+		parked, waiting := state()
+		switch e := int64(s.epoch.Load()); {
+		case parked:
+			return
+		case waiting && first < 0:
+			first = e
+		case waiting && e-first > handOffTicks:
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was not handed off nor swept")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// readReplies reads n replies from r, failing t unless each has the code
+// of the same index in codes.
+func readReplies(t *testing.T, r *bufio.Reader, codes ...string) {
+	t.Helper()
+	for _, code := range codes {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, code) {
+				t.Fatalf("got %q, %v; want %s", line, err, code)
+			}
+			if line[3] == ' ' {
+				break
+			}
+		}
 	}
 }
 
@@ -74,24 +111,25 @@ func waitHandOffs(t *testing.T, s *Server, n uint64) {
 // is skipped (RFC 5321 4.5.3.1.10: one 500 for the line), even when the
 // client pauses in the middle of it. The raw path handed the connection
 // off at that pause (nothing buffered: the reader had dropped what it
-// skipped) and the new goroutine's reader forgot it was skipping: the
-// tail of the line ran as a command, here a QUIT smuggled at the end of
-// a line any proxy or filter in front sees as one long line.
+// skipped), at once before a transaction and after the sweeps after one,
+// and the new goroutine's reader forgot it was skipping: the tail of the
+// line ran as a command, here a QUIT smuggled at the end of a line any
+// proxy or filter in front sees as one long line.
 func TestAttackHandOffInOverlongLine(t *testing.T) {
-	bothPaths(t, func(t *testing.T, s *Server, c net.Conn, r *bufio.Reader, raw bool) {
-		n := s.handOffs.Load()
-		c.Write([]byte("NOOP " + strings.Repeat("x", 3000)))
-		if raw {
-			waitHandOffs(t, s, n+1) // the pause in the line
-		} else {
-			time.Sleep(100 * time.Millisecond) // no hand-off to wait for
-		}
-		c.Write([]byte("QUIT\r\nNOOP\r\n"))
-		for _, want := range []string{"500 ", "250 "} {
-			line, err := r.ReadString('\n')
-			if err != nil || !strings.HasPrefix(line, want) {
-				t.Fatalf("got %q, %v; want %s...", line, err, want)
-			}
-		}
-	})
+	for _, txn := range []string{"", "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"} {
+		t.Run(map[bool]string{true: "before a transaction", false: "after a transaction"}[txn == ""], func(t *testing.T) {
+			bothPaths(t, func(t *testing.T, s *Server, c net.Conn, r *bufio.Reader, raw bool) {
+				if txn != "" {
+					c.Write([]byte(txn))
+					readReplies(t, r, "250", "250", "250", "354", "250")
+				}
+				c.Write([]byte("NOOP " + strings.Repeat("x", 3000)))
+				if raw {
+					waitPaused(t, s)
+				}
+				c.Write([]byte("QUIT\r\nNOOP\r\n"))
+				readReplies(t, r, "500", "250")
+			})
+		})
+	}
 }

@@ -143,7 +143,7 @@ func (c *conn) rawRead(p []byte) (int, error) {
 		switch {
 		case idle && c.srv.shutdown.Load():
 			return 0, errShutdown
-		case c.cmdWait.Load() && c.tr.Buffered() == 0:
+		case c.cmdWait.Load() && c.tr.Idle():
 			return 0, errHandOff
 		}
 		// Busy, or in the middle of a line: wait on under the real
@@ -197,7 +197,7 @@ func (c *conn) readInto(fd uintptr) bool {
 			return true
 		}
 		c.beginWait()
-		if c.cmdWait.Load() && !c.transacted && c.tr.Buffered() == 0 {
+		if c.cmdWait.Load() && !c.transacted && c.tr.Idle() {
 			// A connection that has not started a transaction: hand it
 			// off at once (see the top of this file).
 			c.rdErr = errHandOff

@@ -75,6 +75,13 @@ func (r *Reader) Reset(rd io.Reader) {
 // (RFC 3207 5; CVE-2011-0411).
 func (r *Reader) Buffered() int { return r.w - r.r }
 
+// Idle reports whether r holds nothing of a line: no byte buffered, no
+// over-long line whose rest is being skipped, no read error kept. Only
+// then can r be replaced by a new Reader (a server gives an idle
+// connection's Reader back to a pool) without changing what the next
+// ReadLine returns: Buffered alone is 0 in the middle of a skipped line.
+func (r *Reader) Idle() bool { return r.r == r.w && !r.skipping && r.err == nil }
+
 // Printable reports whether the line last returned by ReadLine holds
 // only printable ASCII (0x20 to 0x7E): a caller that validates command
 // lines can skip that line.

@@ -2,9 +2,11 @@ package textproto
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 type lineWant struct {
@@ -153,6 +155,33 @@ func TestReadLineResume(t *testing.T) {
 type timeoutError struct{}
 
 func (*timeoutError) Error() string { return "timeout" }
+
+// TestIdle: a Reader is idle only between lines; in the middle of an
+// over-long line it has dropped what it skipped (Buffered is 0) but is
+// not idle, and the rest of the line still belongs to it.
+func TestIdle(t *testing.T) {
+	r := NewReader(io.MultiReader(strings.NewReader("NOOP "+strings.Repeat("x", 3000)), iotest.ErrReader(&timeoutError{})))
+	if !r.Idle() {
+		t.Fatal("a new Reader is not idle")
+	}
+	if _, err := r.ReadLine(0, Policy{}); err == nil {
+		t.Fatal("no timeout")
+	}
+	if r.Buffered() != 0 || r.Idle() {
+		t.Fatalf("in a skipped line: Buffered %d, Idle %v", r.Buffered(), r.Idle())
+	}
+	r.rd = strings.NewReader("QUIT\r\nNOOP\r\n")
+	var tooLong *LineTooLongError
+	if _, err := r.ReadLine(0, Policy{}); !errors.As(err, &tooLong) {
+		t.Fatalf("the end of the line: %v", err)
+	}
+	if r.Idle() != (r.Buffered() == 0) {
+		t.Fatalf("after the line: Buffered %d, Idle %v", r.Buffered(), r.Idle())
+	}
+	if line, err := r.ReadLine(0, Policy{}); err != nil || string(line) != "NOOP" || !r.Idle() {
+		t.Fatalf("got %q, %v, Idle %v", line, err, r.Idle())
+	}
+}
 
 // RFC 3207 5: what the client sent after STARTTLS is visible.
 func TestBuffered(t *testing.T) {
