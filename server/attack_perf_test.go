@@ -3,8 +3,14 @@ package server
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -130,6 +136,152 @@ func TestAttackHandOffInOverlongLine(t *testing.T) {
 				c.Write([]byte("QUIT\r\nNOOP\r\n"))
 				readReplies(t, r, "500", "250")
 			})
+		})
+	}
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// waitUntil polls cond for up to 20 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestAttackParkedMany: many parked connections woken at once are all
+// served, then Shutdown answers every one 421 (Close cuts them) and
+// returns, and nothing is left: no goroutine, no file descriptor (epoll
+// set, pipe, sockets), no watcher.
+func TestAttackParkedMany(t *testing.T) {
+	if !parkSupported {
+		t.Skip("no watcher on this platform")
+	}
+	const n = 300
+	for _, how := range []string{"Shutdown", "Close"} {
+		t.Run(how, func(t *testing.T) {
+			goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+			s := &Server{Hostname: "mx.test", ErrorDelay: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- s.Serve(l) }()
+			type client struct {
+				c net.Conn
+				r *bufio.Reader
+			}
+			cs := make([]client, n)
+			for i := range cs {
+				c, err := net.Dial("tcp", l.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(60 * time.Second))
+				cs[i] = client{c, bufio.NewReader(c)}
+				readReplies(t, cs[i].r, "220")
+			}
+			waitUntil(t, "every connection parked", func() bool { return parkedConns(s) == n })
+			// Woken all at once, each with a command, then parked again.
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for _, cl := range cs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					cl.c.Write([]byte("NOOP\r\n"))
+					line, err := cl.r.ReadString('\n')
+					if err == nil && !strings.HasPrefix(line, "250 ") {
+						err = fmt.Errorf("NOOP: %q", line)
+					}
+					if err != nil {
+						errs <- err
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			waitUntil(t, "every connection parked again", func() bool { return parkedConns(s) == n })
+			if how == "Shutdown" {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := s.Shutdown(ctx); err != nil {
+					t.Fatalf("Shutdown: %v", err)
+				}
+				for _, cl := range cs {
+					readReplies(t, cl.r, "421")
+				}
+			} else {
+				s.Close()
+			}
+			for _, cl := range cs {
+				if line, err := cl.r.ReadString('\n'); err == nil {
+					t.Fatalf("got %q after %s, want the connection closed", line, how)
+				}
+				cl.c.Close()
+			}
+			if err := <-served; err != ErrServerClosed {
+				t.Errorf("Serve: %v", err)
+			}
+			waitUntil(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines })
+			waitUntil(t, "the descriptors to be closed", func() bool { return openFDs(t) <= fds })
+		})
+	}
+}
+
+// TestAttackSweeperKicksMidLineOnce: a client that sends the start of a
+// command and nothing more cannot be handed off (the reader holds the
+// start), so the sweeper's interrupt wakes it for nothing; it did so every
+// handOffTicks sweeps until the command timeout, about ten wake-ups a
+// second per connection: 2000 such slowloris connections took 10 % of a
+// CPU on the raw path (0 % on the net.Conn path, which has no sweeper).
+// Now the sweeper interrupts a wait for a command once at most while the
+// command trickles in (twice when the wait was parked in between).
+func TestAttackSweeperKicksMidLineOnce(t *testing.T) {
+	if !rawReadSupported {
+		t.Skip("no raw path on this platform")
+	}
+	for _, txn := range []string{"", "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"} {
+		t.Run(map[bool]string{true: "before a transaction", false: "after a transaction"}[txn == ""], func(t *testing.T) {
+			s, c, r := greeted(t, 0)
+			if txn != "" {
+				c.Write([]byte(txn))
+				readReplies(t, r, "250", "250", "250", "354", "250")
+			}
+			c.Write([]byte("NOO"))
+			waitPaused(t, s)
+			k := s.kicks.Load()
+			deadline := time.Now().Add(20 * time.Second)
+			for e := s.epoch.Load(); s.epoch.Load()-e < 10*handOffTicks; {
+				if time.Now().After(deadline) {
+					t.Fatal("the sweeper stopped")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if n := s.kicks.Load() - k; n > 1 {
+				t.Errorf("woken %d times by the sweeper in %d sweeps", n, 10*handOffTicks)
+			}
+			c.Write([]byte("P\r\n"))
+			readReplies(t, r, "250")
 		})
 	}
 }

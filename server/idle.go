@@ -553,6 +553,7 @@ func (s *Server) sweepOnce() int {
 		n++
 		if e-c.waitEpoch.Load() >= handOffTicks && !c.kicked.Load() {
 			c.kicked.Store(true)
+			s.kicks.Add(1)
 			c.raw.SetReadDeadline(time.Unix(1, 0))
 		}
 	}

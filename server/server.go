@@ -355,6 +355,7 @@ type Server struct {
 	epoch      atomic.Uint32 // the sweeper's count of sweeps
 	sweeping   atomic.Bool   // the sweeper runs
 	handOffs   atomic.Uint64 // connections handed off (see idle.go), for tests
+	kicks      atomic.Uint64 // waits the sweeper interrupted (see idle.go), for tests
 	watchMu    sync.Mutex
 	watcher    *watcher  // of the parked connections, made when needed
 	watchGen   uint32    // the count of watchers made
