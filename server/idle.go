@@ -221,6 +221,13 @@ func (c *conn) readInto(fd uintptr) bool {
 // sweeper.
 func (c *conn) beginWait() {
 	now := c.srv.clock()
+	// The first wait of a command (or a wait for data): the sweeper may
+	// interrupt it. A later wait of the same command follows an interrupt
+	// that could not hand the connection off (the start of the command is
+	// buffered) or a byte of it: interrupted once, it is not again until
+	// the command is read, or a client trickling a command would have its
+	// connection woken every handOffTicks sweeps for nothing.
+	newWait := c.blockTimeout > 0 || !c.cmdArmed
 	if t := c.blockTimeout; t > 0 {
 		c.waitStart = now
 		c.armRead(now, max(t-c.dataWaited, time.Millisecond))
@@ -243,7 +250,7 @@ func (c *conn) beginWait() {
 		c.armRead(now, t)
 	}
 	// Stored only if changed: a load costs less than a store.
-	if c.kicked.Load() {
+	if newWait && c.kicked.Load() {
 		c.kicked.Store(false)
 	}
 	if e := c.srv.epoch.Load(); c.waitEpoch.Load() != e {
@@ -390,6 +397,7 @@ func (c *conn) resume(err error) {
 	}
 	c.restoreReadDeadline() // the sweeper may have moved it
 	c.deadlineSet = true    // the command's, armed before the hand-off
+	c.kicked.Store(false)   // parked by the sweeper: it may interrupt once more
 	c.run(false)
 }
 
