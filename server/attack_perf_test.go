@@ -3,9 +3,16 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"runtime"
@@ -284,4 +291,70 @@ func TestAttackSweeperKicksMidLineOnce(t *testing.T) {
 			readReplies(t, r, "250")
 		})
 	}
+}
+
+// selfSigned returns a TLS certificate for tests of this package (which
+// cannot use smtptest: it imports the server).
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"mx.test"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestAttackSweeperLateForSTARTTLS: the sweeper looks at a connection
+// waiting for a command, then interrupts its wait (a read deadline in the
+// past). Late, when the connection has meanwhile read STARTTLS and begun
+// the handshake (the sweeper's thread was descheduled between the two:
+// a loaded machine), the interrupt failed the handshake: crypto/tls
+// cannot go on after a read error, and the connection was closed. The
+// raw path's own reads take such an interrupt in their stride; the
+// handshake now waits for a sweep in progress before it starts. Here the
+// test does what sweepOnce does, holding the Server's lock as it does,
+// with its interrupt repeated so that it lands at every moment.
+func TestAttackSweeperLateForSTARTTLS(t *testing.T) {
+	if !rawReadSupported {
+		t.Skip("no raw path on this platform")
+	}
+	s, c, r := greeted(t, 0)
+	s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+	// After a transaction: the connection waits in its goroutine for a
+	// few sweeps, where the sweeper looks at it.
+	c.Write([]byte("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"))
+	readReplies(t, r, "250", "250", "250", "354", "250")
+	var sc *conn
+	waitUntil(t, "the connection to wait for a command", func() bool {
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.waiting.Load() && c.cmdWait.Load() {
+				sc = c
+				return true // s.mu held, as in sweepOnce
+			}
+		}
+		s.mu.Unlock()
+		return false
+	})
+	c.Write([]byte("STARTTLS\r\n"))
+	readReplies(t, r, "220")
+	for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); {
+		sc.kicked.Store(true)
+		sc.raw.SetReadDeadline(time.Unix(1, 0))
+		runtime.Gosched()
+	}
+	s.mu.Unlock()
+	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	tr := bufio.NewReader(tc)
+	tc.Write([]byte("EHLO x\r\n"))
+	readReplies(t, tr, "250")
 }
