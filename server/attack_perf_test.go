@@ -137,7 +137,7 @@ func TestAttackHandOffInOverlongLine(t *testing.T) {
 					readReplies(t, r, "250", "250", "250", "354", "250")
 				}
 				c.Write([]byte("NOOP " + strings.Repeat("x", 3000)))
-				if raw {
+				if raw && rawReadSupported {
 					waitPaused(t, s)
 				}
 				c.Write([]byte("QUIT\r\nNOOP\r\n"))

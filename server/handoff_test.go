@@ -202,7 +202,7 @@ func TestParked(t *testing.T) {
 		st.s.watchMu.Lock()
 		first := st.s.watcher
 		st.s.watchMu.Unlock()
-		for !first.retire(false) { // parked again before retire: once more
+		for !retireWatcher(first) { // parked again before retire: once more
 			st.c.Write([]byte("NOOP\r\n"))
 			if got := reply(t, st); !strings.HasPrefix(got, "250 ") {
 				t.Fatalf("NOOP: %q", got)
