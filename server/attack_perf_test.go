@@ -358,3 +358,92 @@ func TestAttackSweeperLateForSTARTTLS(t *testing.T) {
 	tc.Write([]byte("EHLO x\r\n"))
 	readReplies(t, tr, "250")
 }
+
+// session runs input over a fresh connection to a server of nopSessions
+// (CHUNKING on) through the raw path or the net.Conn path, in two
+// writes: input[:split], then, once the server waits for more (parked,
+// or handed off after the sweeps when it could be), the rest; then it
+// half-closes and returns all the server wrote.
+func splitSession(t *testing.T, raw bool, input string, split int) string {
+	t.Helper()
+	s := &Server{Hostname: "mx.test", ErrorDelay: -1, EnableChunking: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sl net.Listener = l
+	if !raw {
+		sl = hiddenTCP{l}
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(sl) }()
+	defer func() {
+		s.Close()
+		<-served
+	}()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	out := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(c)
+		out <- b
+	}()
+	c.Write([]byte(input[:split]))
+	if raw && rawReadSupported {
+		// The server has read the first part when it waits; outside a
+		// transaction it is handed off (and parked) then, or after the
+		// sweeps.
+		deadline := time.Now().Add(10 * time.Second)
+		first := int64(-1)
+		for {
+			s.mu.Lock()
+			var parked, waiting, cmdWait bool
+			for sc := range s.conns {
+				parked, waiting, cmdWait = sc.parked.Load(), sc.waiting.Load(), sc.cmdWait.Load()
+			}
+			s.mu.Unlock()
+			e := int64(s.epoch.Load())
+			if parked || waiting && !cmdWait {
+				break
+			}
+			if waiting && first < 0 {
+				first = e
+			} else if waiting && e-first > handOffTicks {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the server does not wait")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	c.Write([]byte(input[split:]))
+	c.(*net.TCPConn).CloseWrite()
+	return string(<-out)
+}
+
+// TestAttackSplitAcrossPauses: a session cut in two at every octet, the
+// server waiting (handed off, parked, swept) between the parts, gets the
+// same replies on the raw path as in one go on the net.Conn path: commands,
+// a message with a dot line, BDAT chunks whose octets end in CRLF.
+func TestAttackSplitAcrossPauses(t *testing.T) {
+	for i, input := range []string{
+		"EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n..x\r\n.\r\nQUIT\r\n",
+		"EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 4\r\na\r\n\rBDAT 2 LAST\r\n\n.NOOP\r\n",
+	} {
+		want := splitSession(t, false, input, len(input))
+		for split := 1; split < len(input); split++ {
+			t.Run(fmt.Sprintf("%d/%d", i, split), func(t *testing.T) {
+				t.Parallel() // mostly waiting for the sweeps
+				if got := splitSession(t, true, input, split); got != want {
+					t.Fatalf("split at %d %q|%q:\n%s\nin one go:\n%s", split, input[:split], input[split:], got, want)
+				}
+			})
+		}
+	}
+}
