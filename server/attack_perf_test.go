@@ -447,3 +447,68 @@ func TestAttackSplitAcrossPauses(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackSpuriousWake: the watcher may wake a connection for an event
+// that was not its own: a descriptor closed and reused by a new
+// connection while an event of the old one was on its way (epoll keeps no
+// closed descriptor, but an event already returned by epoll_wait names
+// only the number). A connection woken with nothing to read parks again
+// and serves its next command, and being woken for nothing over and over
+// does not move its command deadline; before and after a transaction.
+func TestAttackSpuriousWake(t *testing.T) {
+	if !parkSupported {
+		t.Skip("no watcher on this platform")
+	}
+	for _, txn := range []string{"", "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"} {
+		t.Run(map[bool]string{true: "before a transaction", false: "after a transaction"}[txn == ""], func(t *testing.T) {
+			t.Parallel()
+			const timeout = time.Second
+			s, c, r := greeted(t, timeout)
+			// wake does what the watcher's loop does with an event for
+			// the descriptor of a parked connection.
+			wake := func() {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				for sc := range s.conns {
+					if !sc.parked.Load() {
+						continue
+					}
+					w := s.watcher
+					w.mu.Lock()
+					delete(w.parked, sc.fd)
+					w.mu.Unlock()
+					sc.unpark(nil)
+				}
+			}
+			if txn != "" {
+				c.Write([]byte(txn))
+				readReplies(t, r, "250", "250", "250", "354", "250")
+			}
+			waitUntil(t, "the connection to park", func() bool { return parkedConns(s) == 1 })
+			wake()
+			waitUntil(t, "the connection to park again", func() bool { return parkedConns(s) == 1 })
+			c.Write([]byte("NOOP\r\n"))
+			readReplies(t, r, "250")
+			start := time.Now()
+			closed := make(chan string, 1)
+			go func() {
+				line, _ := r.ReadString('\n')
+				closed <- line
+			}()
+			for {
+				select {
+				case line := <-closed:
+					if !strings.HasPrefix(line, "421 ") {
+						t.Fatalf("got %q, want the timeout", line)
+					}
+					return
+				case <-time.After(timeout / 10):
+					if time.Since(start) > 3*timeout {
+						t.Fatal("not closed after 3 timeouts: each wake restarted the deadline")
+					}
+					wake()
+				}
+			}
+		})
+	}
+}
