@@ -512,3 +512,102 @@ func TestAttackSpuriousWake(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackShutdownAmidWakeups: connections sending a command now and
+// then, at any moment of their hand-offs, parking and waking: no command
+// goes unanswered (a wake-up lost between a read that found nothing and
+// the watcher would leave it to the command timeout), and a Shutdown in
+// the middle of it all answers every one 421 and returns.
+func TestAttackShutdownAmidWakeups(t *testing.T) {
+	const n = 100
+	s := &Server{Hostname: "mx.test", ErrorDelay: -1, MaxJunkCommands: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	t.Cleanup(func() { s.Close() })
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	stop := make(chan struct{})
+	for i := range n {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A command gets its reply within 10 s (CommandTimeout is 5
+			// minutes): none is lost.
+			r := bufio.NewReader(c)
+			expect := func(code string) (string, error) {
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return line, fmt.Errorf("waiting for %s: %w", code, err)
+				}
+				return line, nil
+			}
+			if _, err := expect("220"); err != nil {
+				errs <- err
+				return
+			}
+			pause := time.Duration(i%7) * 7 * time.Millisecond
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					// Shutdown: the next reply is 421, whether to the
+					// wait or to a command sent meanwhile.
+					c.Write([]byte("NOOP\r\n"))
+					for {
+						line, err := expect("421")
+						if err != nil {
+							errs <- err
+							return
+						}
+						if strings.HasPrefix(line, "421 ") {
+							return
+						}
+					}
+				case <-time.After(pause):
+				}
+				c.Write([]byte("NOOP\r\n"))
+				line, err := expect("250")
+				if err == nil && strings.HasPrefix(line, "421 ") {
+					select {
+					case <-stop:
+						return // Shutdown's answer to the command
+					default:
+						err = fmt.Errorf("421 before Shutdown")
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				pause = time.Duration((i*31+k*17)%97) * time.Millisecond
+			}
+		}()
+	}
+	time.Sleep(time.Second) // commands come and go meanwhile
+	close(stop)
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	<-served
+}
