@@ -611,3 +611,68 @@ func TestAttackShutdownAmidWakeups(t *testing.T) {
 	}
 	<-served
 }
+
+// TestAttackResetWhileWaiting: a client whose connection is reset (RST)
+// while the server waits for its command, parked or in its goroutine
+// after a transaction, is gone: the connection ends and is released.
+func TestAttackResetWhileWaiting(t *testing.T) {
+	for _, txn := range []string{"", "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"} {
+		t.Run(map[bool]string{true: "parked", false: "after a transaction"}[txn == ""], func(t *testing.T) {
+			s, c, r := greeted(t, 0)
+			if txn != "" {
+				c.Write([]byte(txn))
+				readReplies(t, r, "250", "250", "250", "354", "250")
+			} else if parkSupported {
+				waitUntil(t, "the connection to park", func() bool { return parkedConns(s) == 1 })
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close() // RST
+			waitUntil(t, "the connection to end", func() bool {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				return s.nconns == 0
+			})
+		})
+	}
+}
+
+// TestAttackListenerClosedWhileParked: the embedder closing the listener
+// (Serve returns its error) leaves the parked connections served, and a
+// Shutdown after that still answers them 421.
+func TestAttackListenerClosedWhileParked(t *testing.T) {
+	s := &Server{Hostname: "mx.test", ErrorDelay: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	t.Cleanup(func() { s.Close() })
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(c)
+	readReplies(t, r, "220")
+	if parkSupported {
+		waitUntil(t, "the connection to park", func() bool { return parkedConns(s) == 1 })
+	}
+	l.Close()
+	if err := <-served; err == nil || err == ErrServerClosed {
+		t.Errorf("Serve: %v, want the listener's error", err)
+	}
+	c.Write([]byte("NOOP\r\n"))
+	readReplies(t, r, "250")
+	if parkSupported {
+		waitUntil(t, "the connection to park again", func() bool { return parkedConns(s) == 1 })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	readReplies(t, r, "421")
+}
