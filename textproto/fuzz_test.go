@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -26,6 +27,8 @@ var fuzzSeeds = []string{
 	// Runs longer than a word, with bytes at the edges of the word tests.
 	"MAIL FROM:<0123456789abcdef@example.org> SIZE=1\r\nxxxxxxx\x0e\x7f\x80yyyyyyyy\r\n.\r\n",
 	"AAAAAAA\tAAAAAAAAAAAAAAAA\r\nBBBBBBBB\x00CCCCCCCC\r\nDDDDDDDDDDDDDDD\rEEEEEEEEEEEEEEEE\nFFFFFFFF\r\n.\r\n",
+	// An over-long line whose tail looks like a command.
+	"NOOP " + strings.Repeat("x", 600) + "QUIT\r\nNOOP\r\n",
 }
 
 // policies indexes a few policies for the fuzzers.
@@ -66,6 +69,58 @@ func readAllLines(rd io.Reader, max int, p Policy) []lineResult {
 	}
 }
 
+// errWait is what waitingReader returns between its bytes: a read that
+// would block.
+var errWait = errors.New("would block")
+
+// waitingReader returns one byte per read, each after a read that fails
+// with errWait.
+type waitingReader struct {
+	src    io.Reader
+	waited bool
+}
+
+func (w *waitingReader) Read(p []byte) (int, error) {
+	if !w.waited {
+		w.waited = true
+		return 0, errWait
+	}
+	w.waited = false
+	return w.src.Read(p[:min(len(p), 1)])
+}
+
+// readAllLinesHandedOff is readAllLines over a source that makes the
+// reader wait before each byte; at each wait where the Reader is Idle it
+// is replaced by a new one, as a server does when it hands off an idle
+// connection (its Reader goes back to a pool).
+func readAllLinesHandedOff(rd io.Reader, max int, p Policy) []lineResult {
+	src := &waitingReader{src: rd}
+	r := NewReader(src)
+	var res []lineResult
+	for {
+		line, err := r.ReadLine(max, p)
+		if err == errWait {
+			if r.Idle() {
+				r = NewReader(src)
+			}
+			continue
+		}
+		if err != nil {
+			res = append(res, lineResult{err: err.Error()})
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return res
+			}
+			var lt *LineTooLongError
+			var ve *ViolationError
+			if !errors.As(err, &lt) && !errors.As(err, &ve) {
+				return res
+			}
+			continue
+		}
+		res = append(res, lineResult{line: string(line), printable: r.Printable()})
+	}
+}
+
 func FuzzReadLine(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s), uint16(0), byte(0))
@@ -79,12 +134,19 @@ func FuzzReadLine(f *testing.F) {
 		if len(whole) != len(one) {
 			t.Fatalf("whole %d results, one-byte %d", len(whole), len(one))
 		}
+		handedOff := readAllLinesHandedOff(bytes.NewReader(data), m, p)
+		if len(whole) != len(handedOff) {
+			t.Fatalf("whole %d results, handed off when idle %d", len(whole), len(handedOff))
+		}
 		if m <= 0 {
 			m = MaxCommandLine
 		}
 		for i := range whole {
 			if whole[i] != one[i] {
 				t.Fatalf("result %d: whole %+v, one-byte %+v", i, whole[i], one[i])
+			}
+			if whole[i] != handedOff[i] {
+				t.Fatalf("result %d: whole %+v, handed off when idle %+v", i, whole[i], handedOff[i])
 			}
 			if whole[i].err != "" {
 				continue
