@@ -676,3 +676,88 @@ func TestAttackListenerClosedWhileParked(t *testing.T) {
 	}
 	readReplies(t, r, "421")
 }
+
+// passwordSession accepts nothing but lets AUTH be offered.
+type passwordSession struct{ nopSession }
+
+func (passwordSession) AuthPassword(context.Context, string, string, string) error {
+	return ErrAuthFailed
+}
+
+// TestAttackTrickleAuthAndHandshake: the command timeout bounds a whole
+// AUTH response line and a whole STARTTLS handshake however slowly they
+// trickle in, on the raw path as on the net.Conn path, and after the
+// connection was parked as before.
+func TestAttackTrickleAuthAndHandshake(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	cases := []struct {
+		name, start, want string
+		trickle           []byte
+	}{
+		{"AUTH response", "EHLO x\r\nAUTH LOGIN\r\n", "421 ", []byte("YWxpY2UAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")},
+		// A TLS record header promising a ClientHello, then its bytes.
+		{"STARTTLS handshake", "EHLO x\r\nSTARTTLS\r\n", "", append([]byte{0x16, 0x03, 0x01, 0x02, 0x00}, make([]byte, 64)...)},
+	}
+	for _, tc := range cases {
+		for _, raw := range []bool{true, false} {
+			t.Run(tc.name+map[bool]string{true: "/raw", false: "/stream"}[raw], func(t *testing.T) {
+				t.Parallel()
+				s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout, AllowInsecureAuth: true,
+					TLSConfig: &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}},
+					Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+					Backend:   BackendFunc(func(context.Context, *Conn) (Session, error) { return passwordSession{}, nil })}
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sl net.Listener = l
+				if !raw {
+					sl = hiddenTCP{l}
+				}
+				go s.Serve(sl)
+				t.Cleanup(func() { s.Close() })
+				c, err := net.Dial("tcp", l.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				r := bufio.NewReader(c)
+				readReplies(t, r, "220")
+				if raw && parkSupported {
+					waitUntil(t, "the connection to park", func() bool { return parkedConns(s) == 1 })
+				}
+				c.Write([]byte(tc.start))
+				readReplies(t, r, "250")
+				if tc.want == "421 " {
+					readReplies(t, r, "334")
+				} else {
+					readReplies(t, r, "220")
+				}
+				begin := time.Now()
+				closed := make(chan string, 1)
+				go func() {
+					line, _ := r.ReadString('\n')
+					closed <- line
+				}()
+				for i := 0; ; i++ {
+					select {
+					case line := <-closed:
+						if !strings.HasPrefix(line, tc.want) {
+							t.Fatalf("got %q, want %q and the connection closed", line, tc.want)
+						}
+						if d := time.Since(begin); d > 3*timeout {
+							t.Errorf("closed after %v, timeout %v", d, timeout)
+						}
+						return
+					case <-time.After(timeout / 8):
+						if time.Since(begin) > 10*timeout {
+							t.Fatal("not closed after 10 timeouts")
+						}
+						c.Write(tc.trickle[i%len(tc.trickle) : i%len(tc.trickle)+1])
+					}
+				}
+			})
+		}
+	}
+}
