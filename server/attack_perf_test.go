@@ -761,3 +761,44 @@ func TestAttackTrickleAuthAndHandshake(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackEmptyRead: a read into an empty buffer returns 0 and no error
+// on the raw path as on net.Conn (io.Reader's contract), not io.EOF: the
+// raw read(2) of nothing returns 0, which is the end of the stream for a
+// read of something. (textproto.Reader never asks for nothing today.)
+func TestAttackEmptyRead(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cli, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	nc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	s := &Server{Hostname: "mx.test"}
+	s.init()
+	for _, raw := range []bool{true, false} {
+		var conn net.Conn = nc
+		if !raw {
+			conn = struct{ net.Conn }{nc}
+		}
+		c := s.newConn(conn, false)
+		c.tr = c.getReader()
+		c.setRawConn(conn)
+		if n, err := c.Read(nil); n != 0 || err != nil {
+			t.Errorf("raw %v: Read(nil) = %d, %v; want 0, nil", raw, n, err)
+		}
+		cli.Write([]byte("x"))
+		buf := make([]byte, 4)
+		if n, err := c.Read(buf); n != 1 || err != nil {
+			t.Errorf("raw %v: Read = %d, %v; want 1, nil", raw, n, err)
+		}
+	}
+}
