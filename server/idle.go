@@ -95,6 +95,9 @@ func (c *conn) putReader() {
 // Shutdown interrupts the wait for a command outside a transaction, and
 // errHandOff when the connection is to be handed off.
 func (c *conn) rawRead(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // read(2) of nothing returns 0, which readInto takes for EOF
+	}
 	for {
 		idle := c.idle.Load()
 		if idle && c.srv.shutdown.Load() {
