@@ -802,3 +802,74 @@ func TestAttackEmptyRead(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackSweeperLateForAUTH: a late sweeper interrupt (see
+// TestAttackSweeperLateForSTARTTLS) that lands after the AUTH command
+// was read made the raw path put back the AUTH command's deadline for the
+// response to its challenge, which the net.Conn path bounds by a command
+// timeout of its own: a client slow to send AUTH, then prompt with the
+// response, was cut with 421.
+func TestAttackSweeperLateForAUTH(t *testing.T) {
+	if !rawReadSupported {
+		t.Skip("no raw path on this platform")
+	}
+	const timeout = 2 * time.Second
+	s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout, AllowInsecureAuth: true,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return passwordSession{}, nil })}
+	c, r := serveOne(t, s, true)
+	c.Write([]byte("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"))
+	readReplies(t, r, "250", "250", "250", "354", "250")
+	var sc *conn
+	waitUntil(t, "the connection to wait for a command", func() bool {
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.waiting.Load() && c.cmdWait.Load() {
+				sc = c
+				return true // s.mu held, as in sweepOnce
+			}
+		}
+		s.mu.Unlock()
+		return false
+	})
+	t0 := time.Now()
+	time.Sleep(timeout * 7 / 10)
+	c.Write([]byte("AUTH LOGIN\r\n"))
+	readReplies(t, r, "334")
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
+		sc.kicked.Store(true)
+		sc.raw.SetReadDeadline(time.Unix(1, 0))
+		runtime.Gosched()
+	}
+	s.mu.Unlock()
+	// Past the AUTH command's deadline, well within the response's.
+	time.Sleep(time.Until(t0.Add(timeout * 13 / 10)))
+	c.Write([]byte("YWxpY2U=\r\n"))
+	readReplies(t, r, "334")
+}
+
+// serveOne serves s on loopback, through the raw path or (raw false) a
+// listener that hides the *net.TCPConn, and returns a connection to it
+// past the greeting; all end with the test.
+func serveOne(t *testing.T, s *Server, raw bool) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sl net.Listener = l
+	if !raw {
+		sl = hiddenTCP{l}
+	}
+	go s.Serve(sl)
+	t.Cleanup(func() { s.Close() })
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(c)
+	readReplies(t, r, "220")
+	return c, r
+}
