@@ -341,16 +341,13 @@ func (c *conn) tooManyErrors() bool {
 func (c *conn) readCommand() ([]byte, error) {
 	c.cmd, c.verb = session.Unknown, ""
 	c.blockTimeout = 0
-	switch {
-	case c.deadlineSet:
+	if c.deadlineSet {
 		// The wait for this command began before a hand-off, or is
 		// bounded by the message's data timeout (waitChunk): its
 		// deadline stands (RFC 5321 4.5.3.2.7, the whole command).
 		c.deadlineSet = false
-	case c.rc == nil:
-		c.setDeadline(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.7
-	default:
-		c.cmdArmed = false // armed if the read waits (see beginWait)
+	} else {
+		c.lineDeadline()
 	}
 	idle := !c.sm.InTransaction()
 	setFlag(&c.idle, idle)
@@ -373,6 +370,19 @@ func (c *conn) readCommand() ([]byte, error) {
 		}
 	}
 	return line, err
+}
+
+// lineDeadline starts the deadline of the line about to be read, a
+// command or an AUTH response: CommandTimeout for the whole line (RFC 5321
+// 4.5.3.2.7), set now on the net.Conn path, armed when a read waits on
+// the raw path (beginWait), where a deadline set now would be taken back
+// by a late interrupt of the sweeper (rawRead puts back the armed one).
+func (c *conn) lineDeadline() {
+	if c.rc == nil {
+		c.setDeadline(c.cfg.commandTimeout)
+	} else {
+		c.cmdArmed = false
+	}
 }
 
 // commandEvent stands for the EventCommand of any command when asking
