@@ -39,33 +39,62 @@ func (l hiddenTCP) Accept() (net.Conn, error) {
 	return struct{ net.Conn }{c}, nil
 }
 
+// nopServer returns a quiet Server of nopSessions with the given
+// CommandTimeout (0: the default).
+func nopServer(timeout time.Duration) *Server {
+	return &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
+}
+
+// serve serves s on loopback, through the raw path or (raw false) a
+// listener that hides the *net.TCPConn, until the test ends; it returns
+// the address and what Serve returned, once it did.
+func serve(t *testing.T, s *Server, raw bool) (string, <-chan error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sl net.Listener = l
+	if !raw {
+		sl = hiddenTCP{l}
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(sl) }()
+	t.Cleanup(func() { s.Close() })
+	return l.Addr().String(), served
+}
+
+// dialGreeted connects to addr and reads the greeting; the connection
+// ends with the test.
+func dialGreeted(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	r := bufio.NewReader(c)
+	readReplies(t, r, "220")
+	return c, r
+}
+
+// serveOne is serve and dialGreeted.
+func serveOne(t *testing.T, s *Server, raw bool) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	addr, _ := serve(t, s, raw)
+	return dialGreeted(t, addr)
+}
+
 // bothPaths runs f over the raw path ("raw") and the net.Conn path
 // ("stream") with a server of nopSessions.
 func bothPaths(t *testing.T, f func(t *testing.T, s *Server, c net.Conn, r *bufio.Reader, raw bool)) {
 	for _, raw := range []bool{true, false} {
 		t.Run(map[bool]string{true: "raw", false: "stream"}[raw], func(t *testing.T) {
-			s := &Server{Hostname: "mx.test", ErrorDelay: -1,
-				Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sl net.Listener = l
-			if !raw {
-				sl = hiddenTCP{l}
-			}
-			go s.Serve(sl)
-			t.Cleanup(func() { s.Close() })
-			c, err := net.Dial("tcp", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			r := bufio.NewReader(c)
-			if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
-				t.Fatalf("greeting %q, %v", line, err)
-			}
+			s := nopServer(0)
+			c, r := serveOne(t, s, raw)
 			f(t, s, c, r, raw)
 		})
 	}
@@ -129,12 +158,11 @@ func readReplies(t *testing.T, r *bufio.Reader, codes ...string) {
 // line ran as a command, here a QUIT smuggled at the end of a line any
 // proxy or filter in front sees as one long line.
 func TestAttackHandOffInOverlongLine(t *testing.T) {
-	for _, txn := range []string{"", "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"} {
-		t.Run(map[bool]string{true: "before a transaction", false: "after a transaction"}[txn == ""], func(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(map[bool]string{false: "before a transaction", true: "after a transaction"}[after], func(t *testing.T) {
 			bothPaths(t, func(t *testing.T, s *Server, c net.Conn, r *bufio.Reader, raw bool) {
-				if txn != "" {
-					c.Write([]byte(txn))
-					readReplies(t, r, "250", "250", "250", "354", "250")
+				if after {
+					transact(t, c, r)
 				}
 				c.Write([]byte("NOOP " + strings.Repeat("x", 3000)))
 				if raw && rawReadSupported {
@@ -181,28 +209,15 @@ func TestAttackParkedMany(t *testing.T) {
 	for _, how := range []string{"Shutdown", "Close"} {
 		t.Run(how, func(t *testing.T) {
 			goroutines, fds := runtime.NumGoroutine(), openFDs(t)
-			s := &Server{Hostname: "mx.test", ErrorDelay: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			served := make(chan error, 1)
-			go func() { served <- s.Serve(l) }()
+			s := nopServer(0)
+			addr, served := serve(t, s, true)
 			type client struct {
 				c net.Conn
 				r *bufio.Reader
 			}
 			cs := make([]client, n)
 			for i := range cs {
-				c, err := net.Dial("tcp", l.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(60 * time.Second))
-				cs[i] = client{c, bufio.NewReader(c)}
-				readReplies(t, cs[i].r, "220")
+				cs[i].c, cs[i].r = dialGreeted(t, addr)
 			}
 			waitUntil(t, "every connection parked", func() bool { return parkedConns(s) == n })
 			// Woken all at once, each with a command, then parked again.
@@ -267,12 +282,11 @@ func TestAttackSweeperKicksMidLineOnce(t *testing.T) {
 	if !rawReadSupported {
 		t.Skip("no raw path on this platform")
 	}
-	for _, txn := range []string{"", "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"} {
-		t.Run(map[bool]string{true: "before a transaction", false: "after a transaction"}[txn == ""], func(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(map[bool]string{false: "before a transaction", true: "after a transaction"}[after], func(t *testing.T) {
 			s, c, r := greeted(t, 0)
-			if txn != "" {
-				c.Write([]byte(txn))
-				readReplies(t, r, "250", "250", "250", "354", "250")
+			if after {
+				transact(t, c, r)
 			}
 			c.Write([]byte("NOO"))
 			waitPaused(t, s)
@@ -290,6 +304,46 @@ func TestAttackSweeperKicksMidLineOnce(t *testing.T) {
 			c.Write([]byte("P\r\n"))
 			readReplies(t, r, "250")
 		})
+	}
+}
+
+// transaction is a session's first transaction, pipelined.
+const transaction = "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"
+
+// transact runs transaction on c.
+func transact(t *testing.T, c net.Conn, r *bufio.Reader) {
+	t.Helper()
+	c.Write([]byte(transaction))
+	readReplies(t, r, "250", "250", "250", "354", "250")
+}
+
+// sweepLate does the first half of sweepOnce: it waits for the one
+// connection of s to wait for a command, and returns it with s.mu held
+// (the second half, interruptFor, can then come late).
+func sweepLate(t *testing.T, s *Server) *conn {
+	t.Helper()
+	var sc *conn
+	waitUntil(t, "the connection to wait for a command", func() bool {
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.waiting.Load() && c.cmdWait.Load() {
+				sc = c
+				return true // s.mu held
+			}
+		}
+		s.mu.Unlock()
+		return false
+	})
+	return sc
+}
+
+// interruptFor does what sweepOnce does to c, over and over for d, so
+// that the interrupt lands at every moment of what c does meanwhile.
+func (c *conn) interruptFor(d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		c.kicked.Store(true)
+		c.raw.SetReadDeadline(time.Unix(1, 0))
+		runtime.Gosched()
 	}
 }
 
@@ -328,27 +382,11 @@ func TestAttackSweeperLateForSTARTTLS(t *testing.T) {
 	s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
 	// After a transaction: the connection waits in its goroutine for a
 	// few sweeps, where the sweeper looks at it.
-	c.Write([]byte("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"))
-	readReplies(t, r, "250", "250", "250", "354", "250")
-	var sc *conn
-	waitUntil(t, "the connection to wait for a command", func() bool {
-		s.mu.Lock()
-		for c := range s.conns {
-			if c.waiting.Load() && c.cmdWait.Load() {
-				sc = c
-				return true // s.mu held, as in sweepOnce
-			}
-		}
-		s.mu.Unlock()
-		return false
-	})
+	transact(t, c, r)
+	sc := sweepLate(t, s)
 	c.Write([]byte("STARTTLS\r\n"))
 	readReplies(t, r, "220")
-	for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); {
-		sc.kicked.Store(true)
-		sc.raw.SetReadDeadline(time.Unix(1, 0))
-		runtime.Gosched()
-	}
+	sc.interruptFor(200 * time.Millisecond)
 	s.mu.Unlock()
 	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
 	if err := tc.Handshake(); err != nil {
@@ -366,31 +404,12 @@ func TestAttackSweeperLateForSTARTTLS(t *testing.T) {
 // half-closes and returns all the server wrote.
 func splitSession(t *testing.T, raw bool, input string, split int) string {
 	t.Helper()
-	s := &Server{Hostname: "mx.test", ErrorDelay: -1, EnableChunking: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sl net.Listener = l
-	if !raw {
-		sl = hiddenTCP{l}
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(sl) }()
-	defer func() {
-		s.Close()
-		<-served
-	}()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	s := nopServer(0)
+	s.EnableChunking = true
+	c, r := serveOne(t, s, raw)
 	out := make(chan []byte, 1)
 	go func() {
-		b, _ := io.ReadAll(c)
+		b, _ := io.ReadAll(r)
 		out <- b
 	}()
 	c.Write([]byte(input[:split]))
@@ -459,8 +478,8 @@ func TestAttackSpuriousWake(t *testing.T) {
 	if !parkSupported {
 		t.Skip("no watcher on this platform")
 	}
-	for _, txn := range []string{"", "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"} {
-		t.Run(map[bool]string{true: "before a transaction", false: "after a transaction"}[txn == ""], func(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(map[bool]string{false: "before a transaction", true: "after a transaction"}[after], func(t *testing.T) {
 			t.Parallel()
 			const timeout = time.Second
 			s, c, r := greeted(t, timeout)
@@ -480,9 +499,8 @@ func TestAttackSpuriousWake(t *testing.T) {
 					sc.unpark(nil)
 				}
 			}
-			if txn != "" {
-				c.Write([]byte(txn))
-				readReplies(t, r, "250", "250", "250", "354", "250")
+			if after {
+				transact(t, c, r)
 			}
 			waitUntil(t, "the connection to park", func() bool { return parkedConns(s) == 1 })
 			wake()
@@ -520,30 +538,19 @@ func TestAttackSpuriousWake(t *testing.T) {
 // the middle of it all answers every one 421 and returns.
 func TestAttackShutdownAmidWakeups(t *testing.T) {
 	const n = 100
-	s := &Server{Hostname: "mx.test", ErrorDelay: -1, MaxJunkCommands: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	t.Cleanup(func() { s.Close() })
+	s := nopServer(0)
+	s.MaxJunkCommands = -1
+	addr, served := serve(t, s, true)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	stop := make(chan struct{})
 	for i := range n {
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c, r := dialGreeted(t, addr)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			// A command gets its reply within 10 s (CommandTimeout is 5
 			// minutes): none is lost.
-			r := bufio.NewReader(c)
 			expect := func(code string) (string, error) {
 				c.SetReadDeadline(time.Now().Add(10 * time.Second))
 				line, err := r.ReadString('\n')
@@ -551,10 +558,6 @@ func TestAttackShutdownAmidWakeups(t *testing.T) {
 					return line, fmt.Errorf("waiting for %s: %w", code, err)
 				}
 				return line, nil
-			}
-			if _, err := expect("220"); err != nil {
-				errs <- err
-				return
 			}
 			pause := time.Duration(i%7) * 7 * time.Millisecond
 			for k := 0; ; k++ {
@@ -616,12 +619,11 @@ func TestAttackShutdownAmidWakeups(t *testing.T) {
 // while the server waits for its command, parked or in its goroutine
 // after a transaction, is gone: the connection ends and is released.
 func TestAttackResetWhileWaiting(t *testing.T) {
-	for _, txn := range []string{"", "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"} {
-		t.Run(map[bool]string{true: "parked", false: "after a transaction"}[txn == ""], func(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(map[bool]string{false: "parked", true: "after a transaction"}[after], func(t *testing.T) {
 			s, c, r := greeted(t, 0)
-			if txn != "" {
-				c.Write([]byte(txn))
-				readReplies(t, r, "250", "250", "250", "354", "250")
+			if after {
+				transact(t, c, r)
 			} else if parkSupported {
 				waitUntil(t, "the connection to park", func() bool { return parkedConns(s) == 1 })
 			}
@@ -640,27 +642,17 @@ func TestAttackResetWhileWaiting(t *testing.T) {
 // (Serve returns its error) leaves the parked connections served, and a
 // Shutdown after that still answers them 421.
 func TestAttackListenerClosedWhileParked(t *testing.T) {
-	s := &Server{Hostname: "mx.test", ErrorDelay: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	t.Cleanup(func() { s.Close() })
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	r := bufio.NewReader(c)
-	readReplies(t, r, "220")
+	s := nopServer(0)
+	addr, served := serve(t, s, true)
+	c, r := dialGreeted(t, addr)
 	if parkSupported {
 		waitUntil(t, "the connection to park", func() bool { return parkedConns(s) == 1 })
 	}
-	l.Close()
+	s.mu.Lock()
+	for l := range s.listeners {
+		(*l).Close() // as the embedder does
+	}
+	s.mu.Unlock()
 	if err := <-served; err == nil || err == ErrServerClosed {
 		t.Errorf("Serve: %v, want the listener's error", err)
 	}
@@ -684,6 +676,14 @@ func (passwordSession) AuthPassword(context.Context, string, string, string) err
 	return ErrAuthFailed
 }
 
+// authServer is nopServer with passwordSessions, AUTH offered in clear.
+func authServer(timeout time.Duration) *Server {
+	s := nopServer(timeout)
+	s.AllowInsecureAuth = true
+	s.Backend = BackendFunc(func(context.Context, *Conn) (Session, error) { return passwordSession{}, nil })
+	return s
+}
+
 // TestAttackTrickleAuthAndHandshake: the command timeout bounds a whole
 // AUTH response line and a whole STARTTLS handshake however slowly they
 // trickle in, on the raw path as on the net.Conn path, and after the
@@ -702,28 +702,9 @@ func TestAttackTrickleAuthAndHandshake(t *testing.T) {
 		for _, raw := range []bool{true, false} {
 			t.Run(tc.name+map[bool]string{true: "/raw", false: "/stream"}[raw], func(t *testing.T) {
 				t.Parallel()
-				s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout, AllowInsecureAuth: true,
-					TLSConfig: &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}},
-					Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-					Backend:   BackendFunc(func(context.Context, *Conn) (Session, error) { return passwordSession{}, nil })}
-				l, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				var sl net.Listener = l
-				if !raw {
-					sl = hiddenTCP{l}
-				}
-				go s.Serve(sl)
-				t.Cleanup(func() { s.Close() })
-				c, err := net.Dial("tcp", l.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				c.SetDeadline(time.Now().Add(20 * time.Second))
-				r := bufio.NewReader(c)
-				readReplies(t, r, "220")
+				s := authServer(timeout)
+				s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+				c, r := serveOne(t, s, raw)
 				if raw && parkSupported {
 					waitUntil(t, "the connection to park", func() bool { return parkedConns(s) == 1 })
 				}
@@ -814,62 +795,18 @@ func TestAttackSweeperLateForAUTH(t *testing.T) {
 		t.Skip("no raw path on this platform")
 	}
 	const timeout = 2 * time.Second
-	s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout, AllowInsecureAuth: true,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return passwordSession{}, nil })}
+	s := authServer(timeout)
 	c, r := serveOne(t, s, true)
-	c.Write([]byte("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\n"))
-	readReplies(t, r, "250", "250", "250", "354", "250")
-	var sc *conn
-	waitUntil(t, "the connection to wait for a command", func() bool {
-		s.mu.Lock()
-		for c := range s.conns {
-			if c.waiting.Load() && c.cmdWait.Load() {
-				sc = c
-				return true // s.mu held, as in sweepOnce
-			}
-		}
-		s.mu.Unlock()
-		return false
-	})
+	transact(t, c, r)
+	sc := sweepLate(t, s)
 	t0 := time.Now()
 	time.Sleep(timeout * 7 / 10)
 	c.Write([]byte("AUTH LOGIN\r\n"))
 	readReplies(t, r, "334")
-	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
-		sc.kicked.Store(true)
-		sc.raw.SetReadDeadline(time.Unix(1, 0))
-		runtime.Gosched()
-	}
+	sc.interruptFor(100 * time.Millisecond)
 	s.mu.Unlock()
 	// Past the AUTH command's deadline, well within the response's.
 	time.Sleep(time.Until(t0.Add(timeout * 13 / 10)))
 	c.Write([]byte("YWxpY2U=\r\n"))
 	readReplies(t, r, "334")
-}
-
-// serveOne serves s on loopback, through the raw path or (raw false) a
-// listener that hides the *net.TCPConn, and returns a connection to it
-// past the greeting; all end with the test.
-func serveOne(t *testing.T, s *Server, raw bool) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sl net.Listener = l
-	if !raw {
-		sl = hiddenTCP{l}
-	}
-	go s.Serve(sl)
-	t.Cleanup(func() { s.Close() })
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	r := bufio.NewReader(c)
-	readReplies(t, r, "220")
-	return c, r
 }

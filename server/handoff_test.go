@@ -27,26 +27,10 @@ func (nopSession) Logout(context.Context) error { return nil }
 // greeted starts a Server of nopSessions with the given CommandTimeout
 // on loopback, connects to it and reads the greeting; both end with the
 // test.
-func greeted(t testing.TB, timeout time.Duration) (*Server, net.Conn, *bufio.Reader) {
+func greeted(t *testing.T, timeout time.Duration) (*Server, net.Conn, *bufio.Reader) {
 	t.Helper()
-	s := &Server{Hostname: "mx.test", ErrorDelay: -1, CommandTimeout: timeout,
-		Backend: BackendFunc(func(context.Context, *Conn) (Session, error) { return nopSession{}, nil })}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	r := bufio.NewReader(c)
-	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
-		t.Fatalf("greeting %q, %v", line, err)
-	}
+	s := nopServer(timeout)
+	c, r := serveOne(t, s, true)
 	return s, c, r
 }
 

@@ -49,10 +49,19 @@ type lineResult struct {
 }
 
 func readAllLines(rd io.Reader, max int, p Policy) []lineResult {
-	r := NewReader(rd)
+	return collectLines(NewReader(rd), max, p, nil)
+}
+
+// collectLines reads every line of r; where a read fails with errWait it
+// reads on from the Reader wait returns.
+func collectLines(r *Reader, max int, p Policy, wait func(*Reader) *Reader) []lineResult {
 	var res []lineResult
 	for {
 		line, err := r.ReadLine(max, p)
+		if err == errWait {
+			r = wait(r)
+			continue
+		}
 		if err != nil {
 			res = append(res, lineResult{err: err.Error()})
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -95,30 +104,12 @@ func (w *waitingReader) Read(p []byte) (int, error) {
 // connection (its Reader goes back to a pool).
 func readAllLinesHandedOff(rd io.Reader, max int, p Policy) []lineResult {
 	src := &waitingReader{src: rd}
-	r := NewReader(src)
-	var res []lineResult
-	for {
-		line, err := r.ReadLine(max, p)
-		if err == errWait {
-			if r.Idle() {
-				r = NewReader(src)
-			}
-			continue
+	return collectLines(NewReader(src), max, p, func(r *Reader) *Reader {
+		if r.Idle() {
+			return NewReader(src)
 		}
-		if err != nil {
-			res = append(res, lineResult{err: err.Error()})
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return res
-			}
-			var lt *LineTooLongError
-			var ve *ViolationError
-			if !errors.As(err, &lt) && !errors.As(err, &ve) {
-				return res
-			}
-			continue
-		}
-		res = append(res, lineResult{line: string(line), printable: r.Printable()})
-	}
+		return r
+	})
 }
 
 func FuzzReadLine(f *testing.F) {
