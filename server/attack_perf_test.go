@@ -489,14 +489,9 @@ func TestAttackSpuriousWake(t *testing.T) {
 				s.mu.Lock()
 				defer s.mu.Unlock()
 				for sc := range s.conns {
-					if !sc.parked.Load() {
-						continue
+					if sc.parked.Load() {
+						wakeParked(sc)
 					}
-					w := s.watcher
-					w.mu.Lock()
-					delete(w.parked, sc.fd)
-					w.mu.Unlock()
-					sc.unpark(nil)
 				}
 			}
 			if after {

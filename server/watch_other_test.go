@@ -2,5 +2,7 @@
 
 package server
 
-// retireWatcher: there is no watcher here (the tests that call it skip).
+// There is no watcher here: the tests that would call these skip.
+
 func retireWatcher(*watcher) bool { panic("no watcher on this platform") }
+func wakeParked(*conn)            { panic("no watcher on this platform") }
