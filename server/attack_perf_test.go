@@ -50,7 +50,7 @@ func nopServer(timeout time.Duration) *Server {
 // serve serves s on loopback, through the raw path or (raw false) a
 // listener that hides the *net.TCPConn, until the test ends; it returns
 // the address and what Serve returned, once it did.
-func serve(t *testing.T, s *Server, raw bool) (string, <-chan error) {
+func serve(t testing.TB, s *Server, raw bool) (string, <-chan error) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,7 +68,7 @@ func serve(t *testing.T, s *Server, raw bool) (string, <-chan error) {
 
 // dialGreeted connects to addr and reads the greeting; the connection
 // ends with the test.
-func dialGreeted(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+func dialGreeted(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -134,7 +134,7 @@ func waitPaused(t *testing.T, s *Server) {
 
 // readReplies reads n replies from r, failing t unless each has the code
 // of the same index in codes.
-func readReplies(t *testing.T, r *bufio.Reader, codes ...string) {
+func readReplies(t testing.TB, r *bufio.Reader, codes ...string) {
 	t.Helper()
 	for _, code := range codes {
 		for {

@@ -3,8 +3,6 @@
 package server
 
 import (
-	"bufio"
-	"net"
 	"syscall"
 	"testing"
 	"time"
@@ -20,26 +18,9 @@ func BenchmarkSlowloris(b *testing.B) {
 	const n = 1000
 	for _, raw := range []bool{true, false} {
 		b.Run(map[bool]string{true: "raw", false: "stream"}[raw], func(b *testing.B) {
-			s := nopServer(0)
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			var sl net.Listener = l
-			if !raw {
-				sl = hiddenTCP{l}
-			}
-			go s.Serve(sl)
-			defer s.Close()
+			addr, _ := serve(b, nopServer(0), raw)
 			for range n {
-				c, err := net.Dial("tcp", l.Addr().String())
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer c.Close()
-				if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-					b.Fatal(err)
-				}
+				c, _ := dialGreeted(b, addr)
 				c.Write([]byte("EHL"))
 			}
 			time.Sleep(time.Second) // every connection waits
