@@ -36,6 +36,7 @@ type Client struct {
 	r   *replyReader
 	w   *textproto.Writer
 	out outWriter // what w writes to: the connection
+	pc  pacedConn // the connection as r and out use it (deadlines paced)
 	m   session.Machine
 
 	greeting  *reply.Reply
@@ -236,8 +237,9 @@ func newClient(ctx context.Context, conn net.Conn, p peer, opts *Options) (*Clie
 	c.isTLS = isTLS
 	c.m = session.NewMachine(session.Options{LMTP: c.opts.LMTP, TLS: isTLS})
 	c.onCancel = c.cancelled
-	c.r = newReplyReader(conn, c.opts.MaxReplyLineLength, c.opts.MaxReplyLines)
-	c.out.conn = conn
+	c.pc.reset(conn)
+	c.r = newReplyReader(&c.pc, c.opts.MaxReplyLineLength, c.opts.MaxReplyLines)
+	c.out.conn = &c.pc
 	c.w = textproto.NewWriter(&c.out)
 	w := c.watch(ctx)
 	c.setDeadline(ctx, c.opts.timeout(c.opts.GreetingTimeout, DefaultGreetingTimeout))
@@ -326,7 +328,7 @@ func (c *Client) cancelled() {
 	c.cancelMu.Lock()
 	defer c.cancelMu.Unlock()
 	if ctx := c.watching; ctx != nil && ctx.Err() != nil {
-		c.conn.SetDeadline(aLongTimeAgo)
+		c.pc.abort()
 	}
 }
 
@@ -334,17 +336,20 @@ func (c *Client) cancelled() {
 func (c *Client) setConn(conn net.Conn) {
 	c.cancelMu.Lock()
 	c.conn = conn
+	c.pc.reset(conn)
 	c.cancelMu.Unlock()
-	c.out.conn = conn
 	c.w.Reset(&c.out)
 }
 
 // setDeadline sets the connection deadline to d from now, or to ctx's
 // deadline when that is earlier (see setReadDeadline).
 func (c *Client) setDeadline(ctx context.Context, d time.Duration) {
-	c.conn.SetDeadline(deadline(ctx, d))
+	c.pc.live()
+	t := deadline(ctx, d)
+	c.pc.setRead(t)
+	c.pc.setWrite(t)
 	if ctx.Done() != nil && ctx.Err() != nil {
-		c.conn.SetDeadline(aLongTimeAgo)
+		c.pc.abort()
 	}
 }
 
@@ -686,7 +691,7 @@ const quietQuitTimeout = time.Second
 
 // quietQuit sends QUIT without waiting, for a failed greeting.
 func (c *Client) quietQuit() {
-	c.conn.SetWriteDeadline(time.Now().Add(quietQuitTimeout))
+	c.pc.setWrite(time.Now().Add(quietQuitTimeout))
 	c.writeLine(append(c.cmd[:0], "QUIT"...))
 	c.flush()
 }

@@ -300,15 +300,21 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// afterData makes fs answer DATA with 354, read the message to its final
-// dot, then hand the connection to then (which answers, or not).
+// afterData makes fs answer DATA with 354 and read the message to its
+// final dot, or read the chunk of a BDAT, then hand the connection to then
+// (which answers, or not).
 func (fs *fakeServer) afterData(then func(fc *fakeConn)) {
 	fs.onCommand = func(fc *fakeConn, line string) bool {
-		if line != "DATA" {
+		switch {
+		case line == "DATA":
+			fc.send("354 go")
+			fc.readData()
+		case strings.HasPrefix(line, "BDAT "):
+			n, _ := strconv.Atoi(strings.Fields(line)[1])
+			io.ReadFull(fc.r, make([]byte, n))
+		default:
 			return false
 		}
-		fc.send("354 go")
-		fc.readData()
 		then(fc)
 		return true
 	}

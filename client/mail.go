@@ -423,16 +423,18 @@ func (w *DataWriter) Recipients() []RecipientResult { return w.lmtp }
 // deadline (checked after setting, so a cancellation racing with the call
 // is not lost).
 func (c *Client) setReadDeadline(ctx context.Context, d time.Duration) {
-	c.conn.SetReadDeadline(deadline(ctx, d))
+	c.pc.live()
+	c.pc.setRead(deadline(ctx, d))
 	if ctx.Done() != nil && ctx.Err() != nil {
-		c.conn.SetDeadline(aLongTimeAgo)
+		c.pc.abort()
 	}
 }
 
 func (c *Client) setWriteDeadline(ctx context.Context, d time.Duration) {
-	c.conn.SetWriteDeadline(deadline(ctx, d))
+	c.pc.live()
+	c.pc.setWrite(deadline(ctx, d))
 	if ctx.Done() != nil && ctx.Err() != nil {
-		c.conn.SetDeadline(aLongTimeAgo)
+		c.pc.abort()
 	}
 }
 

@@ -446,20 +446,7 @@ func TestOutcomeUnknown(t *testing.T) {
 	for _, ext := range [][]string{{"PIPELINING"}, {"PIPELINING", "CHUNKING"}, nil} {
 		t.Run(strings.Join(ext, "+"), func(t *testing.T) {
 			fs := newFakeServer(t, ext...)
-			fs.onCommand = func(fc *fakeConn, line string) bool {
-				switch {
-				case line == "DATA":
-					fc.send("354 go")
-					fc.readData()
-					fc.conn.Close()
-					return true
-				case strings.HasPrefix(line, "BDAT"):
-					io.ReadFull(fc.r, make([]byte, 3))
-					fc.conn.Close()
-					return true
-				}
-				return false
-			}
+			fs.afterData(func(fc *fakeConn) { fc.conn.Close() })
 			c := dialT(t, fs.start(), nil)
 			res, err := c.Send(testCtx(t), env("a@x.example", "b@y.example"), strings.NewReader("x\r\n"))
 			var oe *OutcomeUnknownError

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -1280,9 +1281,18 @@ func knownLen(msg io.Reader) (int64, bool) {
 }
 
 // has8bit reports whether b holds a byte >= 0x80 (RFC 6152: 8-bit data).
+// It tests eight bytes at a time (ORed together, sixteen per round): the
+// whole message is looked at for every Send.
 func has8bit(b []byte) bool {
-	for _, x := range b {
-		if x >= 0x80 {
+	const hi = 0x8080808080808080
+	i := 0
+	for ; i+16 <= len(b); i += 16 {
+		if (binary.LittleEndian.Uint64(b[i:i+8])|binary.LittleEndian.Uint64(b[i+8:i+16]))&hi != 0 {
+			return true
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] >= 0x80 {
 			return true
 		}
 	}

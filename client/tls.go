@@ -48,12 +48,13 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 		cfg = cfg.Clone()
 		cfg.ServerName = c.host
 	}
+	c.pc.exact() // the handshake uses the socket directly
 	tc := tls.Client(c.conn, cfg)
 	if err := handshake(ctx, tc, &c.opts); err != nil {
 		return c.broken(ctx, "STARTTLS", err)
 	}
 	c.setConn(tc)
-	c.r.rd.Reset(tc)
+	c.r.rd.Reset(&c.pc)
 	c.isTLS = true
 	c.m.Apply(session.STARTTLS)
 	// RFC 3207 4.2: the client must discard what it knew and say EHLO

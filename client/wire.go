@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 
 	"github.com/smtpkit/smtp/reply"
 )
@@ -15,7 +14,7 @@ type replyReader struct {
 	rd *reply.Reader
 }
 
-func newReplyReader(conn net.Conn, maxLine, maxLines int) *replyReader {
+func newReplyReader(conn io.Reader, maxLine, maxLines int) *replyReader {
 	return &replyReader{rd: reply.NewReader(conn, reply.Limits{MaxLineLength: maxLine, MaxLines: maxLines})}
 }
 
@@ -92,7 +91,7 @@ func (c *Client) readEndRaw(ctx context.Context, cmd string) (reply.RawReply, er
 // commands that come a moment later, has its second reply held back by
 // Nagle's algorithm until the client's delayed ACK, tens of milliseconds.
 type outWriter struct {
-	conn net.Conn
+	conn io.Writer // the Client's pacedConn
 	held []byte
 	hold bool
 	// end is how many bytes at the start of held complete a message (its

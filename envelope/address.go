@@ -256,7 +256,7 @@ func convertLabels(domain string, toASCII bool) (string, error) {
 }
 
 func isALabel(label string) bool {
-	return len(label) > 4 && strings.EqualFold(label[:4], "xn--")
+	return len(label) > 4 && hasPrefixFold(label, "XN--")
 }
 
 func hasALabel(domain string) bool {
@@ -279,52 +279,95 @@ func isASCII(s string) bool {
 	return true
 }
 
+// Character classes of RFC 5321 4.1.2, looked up in charClass.
+const (
+	classAtext  = 1 << iota // atext (RFC 5322 3.2.3, used by Atom)
+	classQtext              // qtextSMTP: printable ASCII and space but '"' and '\'
+	classLetDig             // Let-dig: ALPHA / DIGIT
+	classLdh                // Let-dig or '-' (Ldh-str)
+	classLocal              // atext or '.': the bytes of a Dot-string
+	classDomain             // Ldh or '.': the bytes of a Domain
+)
+
+// charClass holds the classes of each ASCII byte; bytes >= 0x80 have none.
+// Built once and only read.
+var charClass = func() (t [256]uint8) {
+	for c := 0; c < 128; c++ {
+		letDig := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if letDig || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", byte(c)) >= 0 {
+			t[c] |= classAtext
+		}
+		if c == 32 || c == 33 || (35 <= c && c <= 91) || (93 <= c && c <= 126) {
+			t[c] |= classQtext
+		}
+		if letDig {
+			t[c] |= classLetDig | classLdh
+		}
+		if c == '-' {
+			t[c] |= classLdh
+		}
+		if t[c]&classAtext != 0 || c == '.' {
+			t[c] |= classLocal
+		}
+		if t[c]&classLdh != 0 || c == '.' {
+			t[c] |= classDomain
+		}
+	}
+	return t
+}()
+
 // isAtext reports whether c is an ASCII atext character (RFC 5322 3.2.3,
 // used by RFC 5321 4.1.2 Atom).
-func isAtext(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '/', '=', '?', '^', '_', '`', '{', '|', '}', '~':
-		return true
-	}
-	return false
-}
+func isAtext(c byte) bool { return charClass[c]&classAtext != 0 }
 
 // isQtext reports whether c is qtextSMTP (RFC 5321 4.1.2): printable ASCII
 // and space, except '"' and '\'.
-func isQtext(c byte) bool {
-	return c == 32 || c == 33 || (35 <= c && c <= 91) || (93 <= c && c <= 126)
+func isQtext(c byte) bool { return charClass[c]&classQtext != 0 }
+
+func isLetDig(c byte) bool { return charClass[c]&classLetDig != 0 }
+
+// hasPrefixFold reports whether s starts with prefix, ASCII letters
+// compared without case; prefix is upper case.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
-func isLetDig(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+// trimSpaces returns s without its leading spaces.
+func trimSpaces(s string) string {
+	for len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	return s
 }
 
 // isDotString reports whether s can be sent unquoted: Atom *("." Atom)
 // (RFC 5321 4.1.2), non-ASCII bytes counting as atext (RFC 6531 3.3).
 func isDotString(s string) bool {
-	if s == "" {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
 		return false
 	}
-	prevDot := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '.':
-			if prevDot {
-				return false
-			}
-			prevDot = true
-		case isAtext(c) || c >= utf8.RuneSelf:
-			prevDot = false
+		case charClass[c]&classAtext != 0 || c >= utf8.RuneSelf:
+		case c == '.' && s[i-1] != '.':
 		default:
 			return false
 		}
 	}
-	return !prevDot
+	return true
 }
 
 // appendLocal appends a local part, as a Dot-string when it is one and as a
@@ -425,6 +468,14 @@ func (p *addrParser) checkUTF8(s string, i int) (int, *Error) {
 // starts at s[0] == '<', or -1. A '>' inside a quoted local part does not
 // close the path.
 func pathEnd(s string) int {
+	if end := strings.IndexByte(s, '>'); end > 0 && strings.IndexByte(s[:end], '"') < 0 {
+		return end + 1 // the usual path: no quoted local part
+	}
+	return pathEndQuoted(s)
+}
+
+// pathEndQuoted is pathEnd byte by byte, minding quotes.
+func pathEndQuoted(s string) int {
 	quoted := false
 	for i := 1; i < len(s); i++ {
 		switch c := s[i]; {
@@ -491,6 +542,59 @@ func (p *addrParser) parsePath(s string) (Path, *Error) {
 // parseMailbox parses Local-part "@" ( Domain / address-literal )
 // (RFC 5321 4.1.2).
 func (p *addrParser) parseMailbox(s string) (Address, *Error) {
+	if a, ok := p.fastMailbox(s); ok {
+		return a, nil
+	}
+	return p.parseMailboxSlow(s)
+}
+
+// fastMailbox parses the usual mailbox in one pass: an ASCII Dot-string,
+// "@", and a domain name of ASCII letters, digits and hyphens in labels
+// that are not "xn--" ones, all within the limits. It reports false for
+// anything else (the full parser then decides, with its error).
+func (p *addrParser) fastMailbox(s string) (Address, bool) {
+	at := 0
+	for at < len(s) && charClass[s[at]]&classLocal != 0 {
+		at++
+	}
+	if at == 0 || at == len(s) || s[at] != '@' || s[0] == '.' || s[at-1] == '.' ||
+		exceeds(at, p.maxLocal) || strings.Contains(s[:at], "..") {
+		return Address{}, false
+	}
+	d := s[at+1:]
+	if d == "" || exceeds(len(d), p.maxDomain) {
+		return Address{}, false
+	}
+	i := 0
+	for i < len(d) && charClass[d[i]]&classDomain != 0 {
+		i++
+	}
+	if i != len(d) {
+		return Address{}, false
+	}
+	// Each label: Let-dig [Ldh-str], at most MaxLabelLength, not an
+	// A-label (those are checked by the full parser).
+	for rest := d; rest != ""; {
+		label := rest
+		if k := strings.IndexByte(rest, '.'); k >= 0 {
+			label, rest = rest[:k], rest[k+1:]
+			if rest == "" {
+				return Address{}, false // a final dot
+			}
+		} else {
+			rest = ""
+		}
+		n := len(label)
+		if n == 0 || n > MaxLabelLength || !isLetDig(label[0]) || !isLetDig(label[n-1]) ||
+			n > 4 && hasPrefixFold(label, "XN--") {
+			return Address{}, false
+		}
+	}
+	return Address{Local: s[:at], Domain: d}, true
+}
+
+// parseMailboxSlow is parseMailbox without its fast path.
+func (p *addrParser) parseMailboxSlow(s string) (Address, *Error) {
 	if s == "" {
 		return Address{}, p.syntax("empty address")
 	}
@@ -586,6 +690,14 @@ func (p *addrParser) checkDotString(s string) *Error {
 	if s == "" {
 		return p.syntax("empty local part")
 	}
+	if isDotString(s) && isASCII(s) {
+		return nil // the usual local part
+	}
+	return p.checkDotStringSlow(s)
+}
+
+// checkDotStringSlow is checkDotString without its fast path.
+func (p *addrParser) checkDotStringSlow(s string) *Error {
 	prevDot := true
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -652,6 +764,14 @@ func (p *addrParser) checkLabel(label string) *Error {
 	if label == "" {
 		return p.syntax("empty domain label")
 	}
+	if isLDHLabel(label) {
+		return nil // the usual label: letters, digits and inner hyphens
+	}
+	return p.checkLabelSlow(label)
+}
+
+// checkLabelSlow is checkLabel without its fast path.
+func (p *addrParser) checkLabelSlow(label string) *Error {
 	if !isASCII(label) {
 		if !p.utf8 {
 			return p.nonASCII()
@@ -681,11 +801,27 @@ func (p *addrParser) checkLabel(label string) *Error {
 		return p.syntax("invalid domain")
 	}
 	for i := 1; i < len(label)-1; i++ {
-		if c := label[i]; !isLetDig(c) && c != '-' {
+		if charClass[label[i]]&classLdh == 0 {
 			return p.syntax("invalid character in domain")
 		}
 	}
 	return nil
+}
+
+// isLDHLabel reports whether label is a sub-domain = Let-dig [Ldh-str]
+// (RFC 5321 4.1.2) of at most MaxLabelLength octets that is not an
+// "xn--" label.
+func isLDHLabel(label string) bool {
+	n := len(label)
+	if n > MaxLabelLength || !isLetDig(label[0]) || !isLetDig(label[n-1]) || isALabel(label) {
+		return false
+	}
+	for i := 1; i < n-1; i++ {
+		if charClass[label[i]]&classLdh == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // checkAddressLiteral checks address-literal (RFC 5321 4.1.3).

@@ -54,12 +54,12 @@ func ParseRcptCommand(arg string, opts ParseOptions) (Path, RcptParams, error) {
 // splitCommandArg splits "FROM:<path> params" into the path (with its
 // brackets) and the parameter string.
 func splitCommandArg(arg, prefix string, kind pathKind) (path, params string, err *Error) {
-	arg = strings.TrimLeft(arg, " ")
-	if len(arg) < len(prefix) || !strings.EqualFold(arg[:len(prefix)], prefix) {
+	arg = trimSpaces(arg)
+	if !hasPrefixFold(arg, prefix) {
 		return "", "", syntaxError(kind)
 	}
 	// Tolerated: "MAIL FROM: <a@b>" (not RFC 5321 4.1.2, but common).
-	rest := strings.TrimLeft(arg[len(prefix):], " ")
+	rest := trimSpaces(arg[len(prefix):])
 	if rest == "" || rest[0] != '<' {
 		return "", "", syntaxError(kind)
 	}
@@ -83,7 +83,7 @@ func syntaxError(kind pathKind) *Error {
 
 // nextParam returns the next space-separated token of s and the rest.
 func nextParam(s string) (tok, rest string) {
-	s = strings.TrimLeft(s, " ")
+	s = trimSpaces(s)
 	if i := strings.IndexByte(s, ' '); i >= 0 {
 		return s[:i], s[i:]
 	}

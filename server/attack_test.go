@@ -191,6 +191,15 @@ func TestAttackBDATTrickle(t *testing.T) {
 	s.DataBlockTimeout = 300 * time.Millisecond
 	c := dial(t, start(t, s))
 	c.Run(chunkS)
+	expectBDATTrickleClosed(t, c, b)
+}
+
+// expectBDATTrickleClosed sends one-octet chunks every 50 ms in the
+// transaction begun on c, and expects the server (DataBlockTimeout 300
+// ms) to close the connection with 421 4.4.2 within 1.5 s, no message
+// delivered.
+func expectBDATTrickleClosed(t *testing.T, c *smtptest.Conn, b *testBackend) {
+	t.Helper()
 	begin := time.Now()
 	for i := 0; i < 40; i++ {
 		if err := c.Write([]byte("BDAT 1\r\nx")); err != nil {

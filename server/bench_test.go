@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,10 +75,16 @@ func benchMessage(size int) []byte {
 }
 
 // BenchmarkServerTransaction sends 1 KiB messages over one loopback
-// connection, one round trip per command as smtp-source does (lockstep),
-// and with all commands pipelined (RFC 2920).
+// connection: one round trip per command as smtp-source does (lockstep),
+// with all commands pipelined (RFC 2920), and with BDAT, MAIL RCPT BDAT
+// and the chunk in one write (the BDAT filter reading the chunk in place),
+// one message at a time or streamed;
+// and one message per connection (connect, EHLO, message, QUIT: the waits
+// before the first MAIL hand the connection off to a goroutine of the
+// smallest stack, see idle.go).
 func BenchmarkServerTransaction(b *testing.B) {
 	s := newServer(discard{})
+	s.EnableChunking = true
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -87,34 +95,66 @@ func BenchmarkServerTransaction(b *testing.B) {
 	mail := []byte("MAIL FROM:<a@example.org>\r\n")
 	rcpt := []byte("RCPT TO:<b@example.org>\r\n")
 	data := []byte("DATA\r\n")
+	txn := append(append(append(append([]byte(nil), mail...), rcpt...), data...), msg...)
+	body := msg[:len(msg)-3] // no dot
+	chunk := append(append(append([]byte(nil), mail...), rcpt...), "BDAT "+strconv.Itoa(len(body))+" LAST\r\n"...)
+	chunk = append(chunk, body...)
 
+	// run sends a message with each step, each step a write and the
+	// number of replies to read.
+	run := func(b *testing.B, steps ...step) {
+		nc, r := benchClient(b, l.Addr().String())
+		defer nc.Close()
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			for _, st := range steps {
+				nc.Write(st.send)
+				readReplies(b, r, st.replies)
+			}
+		}
+	}
 	b.Run("lockstep", func(b *testing.B) {
-		nc, r := benchClient(b, l.Addr().String())
-		defer nc.Close()
-		b.ReportAllocs()
-		b.SetBytes(int64(len(msg)))
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			nc.Write(mail)
-			readReplies(b, r, 1)
-			nc.Write(rcpt)
-			readReplies(b, r, 1)
-			nc.Write(data)
-			readReplies(b, r, 1)
-			nc.Write(msg)
-			readReplies(b, r, 1)
-		}
+		run(b, step{mail, 1}, step{rcpt, 1}, step{data, 1}, step{msg, 1})
 	})
-	b.Run("pipelined", func(b *testing.B) {
+	b.Run("pipelined", func(b *testing.B) { run(b, step{txn, 4}) })
+	b.Run("bdat-pipelined", func(b *testing.B) { run(b, step{chunk, 3}) })
+	b.Run("bdat-stream", func(b *testing.B) {
+		// The client streams without waiting for replies, as the
+		// limit tool's bdat mode does: the server's replies go out
+		// as its queue fills (maxQueuedOut), not after each read.
 		nc, r := benchClient(b, l.Addr().String())
 		defer nc.Close()
-		batch := append(append(append(append([]byte(nil), mail...), rcpt...), data...), msg...)
 		b.ReportAllocs()
 		b.SetBytes(int64(len(msg)))
+		batch := bytes.Repeat(chunk, 64)
 		b.ResetTimer()
+		go func() {
+			for sent := 0; sent < b.N; sent += 64 {
+				if _, err := nc.Write(batch[:min(64, b.N-sent)*len(chunk)]); err != nil {
+					return
+				}
+			}
+		}()
+		readReplies(b, r, 3*b.N)
+	})
+	b.Run("perconn", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
 		for i := 0; i < b.N; i++ {
-			nc.Write(batch)
+			nc, r := benchClient(b, l.Addr().String())
+			nc.Write(txn)
 			readReplies(b, r, 4)
+			nc.Write([]byte("QUIT\r\n"))
+			readReplies(b, r, 1)
+			nc.Close()
 		}
 	})
+}
+
+// step is what a benchmark client writes and the replies it waits for.
+type step struct {
+	send    []byte
+	replies int
 }

@@ -246,7 +246,7 @@ func (c *conn) noAuth() bool {
 // reply and the error that ended it.
 func (c *conn) authExchange(srv sasl.Server, resp []byte) (r *reply.Reply, err error) {
 	for {
-		ctx := c.stage.begin(c.cfg.commandTimeout)
+		ctx := c.begin(c.cfg.commandTimeout)
 		var challenge []byte
 		var done bool
 		err := c.call("Auth", func() error {
@@ -263,7 +263,7 @@ func (c *conn) authExchange(srv sasl.Server, resp []byte) (r *reply.Reply, err e
 		}
 		// RFC 4954 4: a 334 challenge, base64-encoded.
 		c.reply(reply.AuthChallenge(base64.StdEncoding.EncodeToString(challenge)))
-		c.setDeadline(c.cfg.commandTimeout)
+		c.lineDeadline()
 		// A client sitting on a challenge is idle, not in a transaction:
 		// Shutdown may interrupt the wait (see conn.Read).
 		c.idle.Store(true)

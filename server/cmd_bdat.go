@@ -219,7 +219,7 @@ func (b *bdatState) startChunk(size int64, last bool) {
 	// octets that came with the BDAT line, read in command mode, count
 	// as progress now; Read counts the others.
 	c.blockTimeout = c.cfg.dataBlockTimeout
-	c.dataArrived(int(min(size, int64(c.tr.Buffered()))))
+	c.countData(int(min(size, int64(c.tr.Buffered()))))
 	b.cr = c.tr.ChunkReader(size)
 	if b.binary {
 		b.src = b.cr
@@ -426,20 +426,17 @@ func (c *conn) waitChunk() ([]byte, error) {
 	if ct := c.cfg.commandTimeout; ct > 0 {
 		wait = min(wait, ct)
 	}
+	start := c.srv.clock()
+	if c.rc != nil {
+		// The raw path arms a command's deadline when a read waits
+		// (beginWait): armed now instead, for readCommand to keep.
+		c.cmdArmed, c.cmdDeadline = true, start+mono(wait)
+	}
 	c.setDeadline(wait)
 	c.deadlineSet = true
-	start := time.Now()
 	line, err := c.readCommand()
-	c.dataWaited += time.Since(start)
+	c.dataWaited += time.Duration(c.srv.clock() - start)
 	return line, err
-}
-
-// dataArrived counts n octets of message data that came in: once
-// dataProgress octets have, the time waited counts from zero again.
-func (c *conn) dataArrived(n int) {
-	if c.dataProgress += n; c.dataProgress >= dataProgress {
-		c.dataWaited, c.dataProgress = 0, 0
-	}
 }
 
 // emptyChunk counts an empty chunk that is not the last as junk: it moves

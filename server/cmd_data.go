@@ -99,7 +99,8 @@ func (b *dataBody) Read(p []byte) (int, error) {
 // deliver hands the message to the backend: LMTPData in LMTP mode when the
 // session has it, else Data.
 func (c *conn) deliver(src io.Reader) (perRcpt []error, err error) {
-	d := &dataCall{body: msgReader{src: src}}
+	d := c.newData()
+	d.body.src = src
 	ctx := c.stage.start(&d.ctx, c.cfg.dataTimeout)
 	body := &d.body
 	if ls, ok := c.sess.(LMTPSession); ok && c.srv.LMTP {
@@ -116,8 +117,8 @@ func (c *conn) deliver(src io.Reader) (perRcpt []error, err error) {
 	return perRcpt, err
 }
 
-// dataCall is what the backend gets for one message, in one allocation:
-// the context of its Data and the message reader.
+// dataCall is what the backend gets for one call: its context and, for a
+// message, the message reader (see conn.newData).
 type dataCall struct {
 	ctx  callCtx
 	body msgReader
@@ -240,7 +241,7 @@ func (c *conn) resetTransaction(force bool) {
 	c.rcpts = c.rcpts[:0]
 	c.nrcpts, c.overshoot = 0, 0
 	if (force || open) && c.sess != nil {
-		ctx := c.stage.begin(c.cfg.commandTimeout)
+		ctx := c.begin(c.cfg.commandTimeout)
 		c.call("Reset", func() error { c.sess.Reset(ctx); return nil })
 		c.stage.end()
 	}

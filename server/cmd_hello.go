@@ -111,6 +111,30 @@ func (s *Server) makeKeywords(tls bool, maxMessage int64) keywords {
 // or RCPT: parameters only of the extensions advertised (RFC 5321
 // 4.1.1.11: others get 555), none after HELO.
 func (c *conn) parseOptions(mail bool) envelope.ParseOptions {
+	// They depend on the session's state only through EHLO and TLS: made
+	// again when one of them changed.
+	key := optionsKey{set: true, ext: c.sm.Extended(), tls: c.sm.TLS()}
+	if c.opts.key != key {
+		c.opts.key, c.opts.o = key, c.makeParseOptions()
+	}
+	o := c.opts.o
+	if !mail {
+		o.SMTPUTF8 = c.mailParams.SMTPUTF8
+	}
+	return o
+}
+
+// optionsKey is what the parse options of MAIL and RCPT depend on.
+type optionsKey struct{ set, ext, tls bool }
+
+// parseOptionsCache holds the options made for a key.
+type parseOptionsCache struct {
+	key optionsKey
+	o   envelope.ParseOptions
+}
+
+// makeParseOptions is parseOptions for MAIL, made anew.
+func (c *conn) makeParseOptions() envelope.ParseOptions {
 	var o envelope.ParseOptions
 	if !c.sm.Extended() {
 		return o
@@ -130,9 +154,6 @@ func (c *conn) parseOptions(mail bool) envelope.ParseOptions {
 	}
 	if c.srv.EnableRequireTLS && c.sm.TLS() {
 		o.Allowed |= envelope.ParamRequireTLS
-	}
-	if !mail {
-		o.SMTPUTF8 = c.mailParams.SMTPUTF8
 	}
 	return o
 }

@@ -36,6 +36,7 @@ func (c *conn) cmdMail(arg []byte) *reply.Reply {
 		return c.sess.Mail(ctx, from, params)
 	})
 	if r.Code.IsPositive() {
+		c.transacted = true
 		c.mailParams = params
 		c.rcpts = c.rcpts[:0]
 		c.nrcpts, c.overshoot = 0, 0
@@ -84,7 +85,7 @@ func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
 // deadline and returns its reply: ok for nil, the backend's own reply
 // (positive or not) when it returned a *reply.Reply, else 451.
 func (c *conn) ask(method string, ok *reply.Reply, f func(ctx context.Context) error) *reply.Reply {
-	ctx := c.stage.begin(c.cfg.commandTimeout)
+	ctx := c.begin(c.cfg.commandTimeout)
 	err := c.call(method, func() error { return f(ctx) })
 	c.stage.end()
 	if err == nil {

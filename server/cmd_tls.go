@@ -36,6 +36,16 @@ func (c *conn) cmdStartTLS(arg []byte) {
 		c.closing = true
 		return
 	}
+	if c.rc != nil {
+		// The sweeper may have seen this connection waiting for the
+		// command just read, and its interrupt (a read deadline in the
+		// past) land in the handshake, which cannot go on after a read
+		// error (the raw path's reads take it in their stride). It
+		// interrupts under the Server's lock: once that is taken, any
+		// sweep that saw the wait is over, and no later one sees it.
+		c.srv.mu.Lock()
+		c.srv.mu.Unlock()
+	}
 	tc := tls.Server(c.nc, c.srv.TLSConfig)
 	if !c.handshake(tc, c.cfg.commandTimeout) {
 		c.closing = true

@@ -291,6 +291,45 @@ func TestSizeUnlimited(t *testing.T) {
 	`)
 }
 
+// TestPipelinedRepliesBounded: the replies to a pipelined batch go out
+// when the server's next read would wait (RFC 2920 3.1), and also once a
+// bounded amount is queued: a client streaming commands without pause
+// gets its replies as it goes, and the server never queues without
+// bound. Here the whole batch is in the socket before the server reads
+// it (the first MAIL waits for that) and the last message's Data waits
+// until the client has had replies.
+func TestPipelinedRepliesBounded(t *testing.T) {
+	const n = 400 // transactions, about 40 KB of replies
+	written, release := make(chan struct{}), make(chan struct{})
+	var mails, datas int
+	b := &testBackend{
+		mail: func(envelope.Path) error {
+			if mails++; mails == 1 {
+				<-written
+			}
+			return nil
+		},
+		data: func(r io.Reader) (string, error) {
+			if datas++; datas == n {
+				<-release
+			}
+			_, err := io.ReadAll(r)
+			return "", err
+		},
+	}
+	c := dial(t, start(t, newServer(b)))
+	c.Run(`
+		C: EHLO client
+		` + ehloS)
+	txn := "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nx\r\n.\r\n"
+	c.Send(strings.Repeat(txn, n))
+	close(written)
+	want := "250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n354 Start mail input; end with <CRLF>.<CRLF>\r\n250 2.0.0 OK: message accepted\r\n"
+	c.Expect(want) // before the last message is accepted
+	close(release)
+	c.Expect(strings.Repeat(want, n-1))
+}
+
 // TestPipelineSegments: a pipelined batch that reaches the server in
 // several segments, with pauses, or that fills the first read's buffer
 // exactly, is answered in full (RFC 2920 3.1). This guards the idle wait

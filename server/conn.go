@@ -35,16 +35,32 @@ type conn struct {
 	out  []byte  // replies queued for the next flush
 	outp *[]byte // the pool entry behind out, from Server.outs
 
-	rc   syscall.RawConn // for idle waits without buffers; nil for TLS
+	rc   syscall.RawConn // the raw I/O path (see idle.go); nil for TLS
 	slab *[]byte         // buffer of pend, from Server.slabs
-	pend []byte          // read by waitIdle, not yet given to tr
+	pend []byte          // read by waitIdle or pauseReading, not yet given to tr
 
-	idleRead  func(fd uintptr) bool // c.readIdle, made once
-	idleErr   error                 // set by readIdle
-	rawReadFn func(fd uintptr) bool // c.readInto, made once
-	rdBuf     []byte                // rawRead's destination
-	rdN       int
-	rdErr     error
+	readFn, writeFn, idleRead func(fd uintptr) bool // c.readInto, c.writeFrom, c.readIdle, made once
+	idleErr                   error                 // set by readIdle
+
+	// What the connection holds only while its goroutine serves it, not
+	// while it is handed off (see idle.go): the transaction and the
+	// scratch of the raw path.
+	*busy
+
+	// The waits of the raw path (see idle.go).
+	waiting     atomic.Bool   // blocked in rawRead's wait
+	cmdWait     atomic.Bool   // reading a command outside a transaction: may be handed off
+	kicked      atomic.Bool   // the sweeper interrupted this wait
+	waitEpoch   atomic.Uint32 // Server.epoch when the wait began
+	cmdArmed    bool          // the read deadline of the current command is armed
+	cmdDeadline mono          // the current command's deadline (see beginWait); 0: none
+	transacted  bool          // a MAIL was accepted once: hand off only after sweeps
+	deadlineSet bool          // the next command's deadline is set: after a hand-off, between BDAT chunks
+	fd          int32         // the socket's file descriptor, for the watcher
+	watchGen    uint32        // the watcher whose set has the socket (see watcher.park); 0: none
+	parked      atomic.Bool   // handed off to the watcher, no goroutine serves it
+	parkTimer   *time.Timer   // the command's deadline while parked
+	handingOff  bool          // next ended for a hand-off
 
 	stage stageCtx // also holds the connection's context
 
@@ -66,13 +82,11 @@ type conn struct {
 	// since the last dataProgress bytes (see Read).
 	dataWaited   time.Duration
 	dataProgress int
-	deadline     time.Time // the read deadline last set
-	wdeadline    time.Time // the write deadline last set
-	deadlineSet  bool      // waitIdle set the deadline of the next command
+	deadline     mono // the read deadline last set; 0: none
+	wdeadline    mono // the write deadline last set; 0: none
 
 	errors       int // see countError and forgive
 	junkCmds     int // see junk
-	overshoot    int // recipients past MaxRecipients in this transaction
 	authFailures int
 	authRefused  bool     // the backend refused a credential in this AUTH exchange
 	errorPause   bool     // the next wait for a command waits ErrorDelay first (see countError)
@@ -80,23 +94,62 @@ type conn struct {
 	mechs        []string // SASL mechanisms of the session
 	mechsDone    bool
 
+	cmdEvents bool  // the current command's replies give an EventCommand (see wants)
+	wantKnown uint8 // answers of wants kept until the next read (see wantsNow)
+	wantYes   uint8
+	printable bool            // the line read last is printable ASCII (textproto.Reader.Printable)
+	cmd       session.Command // current command; Unknown between commands
+	verb      string          // current command, for events; "" between commands
+	closing   bool            // close after the reply is flushed
+	endErr    error           // why the connection ended, for EventDisconnect
+}
+
+// busy is the part of a conn held only while a goroutine serves it.
+type busy struct {
 	// The transaction.
 	mailParams envelope.MailParams
 	rcpts      []envelope.Path // accepted recipients (kept for LMTP replies)
 	nrcpts     int
+	overshoot  int // recipients past MaxRecipients in this transaction
 
 	body dataBody   // the DATA stream given to the backend
 	bdat *bdatState // the BDAT stream given to the backend, made on first use
 
-	cmdStart time.Time       // when the current command was read (events)
-	cmd      session.Command // current command; Unknown between commands
-	verb     string          // current command, for events; "" between commands
-	closing  bool            // close after the reply is flushed
-	endErr   error           // why the connection ended, for EventDisconnect
+	cmdStart  time.Time         // when the current command was read, if cmdEvents
+	opts      parseOptionsCache // of MAIL and RCPT (see parseOptions)
+	spare     []callCtx         // for backend calls (see newCall)
+	spareData []dataCall        // for Data calls (see newData)
+
+	// The raw path's scratch (see idle.go).
+	rdBuf     []byte // rawRead's destination
+	rdN       int
+	rdErr     error
+	rdCalled  bool   // readInto was called by this rawRead
+	wrBuf     []byte // rawWrite's source, what is left of it
+	wrErr     error
+	wrCalled  bool // writeFrom was called by this rawWrite
+	waitStart mono // when the current wait began, in data mode
+}
+
+// getBusy gives c a busy from the pool.
+func (c *conn) getBusy() {
+	c.busy = c.srv.busies.Get().(*busy)
+}
+
+// putBusy gives c's busy back to the pool, forgetting the transaction
+// (there is none: the connection is idle or ended) but keeping the
+// allocations it can reuse.
+func (c *conn) putBusy() {
+	b := c.busy
+	c.busy = nil
+	clear(b.rcpts)
+	*b = busy{rcpts: b.rcpts[:0], bdat: b.bdat, spare: b.spare, spareData: b.spareData}
+	c.srv.busies.Put(b)
 }
 
 func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
 	c := &conn{srv: s, cfg: &s.cfg, nc: nc, raw: nc}
+	c.getBusy()
 	n := s.nextID.Add(1)
 	c.pub = Conn{
 		id:     s.cfg.idPrefix + "-" + strconv.FormatUint(n, 10),
@@ -125,13 +178,21 @@ func (c *conn) refuse(r *reply.Reply) {
 }
 
 // serve runs the connection to its end.
-func (c *conn) serve() {
-	// Kept small, like loop: these frames stay on the stack of every idle
-	// connection, and a stack under a quarter used can shrink at GC.
-	defer c.finish()
+func (c *conn) serve() { c.run(true) }
+
+// run greets the client (if start is set) and serves commands until the
+// session ends, then finishes the connection, unless it was handed off to
+// another goroutine (see handOff).
+func (c *conn) run(start bool) {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.finish()
+		}
+	}()
 	defer c.recoverPanic()
-	if c.start() {
-		c.loop()
+	if !start || c.start() {
+		handedOff = c.loop()
 	}
 }
 
@@ -154,7 +215,7 @@ func (c *conn) recoverPanic() {
 // start runs the implicit TLS handshake, makes the backend's session and
 // greets the client. It reports whether the session goes on.
 func (c *conn) start() bool {
-	c.stage.base = c.srv.baseCtx
+	c.stage.base, c.stage.clock = c.srv.baseCtx, &c.srv.clockBase
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		// Implicit TLS (RFC 8314 3.3): the handshake comes first.
 		if !c.handshake(tc, c.cfg.greetingTimeout) {
@@ -170,7 +231,7 @@ func (c *conn) start() bool {
 
 	// The backend's session.
 	var sess Session
-	ctx := c.stage.begin(c.cfg.greetingTimeout)
+	ctx := c.begin(c.cfg.greetingTimeout)
 	err := c.call("NewSession", func() error {
 		var err error
 		sess, err = c.srv.Backend.NewSession(ctx, &c.pub)
@@ -201,11 +262,19 @@ func (c *conn) start() bool {
 	return false
 }
 
-// loop reads and answers commands until the session ends.
-func (c *conn) loop() {
+// loop reads and answers commands until the session ends, or until the
+// connection is handed off to another goroutine (then it reports true
+// and the caller must not touch c any more).
+func (c *conn) loop() bool {
 	for !c.closing && c.next() {
 	}
+	if c.handingOff {
+		c.handingOff = false
+		c.handOff()
+		return true
+	}
 	c.flush()
+	return false
 }
 
 // next reads and answers one command. It reports whether the session goes
@@ -227,16 +296,11 @@ func (c *conn) next() bool {
 		c.errorPause = false
 		c.pauseReading(c.cfg.errorDelay)
 	}
-	var err error
-	if c.rc != nil && !c.inputBuffered() {
-		// Nothing left to answer: flush, then wait without buffers.
-		if err = c.flush(); err == nil {
-			err = c.waitIdle()
-		}
-	}
-	var line []byte
-	if err == nil {
-		line, err = c.readCommand()
+	// The replies queued so far go out when the read waits (see Read).
+	line, err := c.readCommand()
+	if err == errHandOff {
+		c.handingOff = true
+		return false
 	}
 	if err != nil {
 		if !c.readFailed(err) {
@@ -277,11 +341,17 @@ func (c *conn) tooManyErrors() bool {
 func (c *conn) readCommand() ([]byte, error) {
 	c.cmd, c.verb = session.Unknown, ""
 	c.blockTimeout = 0
-	if !c.deadlineSet {
-		c.setDeadline(c.cfg.commandTimeout) // RFC 5321 4.5.3.2.7
+	if c.deadlineSet {
+		// The wait for this command began before a hand-off, or is
+		// bounded by the message's data timeout (waitChunk): its
+		// deadline stands (RFC 5321 4.5.3.2.7, the whole command).
+		c.deadlineSet = false
+	} else {
+		c.lineDeadline()
 	}
-	c.deadlineSet = false
-	c.idle.Store(!c.sm.InTransaction())
+	idle := !c.sm.InTransaction()
+	setFlag(&c.idle, idle)
+	setFlag(&c.cmdWait, idle)
 	max := c.cfg.maxLine + ParamLineAllowance
 	if max < textproto.MaxAuthLine && c.authOffered() {
 		// RFC 4954 4: an AUTH line with its initial response may be up
@@ -289,11 +359,43 @@ func (c *conn) readCommand() ([]byte, error) {
 		max = textproto.MaxAuthLine
 	}
 	line, err := c.tr.ReadLine(max, c.srv.Policy)
-	c.idle.Store(false)
+	c.printable = c.tr.Printable()
+	setFlag(&c.idle, false)
+	setFlag(&c.cmdWait, false)
 	if err == nil {
-		c.cmdStart = time.Now()
+		// Whether this command gets an EventCommand is decided now: its
+		// latency starts here.
+		if c.cmdEvents = c.wantsNow(wantCommand, &commandEvent); c.cmdEvents {
+			c.cmdStart = time.Now()
+		}
 	}
 	return line, err
+}
+
+// lineDeadline starts the deadline of the line about to be read, a
+// command or an AUTH response: CommandTimeout for the whole line (RFC 5321
+// 4.5.3.2.7), set now on the net.Conn path, armed when a read waits on
+// the raw path (beginWait), where a deadline set now would be taken back
+// by a late interrupt of the sweeper (rawRead puts back the armed one).
+func (c *conn) lineDeadline() {
+	if c.rc == nil {
+		c.setDeadline(c.cfg.commandTimeout)
+	} else {
+		c.cmdArmed = false
+	}
+}
+
+// commandEvent stands for the EventCommand of any command when asking
+// whether it is wanted (wants); never modified.
+var commandEvent = Event{Kind: EventCommand}
+
+// setFlag sets f to v, storing only if it changes (a load costs less than
+// a store, which is a locked instruction): pipelined commands inside a
+// transaction leave the flags alone.
+func setFlag(f *atomic.Bool, v bool) {
+	if f.Load() != v {
+		f.Store(v)
+	}
 }
 
 // readFailed handles an error from readCommand. It reports whether the
@@ -406,7 +508,7 @@ func (c *conn) pauseReading(d time.Duration) {
 	c.slab = c.srv.slabs.Get().(*[]byte)
 	buf := (*c.slab)[:0]
 	defer func() {
-		c.nc.SetReadDeadline(c.deadline)
+		c.restoreReadDeadline()
 		if len(buf) == 0 {
 			c.srv.slabs.Put(c.slab)
 			c.slab, c.pend = nil, nil
@@ -447,7 +549,7 @@ func (c *conn) command(line []byte) {
 		c.protocolError(c.cfg.canned.lineTooLong)
 		return
 	}
-	if err := textproto.ValidateCommandLine(line, c.srv.EnableSMTPUTF8); err != nil && len(line) > 0 {
+	if err := c.checkLine(line); err != nil && len(line) > 0 {
 		// RFC 5321 4.1.1, RFC 6531 3.3: control characters, and 8-bit
 		// bytes without SMTPUTF8, have no place in a command.
 		c.violation(err.Error())
@@ -522,6 +624,16 @@ func (c *conn) command(line []byte) {
 	}
 }
 
+// checkLine is textproto.ValidateCommandLine, which a line of printable
+// ASCII that starts with a verb passes without a look: the reader saw
+// every byte of it (textproto.Reader.Printable).
+func (c *conn) checkLine(line []byte) error {
+	if c.printable && len(line) > 0 && line[0] != ' ' {
+		return nil
+	}
+	return textproto.ValidateCommandLine(line, c.srv.EnableSMTPUTF8)
+}
+
 // answer sends the reply to a command that was allowed by the state
 // machine and moves the machine: Apply on success (2xx, or 354 for
 // DATA), Fail otherwise.
@@ -540,7 +652,8 @@ func (c *conn) answer(cmd session.Command, r *reply.Reply) {
 // 5321 3.8), whoever chose it.
 func (c *conn) reply(r *reply.Reply) {
 	enh := c.sm.Extended() && !c.helloCommand()
-	if enh {
+	wire := c.cfg.wireOf(r, enh) // a canned reply carries its enhanced code
+	if enh && wire == nil {
 		r = withEnhanced(r)
 	}
 	if r.Code == reply.CodeServiceNotAvailable {
@@ -550,18 +663,19 @@ func (c *conn) reply(r *reply.Reply) {
 		c.outp = c.srv.outs.Get().(*[]byte)
 		c.out = (*c.outp)[:0]
 	}
-	if len(c.out) >= maxPooledOut {
+	if len(c.out) >= maxQueuedOut {
 		// A client pipelining without reading its replies: do not
 		// queue without bound.
 		c.flush()
 	}
-	c.out = r.AppendWire(c.out, enh) // traced when written (flush)
-	if c.verb != "" {
-		ev := Event{Kind: EventCommand, Command: c.verb, Reply: r}
-		if !c.cmdStart.IsZero() {
-			ev.Latency = time.Since(c.cmdStart)
-		}
-		c.emit(ev)
+	// traced when written (flush)
+	if wire != nil {
+		c.out = append(c.out, wire...)
+	} else {
+		c.out = r.AppendWire(c.out, enh)
+	}
+	if c.verb != "" && c.cmdEvents {
+		c.emit(Event{Kind: EventCommand, Command: c.verb, Reply: r, Latency: time.Since(c.cmdStart)})
 	}
 }
 
@@ -605,13 +719,24 @@ func withEnhanced(r *reply.Reply) *reply.Reply {
 // bigger one (after a large pipelined batch) is dropped.
 const maxPooledOut = 4096
 
+// maxQueuedOut bounds the replies queued for a client that pipelines
+// without waiting for them (they go out when the next read would wait,
+// RFC 2920 3.1).
+const maxQueuedOut = 16 << 10
+
 // flush writes the queued replies.
 func (c *conn) flush() error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	c.setWriteDeadline(c.cfg.commandTimeout)
-	n, err := c.nc.Write(c.out)
+	var n int
+	var err error
+	if c.rc != nil {
+		n, err = c.rawWrite(c.out) // arms the write deadline if it waits
+	} else {
+		c.setWriteDeadline(c.cfg.commandTimeout)
+		n, err = c.nc.Write(c.out)
+	}
 	if c.srv.Trace != nil {
 		c.traceReplies(n)
 	}
@@ -664,17 +789,19 @@ func (c *conn) releaseOut() {
 // pipelined batch, RFC 2920 3.1), sets the read deadline of the current
 // stage, and lets Shutdown interrupt an idle wait.
 func (c *conn) Read(p []byte) (int, error) {
+	c.wantKnown = 0 // ask the event filters again (see EventFilter)
 	if c.pend != nil {
 		return c.readPending(p), nil
 	}
 	if err := c.pendErr; err != nil {
-		return 0, err // found by pauseReading
+		return 0, err // found by pauseReading or waitIdle
 	}
-	if c.rc == nil {
-		// TLS: no way to know whether the read would block.
-		if err := c.flush(); err != nil {
-			return 0, err
-		}
+	if c.rc != nil {
+		return c.rawRead(p)
+	}
+	// TLS: no way to know whether the read would block.
+	if err := c.flush(); err != nil {
+		return 0, err
 	}
 	for {
 		var start time.Time
@@ -691,21 +818,12 @@ func (c *conn) Read(p []byte) (int, error) {
 		if idle && c.srv.shutdown.Load() {
 			return 0, errShutdown
 		}
-		var n int
-		var err error
-		if c.rc != nil {
-			n, err = c.rawRead(p)
-		} else {
-			n, err = c.nc.Read(p)
-		}
+		n, err := c.nc.Read(p)
 		if !start.IsZero() {
 			c.dataWaited += time.Since(start)
-			if c.dataProgress += n; c.dataProgress >= dataProgress {
-				c.dataWaited, c.dataProgress = 0, 0
-			}
+			c.countData(n)
 		}
-		if err != nil && isTimeout(err) && c.srv.shutdown.Load() &&
-			(c.deadline.IsZero() || time.Now().Before(c.deadline)) {
+		if err != nil && isTimeout(err) && c.srv.shutdown.Load() && c.interrupted() {
 			// Shutdown interrupted the wait.
 			if idle && n == 0 {
 				return 0, errShutdown
@@ -713,7 +831,7 @@ func (c *conn) Read(p []byte) (int, error) {
 			if n == 0 {
 				// Busy: the transaction goes on, under its real
 				// deadline.
-				c.nc.SetReadDeadline(c.deadline)
+				c.restoreReadDeadline()
 				continue
 			}
 			err = nil
@@ -744,17 +862,7 @@ const deadlineSlack = 16
 
 // setDeadline sets the read deadline t from now (none for t <= 0).
 func (c *conn) setDeadline(t time.Duration) {
-	if t <= 0 {
-		if !c.deadline.IsZero() {
-			c.deadline = time.Time{}
-			c.nc.SetReadDeadline(c.deadline)
-		}
-		return
-	}
-	if d, ok := moveDeadline(c.deadline, t); ok {
-		c.deadline = d
-		c.nc.SetReadDeadline(d)
-	}
+	c.armRead(c.srv.clock(), t)
 }
 
 // setWriteDeadline sets the write deadline t from now (unchanged for t <=
@@ -763,17 +871,16 @@ func (c *conn) setWriteDeadline(t time.Duration) {
 	if t <= 0 {
 		return
 	}
-	if d, ok := moveDeadline(c.wdeadline, t); ok {
-		c.wdeadline = d
-		c.nc.SetWriteDeadline(d)
+	if d, ok := moveDeadline(c.srv.clock(), c.wdeadline, t); ok {
+		c.setWriteDeadlineAt(d)
 	}
 }
 
 // moveDeadline returns the deadline t from now, and whether it is worth
 // replacing cur with it (see deadlineSlack).
-func moveDeadline(cur time.Time, t time.Duration) (time.Time, bool) {
-	d := time.Now().Add(t)
-	if !cur.IsZero() && d.Sub(cur) < t/deadlineSlack && !d.Before(cur) {
+func moveDeadline(now, cur mono, t time.Duration) (mono, bool) {
+	d := now + mono(t)
+	if cur != 0 && d-cur < mono(t/deadlineSlack) && d >= cur {
 		return cur, false
 	}
 	return d, true
@@ -782,6 +889,11 @@ func moveDeadline(cur time.Time, t time.Duration) (time.Time, bool) {
 // interruptIdle makes a goroutine waiting for a command outside a
 // transaction return from its read, for Shutdown.
 func (c *conn) interruptIdle() {
+	if c.parked.Load() {
+		c.srv.unwatchConn(c)
+		c.unpark(errShutdown)
+		return
+	}
 	if c.idle.Load() {
 		c.raw.SetReadDeadline(time.Unix(1, 0))
 	}
@@ -797,11 +909,11 @@ func (c *conn) finish() {
 	}
 	if c.sess != nil {
 		if c.sm.InTransaction() {
-			ctx := c.stage.begin(c.cfg.commandTimeout)
+			ctx := c.begin(c.cfg.commandTimeout)
 			c.call("Reset", func() error { c.sess.Reset(ctx); return nil })
 			c.stage.end()
 		}
-		ctx := c.stage.begin(c.cfg.commandTimeout)
+		ctx := c.begin(c.cfg.commandTimeout)
 		err := c.call("Logout", func() error { return c.sess.Logout(ctx) })
 		c.stage.end()
 		if err != nil {
@@ -817,6 +929,7 @@ func (c *conn) finish() {
 		c.slab, c.pend = nil, nil
 	}
 	c.emit(Event{Kind: EventDisconnect, Err: c.endErr})
+	c.putBusy()
 }
 
 // guard runs f, part of finish, recovering a panic (of a log handler or
@@ -892,7 +1005,7 @@ func (c *conn) handshake(tc *tls.Conn, timeout time.Duration) bool {
 	}
 	c.idle.Store(false)
 	tc.SetDeadline(time.Time{})
-	c.deadline, c.wdeadline = time.Time{}, time.Time{}
+	c.deadline, c.wdeadline = 0, 0
 	if err != nil {
 		c.emit(Event{Kind: EventTLS, Err: err})
 		return false

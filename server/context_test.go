@@ -117,3 +117,69 @@ func TestKeptContextStaysDone(t *testing.T) {
 		})
 	}
 }
+
+// raceSession hands each Mail's context to a goroutine that looks at it
+// while and after Mail returns.
+type raceSession struct {
+	*testSession
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs []string
+}
+
+func (s *raceSession) Mail(ctx context.Context, from envelope.Path, p envelope.MailParams) error {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for i := 0; ; i++ {
+			var done bool
+			switch i % 3 {
+			case 0:
+				done = ctx.Err() != nil
+			case 1:
+				select {
+				case <-ctx.Done():
+					done = true
+				default:
+				}
+			default:
+				done = context.Cause(ctx) != nil
+			}
+			if done {
+				break
+			}
+		}
+		if err, cause := ctx.Err(), context.Cause(ctx); err != context.Canceled || !errors.Is(cause, server.ErrMethodReturned) {
+			s.mu.Lock()
+			s.errs = append(s.errs, "Err "+errString(err)+", Cause "+errString(cause))
+			s.mu.Unlock()
+		}
+	}()
+	return s.testSession.Mail(ctx, from, p)
+}
+
+// TestContextLookedAtWhileReturning: a context a backend's goroutine
+// looks at while its method returns (ending it without the lock when
+// nobody looked, with it otherwise) ends the same way every time: done,
+// Canceled, with the cause ErrMethodReturned. Run with -race.
+func TestContextLookedAtWhileReturning(t *testing.T) {
+	var sess *raceSession
+	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		sess = &raceSession{testSession: &testSession{b: &testBackend{}, c: c}}
+		return sess, nil
+	}))
+	c := dial(t, start(t, s))
+	c.Run("C: EHLO client\n" + ehloS)
+	for range 50 {
+		c.Run(`
+			C: RSET
+			S: 250 2.0.0 OK
+			C: MAIL FROM:<a@b.example>
+			S: 250 2.1.0 Sender OK
+		`)
+	}
+	sess.wg.Wait()
+	if len(sess.errs) > 0 {
+		t.Errorf("%d contexts ended otherwise: %v", len(sess.errs), sess.errs[0])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,8 +22,9 @@ var errConnClosed = errors.New("smtp server: connection closed")
 // connections never need one, and each would cost a cancelCtx and an entry
 // in the server context's children).
 type stageCtx struct {
-	base context.Context // the server's
-	cur  *callCtx        // the context of the call in progress, if any
+	base  context.Context // the server's
+	clock *time.Time      // the server's clockBase (see now)
+	cur   *callCtx        // the context of the call in progress, if any
 
 	mu     sync.Mutex
 	conn   context.Context // the connection's, made on first use
@@ -70,18 +72,51 @@ func (s *stageCtx) parentCause() error {
 	return context.Cause(s.base)
 }
 
-// begin starts a backend call with the given timeout (0: no deadline) and
-// returns its context.
-func (s *stageCtx) begin(timeout time.Duration) *callCtx {
-	return s.start(&callCtx{}, timeout)
+// now returns the current time (see mono).
+func (s *stageCtx) now() mono { return mono(time.Since(*s.clock)) }
+
+// at returns m as a time.Time (see mono).
+func (s *stageCtx) at(m mono) time.Time { return s.clock.Add(time.Duration(m)) }
+
+// spareCalls and spareData are how many callCtx and dataCall values
+// newCall and newData allocate at once.
+const (
+	spareCalls = 8
+	spareData  = 4
+)
+
+// newCall returns a callCtx never used before. They are allocated
+// spareCalls at a time (held by busy, so not by an idle connection) and
+// each is used for one call only, so a context kept past its call stays
+// done (a kept one keeps its batch in memory).
+func (c *conn) newCall() *callCtx { return takeSpare(&c.busy.spare, spareCalls) }
+
+// newData is newCall for a message: a dataCall never used before.
+func (c *conn) newData() *dataCall { return takeSpare(&c.busy.spareData, spareData) }
+
+// takeSpare returns the first of *spare, allocating n more when it is
+// empty, and drops it from *spare.
+func takeSpare[T any](spare *[]T, n int) *T {
+	if len(*spare) == 0 {
+		*spare = make([]T, n)
+	}
+	v := &(*spare)[0]
+	*spare = (*spare)[1:]
+	return v
 }
 
-// start is begin with a context the caller allocated (as part of a larger
-// value, to save an allocation).
+// begin starts a backend call with the given timeout (0: no deadline) and
+// returns its context.
+func (c *conn) begin(timeout time.Duration) *callCtx {
+	return c.stage.start(c.newCall(), timeout)
+}
+
+// start starts a backend call with the given timeout (0: no deadline) and
+// the context c, never used before, and returns it.
 func (s *stageCtx) start(c *callCtx, timeout time.Duration) *callCtx {
 	c.st = s
 	if timeout > 0 {
-		c.deadline = time.Now().Add(timeout)
+		c.deadline = s.now() + mono(timeout)
 	}
 	s.cur = c
 	return c
@@ -116,10 +151,31 @@ func (s *stageCtx) extend(timeout time.Duration) {
 type callCtx struct {
 	st *stageCtx
 
+	// state lets finish end a context no backend looked at without the
+	// lock: ctxUntouched until a method of the context.Context interface
+	// runs (ctxTouched), ctxFinished once finish ended an untouched one
+	// (its cause, ErrMethodReturned, is set by the first look after).
+	state atomic.Uint32
+
 	mu       sync.Mutex
-	deadline time.Time // zero: none
+	deadline mono      // 0: none
 	cause    error     // why it is done; nil while it is not
 	watch    *ctxWatch // made by Done or Value
+}
+
+// The values of callCtx.state.
+const (
+	ctxUntouched = iota
+	ctxTouched
+	ctxFinished
+)
+
+// touchLocked marks c touched by the backend, or takes note that finish
+// ended it before.
+func (c *callCtx) touchLocked() {
+	if !c.state.CompareAndSwap(ctxUntouched, ctxTouched) && c.state.Load() == ctxFinished && c.cause == nil {
+		c.cause = ErrMethodReturned
+	}
 }
 
 // ctxWatch is what a callCtx needs once a backend watches it.
@@ -136,13 +192,18 @@ var _ context.Context = (*callCtx)(nil)
 func (c *callCtx) Deadline() (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.deadline, !c.deadline.IsZero()
+	c.touchLocked()
+	if c.deadline == 0 {
+		return time.Time{}, false
+	}
+	return c.st.at(c.deadline), true
 }
 
 // Done implements context.Context.
 func (c *callCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.touchLocked()
 	return c.watchLocked().child.Done()
 }
 
@@ -150,6 +211,7 @@ func (c *callCtx) Done() <-chan struct{} {
 func (c *callCtx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.touchLocked()
 	c.checkLocked()
 	return errOf(c.cause)
 }
@@ -169,6 +231,7 @@ func errOf(cause error) error {
 // Value implements context.Context.
 func (c *callCtx) Value(key any) any {
 	c.mu.Lock()
+	c.touchLocked()
 	child := c.watchLocked().child
 	c.mu.Unlock()
 	return child.Value(key)
@@ -186,8 +249,8 @@ func (c *callCtx) watchLocked() *ctxWatch {
 	c.checkLocked()
 	if c.cause != nil {
 		w.cancel(c.cause)
-	} else if !c.deadline.IsZero() {
-		w.timer = time.AfterFunc(time.Until(c.deadline), c.expire)
+	} else if c.deadline != 0 {
+		w.timer = time.AfterFunc(time.Duration(c.deadline-c.st.now()), c.expire)
 	}
 	return w
 }
@@ -199,7 +262,7 @@ func (c *callCtx) checkLocked() {
 	}
 	if cause := c.st.parentCause(); cause != nil {
 		c.endLocked(cause)
-	} else if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+	} else if c.deadline != 0 && c.st.now() >= c.deadline {
 		c.endLocked(context.DeadlineExceeded)
 	}
 }
@@ -222,9 +285,9 @@ func (c *callCtx) endLocked(cause error) {
 func (c *callCtx) expire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cause == nil && time.Now().Before(c.deadline) {
+	if now := c.st.now(); c.cause == nil && now < c.deadline {
 		// The deadline was moved after the timer was set.
-		c.watch.timer.Reset(time.Until(c.deadline))
+		c.watch.timer.Reset(time.Duration(c.deadline - now))
 		return
 	}
 	c.endLocked(context.DeadlineExceeded)
@@ -235,6 +298,9 @@ func (c *callCtx) expire() {
 // during the call without anyone looking is not asked about: the method
 // has returned, which is true either way, and the hot path skips a lock.
 func (c *callCtx) finish() {
+	if c.state.CompareAndSwap(ctxUntouched, ctxFinished) {
+		return // no backend looked: nothing to tell, done for good
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.watch != nil {
@@ -247,12 +313,19 @@ func (c *callCtx) finish() {
 func (c *callCtx) extend(timeout time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.st.now()
+	if c.cause == nil && c.watch == nil && (c.deadline == 0 || now < c.deadline) {
+		// Nobody watches: the connection's end is seen when someone
+		// does (checkLocked), only the deadline needs checking now.
+		c.deadline = now + mono(timeout)
+		return
+	}
 	c.checkLocked()
 	if c.cause != nil {
 		return
 	}
-	c.deadline = time.Now().Add(timeout)
+	c.deadline = now + mono(timeout)
 	if w := c.watch; w != nil && w.timer != nil {
-		w.timer.Reset(time.Until(c.deadline))
+		w.timer.Reset(timeout)
 	}
 }

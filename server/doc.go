@@ -71,8 +71,10 @@
 //     receives (552 or 500 after reading to the end, the same for DATA
 //     and BDAT), recipients (452), connections in total and per client IP
 //     (421; an IPv6 client is its /64), the RFC 5321 4.5.3.2 timeouts and
-//     the wait for a PROXY header. An idle connection costs one goroutine
-//     and a small buffer.
+//     the wait for a PROXY header. An idle plain TCP connection holds no
+//     buffer, and on Linux no goroutine (one epoll goroutine per Server
+//     watches them); over TLS or the PROXY protocol it keeps a goroutine
+//     and its reader.
 //   - A hostile client is limited as Postfix limits it. Errors (bad or
 //     out-of-sequence commands, refused MAIL, RCPT, VRFY and messages,
 //     cancelled or broken AUTH exchanges and those the backend failed,

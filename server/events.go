@@ -104,6 +104,21 @@ type Events interface {
 	Event(c *Conn, e Event)
 }
 
+// EventFilter is an optional interface of Events: WantEvent reports
+// whether Event wants the events of kind k at this moment. The server asks
+// before it builds a command or recipient event, which are on the path of
+// every command (a command's Latency costs two clock reads), so that
+// Events interested in a few kinds, or a logger at a level that drops
+// them, cost nothing there. Events without it get every event. It must be
+// safe for concurrent use and cheap; its answer may change at any time (a
+// slog.LevelVar): a connection asks again after each read from its
+// socket, and keeps the answer for the commands of that read (a pipelined
+// batch). An event it asked for is still given to Event, which may drop
+// it. SlogEvents and MultiEvents implement it.
+type EventFilter interface {
+	WantEvent(k EventKind) bool
+}
+
 // EventsFunc adapts a function to the Events interface.
 type EventsFunc func(c *Conn, e Event)
 
@@ -112,13 +127,43 @@ func (f EventsFunc) Event(c *Conn, e Event) { f(c, e) }
 
 // MultiEvents returns Events that passes each event to every one of es in
 // turn.
+// An event is wanted (EventFilter) when one of es wants it.
 func MultiEvents(es ...Events) Events {
-	list := append([]Events(nil), es...)
-	return EventsFunc(func(c *Conn, e Event) {
-		for _, x := range list {
-			x.Event(c, e)
+	m := &multiEvents{list: append([]Events(nil), es...)}
+	for _, x := range es {
+		f, ok := x.(EventFilter)
+		if !ok {
+			m.all = true // wants every event
+			break
 		}
-	})
+		m.filters = append(m.filters, f)
+	}
+	return m
+}
+
+type multiEvents struct {
+	list    []Events
+	filters []EventFilter // of list, unless all
+	all     bool          // a member without a filter wants every event
+}
+
+func (m *multiEvents) Event(c *Conn, e Event) {
+	for _, x := range m.list {
+		x.Event(c, e)
+	}
+}
+
+// WantEvent implements EventFilter.
+func (m *multiEvents) WantEvent(k EventKind) bool {
+	if m.all {
+		return true
+	}
+	for _, f := range m.filters {
+		if f.WantEvent(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // SlogEvents returns Events that log to l, each record with the connection
@@ -136,25 +181,45 @@ func SlogEvents(l *slog.Logger) Events {
 
 type slogEvents struct{ l *slog.Logger }
 
-func (s slogEvents) Event(c *Conn, e Event) {
+// WantEvent implements EventFilter: whether the logger is enabled at a
+// level events of kind k are logged at (see Event).
+func (s slogEvents) WantEvent(k EventKind) bool {
 	ctx := context.Background()
-	level := slog.LevelDebug
+	switch k {
+	case EventViolation:
+		return s.l.Enabled(ctx, slog.LevelInfo)
+	case EventTLS, EventRecipient:
+		return s.l.Enabled(ctx, slog.LevelDebug) || s.l.Enabled(ctx, slog.LevelInfo)
+	case EventAuth:
+		return s.l.Enabled(ctx, slog.LevelDebug) || s.l.Enabled(ctx, slog.LevelWarn)
+	}
+	return s.l.Enabled(ctx, slog.LevelDebug)
+}
+
+// eventLevel is the level SlogEvents logs e at.
+func eventLevel(e *Event) slog.Level {
 	switch e.Kind {
 	case EventViolation:
-		level = slog.LevelInfo
+		return slog.LevelInfo
 	case EventTLS:
 		if e.Err != nil {
-			level = slog.LevelInfo
+			return slog.LevelInfo
 		}
 	case EventAuth:
 		if e.Err != nil {
-			level = slog.LevelWarn
+			return slog.LevelWarn
 		}
 	case EventRecipient:
 		if e.Reply != nil && !e.Reply.Code.IsPositive() {
-			level = slog.LevelInfo
+			return slog.LevelInfo
 		}
 	}
+	return slog.LevelDebug
+}
+
+func (s slogEvents) Event(c *Conn, e Event) {
+	ctx := context.Background()
+	level := eventLevel(&e)
 	if !s.l.Enabled(ctx, level) {
 		return
 	}
@@ -207,6 +272,21 @@ func (c *conn) emit(e Event) {
 	}
 }
 
+// wants reports whether the server's log (at the level of e: its kind and
+// the fields that decide the level are set) or Server.Events (for e's
+// kind, EventFilter) want e now. A panic in the filter or the log handler
+// is logged like one in Event, and counts as a yes.
+func (c *conn) wants(e *Event) (yes bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logPanic("smtp: events panic", p, "event", e.Kind.String())
+			yes = true
+		}
+	}()
+	return c.cfg.log.l.Enabled(context.Background(), eventLevel(e)) ||
+		c.cfg.events != nil && (c.cfg.eventFilter == nil || c.cfg.eventFilter.WantEvent(e.Kind))
+}
+
 // safeEvent passes e to h, recovering a panic: an observer must not take
 // the connection, let alone the process, down with it.
 func (c *conn) safeEvent(h Events, e Event) {
@@ -234,7 +314,35 @@ func (c *conn) violation(what string) { c.emit(Event{Kind: EventViolation, Viola
 
 // recipientEvent reports the outcome for a recipient.
 func (c *conn) recipientEvent(p envelope.Path, r *reply.Reply) {
-	c.emit(Event{Kind: EventRecipient, Recipient: p, Reply: r})
+	slot := wantRcptOK
+	if r != nil && !r.Code.IsPositive() {
+		slot = wantRcptRefused // logged at another level (eventLevel)
+	}
+	if e := (Event{Kind: EventRecipient, Recipient: p, Reply: r}); c.wantsNow(slot, &e) {
+		c.emit(e)
+	}
+}
+
+// The answers of wants that a connection keeps until its next read (see
+// EventFilter), by bit.
+const (
+	wantCommand uint8 = 1 << iota
+	wantRcptOK
+	wantRcptRefused
+)
+
+// wantsNow is wants for e, whose kind and level slot stands for, asked
+// once per read from the socket.
+func (c *conn) wantsNow(slot uint8, e *Event) bool {
+	if c.wantKnown&slot == 0 {
+		c.wantKnown |= slot
+		if c.wants(e) {
+			c.wantYes |= slot
+		} else {
+			c.wantYes &^= slot
+		}
+	}
+	return c.wantYes&slot != 0
 }
 
 // logger is the connection's logger (see Conn.Logger).

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"crypto/tls"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -84,15 +85,7 @@ func runSession(t testing.TB, s *server.Server, input []byte, split byte) string
 	}()
 
 	cli.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	step := int(split%61) + 1
-	for len(input) > 0 {
-		n := min(step, len(input))
-		if _, err := cli.Write(input[:n]); err != nil {
-			break
-		}
-		input = input[n:]
-		step = (step*7+3)%97 + 1
-	}
+	writePieces(cli, input, split)
 	// Let the server answer what it has, then hang up.
 	time.Sleep(time.Millisecond)
 	cli.Close()
@@ -104,6 +97,20 @@ func runSession(t testing.TB, s *server.Server, input []byte, split byte) string
 		t.Fatal("Serve did not return")
 	}
 	return string(out)
+}
+
+// writePieces writes input to w in pieces whose sizes come from split,
+// until a write fails.
+func writePieces(w io.Writer, input []byte, split byte) {
+	step := int(split%61) + 1
+	for len(input) > 0 {
+		n := min(step, len(input))
+		if _, err := w.Write(input[:n]); err != nil {
+			return
+		}
+		input = input[n:]
+		step = (step*7+3)%97 + 1
+	}
 }
 
 // validReplyLine checks "ddd" then SP or "-", text without CR or LF, CRLF
@@ -206,4 +213,82 @@ func TestFuzzHarness(t *testing.T) {
 	if out != want {
 		t.Errorf("got %q\nwant %q", out, want)
 	}
+}
+
+// streamListener hides the *net.TCPConn of the connections it accepts, so
+// that the server reads and writes them through net.Conn, the path of TLS
+// connections, instead of its raw path (see idle.go).
+type streamListener struct{ net.Listener }
+
+func (l streamListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return struct{ net.Conn }{c}, nil
+}
+
+// runSessionTCP is runSession over loopback TCP, through the raw path or
+// (stream) through net.Conn: it writes input in the same pieces, half-closes
+// and returns everything the server wrote until it closed the connection.
+func runSessionTCP(t testing.TB, s *server.Server, input []byte, split byte, stream bool) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sl net.Listener = l
+	if stream {
+		sl = streamListener{l}
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(sl) }()
+	defer func() {
+		s.Close()
+		<-served
+	}()
+	cli, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	cli.SetDeadline(time.Now().Add(20 * time.Second))
+	out := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(cli)
+		out <- b
+	}()
+	writePieces(cli, input, split)
+	cli.(*net.TCPConn).CloseWrite()
+	return string(<-out)
+}
+
+// FuzzSessionPaths: the raw path of plain TCP connections (deadlines
+// armed when a read waits, replies flushed when it would block, raw
+// system calls) answers any input exactly as the net.Conn path does.
+// (TLS is left out: the timing of a STARTTLS decides what it drops.)
+func FuzzSessionPaths(f *testing.F) {
+	seeds := []string{
+		"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n",
+		"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nBDAT 3\r\nabcBDAT 2 LAST\r\nde",
+		"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nx\n.\nMAIL FROM:<e@v.l>\r\n.\r\n",
+		"HELO x\r\nVRFY a\r\nEXPN b\r\nHELP\r\nNOOP\r\nRSET\r\nFOO\r\n\r\n\x00\r\n",
+		"EHLO " + string(make([]byte, 600)) + "\r\nNOOP\r\n",
+		"EHLO x\r\nAUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\nMAIL FROM:<a@b.c>\r\n",
+	}
+	for i, s := range seeds {
+		f.Add(byte(i*37), byte(i), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, flags, split byte, input []byte) {
+		if len(input) > 1<<14 {
+			return
+		}
+		flags &^= 64 // no TLS
+		s1, _ := fuzzServer(flags, nil)
+		s2, _ := fuzzServer(flags, nil)
+		raw := runSessionTCP(t, s1, input, split, false)
+		stream := runSessionTCP(t, s2, input, split, true)
+		if raw != stream {
+			t.Fatalf("raw path:\n%s\nnet.Conn path:\n%s", raw, stream)
+		}
+	})
 }

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && (!linux || race)
 
 package server
 
@@ -12,7 +12,15 @@ const (
 	errInterrupted = syscall.EINTR
 )
 
-// sysRead is read(2) on a non-blocking socket.
+// sysRead is read(2) on a non-blocking socket. (On Linux without the race
+// detector it is a raw system call, see idle_linux.go; syscall.Read and
+// Write tell the race detector that what one goroutine did before writing
+// to a socket happened before what another does after reading from it.)
 func sysRead(fd uintptr, p []byte) (int, error) {
 	return syscall.Read(int(fd), p)
+}
+
+// sysWrite is write(2) on a non-blocking socket.
+func sysWrite(fd uintptr, p []byte) (int, error) {
+	return syscall.Write(int(fd), p)
 }

@@ -55,3 +55,26 @@ func TestWithEnhanced(t *testing.T) {
 		t.Errorf("withEnhanced(450 4.1000.0) = %v", got.Enhanced)
 	}
 }
+
+// TestCannedWire: the prebuilt wire form of the replies of every
+// transaction is what AppendWire writes, with and without enhanced codes,
+// and is found only for those very replies (an equal reply made
+// elsewhere, which a backend may change, is formatted).
+func TestCannedWire(t *testing.T) {
+	s := &Server{Hostname: "mx.test"}
+	s.init()
+	c := &s.cfg
+	for _, r := range []*reply.Reply{c.canned.senderOK, c.canned.rcptOK, c.canned.startData, c.canned.queued, c.canned.ok} {
+		if withEnhanced(r) != r {
+			t.Errorf("canned %q needs withEnhanced, which reply skips for it", r.Error())
+		}
+		for _, enh := range []bool{false, true} {
+			if got, want := string(c.wireOf(r, enh)), string(r.AppendWire(nil, enh)); got != want {
+				t.Errorf("wire of %q (enhanced %v) = %q, want %q", r.Error(), enh, got, want)
+			}
+		}
+	}
+	if c.wireOf(reply.OK(), true) != nil || c.wireOf(c.canned.closing, false) != nil {
+		t.Error("a reply that is not canned was found")
+	}
+}

@@ -351,7 +351,16 @@ type Server struct {
 	cancelHdr  context.CancelFunc
 	nextID     atomic.Uint64
 	traceMu    sync.Mutex
+	clockBase  time.Time     // set by init (see stageCtx.now)
+	epoch      atomic.Uint32 // the sweeper's count of sweeps
+	sweeping   atomic.Bool   // the sweeper runs
+	handOffs   atomic.Uint64 // connections handed off (see idle.go), for tests
+	kicks      atomic.Uint64 // waits the sweeper interrupted (see idle.go), for tests
+	watchMu    sync.Mutex
+	watcher    *watcher  // of the parked connections, made when needed
+	watchGen   uint32    // the count of watchers made
 	readers    sync.Pool // *textproto.Reader of idle connections
+	busies     sync.Pool // *busy of idle connections
 	slabs      sync.Pool // *[]byte of idleSlabSize
 	outs       sync.Pool // *[]byte reply buffers
 }
@@ -378,11 +387,37 @@ type config struct {
 	dataTimeout      time.Duration
 	greetingTimeout  time.Duration
 	logger           *slog.Logger
-	log              slogEvents // the server's own log of the events
-	events           Events     // Server.Events; nil for none
+	log              slogEvents  // the server's own log of the events
+	events           Events      // Server.Events; nil for none
+	eventFilter      EventFilter // events' filter, if it has one
 	canned           canned
-	keywords         [2]keywords // EHLO keywords without TLS, with TLS
-	scramMockKey     [32]byte    // SCRAM's mock credentials for unknown users, random per Server
+	wire             [5]cannedWire // the wire form of the replies of every transaction
+	keywords         [2]keywords   // EHLO keywords without TLS, with TLS
+	scramMockKey     [32]byte      // SCRAM's mock credentials for unknown users, random per Server
+}
+
+// cannedWire is the wire form of a canned reply, without and with its
+// enhanced code: a reply that every transaction sends is copied, not
+// formatted.
+type cannedWire struct {
+	r        *reply.Reply
+	plain    []byte
+	enhanced []byte
+}
+
+// wireOf returns the wire form of r if it is one of the replies of
+// c.wire (compared by pointer: the canned replies are never modified),
+// else nil.
+func (c *config) wireOf(r *reply.Reply, enhanced bool) []byte {
+	for i := range c.wire {
+		if w := &c.wire[i]; w.r == r {
+			if enhanced {
+				return w.enhanced
+			}
+			return w.plain
+		}
+	}
+	return nil
 }
 
 // canned are the replies of the hot path, made once per Server and never
@@ -447,6 +482,7 @@ func (s *Server) init() {
 		}
 		c.log = slogEvents{c.logger}
 		c.events = s.Events
+		c.eventFilter, _ = s.Events.(EventFilter)
 		c.canned = canned{
 			ok:            reply.OK(),
 			senderOK:      reply.SenderOK(),
@@ -467,18 +503,23 @@ func (s *Server) init() {
 		// RFC 5321 4.1.1.1: "250 domain" to HELO.
 		c.canned.helo = reply.New(reply.CodeOK, reply.EnhancedCode{}, c.hostname)
 		c.canned.cannotVRFY = reply.CannotVRFY()
+		for i, r := range []*reply.Reply{c.canned.senderOK, c.canned.rcptOK, c.canned.startData, c.canned.queued, c.canned.ok} {
+			c.wire[i] = cannedWire{r: r, plain: r.AppendWire(nil, false), enhanced: r.AppendWire(nil, true)}
+		}
 		c.keywords = [2]keywords{s.makeKeywords(false, c.maxMessage), s.makeKeywords(true, c.maxMessage)}
 		if s.LMTP {
 			c.canned.greeting = reply.Greeting(c.hostname, "LMTP ready")
 		} else {
 			c.canned.greeting = reply.Ready(c.hostname)
 		}
+		s.clockBase = time.Now()
 		s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
 		s.hdrCtx, s.cancelHdr = context.WithCancel(context.Background())
 		s.slabs.New = func() any {
 			b := make([]byte, idleSlabSize)
 			return &b
 		}
+		s.busies.New = func() any { return new(busy) }
 		s.outs.New = func() any {
 			b := make([]byte, 0, 512)
 			return &b
@@ -796,6 +837,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.interruptIdle()
 	}
+	// Every parked connection was woken; those that go idle from now on
+	// wait in a goroutine, which sees the shutdown (see handOff).
+	s.stopWatcher()
 	if done == nil {
 		return nil
 	}
@@ -830,6 +874,12 @@ func (s *Server) Close() error {
 	s.cancelHdr()
 	for _, c := range conns {
 		c.raw.Close()
+		if c.parked.Load() {
+			// No goroutine would see the close: start one.
+			s.unwatchConn(c)
+			c.unpark(net.ErrClosed)
+		}
 	}
+	s.stopWatcher()
 	return nil
 }

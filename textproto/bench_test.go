@@ -155,3 +155,23 @@ func BenchmarkReadLine(b *testing.B) {
 	}
 	b.ReportMetric(n, "lines/op")
 }
+
+// BenchmarkValidateCommandLine: a printable line (the fast path, eight
+// bytes at a time) and one with an 8-bit address under SMTPUTF8 (the byte
+// loop).
+func BenchmarkValidateCommandLine(b *testing.B) {
+	for _, bc := range []struct{ name, line string }{
+		{"printable", "RCPT TO:<recipient@example.com> NOTIFY=SUCCESS,FAILURE"},
+		{"utf8", "RCPT TO:<r\xc3\xa9cipient@example.com> NOTIFY=SUCCESS,FAILURE"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			line := []byte(bc.line)
+			b.SetBytes(int64(len(line)))
+			for b.Loop() {
+				if err := ValidateCommandLine(line, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package textproto
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
 // ChunkReader reads one BDAT chunk (RFC 3030 2): exactly the announced
 // number of octets, binary-safe, without any dot processing. Get one from
@@ -75,6 +78,34 @@ func (c *ChunkReader) Discard() error {
 	return nil
 }
 
+// peek returns the octets of the chunk buffered in the Reader, reading
+// more when none are; (nil, io.EOF) at the end of the chunk. The slice is
+// valid until the next peek, Read or Discard; advance consumes from it.
+func (c *ChunkReader) peek() ([]byte, error) {
+	if c.left == 0 {
+		return nil, io.EOF
+	}
+	r := c.r
+	if r.r == r.w {
+		if err := r.more(); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return r.buf[r.r:min(int64(r.w), int64(r.r)+c.left)], nil
+}
+
+// advance consumes n octets returned by peek.
+func (c *ChunkReader) advance(n int) {
+	c.r.r += n
+	c.left -= int64(n)
+	if c.left == 0 {
+		c.r.shrink()
+	}
+}
+
 // Remaining returns the number of octets of the chunk not yet read.
 func (c *ChunkReader) Remaining() int64 { return c.left }
 
@@ -99,6 +130,7 @@ type BDATFilter struct {
 
 	p       Policy
 	src     io.Reader
+	cr      *ChunkReader // src, when it is one: read without a copy (see peek)
 	last    bool
 	pendCR  bool // a CR ended the input so far: CRLF or bare CR?
 	out     [2]byte
@@ -114,8 +146,9 @@ type BDATFilter struct {
 
 // Reset prepares f for a new message under policy p. OnViolation is kept.
 func (f *BDATFilter) Reset(p Policy) {
-	onv := f.OnViolation
-	*f = BDATFilter{OnViolation: onv, p: p}
+	// Every field but scratch, whose old bytes are never read.
+	f.p, f.src, f.cr, f.last, f.pendCR, f.outN, f.in, f.eof, f.off, f.err, f.seen = p, nil, nil, false, false, 0, nil, false, 0, nil, 0
+	f.counts = ViolationCounts{}
 }
 
 // Chunk makes f read the chunk src (usually a *ChunkReader) and returns f
@@ -124,6 +157,7 @@ func (f *BDATFilter) Reset(p Policy) {
 // then a bare CR; otherwise it waits for the next chunk.
 func (f *BDATFilter) Chunk(src io.Reader, last bool) io.Reader {
 	f.src, f.last, f.in, f.eof = src, last, nil, false
+	f.cr, _ = src.(*ChunkReader)
 	return f
 }
 
@@ -152,9 +186,14 @@ func (f *BDATFilter) Read(p []byte) (int, error) {
 			}
 			var n int
 			var err error
-			if f.eof {
+			switch {
+			case f.eof:
 				err = io.EOF
-			} else {
+			case f.cr != nil:
+				// Straight from the Reader's buffer, without a copy.
+				f.in, err = f.cr.peek()
+				n = len(f.in)
+			default:
 				n, err = f.src.Read(f.scratch[:min(len(f.scratch), len(p))])
 				f.in = f.scratch[:n]
 				f.eof = err == io.EOF
@@ -174,7 +213,11 @@ func (f *BDATFilter) Read(p []byte) (int, error) {
 			}
 			continue
 		}
+		in := len(f.in)
 		k := f.step(p)
+		if f.cr != nil {
+			f.cr.advance(in - len(f.in))
+		}
 		p = p[k:]
 		if f.err != nil {
 			if p0 > len(p) {
@@ -247,39 +290,48 @@ func (f *BDATFilter) bareCR() {
 	}
 }
 
-// bdatSpecial holds, for each policy class (see specialIndex), the bytes
-// that step must look at one by one: CR and LF always, NUL unless the
-// policy allows it, 8-bit bytes unless the policy allows them. Every other
-// byte is copied through unchanged. It is built once and only read.
-var bdatSpecial = func() (t [4][256]bool) {
-	for i := range t {
-		t[i]['\r'] = true
-		t[i]['\n'] = true
-		t[i][0] = i&1 != 0
-		for c := 0x80; c < 0x100; c++ {
-			t[i][c] = i&2 != 0
+// crlfRun returns the length of the run at the start of b of bytes that
+// dataSpecial[class] does not mark and of CRLF pairs: what a filter passes
+// through unchanged. A CR that ends b is not part of it.
+//
+// Whole lines are taken as the DotReader's bulkLines takes them: from one
+// CR to the next (IndexByte), each followed by LF, checked at once (as
+// many LFs as lines, no NUL or 8-bit byte the class marks); then the
+// plain bytes that follow. If the check fails, byte classes decide.
+func crlfRun(b []byte, class int) int {
+	w, lines := 0, 0
+	for {
+		cr := bytes.IndexByte(b[w:], '\r')
+		if cr < 0 || w+cr+1 >= len(b) || b[w+cr+1] != '\n' {
+			break
 		}
+		w += cr + 2
+		lines++
 	}
-	return t
-}()
+	if run := b[:w]; w > 0 && bytes.Count(run, lfByte) == lines &&
+		(class&1 == 0 || bytes.IndexByte(run, 0) < 0) && (class&2 == 0 || indexNonASCII(run) < 0) {
+		return w + plainLen(b[w:], class)
+	}
+	return crlfRunBytes(b, class)
+}
 
-// specialIndex returns the index in bdatSpecial of the resolved policy p.
-func specialIndex(p Policy) int {
-	i := 0
-	if p.NUL != Allow {
-		i |= 1
+// crlfRunBytes is crlfRun by byte classes alone.
+func crlfRunBytes(b []byte, class int) int {
+	k := 0
+	for {
+		k += plainLen(b[k:], class)
+		if k+1 >= len(b) || b[k] != '\r' || b[k+1] != '\n' {
+			return k
+		}
+		k += 2
 	}
-	if p.EightBit != Allow {
-		i |= 2
-	}
-	return i
 }
 
 // step processes f.in into dst; it stops when dst is full, when output is
 // queued, or at an error. It returns the bytes written.
 func (f *BDATFilter) step(dst []byte) int {
 	p := f.p.intake()
-	special := &bdatSpecial[specialIndex(p)]
+	class := specialIndex(p)
 	o := 0
 	for len(f.in) > 0 && o < len(dst) && f.outN == 0 && f.err == nil {
 		c := f.in[0]
@@ -299,14 +351,10 @@ func (f *BDATFilter) step(dst []byte) int {
 			f.bareCR()
 			continue
 		}
-		if !special[c] {
-			// Fast path: copy the run of ordinary bytes at once.
-			in := f.in[:min(len(f.in), len(dst)-o)]
-			n := 1
-			for n < len(in) && !special[in[n]] {
-				n++
-			}
-			o += copy(dst[o:], in[:n])
+		if n := crlfRun(f.in[:min(len(f.in), len(dst)-o)], class); n > 0 {
+			// Fast path: copy the run of ordinary bytes and CRLFs at
+			// once.
+			o += copy(dst[o:], f.in[:n])
 			f.in, f.off = f.in[n:], f.off+int64(n)
 			continue
 		}

@@ -34,18 +34,50 @@ func BenchmarkBDATFilter(b *testing.B) {
 			for range b.N {
 				src.Reset(msg)
 				f.Reset(bc.p)
-				r := f.Chunk(&src, true)
-				for {
-					_, err := r.Read(buf)
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
+				readToEOF(b, f.Chunk(&src, true), buf)
 			}
 		})
+	}
+}
+
+// BenchmarkBDATFilterInPlace is the server's case: the filter over the
+// ChunkReader of a Reader, which it reads in place (see ChunkReader.peek),
+// with each chunk's BDAT command read before it.
+func BenchmarkBDATFilterInPlace(b *testing.B) {
+	for _, size := range []int{1 << 10, 64 << 10} {
+		b.Run(strconv.Itoa(size>>10)+"k", func(b *testing.B) {
+			msg, _ := benchMessage(size)
+			wire := append([]byte("BDAT "+strconv.Itoa(len(msg))+" LAST\r\n"), msg...)
+			var src bytes.Reader
+			r := NewReader(&src)
+			var f BDATFilter
+			buf := make([]byte, 32<<10)
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				src.Reset(wire)
+				r.Reset(&src)
+				if _, err := r.ReadLine(0, Policy{}); err != nil {
+					b.Fatal(err)
+				}
+				f.Reset(DefaultIntakePolicy())
+				readToEOF(b, f.Chunk(r.ChunkReader(int64(len(msg))), true), buf)
+			}
+		})
+	}
+}
+
+// readToEOF reads r into buf until io.EOF, failing b on another error.
+func readToEOF(b *testing.B, r io.Reader, buf []byte) {
+	for {
+		_, err := r.Read(buf)
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -38,6 +38,9 @@ const (
 // and may appear only in the argument. The error is a *CommandError whose
 // Reason fits a 500/501 reply.
 func ValidateCommandLine(line []byte, utf8ok bool) error {
+	if len(line) > 0 && line[0] != ' ' && printableLen(line) == len(line) {
+		return nil // the common case: a verb and printable ASCII
+	}
 	verbEnd := bytes.IndexByte(line, ' ')
 	if verbEnd < 0 {
 		verbEnd = len(line)

@@ -274,41 +274,101 @@ func (d *DotReader) fill() error {
 // short to decide anything. It consumes input, changes state and records
 // errors.
 func (d *DotReader) line(s, dst []byte) (int, bool) {
-	// Fast path: whole CRLF-terminated lines that need no attention are
-	// delivered in one copy each; a line starting with "." goes back to
-	// Read for the dot rules.
-	w := 0
-	for {
-		lf := bytes.IndexByte(s, '\n')
-		if lf < 1 || s[lf-1] != '\r' {
-			break
-		}
-		text := s[:lf-1]
-		total := lf + 1
-		if total > len(dst)-w ||
-			bytes.IndexByte(text, '\r') >= 0 ||
-			(d.p.NUL != Allow && bytes.IndexByte(text, 0) >= 0) ||
-			(d.p.EightBit != Allow && indexNonASCII(text) >= 0) ||
-			(d.maxLn > 0 && d.lineLen+len(text) > d.maxLn-2) ||
-			(d.max > 0 && d.n+int64(total) > d.max) {
-			break
-		}
-		copy(dst[w:], s[:total])
-		w += total
-		d.consume(total)
-		d.n += int64(total)
-		d.lineLen, d.bol = 0, bolCRLF
-		s = s[total:]
-		if len(s) == 0 || s[0] == '.' {
+	// Fast path: the run of whole CRLF-terminated lines that need no
+	// attention is delivered in one copy; a line starting with "." goes
+	// back to Read for the dot rules. The run stays within dst and
+	// MaxSize: a line that does not fit is left to slowLine.
+	room := min(len(s), len(dst))
+	if d.max > 0 {
+		room = int(min(int64(room), d.max-d.n))
+	}
+	w, lineLen := d.bulkLines(s[:room]), d.lineLen
+	if w > 0 {
+		if w == len(s) || s[w] == '.' {
+			d.deliverLines(s[:w], dst)
 			d.state = stBOL
 			return w, false
 		}
+		lineLen = 0
+	}
+	// Line by line, up to the first line that needs attention.
+	for {
+		t := s[w:room]
+		lf := bytes.IndexByte(t, '\n')
+		if lf < 1 || t[lf-1] != '\r' {
+			break
+		}
+		text := t[:lf-1]
+		if bytes.IndexByte(text, '\r') >= 0 ||
+			(d.p.NUL != Allow && bytes.IndexByte(text, 0) >= 0) ||
+			(d.p.EightBit != Allow && indexNonASCII(text) >= 0) ||
+			(d.maxLn > 0 && lineLen+len(text) > d.maxLn-2) {
+			break
+		}
+		w += lf + 1
+		lineLen = 0
+		if w == len(s) || s[w] == '.' {
+			d.deliverLines(s[:w], dst)
+			d.state = stBOL
+			return w, false
+		}
+	}
+	if w > 0 {
+		d.deliverLines(s[:w], dst)
+		s = s[w:]
 	}
 	if w == len(dst) {
 		return w, false
 	}
 	k, need := d.slowLine(s, dst[w:])
 	return w + k, need && w == 0
+}
+
+// bulkLines returns the length of the run of whole lines at the start of
+// s that need no attention, checked with a few scans of the whole run
+// rather than line by line: the run goes from one CR to the next
+// (IndexByte), each followed by LF, and ends before the first line that
+// starts with a dot (the dot rules) or does not end with CRLF; it holds
+// no bare LF if it holds as many LFs as lines, and no NUL or 8-bit byte
+// the policy inspects. Each line is checked against MaxLineLength (the
+// first one counting d.lineLen). It returns 0 when the run is empty or
+// one of these checks fails: line then goes line by line.
+func (d *DotReader) bulkLines(s []byte) int {
+	maxText := len(s) // of a line; no limit
+	if d.maxLn > 0 {
+		maxText = d.maxLn - 2
+	}
+	w, lines, room := 0, 0, maxText-d.lineLen
+	for {
+		t := s[w:]
+		cr := bytes.IndexByte(t, '\r')
+		if cr < 0 || cr+1 >= len(t) || t[cr+1] != '\n' || cr > room {
+			break
+		}
+		w += cr + 2
+		lines++
+		room = maxText
+		if w < len(s) && s[w] == '.' {
+			break
+		}
+	}
+	run := s[:w]
+	if w == 0 || bytes.Count(run, lfByte) != lines ||
+		(d.p.NUL != Allow && bytes.IndexByte(run, 0) >= 0) ||
+		(d.p.EightBit != Allow && indexNonASCII(run) >= 0) {
+		return 0
+	}
+	return w
+}
+
+var lfByte = []byte{'\n'}
+
+// deliverLines delivers whole lines, the run of line's fast path.
+func (d *DotReader) deliverLines(lines, dst []byte) {
+	copy(dst, lines)
+	d.consume(len(lines))
+	d.n += int64(len(lines))
+	d.lineLen, d.bol = 0, bolCRLF
 }
 
 // slowLine is line without the fast path: it handles one run of plain

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -23,6 +24,11 @@ var fuzzSeeds = []string{
 	"",
 	".",
 	"\r",
+	// Runs longer than a word, with bytes at the edges of the word tests.
+	"MAIL FROM:<0123456789abcdef@example.org> SIZE=1\r\nxxxxxxx\x0e\x7f\x80yyyyyyyy\r\n.\r\n",
+	"AAAAAAA\tAAAAAAAAAAAAAAAA\r\nBBBBBBBB\x00CCCCCCCC\r\nDDDDDDDDDDDDDDD\rEEEEEEEEEEEEEEEE\nFFFFFFFF\r\n.\r\n",
+	// An over-long line whose tail looks like a command.
+	"NOOP " + strings.Repeat("x", 600) + "QUIT\r\nNOOP\r\n",
 }
 
 // policies indexes a few policies for the fuzzers.
@@ -37,15 +43,25 @@ func fuzzPolicy(sel byte) Policy {
 }
 
 type lineResult struct {
-	line string
-	err  string
+	line      string
+	err       string
+	printable bool // Reader.Printable after the line
 }
 
 func readAllLines(rd io.Reader, max int, p Policy) []lineResult {
-	r := NewReader(rd)
+	return collectLines(NewReader(rd), max, p, nil)
+}
+
+// collectLines reads every line of r; where a read fails with errWait it
+// reads on from the Reader wait returns.
+func collectLines(r *Reader, max int, p Policy, wait func(*Reader) *Reader) []lineResult {
 	var res []lineResult
 	for {
 		line, err := r.ReadLine(max, p)
+		if err == errWait {
+			r = wait(r)
+			continue
+		}
 		if err != nil {
 			res = append(res, lineResult{err: err.Error()})
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -58,8 +74,42 @@ func readAllLines(rd io.Reader, max int, p Policy) []lineResult {
 			}
 			continue
 		}
-		res = append(res, lineResult{line: string(line)})
+		res = append(res, lineResult{line: string(line), printable: r.Printable()})
 	}
+}
+
+// errWait is what waitingReader returns between its bytes: a read that
+// would block.
+var errWait = errors.New("would block")
+
+// waitingReader returns one byte per read, each after a read that fails
+// with errWait.
+type waitingReader struct {
+	src    io.Reader
+	waited bool
+}
+
+func (w *waitingReader) Read(p []byte) (int, error) {
+	if !w.waited {
+		w.waited = true
+		return 0, errWait
+	}
+	w.waited = false
+	return w.src.Read(p[:min(len(p), 1)])
+}
+
+// readAllLinesHandedOff is readAllLines over a source that makes the
+// reader wait before each byte; at each wait where the Reader is Idle it
+// is replaced by a new one, as a server does when it hands off an idle
+// connection (its Reader goes back to a pool).
+func readAllLinesHandedOff(rd io.Reader, max int, p Policy) []lineResult {
+	src := &waitingReader{src: rd}
+	return collectLines(NewReader(src), max, p, func(r *Reader) *Reader {
+		if r.Idle() {
+			return NewReader(src)
+		}
+		return r
+	})
 }
 
 func FuzzReadLine(f *testing.F) {
@@ -75,17 +125,27 @@ func FuzzReadLine(f *testing.F) {
 		if len(whole) != len(one) {
 			t.Fatalf("whole %d results, one-byte %d", len(whole), len(one))
 		}
+		handedOff := readAllLinesHandedOff(bytes.NewReader(data), m, p)
+		if len(whole) != len(handedOff) {
+			t.Fatalf("whole %d results, handed off when idle %d", len(whole), len(handedOff))
+		}
 		if m <= 0 {
 			m = MaxCommandLine
 		}
 		for i := range whole {
 			if whole[i] != one[i] {
-				t.Fatalf("result %d: whole %q, one-byte %q", i, whole[i], one[i])
+				t.Fatalf("result %d: whole %+v, one-byte %+v", i, whole[i], one[i])
+			}
+			if whole[i] != handedOff[i] {
+				t.Fatalf("result %d: whole %+v, handed off when idle %+v", i, whole[i], handedOff[i])
 			}
 			if whole[i].err != "" {
 				continue
 			}
 			l := whole[i].line
+			if whole[i].printable != (printableLen([]byte(l)) == len(l)) {
+				t.Fatalf("line %q: Printable() = %v", l, whole[i].printable)
+			}
 			if len(l)+2 > m {
 				t.Fatalf("line of %d bytes over limit %d", len(l), m)
 			}
@@ -261,6 +321,24 @@ func FuzzChunk(f *testing.F) {
 		if werr == nil && !bytes.Equal(whole, split) {
 			t.Fatalf("output differs: %q / %q", whole, split)
 		}
+		// Read one byte at a time, the filter never takes its fast path
+		// (runs of ordinary bytes copied at once): the same result.
+		slow, oerr := filterChunksWith(t, data, []int{len(data)}, p, iotest.OneByteReader)
+		if (werr == nil) != (oerr == nil) || werr != nil && werr.Error() != oerr.Error() {
+			t.Fatalf("errors differ: %v / one byte at a time %v", werr, oerr)
+		}
+		if !bytes.Equal(whole, slow) {
+			t.Fatalf("output differs: %q / one byte at a time %q", whole, slow)
+		}
+		// A source that is not a *ChunkReader is copied through the
+		// filter's own buffer instead of read in place: the same result.
+		copied, cerr := filterChunksSrc(t, data, sizes, p, func(r io.Reader) io.Reader { return struct{ io.Reader }{r} })
+		if (serr == nil) != (cerr == nil) || serr != nil && serr.Error() != cerr.Error() {
+			t.Fatalf("errors differ: %v / copied %v", serr, cerr)
+		}
+		if !bytes.Equal(split, copied) {
+			t.Fatalf("output differs: %q / copied %q", split, copied)
+		}
 		if p.BareLF == Normalize && p.BareCR == Normalize && p.NUL == Allow && werr == nil {
 			want := normalize(data)
 			if !bytes.HasSuffix(data, []byte("\n")) && !bytes.HasSuffix(data, []byte("\r")) && len(want) > 0 {
@@ -275,13 +353,30 @@ func FuzzChunk(f *testing.F) {
 
 func filterChunks(t *testing.T, data []byte, sizes []int, p Policy) ([]byte, error) {
 	t.Helper()
+	return filterChunksWith(t, data, sizes, p, func(r io.Reader) io.Reader { return r })
+}
+
+// filterChunksWith reads the chunks through wrap(filter).
+func filterChunksWith(t *testing.T, data []byte, sizes []int, p Policy, wrap func(io.Reader) io.Reader) ([]byte, error) {
+	t.Helper()
+	return filterChunksBoth(t, data, sizes, p, wrap, func(r io.Reader) io.Reader { return r })
+}
+
+// filterChunksSrc reads the chunks through a filter of wrapSrc(chunk).
+func filterChunksSrc(t *testing.T, data []byte, sizes []int, p Policy, wrapSrc func(io.Reader) io.Reader) ([]byte, error) {
+	t.Helper()
+	return filterChunksBoth(t, data, sizes, p, func(r io.Reader) io.Reader { return r }, wrapSrc)
+}
+
+func filterChunksBoth(t *testing.T, data []byte, sizes []int, p Policy, wrap, wrapSrc func(io.Reader) io.Reader) ([]byte, error) {
+	t.Helper()
 	r := NewReader(bytes.NewReader(append(data, "QUIT\r\n"...)))
 	var f BDATFilter
 	f.Reset(p)
 	var out bytes.Buffer
 	var firstErr error
 	for i, n := range sizes {
-		_, err := io.Copy(&out, f.Chunk(r.ChunkReader(int64(n)), i == len(sizes)-1))
+		_, err := io.Copy(&out, wrap(f.Chunk(wrapSrc(r.ChunkReader(int64(n))), i == len(sizes)-1)))
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
@@ -290,4 +385,55 @@ func filterChunks(t *testing.T, data []byte, sizes []int, p Policy) ([]byte, err
 		t.Fatalf("out of sync after chunks: %q, %v", line, err)
 	}
 	return out.Bytes(), firstErr
+}
+
+// FuzzDotReaderFastPath: the DotReader's fast path (runs of whole lines
+// copied at once, taken when the caller's buffer has room) gives exactly
+// what the byte-at-a-time path gives (a one-byte buffer never takes it),
+// under any policy and limits: the same data, error, violations, count
+// and the same input left for the next command.
+func FuzzDotReaderFastPath(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s), byte(0), uint16(0), uint16(0))
+		f.Add([]byte(s), byte(13), uint16(30), uint16(12))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, sel byte, maxSize, maxLine uint16) {
+		lim := DataLimits{MaxSize: int64(maxSize % 4096), MaxLineLength: int(maxLine % 1100), Policy: fuzzPolicy(sel)}
+		type result struct {
+			dotResult
+			n      int64
+			counts ViolationCounts
+		}
+		run := func(rd io.Reader, outSize int) result {
+			r := NewReader(rd)
+			d := r.DotReader(lim)
+			var out bytes.Buffer
+			buf := make([]byte, outSize)
+			var err error
+			for err == nil {
+				var n int
+				n, err = d.Read(buf)
+				out.Write(buf[:n])
+			}
+			res := result{dotResult: dotResult{out: out.String(), err: err}, n: d.N(), counts: d.Violations()}
+			if err == io.EOF || !errors.Is(err, io.ErrUnexpectedEOF) {
+				res.rest = readRest(t, r)
+			}
+			return res
+		}
+		fast := run(bytes.NewReader(data), 4096)
+		slow := run(iotest.OneByteReader(bytes.NewReader(data)), 1)
+		if fast.err.Error() != slow.err.Error() {
+			t.Fatalf("errors differ: fast %v, slow %v", fast.err, slow.err)
+		}
+		if fast.rest != slow.rest {
+			t.Fatalf("rest differs: fast %q, slow %q", fast.rest, slow.rest)
+		}
+		// What was delivered before an error depends on how the input
+		// came (a line's first bytes may go before it is known to be too
+		// long): compare it for whole messages.
+		if fast.err == io.EOF && (fast.out != slow.out || fast.n != slow.n || fast.counts != slow.counts) {
+			t.Fatalf("fast %+v\nslow %+v", fast, slow)
+		}
+	})
 }

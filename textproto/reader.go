@@ -38,6 +38,9 @@ type Reader struct {
 	hasErr   bool
 	errOff   int
 	nuls     int // NULs to drop (Normalize)
+	// printable: the line last returned by ReadLine is printable ASCII;
+	// special: the line being read holds another byte.
+	printable, special bool
 
 	counts ViolationCounts
 	dot    DotReader
@@ -57,9 +60,13 @@ func NewReader(rd io.Reader) *Reader {
 // sent before the TLS handshake). OnViolation is kept.
 func (r *Reader) Reset(rd io.Reader) {
 	putBig(r.pooled)
-	onv := r.OnViolation
-	*r = Reader{OnViolation: onv, rd: rd}
-	r.buf = r.small[:]
+	// Every field but the inline buffer, whose old bytes are never read
+	// (only buf[r:w] is): zeroing its kilobyte would cost more than the
+	// rest of a command (a server resets a pooled Reader after each wait).
+	r.rd, r.buf, r.pooled, r.r, r.w, r.err = rd, r.small[:], nil, 0, 0, nil
+	r.resetLine()
+	r.lineErr, r.errOff, r.printable = 0, 0, false
+	r.counts, r.dot, r.chunk = ViolationCounts{}, DotReader{}, ChunkReader{}
 }
 
 // Buffered returns the number of bytes read from the underlying reader but
@@ -67,6 +74,18 @@ func (r *Reader) Reset(rd io.Reader) {
 // buffered was sent before the TLS handshake and must not be executed
 // (RFC 3207 5; CVE-2011-0411).
 func (r *Reader) Buffered() int { return r.w - r.r }
+
+// Idle reports whether r holds nothing of a line: no byte buffered, no
+// over-long line whose rest is being skipped, no read error kept. Only
+// then can r be replaced by a new Reader (a server gives an idle
+// connection's Reader back to a pool) without changing what the next
+// ReadLine returns: Buffered alone is 0 in the middle of a skipped line.
+func (r *Reader) Idle() bool { return r.r == r.w && !r.skipping && r.err == nil }
+
+// Printable reports whether the line last returned by ReadLine holds
+// only printable ASCII (0x20 to 0x7E): a caller that validates command
+// lines can skip that line.
+func (r *Reader) Printable() bool { return r.printable }
 
 // LineBuffered reports whether a whole line (up to an LF) is buffered, so
 // that ReadLine can return it without reading. A server tells with it a
@@ -172,14 +191,32 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 	if max <= 0 {
 		max = MaxCommandLine
 	}
-	p = p.intake()
+	lim := max
+	r.printable = false
 	if r.scan == 0 && !r.skipping {
 		r.shrink()
 	}
+	p = p.intake()
 	for {
 		s := r.buf[r.r:r.w]
+		if r.scan == 0 && !r.skipping {
+			// Fast path: a whole line of printable ASCII within the
+			// limit is buffered; nothing in it is for the policy to
+			// judge.
+			if k := printableLen(s[:min(len(s), lim)]); k+1 < len(s) && s[k] == '\r' && s[k+1] == '\n' && k+2 <= lim {
+				r.r += k + 2
+				r.printable = true
+				return s[:k], nil
+			}
+		}
 		i := r.scan
 		for i < len(s) {
+			if lim := max - 2; i < lim {
+				// Printable bytes within the limit need nothing.
+				if i += printableLen(s[i:min(len(s), lim)]); i == len(s) {
+					break
+				}
+			}
 			c := s[i]
 			if c >= 0x20 && c < 0x7f {
 				// RFC 5321 4.5.3.1.4: the line, CRLF included, must fit
@@ -202,6 +239,7 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 				}
 				// RFC 5321 2.3.8: a bare CR is not a line end unless the
 				// policy normalises it (and so reports it).
+				r.special = true
 				if !r.skipping {
 					r.noteLine(BareCR, p.BareCR)
 				}
@@ -210,6 +248,7 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 				}
 			case c == '\n':
 				// A bare LF: the CR case consumed every CRLF.
+				r.special = true
 				if !r.skipping {
 					r.noteLine(BareLF, p.BareLF)
 				}
@@ -217,6 +256,7 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 					end, next = i, i+1
 				}
 			case c == 0:
+				r.special = true
 				if !r.skipping && p.NUL != Allow {
 					r.noteLine(NUL, p.NUL)
 					if p.NUL == Normalize {
@@ -224,9 +264,12 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 					}
 				}
 			case c >= 0x80:
+				r.special = true
 				if !r.skipping && p.EightBit != Allow {
 					r.noteLine(EightBit, p.EightBit)
 				}
+			default:
+				r.special = true // another control, or DEL
 			}
 			if end < 0 {
 				if i >= max-2 && !r.skipping {
@@ -270,14 +313,14 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 }
 
 func (r *Reader) resetLine() {
-	r.scan, r.skipping, r.seen, r.hasErr, r.nuls = 0, false, 0, false, 0
+	r.scan, r.skipping, r.seen, r.hasErr, r.nuls, r.special = 0, false, 0, false, 0, false
 }
 
 // endLine consumes a line whose content is s[:end] and next bytes long.
 func (r *Reader) endLine(s []byte, end, next, max int) ([]byte, error) {
 	line := s[:end]
 	r.r += next
-	skipping, hasErr, k, nuls := r.skipping, r.hasErr, r.lineErr, r.nuls
+	skipping, hasErr, k, nuls, special := r.skipping, r.hasErr, r.lineErr, r.nuls, r.special
 	off := 0
 	if hasErr {
 		off = indexViolation(line, k)
@@ -291,6 +334,10 @@ func (r *Reader) endLine(s []byte, end, next, max int) ([]byte, error) {
 	case nuls > 0:
 		line = dropNUL(line)
 	}
+	// Known without a look when the scan met no other byte (the usual
+	// case); else (a byte the policy let through or dropped, a bare line
+	// end) the line is looked at.
+	r.printable = !special || printableLen(line) == len(line)
 	return line, nil
 }
 

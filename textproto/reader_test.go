@@ -2,9 +2,11 @@ package textproto
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 type lineWant struct {
@@ -154,6 +156,33 @@ type timeoutError struct{}
 
 func (*timeoutError) Error() string { return "timeout" }
 
+// TestIdle: a Reader is idle only between lines; in the middle of an
+// over-long line it has dropped what it skipped (Buffered is 0) but is
+// not idle, and the rest of the line still belongs to it.
+func TestIdle(t *testing.T) {
+	r := NewReader(io.MultiReader(strings.NewReader("NOOP "+strings.Repeat("x", 3000)), iotest.ErrReader(&timeoutError{})))
+	if !r.Idle() {
+		t.Fatal("a new Reader is not idle")
+	}
+	if _, err := r.ReadLine(0, Policy{}); err == nil {
+		t.Fatal("no timeout")
+	}
+	if r.Buffered() != 0 || r.Idle() {
+		t.Fatalf("in a skipped line: Buffered %d, Idle %v", r.Buffered(), r.Idle())
+	}
+	r.rd = strings.NewReader("QUIT\r\nNOOP\r\n")
+	var tooLong *LineTooLongError
+	if _, err := r.ReadLine(0, Policy{}); !errors.As(err, &tooLong) {
+		t.Fatalf("the end of the line: %v", err)
+	}
+	if r.Idle() != (r.Buffered() == 0) {
+		t.Fatalf("after the line: Buffered %d, Idle %v", r.Buffered(), r.Idle())
+	}
+	if line, err := r.ReadLine(0, Policy{}); err != nil || string(line) != "NOOP" || !r.Idle() {
+		t.Fatalf("got %q, %v, Idle %v", line, err, r.Idle())
+	}
+}
+
 // RFC 3207 5: what the client sent after STARTTLS is visible.
 func TestBuffered(t *testing.T) {
 	r := NewReader(strings.NewReader("STARTTLS\r\nMAIL FROM:<evil@x>\r\n"))
@@ -219,6 +248,25 @@ func TestReadLineAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per 64 lines", allocs)
+	}
+}
+
+// TestPrintable: Printable is true only for a line known to be printable
+// ASCII (a whole line buffered at once), never for one holding another
+// byte, and false again after the next line.
+func TestPrintable(t *testing.T) {
+	r := NewReader(strings.NewReader("MAIL FROM:<a@b>\r\nx\x01y\r\n\xc3\xa9\r\n \r\n\r\nNOOP\r\n"))
+	for _, want := range []bool{true, false, false, true, true, true} {
+		line, err := r.ReadLine(0, Policy{NUL: Allow, EightBit: Allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Printable() != want {
+			t.Errorf("%q: Printable() = %v, want %v", line, r.Printable(), want)
+		}
+		if r.Printable() && printableLen(line) != len(line) {
+			t.Errorf("%q reported printable", line)
+		}
 	}
 }
 

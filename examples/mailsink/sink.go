@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -91,6 +92,13 @@ func (s *sink) Event(c *server.Conn, e server.Event) {
 	}
 }
 
+// WantEvent implements server.EventFilter: of the events, the sink needs
+// only the greetings and the ends of connections (the others are logged
+// by the server, at the level of -v).
+func (s *sink) WantEvent(k server.EventKind) bool {
+	return k == server.EventHello || k == server.EventDisconnect
+}
+
 // session is one connection's transaction state.
 type session struct {
 	sink     *sink
@@ -100,6 +108,8 @@ type session struct {
 	to       []envelope.Path
 	head     []byte // the header lines, reused between messages
 	line     []byte // the printed line, reused
+	clientIP string // of the printed line, once known
+	stamp    stamp  // of the printed line
 }
 
 // Mail implements server.Session. The server has already required AUTH
@@ -262,11 +272,14 @@ func (s *session) print(now time.Time, msgID string, size int64, path string) {
 	if s.sink.quiet {
 		return
 	}
-	b := now.AppendFormat(s.line[:0], "2006-01-02T15:04:05.000Z07:00")
+	b := s.stamp.append(s.line[:0], now)
 	b = append(b, " conn="...)
 	b = append(b, s.conn.ID()...)
 	b = append(b, " client="...)
-	b = append(b, clientIP(s.conn.RemoteAddr())...)
+	if s.clientIP == "" {
+		s.clientIP = clientIP(s.conn.RemoteAddr()) // the connection's, for good
+	}
+	b = append(b, s.clientIP...)
 	b = append(b, " msgid="...)
 	if msgID == "" {
 		b = append(b, '-')
@@ -297,6 +310,31 @@ func (s *session) print(now time.Time, msgID string, size int64, path string) {
 	b = append(b, path...)
 	s.line = b
 	s.sink.out.Line(b)
+}
+
+// stampLayout is the time of the printed line.
+const stampLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// stamp formats times as stampLayout, the date, the time to the second and
+// the zone once per second (formatting the whole layout costs more than the
+// rest of the line).
+type stamp struct {
+	sec  int64  // the Unix second of text
+	text []byte // a time of sec formatted with stampLayout
+	frac int    // the offset of the milliseconds in text
+}
+
+// append appends t formatted with stampLayout. All times given to one
+// stamp must have the same Location (time.Now's).
+func (s *stamp) append(b []byte, t time.Time) []byte {
+	if sec := t.Unix(); sec != s.sec || s.text == nil {
+		s.text = t.AppendFormat(s.text[:0], stampLayout)
+		s.sec, s.frac = sec, bytes.LastIndexByte(s.text, '.')+1
+	}
+	ms := t.Nanosecond() / int(time.Millisecond)
+	b = append(b, s.text[:s.frac]...)
+	b = append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, s.text[s.frac+3:]...)
 }
 
 // maxLogToken bounds a value from the message in the printed line.

@@ -62,13 +62,54 @@ func (c Command) String() string {
 	return "UNKNOWN"
 }
 
+// verb4 is a four-letter lower-case verb as ParseCommand compares it.
+func verb4(s string) uint32 {
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
 // ParseCommand returns the Command for a verb such as "mail" or "EHLO".
 // Verbs are case-insensitive (RFC 5321 2.4). It does not allocate. Any
 // other verb, including one of the right letters with trailing bytes, is
 // Unknown.
 func ParseCommand(verb []byte) Command {
 	const longest = len("STARTTLS")
-	if len(verb) < 4 || len(verb) > longest {
+	if len(verb) == 4 {
+		// The four-letter verbs as one word: OR-ing 0x20 into each byte
+		// turns an ASCII letter into its lower case and no other byte
+		// into a letter.
+		switch uint32(verb[0]) | uint32(verb[1])<<8 | uint32(verb[2])<<16 | uint32(verb[3])<<24 | 0x20202020 {
+		case verb4("helo"):
+			return HELO
+		case verb4("ehlo"):
+			return EHLO
+		case verb4("lhlo"):
+			return LHLO
+		case verb4("mail"):
+			return MAIL
+		case verb4("rcpt"):
+			return RCPT
+		case verb4("data"):
+			return DATA
+		case verb4("bdat"):
+			return BDAT
+		case verb4("rset"):
+			return RSET
+		case verb4("noop"):
+			return NOOP
+		case verb4("quit"):
+			return QUIT
+		case verb4("vrfy"):
+			return VRFY
+		case verb4("expn"):
+			return EXPN
+		case verb4("help"):
+			return HELP
+		case verb4("auth"):
+			return AUTH
+		}
+		return Unknown
+	}
+	if len(verb) != longest {
 		return Unknown
 	}
 	var up [longest]byte

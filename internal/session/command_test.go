@@ -93,3 +93,13 @@ func isASCII(b []byte) bool {
 	}
 	return true
 }
+
+// BenchmarkParseCommand: four-letter verbs are compared as one word.
+func BenchmarkParseCommand(b *testing.B) {
+	verbs := [][]byte{[]byte("MAIL"), []byte("rcpt"), []byte("DATA"), []byte("STARTTLS"), []byte("XYZZY")}
+	for b.Loop() {
+		for _, v := range verbs {
+			_ = ParseCommand(v)
+		}
+	}
+}
