@@ -227,8 +227,9 @@ type Deliverer struct {
 type RecipientOutcome struct {
 	// Recipient is the recipient, as in the envelope.
 	Recipient envelope.Recipient
-	// Host is the exchanger that gave the outcome ("" when none was
-	// reached).
+	// Host is the exchanger that gave the outcome: the one that
+	// answered, or the last one tried when none could be reached or
+	// used ("" when no exchanger was tried, as after a DNS failure).
 	Host string
 	// Code and Enhanced are the server's reply for the recipient (RCPT, or
 	// the end of the message), zero when there is none.

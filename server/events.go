@@ -28,8 +28,10 @@ const (
 	// EventAuth: an AUTH exchange ended: Mechanism, Identity (the user
 	// name, never a secret), Err nil on success.
 	EventAuth
-	// EventCommand: a reply was sent to a command (Command, Reply,
-	// Latency from the command's arrival to its reply). DATA and BDAT
+	// EventCommand: a reply to a command was queued (Command, Reply,
+	// Latency from the command's arrival to its reply); it reaches the
+	// client with the next flush, which for pipelined commands is after
+	// the last reply of the group (RFC 2920 3.1). DATA and BDAT
 	// give one event per reply (354, then the final one).
 	EventCommand
 	// EventRecipient: the outcome for a recipient (Recipient, Reply):
