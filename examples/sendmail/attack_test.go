@@ -73,13 +73,12 @@ func TestAttackHostileServerForgesReport(t *testing.T) {
 }
 
 // TestAttackClientErrorIsOneLine: client.Error.Error() (and so every
-// program that prints a client error) has a server's reply text raw:
-// escape sequences, and the lines of a multi-line reply joined with "\n",
-// while reply.Reply.Error replaces control characters and joins lines with
-// "; ". Found through sendmail (TestAttackHostileServerForgesReport, fixed
-// there at the edge); the library's error should be safe to print.
+// program that prints a client error) had a server's reply text raw:
+// escape sequences, and the lines of a multi-line reply joined with "\n".
+// Found through sendmail (TestAttackHostileServerForgesReport, fixed there
+// at the edge first); the library's error is now one clean line, as
+// reply.Reply.Error writes it.
 func TestAttackClientErrorIsOneLine(t *testing.T) {
-	t.Skip("library finding: client.Error.Error() writes a server's reply text with its control characters and line breaks (client/errors.go); sendmail cleans it itself")
 	addr := hostileServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
