@@ -102,6 +102,9 @@ type Store struct {
 	// changed is closed and replaced at every change, waking the waiters.
 	changed  chan struct{}
 	lastSync time.Time
+	// scanned, if set, runs in Sync after the directories are read: a
+	// test seam.
+	scanned func()
 }
 
 // Open indexes the Maildir at root (its new/ and cur/ directories).
@@ -162,6 +165,12 @@ func receivedAt(name string) (time.Time, bool) {
 func (s *Store) Sync() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	// What Add indexes from here on may be missing from the directories
+	// read below: only the entries indexed before are dropped when their
+	// file is not found.
+	s.mu.Lock()
+	before := s.seq
+	s.mu.Unlock()
 	found := map[string]string{}
 	for _, sub := range []string{maildir.NewDir, maildir.CurDir} {
 		ents, err := os.ReadDir(filepath.Join(s.root, sub))
@@ -175,15 +184,18 @@ func (s *Store) Sync() error {
 			found[idOf(e.Name())] = filepath.Join(s.root, sub, e.Name())
 		}
 	}
+	if s.scanned != nil {
+		s.scanned()
+	}
 	s.mu.Lock()
 	changed := false
 	for id, e := range s.byID {
 		path, ok := found[id]
 		switch {
-		case !ok:
+		case !ok && e.seq <= before:
 			s.removeLocked(e)
 			changed = true
-		case path != e.path:
+		case ok && path != e.path:
 			e.path = path
 		}
 		delete(found, id)

@@ -306,3 +306,30 @@ func TestSince(t *testing.T) {
 		t.Errorf("nothing new: %s", ids(got))
 	}
 }
+
+// TestSyncKeepsMessageAddedDuringScan: a message mailsink delivers and
+// adds while a Sync is reading the directories (a listing by the UI or a
+// test) is not in what that Sync read; it must stay in the index, or a
+// wait that just returned its id gets 404 from the GET that follows.
+func TestSyncKeepsMessageAddedDuringScan(t *testing.T) {
+	dir, s := open(t, Options{SyncInterval: time.Hour})
+	var id string
+	s.scanned = func() {
+		s.scanned = nil // only in the Sync below
+		path := deliver(t, dir, "a@x.test", "b@y.test", "Subject: during\r\n\r\n1\r\n")
+		sum, err := s.Add(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = sum.ID
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Get(id); err != nil || m.Subject != "during" {
+		t.Fatalf("the message added during the scan: %v", err)
+	}
+	if n := s.Len(); n != 1 {
+		t.Errorf("%d messages in the index, want 1", n)
+	}
+}
