@@ -557,13 +557,21 @@ func (s *Store) Delete(id string) error {
 	s.mu.Unlock()
 	err := os.Remove(e.path)
 	if errors.Is(err, os.ErrNotExist) {
-		// Moved to cur/ by a reader meanwhile.
-		matches, _ := filepath.Glob(filepath.Join(s.root, maildir.CurDir, id+":*"))
-		for _, m := range matches {
-			err = os.Remove(m)
+		// Moved to cur/ by a reader meanwhile, under the same id; found
+		// by name, not as a glob pattern: an id from another program may
+		// hold "*" or "[".
+		err = nil
+		cur := filepath.Join(s.root, maildir.CurDir)
+		ents, rerr := os.ReadDir(cur)
+		if rerr != nil {
+			return rerr
 		}
-		if len(matches) == 0 {
-			err = nil
+		for _, de := range ents {
+			if !de.IsDir() && idOf(de.Name()) == id {
+				if rerr := os.Remove(filepath.Join(cur, de.Name())); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+					err = rerr
+				}
+			}
 		}
 	}
 	return err

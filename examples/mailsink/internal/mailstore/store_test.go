@@ -333,3 +333,35 @@ func TestSyncKeepsMessageAddedDuringScan(t *testing.T) {
 		t.Errorf("%d messages in the index, want 1", n)
 	}
 }
+
+// TestDeleteMovedFileNamedLikePattern: Delete finds a message a reader
+// moved to cur/ by its name, not as a glob pattern: deleting a file whose
+// name holds "*" (put there by another program) leaves the others alone.
+func TestDeleteMovedFileNamedLikePattern(t *testing.T) {
+	dir, s := open(t, Options{SyncInterval: time.Hour})
+	star := filepath.Join(dir.Path(), "new", "1.x*")
+	if err := os.WriteFile(star, []byte("Subject: star\r\n\r\n1\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir.Path(), "cur", "1.xy:2,S")
+	if err := os.WriteFile(other, []byte("Subject: other\r\n\r\n2\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// A reader moves it to cur/ after the index saw it in new/.
+	moved := filepath.Join(dir.Path(), "cur", "1.x*:2,S")
+	if err := os.Rename(star, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("1.x*"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(moved); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the message deleted is still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another message went with it: %v", err)
+	}
+}
