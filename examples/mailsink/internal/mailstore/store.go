@@ -98,7 +98,9 @@ type Store struct {
 	byID   map[string]*entry
 	sorted []*entry // oldest first: by Received, then ID
 	seq    uint64   // the last entry's seq
-	gen    uint64   // counts every change
+	// removed counts the messages dropped from the index (deleted,
+	// pruned, gone from the Maildir).
+	removed uint64
 	// changed is closed and replaced at every change, waking the waiters.
 	changed  chan struct{}
 	lastSync time.Time
@@ -446,6 +448,7 @@ func (s *Store) prune() {
 
 // removeLocked drops e from the index.
 func (s *Store) removeLocked(e *entry) {
+	s.removed++
 	delete(s.byID, e.ID)
 	if i, ok := slices.BinarySearchFunc(s.sorted, e, compareEntries); ok {
 		s.sorted = slices.Delete(s.sorted, i, i+1)
@@ -454,7 +457,6 @@ func (s *Store) removeLocked(e *entry) {
 
 // notifyLocked wakes everyone waiting for a change.
 func (s *Store) notifyLocked() {
-	s.gen++
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -602,6 +604,7 @@ func (s *Store) DeleteAll() (int, error) {
 		}
 	}
 	s.mu.Lock()
+	s.removed += uint64(len(s.sorted))
 	clear(s.byID)
 	s.sorted = s.sorted[:0]
 	s.notifyLocked()
@@ -637,11 +640,13 @@ func (s *Store) Wait(ctx context.Context, q Query, since string) (Summary, error
 }
 
 // Changes returns a channel closed at the next change of the index and
-// the generation now (which counts every change).
+// the number of messages dropped from it so far: a reader that compares
+// it with the number it had learns of deletions even when they come with
+// new messages (Add pruning the oldest past MaxMessages).
 func (s *Store) Changes() (<-chan struct{}, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.changed, s.gen
+	return s.changed, s.removed
 }
 
 // Since returns, oldest first, the messages indexed after the one with

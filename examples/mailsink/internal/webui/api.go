@@ -422,7 +422,7 @@ func (u *ui) apiEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	_, seq := u.store.Since(^uint64(0))
-	ch, gen := u.store.Changes()
+	ch, removed := u.store.Changes()
 	fmt.Fprint(w, "retry: 2000\n\n")
 	if err := rc.Flush(); err != nil {
 		return
@@ -438,16 +438,18 @@ func (u *ui) apiEvents(w http.ResponseWriter, r *http.Request) {
 		case <-ch:
 			var news []mailstore.Summary
 			news, seq = u.store.Since(seq)
-			var newGen uint64
-			ch, newGen = u.store.Changes()
+			var nowRemoved uint64
+			ch, nowRemoved = u.store.Changes()
 			for _, s := range news {
 				b, _ := json.Marshal(s)
 				fmt.Fprintf(w, "event: new\ndata: %s\n\n", b)
 			}
-			if len(news) == 0 && newGen != gen {
+			// Also when news came with it: -max-messages deletes the
+			// oldest as a new one is added.
+			if nowRemoved != removed {
 				fmt.Fprint(w, "event: change\ndata: {}\n\n")
 			}
-			gen = newGen
+			removed = nowRemoved
 		}
 		if err := rc.Flush(); err != nil {
 			return
