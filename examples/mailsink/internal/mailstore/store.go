@@ -613,15 +613,24 @@ func (s *Store) DeleteAll() (int, error) {
 }
 
 // Wait returns the newest message that matches q, received after the
-// message since (any, if since is "" or not in the index), waiting for one
-// to arrive until ctx ends.
+// message since, waiting for one to arrive until ctx ends. A since no
+// longer in the index (deleted meanwhile) is placed by the delivery time
+// its Maildir name starts with; since "", or an id without that time,
+// takes any message.
 func (s *Store) Wait(ctx context.Context, q Query, since string) (Summary, error) {
 	s.maybeSync()
+	var after *entry // the entries up to it are too old
+	if t, ok := receivedAt(since); ok {
+		after = &entry{Summary: Summary{ID: since, Received: t}}
+	}
 	for {
 		s.mu.Lock()
+		if e, ok := s.byID[since]; ok {
+			after = e // its own time, which may be the file's
+		}
 		for i := len(s.sorted) - 1; i >= 0; i-- {
 			e := s.sorted[i]
-			if e.ID == since {
+			if after != nil && compareEntries(e, after) <= 0 {
 				break
 			}
 			if q.match(e) {

@@ -365,3 +365,29 @@ func TestDeleteMovedFileNamedLikePattern(t *testing.T) {
 		t.Errorf("another message went with it: %v", err)
 	}
 }
+
+// TestStoreWaitSinceDeleted: since= a message deleted meanwhile (a test
+// that checks each message and deletes it) still means "newer than it":
+// the older messages that match are not returned, the wait goes on for a
+// new one.
+func TestStoreWaitSinceDeleted(t *testing.T) {
+	dir, s := open(t, Options{})
+	s.Add(deliver(t, dir, "a@x.test", "bob@y.test", "Subject: older\r\n\r\nx\r\n"))
+	seen := deliver(t, dir, "a@x.test", "bob@y.test", "Subject: seen\r\n\r\nx\r\n")
+	s.Add(seen)
+	seenID := idOf(filepath.Base(seen))
+	if err := s.Delete(seenID); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got, err := s.Wait(short, ParseQuery("to:bob"), seenID); !errors.Is(err, context.Canceled) {
+		t.Errorf("since a deleted message: got %q (%v), want nothing newer", got.Subject, err)
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel2()
+	s.Add(deliver(t, dir, "a@x.test", "bob@y.test", "Subject: newer\r\n\r\nx\r\n"))
+	if got, err := s.Wait(ctx, ParseQuery("to:bob"), seenID); err != nil || got.Subject != "newer" {
+		t.Errorf("since a deleted message, after a newer one: got %q (%v)", got.Subject, err)
+	}
+}
