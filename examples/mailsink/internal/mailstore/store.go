@@ -104,8 +104,8 @@ type Store struct {
 	// changed is closed and replaced at every change, waking the waiters.
 	changed  chan struct{}
 	lastSync time.Time
-	// scanned, if set, runs in Sync after the directories are read: a
-	// test seam.
+	// scanned, if set, runs in Sync after the directories are read, and
+	// in DeleteAll after it read them: a test seam.
 	scanned func()
 }
 
@@ -583,12 +583,18 @@ func (s *Store) Delete(id string) error {
 func (s *Store) DeleteAll() (int, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	s.mu.Lock()
+	before := s.seq // as in Sync: what Add indexes from here on stays
+	s.mu.Unlock()
 	n := 0
 	var firstErr error
 	for _, sub := range []string{maildir.NewDir, maildir.CurDir} {
 		ents, err := os.ReadDir(filepath.Join(s.root, sub))
 		if err != nil {
 			return n, err
+		}
+		if sub == maildir.CurDir && s.scanned != nil {
+			s.scanned()
 		}
 		for _, e := range ents {
 			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
@@ -604,9 +610,17 @@ func (s *Store) DeleteAll() (int, error) {
 		}
 	}
 	s.mu.Lock()
-	s.removed += uint64(len(s.sorted))
-	clear(s.byID)
-	s.sorted = s.sorted[:0]
+	kept := s.sorted[:0]
+	for _, e := range s.sorted {
+		if e.seq > before {
+			kept = append(kept, e)
+			continue
+		}
+		delete(s.byID, e.ID)
+		s.removed++
+	}
+	clear(s.sorted[len(kept):])
+	s.sorted = kept
 	s.notifyLocked()
 	s.mu.Unlock()
 	return n, firstErr

@@ -391,3 +391,30 @@ func TestStoreWaitSinceDeleted(t *testing.T) {
 		t.Errorf("since a deleted message, after a newer one: got %q (%v)", got.Subject, err)
 	}
 }
+
+// TestDeleteAllKeepsMessageAddedDuringIt: a message delivered while
+// DeleteAll runs, after it read the directories, is on disk when it ends:
+// it must stay in the index, or a wait for it (the CI pattern: delete
+// all, send, wait) waits in vain.
+func TestDeleteAllKeepsMessageAddedDuringIt(t *testing.T) {
+	dir, s := open(t, Options{SyncInterval: time.Hour})
+	s.Add(deliver(t, dir, "a@x.test", "b@y.test", "Subject: old\r\n\r\n1\r\n"))
+	var id string
+	s.scanned = func() {
+		s.scanned = nil
+		sum, err := s.Add(deliver(t, dir, "a@x.test", "b@y.test", "Subject: during\r\n\r\n2\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = sum.ID
+	}
+	if n, err := s.DeleteAll(); err != nil || n != 1 {
+		t.Fatalf("DeleteAll = %d, %v; want 1 deleted", n, err)
+	}
+	if m, err := s.Get(id); err != nil || m.Subject != "during" {
+		t.Fatalf("the message added during DeleteAll: %v", err)
+	}
+	if total, page := s.List(Query{}, 0, 10); total != 1 || page[0].ID != id {
+		t.Errorf("after DeleteAll: %d %s", total, ids(page))
+	}
+}
