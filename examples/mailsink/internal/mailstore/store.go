@@ -588,6 +588,7 @@ func (s *Store) DeleteAll() (int, error) {
 	s.mu.Unlock()
 	n := 0
 	var firstErr error
+	gone := map[string]bool{} // the ids whose file was deleted
 	for _, sub := range []string{maildir.NewDir, maildir.CurDir} {
 		ents, err := os.ReadDir(filepath.Join(s.root, sub))
 		if err != nil {
@@ -606,13 +607,14 @@ func (s *Store) DeleteAll() (int, error) {
 				}
 				continue
 			}
+			gone[idOf(e.Name())] = true
 			n++
 		}
 	}
 	s.mu.Lock()
 	kept := s.sorted[:0]
 	for _, e := range s.sorted {
-		if e.seq > before {
+		if e.seq > before && !gone[e.ID] {
 			kept = append(kept, e)
 			continue
 		}
