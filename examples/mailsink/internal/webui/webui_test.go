@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -316,6 +319,38 @@ func TestEventsChangeWhenPruned(t *testing.T) {
 		}
 		if ev, ok := strings.CutPrefix(line, "event: "); ok {
 			seen[strings.TrimSpace(ev)] = true
+		}
+	}
+}
+
+// TestMessagePageReadError: a message the index has but whose file cannot
+// be read (here a directory took its place) is a server error on the page,
+// as in the API, and logged; not "no such message".
+func TestMessagePageReadError(t *testing.T) {
+	dir, err := maildir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := dir.Deliver(strings.NewReader("Subject: x\r\n\r\n1\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := mailstore.Open(dir.Path(), mailstore.Options{SyncInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Options{Store: st, Addr: "127.0.0.1:8025", Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	id := filepath.Base(p)
+	for _, path := range []string{"/messages/", "/api/v1/messages/"} {
+		if resp, _ := get(t, srv.URL+path+url.PathEscape(id)); resp.StatusCode != http.StatusInternalServerError {
+			t.Errorf("%s: %d, want 500", path, resp.StatusCode)
 		}
 	}
 }
