@@ -160,15 +160,22 @@ func newMessageJSON(m *mailstore.Message) messageJSON {
 		Summary: m.Summary, Envelope: m.Envelope, Trace: m.Trace,
 		Headers: []headerJSON{}, Text: pm.Text, HTML: pm.HTML,
 		Attachments: partsJSON(m.ID, pm.Attachments), Inline: partsJSON(m.ID, pm.Inline),
-		Problems: []string{}, RawURL: messageURL(m.ID) + "/raw",
+		Problems: problemTexts(pm), RawURL: messageURL(m.ID) + "/raw",
 	}
 	for _, f := range pm.Header {
 		j.Headers = append(j.Headers, headerJSON{f.Name, f.Value})
 	}
-	for _, p := range pm.Problems {
-		j.Problems = append(j.Problems, strings.TrimPrefix(p.Error(), "mimeparse: "))
-	}
 	return j
+}
+
+// problemTexts returns what is wrong with a message's MIME, as the API and
+// the page show it (never nil: an empty JSON list).
+func problemTexts(pm *mimeparse.Message) []string {
+	out := make([]string, 0, len(pm.Problems))
+	for _, p := range pm.Problems {
+		out = append(out, strings.TrimPrefix(p.Error(), "mimeparse: "))
+	}
+	return out
 }
 
 // load reads the message of the request's id, answering 404 itself.

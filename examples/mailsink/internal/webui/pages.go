@@ -149,8 +149,6 @@ func (u *ui) messagePage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Raw = strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
-	for _, p := range m.Parsed.Problems {
-		v.Problems = append(v.Problems, strings.TrimPrefix(p.Error(), "mimeparse: "))
-	}
+	v.Problems = problemTexts(m.Parsed)
 	u.render(w, "message.html", v)
 }
