@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -180,7 +181,7 @@ func (s *Store) Sync() error {
 			return fmt.Errorf("mailstore: %w", err)
 		}
 		for _, e := range ents {
-			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			if !isMessageFile(e) {
 				continue
 			}
 			found[idOf(e.Name())] = filepath.Join(s.root, sub, e.Name())
@@ -228,6 +229,15 @@ func (s *Store) Sync() error {
 	return nil
 }
 
+// isMessageFile reports whether a directory entry of new/ or cur/ can be
+// a message: a regular file (or a link, which readEntry checks) whose name
+// does not start with a dot. A named pipe or device would block or never
+// end the read.
+func isMessageFile(e fs.DirEntry) bool {
+	t := e.Type()
+	return (t.IsRegular() || t&fs.ModeSymlink != 0) && !strings.HasPrefix(e.Name(), ".")
+}
+
 func compareEntries(a, b *entry) int {
 	if c := a.Received.Compare(b.Received); c != 0 {
 		return c
@@ -271,6 +281,12 @@ var indexParser = &mimeparse.Parser{SkipAttachmentData: true}
 
 // readEntry reads the first IndexBytes of a file and makes its entry.
 func (s *Store) readEntry(id, path string) (*entry, error) {
+	// Checked before the open, which blocks on a named pipe.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("mailstore: %s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
