@@ -146,12 +146,40 @@ func (c *Conn) ReadRawReply() (string, error) {
 // readLine reads one line, its CRLF included, under the timeout.
 func (c *Conn) readLine() (string, error) {
 	c.nc.SetReadDeadline(time.Now().Add(c.timeout()))
-	line, err := c.r.ReadString('\n')
+	line, err := readBoundedLine(c.r)
 	c.trace('S', line)
 	if err != nil {
 		err = readError(err, c.timeout())
 	}
 	return line, err
+}
+
+// maxLineLength bounds a line a Conn or a Peer reads, so that a peer
+// under test that never ends its line fails the test instead of filling
+// its memory until the timeout. It is far above any line SMTP allows
+// (RFC 5321 4.5.3.1.4-6: 512 octets for a command or reply line, 1000
+// for a line of text), so a test can still see an overlong one.
+const maxLineLength = 1 << 20
+
+// errLineTooLong is the read error past maxLineLength.
+var errLineTooLong = fmt.Errorf("a line longer than %d bytes", maxLineLength)
+
+// readBoundedLine reads up to and including the next LF, at most
+// maxLineLength bytes. Past it, it returns the line's first bytes (enough
+// to recognise it in a report) and errLineTooLong.
+func readBoundedLine(r *bufio.Reader) (string, error) {
+	var line []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(line)+len(frag) > maxLineLength {
+			line = append(line, frag[:min(len(frag), 80)]...)
+			return string(line[:min(len(line), 80)]), errLineTooLong
+		}
+		line = append(line, frag...)
+		if err != bufio.ErrBufferFull {
+			return string(line), err
+		}
+	}
 }
 
 // readError names a read failure for a test's log.

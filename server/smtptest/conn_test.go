@@ -83,6 +83,12 @@ func TestConnReports(t *testing.T) {
 			`want the connection closed by the server, got "250 more\r\n"`,
 		},
 		{
+			"endless reply line",
+			"S: 220 " + strings.Repeat("x", 2<<20) + "\n!close",
+			func(c *smtptest.Conn) { c.Expect("220") },
+			"a line longer than 1048576 bytes",
+		},
+		{
 			"bad pattern",
 			"!eof",
 			func(c *smtptest.Conn) { c.Expect("OK") },
@@ -99,8 +105,8 @@ func TestConnReports(t *testing.T) {
 				tt.client(c)
 			})
 			f := ft.failures()
-			if len(f) != 1 || !strings.Contains(f[0], tt.want) {
-				t.Errorf("reported %q, want one failure containing %q", f, tt.want)
+			if len(f) != 1 || !strings.Contains(f[0], tt.want) || len(f[0]) > 1000 {
+				t.Errorf("reported %.2000q, want one failure containing %q", f, tt.want)
 			}
 		})
 	}

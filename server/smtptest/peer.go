@@ -277,7 +277,7 @@ func (pl *player) flush() error {
 
 func (pl *player) readLine() (string, error) {
 	pl.nc.SetReadDeadline(time.Now().Add(DefaultTimeout))
-	return pl.r.ReadString('\n')
+	return readBoundedLine(pl.r)
 }
 
 // gotError describes a failed read, saying so when the Peer was closed

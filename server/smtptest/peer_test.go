@@ -235,6 +235,19 @@ func TestPeerReports(t *testing.T) {
 			"got: C: \"QUIT\\r\\n\"",
 		},
 		{
+			"endless line",
+			[]string{"S: 220 mx\nC: EHLO me\nS: 250 mx"},
+			func(t *testing.T, addr string) {
+				c := smtptest.Dial(t, addr)
+				c.Expect("220")
+				// A broken client that never ends its line: the Peer
+				// stops reading at its bound, not at the test's memory.
+				c.Write([]byte("EHLO " + strings.Repeat("x", 2<<20)))
+				c.Close()
+			},
+			"line 2: the peer left the transcript\n    want: C: EHLO me\n     got: a line longer than 1048576 bytes",
+		},
+		{
 			"bad chunk",
 			[]string{"S: 220 mx\nC: BDAT 6 LAST\nC: hello\nS: 250 ok"},
 			func(t *testing.T, addr string) {
@@ -257,8 +270,8 @@ func TestPeerReports(t *testing.T) {
 				p.Wait(ctxT(t))
 			})
 			f := ft.failures()
-			if len(f) != 1 || !strings.Contains(f[0], tt.want) {
-				t.Errorf("reported %q, want one failure containing %q", f, tt.want)
+			if len(f) != 1 || !strings.Contains(f[0], tt.want) || len(f[0]) > 1000 {
+				t.Errorf("reported %.2000q, want one failure containing %q", f, tt.want)
 			}
 		})
 	}

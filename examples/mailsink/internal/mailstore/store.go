@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -98,10 +99,15 @@ type Store struct {
 	byID   map[string]*entry
 	sorted []*entry // oldest first: by Received, then ID
 	seq    uint64   // the last entry's seq
-	gen    uint64   // counts every change
+	// removed counts the messages dropped from the index (deleted,
+	// pruned, gone from the Maildir).
+	removed uint64
 	// changed is closed and replaced at every change, waking the waiters.
 	changed  chan struct{}
 	lastSync time.Time
+	// scanned, if set, runs in Sync after the directories are read, and
+	// in DeleteAll after it read them: a test seam.
+	scanned func()
 }
 
 // Open indexes the Maildir at root (its new/ and cur/ directories).
@@ -162,6 +168,12 @@ func receivedAt(name string) (time.Time, bool) {
 func (s *Store) Sync() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	// What Add indexes from here on may be missing from the directories
+	// read below: only the entries indexed before are dropped when their
+	// file is not found.
+	s.mu.Lock()
+	before := s.seq
+	s.mu.Unlock()
 	found := map[string]string{}
 	for _, sub := range []string{maildir.NewDir, maildir.CurDir} {
 		ents, err := os.ReadDir(filepath.Join(s.root, sub))
@@ -169,21 +181,24 @@ func (s *Store) Sync() error {
 			return fmt.Errorf("mailstore: %w", err)
 		}
 		for _, e := range ents {
-			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			if !isMessageFile(e) {
 				continue
 			}
 			found[idOf(e.Name())] = filepath.Join(s.root, sub, e.Name())
 		}
+	}
+	if s.scanned != nil {
+		s.scanned()
 	}
 	s.mu.Lock()
 	changed := false
 	for id, e := range s.byID {
 		path, ok := found[id]
 		switch {
-		case !ok:
+		case !ok && e.seq <= before:
 			s.removeLocked(e)
 			changed = true
-		case path != e.path:
+		case ok && path != e.path:
 			e.path = path
 		}
 		delete(found, id)
@@ -212,6 +227,15 @@ func (s *Store) Sync() error {
 	s.mu.Unlock()
 	s.prune()
 	return nil
+}
+
+// isMessageFile reports whether a directory entry of new/ or cur/ can be
+// a message: a regular file (or a link, which readEntry checks) whose name
+// does not start with a dot. A named pipe or device would block or never
+// end the read.
+func isMessageFile(e fs.DirEntry) bool {
+	t := e.Type()
+	return (t.IsRegular() || t&fs.ModeSymlink != 0) && !strings.HasPrefix(e.Name(), ".")
 }
 
 func compareEntries(a, b *entry) int {
@@ -257,6 +281,12 @@ var indexParser = &mimeparse.Parser{SkipAttachmentData: true}
 
 // readEntry reads the first IndexBytes of a file and makes its entry.
 func (s *Store) readEntry(id, path string) (*entry, error) {
+	// Checked before the open, which blocks on a named pipe.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("mailstore: %s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -434,6 +464,7 @@ func (s *Store) prune() {
 
 // removeLocked drops e from the index.
 func (s *Store) removeLocked(e *entry) {
+	s.removed++
 	delete(s.byID, e.ID)
 	if i, ok := slices.BinarySearchFunc(s.sorted, e, compareEntries); ok {
 		s.sorted = slices.Delete(s.sorted, i, i+1)
@@ -442,7 +473,6 @@ func (s *Store) removeLocked(e *entry) {
 
 // notifyLocked wakes everyone waiting for a change.
 func (s *Store) notifyLocked() {
-	s.gen++
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -545,13 +575,21 @@ func (s *Store) Delete(id string) error {
 	s.mu.Unlock()
 	err := os.Remove(e.path)
 	if errors.Is(err, os.ErrNotExist) {
-		// Moved to cur/ by a reader meanwhile.
-		matches, _ := filepath.Glob(filepath.Join(s.root, maildir.CurDir, id+":*"))
-		for _, m := range matches {
-			err = os.Remove(m)
+		// Moved to cur/ by a reader meanwhile, under the same id; found
+		// by name, not as a glob pattern: an id from another program may
+		// hold "*" or "[".
+		err = nil
+		cur := filepath.Join(s.root, maildir.CurDir)
+		ents, rerr := os.ReadDir(cur)
+		if rerr != nil {
+			return rerr
 		}
-		if len(matches) == 0 {
-			err = nil
+		for _, de := range ents {
+			if !de.IsDir() && idOf(de.Name()) == id {
+				if rerr := os.Remove(filepath.Join(cur, de.Name())); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+					err = rerr
+				}
+			}
 		}
 	}
 	return err
@@ -561,12 +599,19 @@ func (s *Store) Delete(id string) error {
 func (s *Store) DeleteAll() (int, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	s.mu.Lock()
+	before := s.seq // as in Sync: what Add indexes from here on stays
+	s.mu.Unlock()
 	n := 0
 	var firstErr error
+	gone := map[string]bool{} // the ids whose file was deleted
 	for _, sub := range []string{maildir.NewDir, maildir.CurDir} {
 		ents, err := os.ReadDir(filepath.Join(s.root, sub))
 		if err != nil {
 			return n, err
+		}
+		if sub == maildir.CurDir && s.scanned != nil {
+			s.scanned()
 		}
 		for _, e := range ents {
 			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
@@ -578,27 +623,46 @@ func (s *Store) DeleteAll() (int, error) {
 				}
 				continue
 			}
+			gone[idOf(e.Name())] = true
 			n++
 		}
 	}
 	s.mu.Lock()
-	clear(s.byID)
-	s.sorted = s.sorted[:0]
+	kept := s.sorted[:0]
+	for _, e := range s.sorted {
+		if e.seq > before && !gone[e.ID] {
+			kept = append(kept, e)
+			continue
+		}
+		delete(s.byID, e.ID)
+		s.removed++
+	}
+	clear(s.sorted[len(kept):])
+	s.sorted = kept
 	s.notifyLocked()
 	s.mu.Unlock()
 	return n, firstErr
 }
 
 // Wait returns the newest message that matches q, received after the
-// message since (any, if since is "" or not in the index), waiting for one
-// to arrive until ctx ends.
+// message since, waiting for one to arrive until ctx ends. A since no
+// longer in the index (deleted meanwhile) is placed by the delivery time
+// its Maildir name starts with; since "", or an id without that time,
+// takes any message.
 func (s *Store) Wait(ctx context.Context, q Query, since string) (Summary, error) {
 	s.maybeSync()
+	var after *entry // the entries up to it are too old
+	if t, ok := receivedAt(since); ok {
+		after = &entry{Summary: Summary{ID: since, Received: t}}
+	}
 	for {
 		s.mu.Lock()
+		if e, ok := s.byID[since]; ok {
+			after = e // its own time, which may be the file's
+		}
 		for i := len(s.sorted) - 1; i >= 0; i-- {
 			e := s.sorted[i]
-			if e.ID == since {
+			if after != nil && compareEntries(e, after) <= 0 {
 				break
 			}
 			if q.match(e) {
@@ -617,11 +681,13 @@ func (s *Store) Wait(ctx context.Context, q Query, since string) (Summary, error
 }
 
 // Changes returns a channel closed at the next change of the index and
-// the generation now (which counts every change).
+// the number of messages dropped from it so far: a reader that compares
+// it with the number it had learns of deletions even when they come with
+// new messages (Add pruning the oldest past MaxMessages).
 func (s *Store) Changes() (<-chan struct{}, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.changed, s.gen
+	return s.changed, s.removed
 }
 
 // Since returns, oldest first, the messages indexed after the one with

@@ -306,3 +306,115 @@ func TestSince(t *testing.T) {
 		t.Errorf("nothing new: %s", ids(got))
 	}
 }
+
+// TestSyncKeepsMessageAddedDuringScan: a message mailsink delivers and
+// adds while a Sync is reading the directories (a listing by the UI or a
+// test) is not in what that Sync read; it must stay in the index, or a
+// wait that just returned its id gets 404 from the GET that follows.
+func TestSyncKeepsMessageAddedDuringScan(t *testing.T) {
+	dir, s := open(t, Options{SyncInterval: time.Hour})
+	var id string
+	s.scanned = func() {
+		s.scanned = nil // only in the Sync below
+		path := deliver(t, dir, "a@x.test", "b@y.test", "Subject: during\r\n\r\n1\r\n")
+		sum, err := s.Add(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = sum.ID
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Get(id); err != nil || m.Subject != "during" {
+		t.Fatalf("the message added during the scan: %v", err)
+	}
+	if n := s.Len(); n != 1 {
+		t.Errorf("%d messages in the index, want 1", n)
+	}
+}
+
+// TestDeleteMovedFileNamedLikePattern: Delete finds a message a reader
+// moved to cur/ by its name, not as a glob pattern: deleting a file whose
+// name holds "*" (put there by another program) leaves the others alone.
+func TestDeleteMovedFileNamedLikePattern(t *testing.T) {
+	dir, s := open(t, Options{SyncInterval: time.Hour})
+	star := filepath.Join(dir.Path(), "new", "1.x*")
+	if err := os.WriteFile(star, []byte("Subject: star\r\n\r\n1\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir.Path(), "cur", "1.xy:2,S")
+	if err := os.WriteFile(other, []byte("Subject: other\r\n\r\n2\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// A reader moves it to cur/ after the index saw it in new/.
+	moved := filepath.Join(dir.Path(), "cur", "1.x*:2,S")
+	if err := os.Rename(star, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("1.x*"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(moved); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the message deleted is still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another message went with it: %v", err)
+	}
+}
+
+// TestStoreWaitSinceDeleted: since= a message deleted meanwhile (a test
+// that checks each message and deletes it) still means "newer than it":
+// the older messages that match are not returned, the wait goes on for a
+// new one.
+func TestStoreWaitSinceDeleted(t *testing.T) {
+	dir, s := open(t, Options{})
+	s.Add(deliver(t, dir, "a@x.test", "bob@y.test", "Subject: older\r\n\r\nx\r\n"))
+	seen := deliver(t, dir, "a@x.test", "bob@y.test", "Subject: seen\r\n\r\nx\r\n")
+	s.Add(seen)
+	seenID := idOf(filepath.Base(seen))
+	if err := s.Delete(seenID); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got, err := s.Wait(short, ParseQuery("to:bob"), seenID); !errors.Is(err, context.Canceled) {
+		t.Errorf("since a deleted message: got %q (%v), want nothing newer", got.Subject, err)
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel2()
+	s.Add(deliver(t, dir, "a@x.test", "bob@y.test", "Subject: newer\r\n\r\nx\r\n"))
+	if got, err := s.Wait(ctx, ParseQuery("to:bob"), seenID); err != nil || got.Subject != "newer" {
+		t.Errorf("since a deleted message, after a newer one: got %q (%v)", got.Subject, err)
+	}
+}
+
+// TestDeleteAllKeepsMessageAddedDuringIt: a message delivered while
+// DeleteAll runs, after it read the directories, is on disk when it ends:
+// it must stay in the index, or a wait for it (the CI pattern: delete
+// all, send, wait) waits in vain.
+func TestDeleteAllKeepsMessageAddedDuringIt(t *testing.T) {
+	dir, s := open(t, Options{SyncInterval: time.Hour})
+	s.Add(deliver(t, dir, "a@x.test", "b@y.test", "Subject: old\r\n\r\n1\r\n"))
+	var id string
+	s.scanned = func() {
+		s.scanned = nil
+		sum, err := s.Add(deliver(t, dir, "a@x.test", "b@y.test", "Subject: during\r\n\r\n2\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = sum.ID
+	}
+	if n, err := s.DeleteAll(); err != nil || n != 1 {
+		t.Fatalf("DeleteAll = %d, %v; want 1 deleted", n, err)
+	}
+	if m, err := s.Get(id); err != nil || m.Subject != "during" {
+		t.Fatalf("the message added during DeleteAll: %v", err)
+	}
+	if total, page := s.List(Query{}, 0, 10); total != 1 || page[0].ID != id {
+		t.Errorf("after DeleteAll: %d %s", total, ids(page))
+	}
+}

@@ -160,15 +160,22 @@ func newMessageJSON(m *mailstore.Message) messageJSON {
 		Summary: m.Summary, Envelope: m.Envelope, Trace: m.Trace,
 		Headers: []headerJSON{}, Text: pm.Text, HTML: pm.HTML,
 		Attachments: partsJSON(m.ID, pm.Attachments), Inline: partsJSON(m.ID, pm.Inline),
-		Problems: []string{}, RawURL: messageURL(m.ID) + "/raw",
+		Problems: problemTexts(pm), RawURL: messageURL(m.ID) + "/raw",
 	}
 	for _, f := range pm.Header {
 		j.Headers = append(j.Headers, headerJSON{f.Name, f.Value})
 	}
-	for _, p := range pm.Problems {
-		j.Problems = append(j.Problems, strings.TrimPrefix(p.Error(), "mimeparse: "))
-	}
 	return j
+}
+
+// problemTexts returns what is wrong with a message's MIME, as the API and
+// the page show it (never nil: an empty JSON list).
+func problemTexts(pm *mimeparse.Message) []string {
+	out := make([]string, 0, len(pm.Problems))
+	for _, p := range pm.Problems {
+		out = append(out, strings.TrimPrefix(p.Error(), "mimeparse: "))
+	}
+	return out
 }
 
 // load reads the message of the request's id, answering 404 itself.
@@ -422,7 +429,7 @@ func (u *ui) apiEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	_, seq := u.store.Since(^uint64(0))
-	ch, gen := u.store.Changes()
+	ch, removed := u.store.Changes()
 	fmt.Fprint(w, "retry: 2000\n\n")
 	if err := rc.Flush(); err != nil {
 		return
@@ -438,16 +445,18 @@ func (u *ui) apiEvents(w http.ResponseWriter, r *http.Request) {
 		case <-ch:
 			var news []mailstore.Summary
 			news, seq = u.store.Since(seq)
-			var newGen uint64
-			ch, newGen = u.store.Changes()
+			var nowRemoved uint64
+			ch, nowRemoved = u.store.Changes()
 			for _, s := range news {
 				b, _ := json.Marshal(s)
 				fmt.Fprintf(w, "event: new\ndata: %s\n\n", b)
 			}
-			if len(news) == 0 && newGen != gen {
+			// Also when news came with it: -max-messages deletes the
+			// oldest as a new one is added.
+			if nowRemoved != removed {
 				fmt.Fprint(w, "event: change\ndata: {}\n\n")
 			}
-			gen = newGen
+			removed = nowRemoved
 		}
 		if err := rc.Flush(); err != nil {
 			return

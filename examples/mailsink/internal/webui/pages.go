@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -125,8 +126,13 @@ var tabs = []string{"text", "html", "headers", "raw", "attachments", "envelope"}
 
 func (u *ui) messagePage(w http.ResponseWriter, r *http.Request) {
 	m, err := u.store.Get(r.PathValue("id"))
-	if err != nil {
+	switch {
+	case errors.Is(err, mailstore.ErrNotFound):
 		http.Error(w, "no such message", http.StatusNotFound)
+		return
+	case err != nil:
+		u.log.Error("message not read", "id", r.PathValue("id"), "err", err)
+		http.Error(w, "the message could not be read", http.StatusInternalServerError)
 		return
 	}
 	v := messageView{Message: m, Tab: r.FormValue("tab"), Tabs: tabs}
@@ -143,8 +149,6 @@ func (u *ui) messagePage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Raw = strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
-	for _, p := range m.Parsed.Problems {
-		v.Problems = append(v.Problems, strings.TrimPrefix(p.Error(), "mimeparse: "))
-	}
+	v.Problems = problemTexts(m.Parsed)
 	u.render(w, "message.html", v)
 }

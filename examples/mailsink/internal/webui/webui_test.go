@@ -1,10 +1,15 @@
 package webui
 
 import (
+	"bufio"
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -263,5 +268,89 @@ func TestInlineCIDs(t *testing.T) {
 	want := `<img src="data:image/gif;base64,R0lG"><img src='data:image/gif;base64,R0lG'><iframe src="cid:h@x"><img src="cid:none">`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestEventsChangeWhenPruned: with MaxMessages (mailsink's -max-messages)
+// a new message deletes the oldest; the event stream says both, "new" and
+// "change" (the API documents "change" after a deletion), so that a client
+// keeping its own list drops the deleted one.
+func TestEventsChangeWhenPruned(t *testing.T) {
+	dir, err := maildir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := dir.Deliver(strings.NewReader("Subject: old\r\n\r\n1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := mailstore.Open(dir.Path(), mailstore.Options{MaxMessages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Options{Store: st, Addr: "127.0.0.1:8025"}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	evr := bufio.NewReader(resp.Body)
+	if line, _ := evr.ReadString('\n'); line != "retry: 2000\n" {
+		t.Fatalf("event stream starts with %q", line)
+	}
+	p, _, err := dir.Deliver(strings.NewReader("Subject: new\r\n\r\n2\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Add(p); err != nil {
+		t.Fatal(err)
+	}
+	if st.Len() != 1 {
+		t.Fatalf("%d messages after the prune, want 1", st.Len())
+	}
+	seen := map[string]bool{}
+	for !seen["new"] || !seen["change"] {
+		line, err := evr.ReadString('\n')
+		if err != nil {
+			t.Fatalf("events seen %v, then %v", seen, err)
+		}
+		if ev, ok := strings.CutPrefix(line, "event: "); ok {
+			seen[strings.TrimSpace(ev)] = true
+		}
+	}
+}
+
+// TestMessagePageReadError: a message the index has but whose file cannot
+// be read (here a directory took its place) is a server error on the page,
+// as in the API, and logged; not "no such message".
+func TestMessagePageReadError(t *testing.T) {
+	dir, err := maildir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := dir.Deliver(strings.NewReader("Subject: x\r\n\r\n1\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := mailstore.Open(dir.Path(), mailstore.Options{SyncInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Options{Store: st, Addr: "127.0.0.1:8025", Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	id := filepath.Base(p)
+	for _, path := range []string{"/messages/", "/api/v1/messages/"} {
+		if resp, _ := get(t, srv.URL+path+url.PathEscape(id)); resp.StatusCode != http.StatusInternalServerError {
+			t.Errorf("%s: %d, want 500", path, resp.StatusCode)
+		}
 	}
 }
