@@ -471,6 +471,10 @@ func (q *Queue) Data(ctx context.Context, id string) (mta.Data, error) {
 			return nil, err
 		}
 	}
+	if size < 0 {
+		// A damaged row: no retry can read it (and Grow would panic).
+		return nil, fmt.Errorf("message %s: damaged row, size %d", id, size)
+	}
 	rows, err := q.pool.Query(ctx, "SELECT chunk FROM smtpkit_relay_data WHERE id = $1 ORDER BY seq", id)
 	if err != nil {
 		return nil, err
