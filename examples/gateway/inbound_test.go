@@ -406,3 +406,36 @@ func TestInboundPostmaster(t *testing.T) {
 		t.Error("-postmaster naming a domain without a route accepted")
 	}
 }
+
+// TestSyncDeliversQueued: mail queued (250) by a gateway that is then
+// restarted with -sync still goes to the webhook. The -sync gateway ran
+// no worker on its inbound queue, so what it held stayed there, neither
+// delivered nor bounced, for as long as -sync was on.
+func TestSyncDeliversQueued(t *testing.T) {
+	rc := newReceiver(t)
+	var up atomic.Bool
+	rc.setAnswer(func(n int, r *hookRequest, w http.ResponseWriter) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	dir := t.TempDir()
+	g := startGateway(t, dir, "-route", "shop.test="+rc.srv.URL, "-retry", "200ms")
+	if err := send(t, g.smtp, "a@example.net", []string{"x@shop.test"}, "Subject: queued\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	rc.next() // tried, and refused for now: the message stays queued
+	g.Kill()
+	up.Store(true)
+	for len(rc.got) > 0 {
+		<-rc.got
+	}
+	g.args = append(g.args, "-sync")
+	g.restart(t)
+	if r := rc.next(); strings.TrimSpace(r.Payload.Subject) != "queued" {
+		t.Fatalf("the webhook got %q, want the queued message", r.Payload.Subject)
+	}
+	waitFor(t, "an empty queue", func() bool { return queueEmpty(t, filepath.Join(dir, "queue")) })
+}

@@ -259,8 +259,10 @@ type gateway struct {
 	mlog *mta.MailLog
 	// inQ holds the mail for the webhooks, outQ the mail for SMTP (the
 	// API's, and bounces): two queues of the relay's kind.
-	inQ, outQ  mta.Queue
-	out        *outbound
+	inQ, outQ mta.Queue
+	out       *outbound
+	// hook posts inbound mail to the webhooks (nil without -listen).
+	hook       *hookTransport
 	sec        *mta.Security
 	api        *api.Handler
 	deliveries []*mta.Delivery
@@ -371,14 +373,15 @@ func (g *gateway) open(ctx context.Context) error {
 		log: g.log, mlog: g.mlog, now: time.Now}
 	out.Queue, out.Finished = g.outQ, g.out.finished
 	g.deliveries = append(g.deliveries, out)
-	if cfg.listen != "" && !cfg.sync {
-		hook, err := g.hookTransport()
-		if err != nil {
+	if cfg.listen != "" {
+		if g.hook, err = g.hookTransport(); err != nil {
 			g.close()
 			return err
 		}
-		// Inbound mail goes to the webhooks; its bounces by SMTP.
-		g.deliveries = append(g.deliveries, &mta.Delivery{Queue: g.inQ, Transport: hook, Bounces: g.outQ,
+		// Inbound mail goes to the webhooks; its bounces by SMTP. With
+		// -sync nothing new is queued, but what a run without it queued
+		// (and acknowledged) is still delivered.
+		g.deliveries = append(g.deliveries, &mta.Delivery{Queue: g.inQ, Transport: g.hook, Bounces: g.outQ,
 			Schedule: cfg.retry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog})
 	}
 	if cfg.httpAddr != "" {
@@ -448,11 +451,7 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 	if cfg.listen != "" {
 		b := &inbound{routes: cfg.routes, postmaster: cfg.postmaster, q: g.inQ, hostname: cfg.hostname, log: g.log, mlog: g.mlog, now: time.Now}
 		if cfg.sync {
-			hook, err := g.hookTransport()
-			if err != nil {
-				return err
-			}
-			b.sync = hook
+			b.sync = g.hook
 			b.slots = make(chan struct{}, cfg.workers)
 			b.spoolDir = filepath.Join(cfg.queueDir, inboundDir, "tmp") // emptied when the queue opens
 		}
@@ -513,6 +512,10 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 		"smarthost", cfg.smartHost, "pid", os.Getpid())
 	started = append(started, g.sec.LogAttrs()...)
 	g.log.Info("gateway started", started...)
+	if qn, ok := g.inQ.(interface{ Queued() int }); ok && cfg.listen == "" && qn.Queued() > 0 {
+		g.log.Warn("the inbound queue holds mail, which goes to the webhooks only when the gateway runs with -listen",
+			"inbound_queued", qn.Queued())
+	}
 	return nil
 }
 
