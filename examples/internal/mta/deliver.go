@@ -270,7 +270,7 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 					strconv.Itoa(m.Attempts) + " attempts; last: " + last, relay: "none"}, "expired", now)
 			}
 		} else {
-			m.NextAttempt = later(next, d.now().Add(wait), m.Created.Add(maxAge(d.schedule)))
+			m.NextAttempt = later(next, d.now().Add(wait), d.schedule.GiveUp(m.Created))
 		}
 	}
 	return true
@@ -287,15 +287,6 @@ func later(next, asked, deadline time.Time) time.Time {
 		return deadline
 	}
 	return asked
-}
-
-// maxAge is the give-up time of a schedule (queue.DefaultMaxAge when it
-// sets none).
-func maxAge(s queue.Schedule) time.Duration {
-	if s.MaxAge > 0 {
-		return s.MaxAge
-	}
-	return queue.DefaultMaxAge
 }
 
 // statusWord is Postfix's status= word for a recipient state.
