@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/gateway/internal/api"
 	"github.com/smtpkit/smtp/examples/gateway/internal/compose"
 	"github.com/smtpkit/smtp/examples/gateway/internal/records"
@@ -211,11 +210,11 @@ func parseRoute(s string) (string, string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", "", fmt.Errorf("-route %s: want an http:// or https:// URL after the '='", dom)
 	}
-	a, err := envelope.Address{Local: "postmaster", Domain: strings.ToLower(strings.TrimSuffix(dom, "."))}.ASCII()
-	if err != nil || strings.HasPrefix(a.Domain, "[") {
+	key, err := cli.DomainKey(dom)
+	if err != nil || strings.HasPrefix(key, "[") {
 		return "", "", fmt.Errorf("-route %q: invalid domain", dom)
 	}
-	return strings.ToLower(a.Domain), raw, nil
+	return key, raw, nil
 }
 
 func main() {
