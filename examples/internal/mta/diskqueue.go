@@ -23,7 +23,7 @@ import (
 func DiskBackend() Backend {
 	return Backend{
 		Name:  "disk",
-		Match: func(spec string) bool { return !isPostgresURL(spec) },
+		Match: func(spec string) bool { return !IsPostgresURL(spec) },
 		Open: func(_ context.Context, dir string, o Options) (Queue, error) {
 			return openDiskQueue(dir, o)
 		},

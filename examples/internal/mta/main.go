@@ -243,7 +243,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if err := c.tls.Check(); err != nil {
 		return nil, err
 	}
-	if c.stateDir == "" && !isPostgresURL(c.queueDir) {
+	if c.stateDir == "" && !IsPostgresURL(c.queueDir) {
 		c.stateDir = c.queueDir
 	}
 	if c.stateDir == "" && c.tls.needsState() {
