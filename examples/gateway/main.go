@@ -241,14 +241,7 @@ func readSecretLines(flagName, path string) ([][]byte, error) {
 // isLoopback reports whether a listening address stays on this host.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && mta.IsLoopbackHost(host)
 }
 
 // gateway is a running gateway: its queues and what serves them.
