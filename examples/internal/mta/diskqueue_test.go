@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpkit/smtp/examples/internal/durable/durabletest"
 	"github.com/smtpkit/smtp/examples/internal/e2e"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 )
@@ -206,15 +207,7 @@ func TestDiskControlRequestTakenBeforeApplied(t *testing.T) {
 	if !errors.Is(withdrawn, os.ErrNotExist) {
 		t.Fatalf("flush not applied, or taking the request back: %v", withdrawn)
 	}
-	ents, err := os.ReadDir(cdir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	if len(names) != 1 || names[0] != "r1.res" {
+	if names := durabletest.Names(t, cdir); len(names) != 1 || names[0] != "r1.res" {
 		t.Errorf("control directory holds %v, want the answer r1.res only", names)
 	}
 }
