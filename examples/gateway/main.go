@@ -49,6 +49,23 @@ const (
 	pruneInterval = time.Hour
 )
 
+// Limits of the API's HTTP server (-http).
+const (
+	// APIHeaderTimeout bounds the reading of a request's header, so that
+	// a client that trickles it (slowloris) does not hold a connection.
+	APIHeaderTimeout = 10 * time.Second
+	// APIRequestTimeout bounds the reading of a whole request, and the
+	// writing of its answer: time for a message of -max-size over a slow
+	// link.
+	APIRequestTimeout = 5 * time.Minute
+	// APIIdleTimeout is how long a kept-alive connection may wait for its
+	// next request.
+	APIIdleTimeout = 2 * time.Minute
+	// APIMaxHeaderBytes bounds a request's header section (the bearer
+	// token and Idempotency-Key are the largest fields it needs).
+	APIMaxHeaderBytes = 64 << 10
+)
+
 // Subdirectories of the -queue directory.
 const (
 	inboundDir     = "inbound"     // the queue of mail for the webhooks
@@ -481,11 +498,11 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 		hs := &http.Server{
 			Handler:           g.api,
 			TLSConfig:         tlsConfig,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       5 * time.Minute,
-			WriteTimeout:      5 * time.Minute,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
+			ReadHeaderTimeout: APIHeaderTimeout,
+			ReadTimeout:       APIRequestTimeout,
+			WriteTimeout:      APIRequestTimeout,
+			IdleTimeout:       APIIdleTimeout,
+			MaxHeaderBytes:    APIMaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 		}
 		l, err := net.Listen("tcp", cfg.httpAddr)
