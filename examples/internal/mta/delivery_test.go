@@ -182,3 +182,34 @@ func TestBounceFailureKeepsNextAttempt(t *testing.T) {
 		t.Errorf("next attempt %v, want the bounce retried at %v", next, r.now.Add(time.Minute))
 	}
 }
+
+// shortTransport is a broken program Transport: it answers for no
+// recipient.
+type shortTransport struct{}
+
+func (shortTransport) Deliver(context.Context, *queue.Message, string, []int, io.ReaderAt, int64) []Outcome {
+	return nil
+}
+
+// TestDeliveryTransportShortAnswer: a program's Transport that returns
+// fewer outcomes than recipients made the worker index past them and
+// panic, killing the program, and again at each restart (the message was
+// still queued). The recipients without an outcome stay pending, with
+// the reason, and the message is tried again.
+func TestDeliveryTransportShortAnswer(t *testing.T) {
+	r := newTestRelay(t, t.TempDir(), newFake())
+	r.d.tr = programTransport{shortTransport{}}
+	id := r.add(t, "sender@x.test", "a@hook.test", "b@hook.test")
+	if next := r.process(context.Background(), id); !next.Equal(r.now.Add(time.Minute)) {
+		t.Errorf("next attempt %v, want the schedule's %v", next, r.now.Add(time.Minute))
+	}
+	m, err := r.q.q.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range m.Recipients {
+		if rc.State != queue.Pending || !strings.Contains(rc.Diagnostic, "no outcome") {
+			t.Errorf("recipient %s: %s %q, want pending with the reason", rc.Addr, rc.State, rc.Diagnostic)
+		}
+	}
+}
