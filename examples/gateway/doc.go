@@ -37,7 +37,8 @@
 //	                    security for outbound MX deliveries (DANE, MTA-STS,
 //	                    TLS reports), files in DIR/mta-sts and DIR/tlsrpt;
 //	                    not with -smarthost
-//	-sync               the webhook's answer is the SMTP reply; no queue
+//	-sync               the webhook's answer is the SMTP reply; nothing new is queued
+//	                    (what an earlier run queued is still delivered)
 //	-webhook-timeout D  bound on one webhook attempt (default 30s)
 //	-max-size N         largest message, both ways (default 25 MiB)
 //	-max-attachment N   largest attachment inlined in a payload (default 5 MiB; 0 none)

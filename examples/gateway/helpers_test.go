@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,6 +99,29 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		answer(n, &hr, w)
 	}
 	rc.got <- hr
+}
+
+// newDownReceiver returns a receiver that answers 503 until up is set,
+// then 200.
+func newDownReceiver(t *testing.T) (rc *receiver, up *atomic.Bool) {
+	rc, up = newReceiver(t), new(atomic.Bool)
+	rc.setAnswer(func(n int, r *hookRequest, w http.ResponseWriter) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	return rc, up
+}
+
+// drain brings a receiver of newDownReceiver up and forgets the requests
+// it refused so far (a gateway killed meanwhile sends no more of them).
+func (rc *receiver) drain(up *atomic.Bool) {
+	up.Store(true)
+	for len(rc.got) > 0 {
+		<-rc.got
+	}
 }
 
 // next returns the next request.

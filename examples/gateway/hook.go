@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/gateway/internal/webhook"
+	"github.com/smtpkit/smtp/examples/internal/cli"
 	"github.com/smtpkit/smtp/examples/internal/mta"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 	"github.com/smtpkit/smtp/reply"
@@ -23,12 +23,13 @@ func (r routes) lookup(addr string) string {
 	if i < 0 {
 		return ""
 	}
-	a := envelope.Address{Local: "postmaster", Domain: addr[i+1:]}
-	if asc, err := a.ASCII(); err == nil {
-		a = asc
+	// RFC 5321 2.4: domain names are case-insensitive; the routes are
+	// keyed as cli.DomainKey gives them.
+	dom, err := cli.DomainKey(addr[i+1:])
+	if err != nil {
+		return ""
 	}
-	// RFC 5321 2.4: domain names are case-insensitive.
-	return r[strings.ToLower(strings.TrimSuffix(a.Domain, "."))]
+	return r[dom]
 }
 
 // hookTransport delivers inbound mail to the webhooks (an mta.Transport):

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -314,15 +313,7 @@ func TestInboundSync(t *testing.T) {
 // TestKillRestart: mail queued both ways when the gateway is killed with
 // SIGKILL is all delivered after a restart, none of it twice.
 func TestKillRestart(t *testing.T) {
-	rc := newReceiver(t)
-	var up atomic.Bool
-	rc.setAnswer(func(n int, r *hookRequest, w http.ResponseWriter) {
-		if !up.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	})
+	rc, up := newDownReceiver(t)
 	dir := t.TempDir()
 	sinkAddr := e2e.FreeAddr(t) // nothing listens there yet
 	g := startGateway(t, dir, "-route", "shop.test="+rc.srv.URL, "-smarthost", sinkAddr, "-retry", "200ms", "-outbound-retry", "200ms")
@@ -338,10 +329,7 @@ func TestKillRestart(t *testing.T) {
 	}
 	rc.next() // the webhook was tried, and refused for now
 	g.Kill()
-	up.Store(true)
-	for len(rc.got) > 0 {
-		<-rc.got // what came before the kill
-	}
+	rc.drain(up) // what came before the kill
 	_, md := startSink(t, t.TempDir(), sinkAddr)
 	g.restart(t)
 	in := map[string]int{}
@@ -405,4 +393,26 @@ func TestInboundPostmaster(t *testing.T) {
 	if _, err := parseFlags([]string{"-route", "shop.test=http://127.0.0.1:9/", "-postmaster", "nowhere.test"}, io.Discard); err == nil {
 		t.Error("-postmaster naming a domain without a route accepted")
 	}
+}
+
+// TestSyncDeliversQueued: mail queued (250) by a gateway that is then
+// restarted with -sync still goes to the webhook. The -sync gateway ran
+// no worker on its inbound queue, so what it held stayed there, neither
+// delivered nor bounced, for as long as -sync was on.
+func TestSyncDeliversQueued(t *testing.T) {
+	rc, up := newDownReceiver(t)
+	dir := t.TempDir()
+	g := startGateway(t, dir, "-route", "shop.test="+rc.srv.URL, "-retry", "200ms")
+	if err := send(t, g.smtp, "a@example.net", []string{"x@shop.test"}, "Subject: queued\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	rc.next() // tried, and refused for now: the message stays queued
+	g.Kill()
+	rc.drain(up)
+	g.args = append(g.args, "-sync")
+	g.restart(t)
+	if r := rc.next(); strings.TrimSpace(r.Payload.Subject) != "queued" {
+		t.Fatalf("the webhook got %q, want the queued message", r.Payload.Subject)
+	}
+	waitFor(t, "an empty queue", func() bool { return queueEmpty(t, filepath.Join(dir, "queue")) })
 }

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smtpkit/smtp/envelope"
 	"github.com/smtpkit/smtp/examples/gateway/internal/api"
 	"github.com/smtpkit/smtp/examples/gateway/internal/compose"
 	"github.com/smtpkit/smtp/examples/gateway/internal/records"
@@ -48,6 +47,23 @@ const (
 	// pruneInterval is how often expired idempotency keys and final
 	// states are removed.
 	pruneInterval = time.Hour
+)
+
+// Limits of the API's HTTP server (-http).
+const (
+	// APIHeaderTimeout bounds the reading of a request's header, so that
+	// a client that trickles it (slowloris) does not hold a connection.
+	APIHeaderTimeout = 10 * time.Second
+	// APIRequestTimeout bounds the reading of a whole request, and the
+	// writing of its answer: time for a message of -max-size over a slow
+	// link.
+	APIRequestTimeout = 5 * time.Minute
+	// APIIdleTimeout is how long a kept-alive connection may wait for its
+	// next request.
+	APIIdleTimeout = 2 * time.Minute
+	// APIMaxHeaderBytes bounds a request's header section (the bearer
+	// token and Idempotency-Key are the largest fields it needs).
+	APIMaxHeaderBytes = 64 << 10
 )
 
 // Subdirectories of the -queue directory.
@@ -211,11 +227,11 @@ func parseRoute(s string) (string, string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", "", fmt.Errorf("-route %s: want an http:// or https:// URL after the '='", dom)
 	}
-	a, err := envelope.Address{Local: "postmaster", Domain: strings.ToLower(strings.TrimSuffix(dom, "."))}.ASCII()
-	if err != nil || strings.HasPrefix(a.Domain, "[") {
+	key, err := cli.DomainKey(dom)
+	if err != nil || strings.HasPrefix(key, "[") {
 		return "", "", fmt.Errorf("-route %q: invalid domain", dom)
 	}
-	return strings.ToLower(a.Domain), raw, nil
+	return key, raw, nil
 }
 
 func main() {
@@ -242,14 +258,7 @@ func readSecretLines(flagName, path string) ([][]byte, error) {
 // isLoopback reports whether a listening address stays on this host.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && mta.IsLoopbackHost(host)
 }
 
 // gateway is a running gateway: its queues and what serves them.
@@ -259,8 +268,10 @@ type gateway struct {
 	mlog *mta.MailLog
 	// inQ holds the mail for the webhooks, outQ the mail for SMTP (the
 	// API's, and bounces): two queues of the relay's kind.
-	inQ, outQ  mta.Queue
-	out        *outbound
+	inQ, outQ mta.Queue
+	out       *outbound
+	// hook posts inbound mail to the webhooks (nil without -listen).
+	hook       *hookTransport
 	sec        *mta.Security
 	api        *api.Handler
 	deliveries []*mta.Delivery
@@ -371,14 +382,15 @@ func (g *gateway) open(ctx context.Context) error {
 		log: g.log, mlog: g.mlog, now: time.Now}
 	out.Queue, out.Finished = g.outQ, g.out.finished
 	g.deliveries = append(g.deliveries, out)
-	if cfg.listen != "" && !cfg.sync {
-		hook, err := g.hookTransport()
-		if err != nil {
+	if cfg.listen != "" {
+		if g.hook, err = g.hookTransport(); err != nil {
 			g.close()
 			return err
 		}
-		// Inbound mail goes to the webhooks; its bounces by SMTP.
-		g.deliveries = append(g.deliveries, &mta.Delivery{Queue: g.inQ, Transport: hook, Bounces: g.outQ,
+		// Inbound mail goes to the webhooks; its bounces by SMTP. With
+		// -sync nothing new is queued, but what a run without it queued
+		// (and acknowledged) is still delivered.
+		g.deliveries = append(g.deliveries, &mta.Delivery{Queue: g.inQ, Transport: g.hook, Bounces: g.outQ,
 			Schedule: cfg.retry, Hostname: cfg.hostname, Log: g.log, MailLog: g.mlog})
 	}
 	if cfg.httpAddr != "" {
@@ -448,11 +460,7 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 	if cfg.listen != "" {
 		b := &inbound{routes: cfg.routes, postmaster: cfg.postmaster, q: g.inQ, hostname: cfg.hostname, log: g.log, mlog: g.mlog, now: time.Now}
 		if cfg.sync {
-			hook, err := g.hookTransport()
-			if err != nil {
-				return err
-			}
-			b.sync = hook
+			b.sync = g.hook
 			b.slots = make(chan struct{}, cfg.workers)
 			b.spoolDir = filepath.Join(cfg.queueDir, inboundDir, "tmp") // emptied when the queue opens
 		}
@@ -490,11 +498,11 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 		hs := &http.Server{
 			Handler:           g.api,
 			TLSConfig:         tlsConfig,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       5 * time.Minute,
-			WriteTimeout:      5 * time.Minute,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
+			ReadHeaderTimeout: APIHeaderTimeout,
+			ReadTimeout:       APIRequestTimeout,
+			WriteTimeout:      APIRequestTimeout,
+			IdleTimeout:       APIIdleTimeout,
+			MaxHeaderBytes:    APIMaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 		}
 		l, err := net.Listen("tcp", cfg.httpAddr)
@@ -513,6 +521,10 @@ func (g *gateway) serve(tlsConfig *tls.Config, stderr io.Writer) error {
 		"smarthost", cfg.smartHost, "pid", os.Getpid())
 	started = append(started, g.sec.LogAttrs()...)
 	g.log.Info("gateway started", started...)
+	if qn, ok := g.inQ.(interface{ Queued() int }); ok && cfg.listen == "" && qn.Queued() > 0 {
+		g.log.Warn("the inbound queue holds mail, which goes to the webhooks only when the gateway runs with -listen",
+			"inbound_queued", qn.Queued())
+	}
 	return nil
 }
 

@@ -158,9 +158,13 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 	// be removed (RFC 3464; never for a bounce, RFC 5321 4.5.5).
 	if err := d.bounce(ctx, m, msg, size); err != nil {
 		// The failed recipients stay unreported, so the message is not
-		// Done: it stays queued and the bounce is tried again then.
+		// Done: it stays queued and the bounce is tried again at its
+		// next attempt, which the attempt set when recipients are still
+		// pending (Retry-After, the give-up time included).
 		d.log.Error("cannot queue the bounce; the message stays queued for it", "id", m.ID, "err", err)
-		m.NextAttempt = d.now().Add(d.schedule.Delay(m.Attempts))
+		if len(m.Pending()) == 0 {
+			m.NextAttempt = d.now().Add(d.schedule.Delay(m.Attempts))
+		}
 	}
 	if d.finished != nil && m.Done() {
 		d.finished(m)
@@ -270,7 +274,7 @@ func (d *deliverer) attempt(ctx context.Context, m *queue.Message, pending []int
 					strconv.Itoa(m.Attempts) + " attempts; last: " + last, relay: "none"}, "expired", now)
 			}
 		} else {
-			m.NextAttempt = later(next, d.now().Add(wait), m.Created.Add(maxAge(d.schedule)))
+			m.NextAttempt = later(next, d.now().Add(wait), d.schedule.GiveUp(m.Created))
 		}
 	}
 	return true
@@ -287,15 +291,6 @@ func later(next, asked, deadline time.Time) time.Time {
 		return deadline
 	}
 	return asked
-}
-
-// maxAge is the give-up time of a schedule (queue.DefaultMaxAge when it
-// sets none).
-func maxAge(s queue.Schedule) time.Duration {
-	if s.MaxAge > 0 {
-		return s.MaxAge
-	}
-	return queue.DefaultMaxAge
 }
 
 // statusWord is Postfix's status= word for a recipient state.

@@ -117,8 +117,15 @@ type programTransport struct{ t Transport }
 
 func (p programTransport) deliver(ctx context.Context, m *queue.Message, domain string, rcpts []int, msg io.ReaderAt, size int64) []outcome {
 	outs := p.t.Deliver(ctx, m, domain, rcpts, msg, size)
-	res := make([]outcome, len(outs))
-	for i, o := range outs {
+	res := make([]outcome, len(rcpts))
+	for i := range res {
+		if i >= len(outs) {
+			// A Transport that broke its contract: the recipient is
+			// tried again, never given up for it.
+			res[i] = outcome{state: queue.Pending, status: "4.3.0", diag: "the transport returned no outcome for this recipient"}
+			continue
+		}
+		o := outs[i]
 		res[i] = outcome{state: o.State, status: o.Status, diag: o.Diag, remote: o.Remote, relay: o.Relay, retryAfter: o.RetryAfter}
 	}
 	return res

@@ -144,3 +144,72 @@ func TestDeliveryFlushed(t *testing.T) {
 	}
 	(&Delivery{Transport: &answerTransport{}}).Flushed() // no SMTP transport: nothing to do
 }
+
+// refusingQueue is a Queue whose Add fails (a bounce queue that is down).
+type refusingQueue struct{ Queue }
+
+func (refusingQueue) Add(context.Context, *queue.Message, []byte) error {
+	return errors.New("bounce queue unreachable")
+}
+
+// TestBounceFailureKeepsNextAttempt: a bounce that cannot be queued is
+// tried again at the message's next attempt; it does not move that
+// attempt. Its retry time overrode the one the attempt had set, so that a
+// pending recipient's Retry-After (and the give-up time bound) was lost
+// whenever another recipient's bounce failed.
+func TestBounceFailureKeepsNextAttempt(t *testing.T) {
+	r := newTestRelay(t, t.TempDir(), newFake())
+	r.tr.set("gone@y.test", outcome{state: queue.Failed, status: "5.1.1", diag: "550 5.1.1 no such user", remote: "mx.y.test"})
+	r.tr.set("busy@z.test", outcome{state: queue.Pending, status: "4.3.0", diag: "the application answered 503", retryAfter: 10 * time.Minute})
+	r.d.bounces = refusingQueue{r.q}
+	id := r.add(t, "sender@x.test", "gone@y.test", "busy@z.test")
+	// The schedule says 1 minute; the receiver asked for 10.
+	if next := r.process(context.Background(), id); !next.Equal(r.now.Add(10 * time.Minute)) {
+		t.Errorf("next attempt %v, want the Retry-After's %v", next, r.now.Add(10*time.Minute))
+	}
+	m, err := r.q.q.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Recipients[0].Notified || m.Bounces != 0 {
+		t.Errorf("failure marked reported though its bounce was not queued: %+v", m.Recipients[0])
+	}
+	// Every recipient final, the bounce still refused: the message stays
+	// for it, due again after the schedule's delay.
+	r.tr.set("busy@z.test", outcome{})
+	r.now = r.now.Add(10 * time.Minute)
+	if next := r.process(context.Background(), id); !next.Equal(r.now.Add(time.Minute)) {
+		t.Errorf("next attempt %v, want the bounce retried at %v", next, r.now.Add(time.Minute))
+	}
+}
+
+// shortTransport is a broken program Transport: it answers for no
+// recipient.
+type shortTransport struct{}
+
+func (shortTransport) Deliver(context.Context, *queue.Message, string, []int, io.ReaderAt, int64) []Outcome {
+	return nil
+}
+
+// TestDeliveryTransportShortAnswer: a program's Transport that returns
+// fewer outcomes than recipients made the worker index past them and
+// panic, killing the program, and again at each restart (the message was
+// still queued). The recipients without an outcome stay pending, with
+// the reason, and the message is tried again.
+func TestDeliveryTransportShortAnswer(t *testing.T) {
+	r := newTestRelay(t, t.TempDir(), newFake())
+	r.d.tr = programTransport{shortTransport{}}
+	id := r.add(t, "sender@x.test", "a@hook.test", "b@hook.test")
+	if next := r.process(context.Background(), id); !next.Equal(r.now.Add(time.Minute)) {
+		t.Errorf("next attempt %v, want the schedule's %v", next, r.now.Add(time.Minute))
+	}
+	m, err := r.q.q.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range m.Recipients {
+		if rc.State != queue.Pending || !strings.Contains(rc.Diagnostic, "no outcome") {
+			t.Errorf("recipient %s: %s %q, want pending with the reason", rc.Addr, rc.State, rc.Diagnostic)
+		}
+	}
+}

@@ -23,7 +23,7 @@ import (
 func DiskBackend() Backend {
 	return Backend{
 		Name:  "disk",
-		Match: func(spec string) bool { return !isPostgresURL(spec) },
+		Match: func(spec string) bool { return !IsPostgresURL(spec) },
 		Open: func(_ context.Context, dir string, o Options) (Queue, error) {
 			return openDiskQueue(dir, o)
 		},
@@ -409,9 +409,13 @@ func (d *diskQueue) Close() error {
 func (d *diskQueue) String() string { return d.q.Dir() }
 
 // controlDir holds the operator's requests to the relay owning a disk
-// queue: NAME.req (written by relay -hold..., renamed into place), and the
-// relay's answer NAME.res.
+// queue: NAME.req (written by relay -hold..., renamed into place), renamed
+// NAME.taken by the relay before it acts on it, and the relay's answer
+// NAME.res.
 const controlDir = "control"
+
+// takenExt marks a request the relay has taken (see answerRequests).
+const takenExt = ".taken"
 
 // serveControl applies the requests in DIR/control until ctx ends.
 func (d *diskQueue) serveControl(ctx context.Context) {
@@ -435,7 +439,14 @@ func (d *diskQueue) answerRequests() {
 		if !ok {
 			continue
 		}
-		req, err := readRequest(filepath.Join(dir, e.Name()))
+		// The request is taken before it is acted on: a command that
+		// gave up waiting can take back only a request not yet taken,
+		// so that its "nothing was done" is true (see diskAdmin.ask).
+		taken := filepath.Join(dir, name+takenExt)
+		if err := os.Rename(filepath.Join(dir, e.Name()), taken); err != nil {
+			continue // taken back meanwhile
+		}
+		req, err := readRequest(taken)
 		var res controlResult
 		if err == nil {
 			res.N, err = d.control(req.Op, req.ID)
@@ -447,6 +458,6 @@ func (d *diskQueue) answerRequests() {
 		if err := writeJSONFile(dir, name+".res", res); err != nil {
 			d.log.Error("cannot answer an operator's request", "file", e.Name(), "err", err)
 		}
-		os.Remove(filepath.Join(dir, e.Name()))
+		os.Remove(taken)
 	}
 }

@@ -3,10 +3,13 @@ package mta
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/smtpkit/smtp/examples/internal/durable/durabletest"
 	"github.com/smtpkit/smtp/examples/internal/e2e"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 )
@@ -168,5 +171,43 @@ func TestInterruptedAttemptReported(t *testing.T) {
 	}
 	if got := d.q.Interrupted(); len(got) != 0 {
 		t.Errorf("markers left: %v", got)
+	}
+}
+
+// TestDiskControlRequestTakenBeforeApplied: the command takes its request
+// back when the relay does not answer in time, and then says "nothing was
+// done" if it could. The relay removed the request only after it had
+// applied it and answered: a command that timed out while the relay
+// worked on it took the request back and said "nothing was done" of a
+// command that was done. The relay must take the request (so that it can
+// no longer be taken back) before it acts on it.
+func TestDiskControlRequestTakenBeforeApplied(t *testing.T) {
+	dir := t.TempDir()
+	q, err := queue.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	cdir := filepath.Join(dir, controlDir)
+	if err := os.MkdirAll(cdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	req := filepath.Join(cdir, "r1.req")
+	if err := writeJSONFile(cdir, "r1.req", controlRequest{Op: OpFlush, ID: All}); err != nil {
+		t.Fatal(err)
+	}
+	// The command's timeout strikes while the relay applies the flush:
+	// it tries to take the request back, as ask does.
+	withdrawn := errors.New("flush not applied")
+	d := newDiskQueue(q, Options{OnFlush: func() { withdrawn = os.Remove(req) }})
+	d.answerRequests()
+	if withdrawn == nil {
+		t.Fatal("the request was taken back while the relay applied it: the command says nothing was done of a done command")
+	}
+	if !errors.Is(withdrawn, os.ErrNotExist) {
+		t.Fatalf("flush not applied, or taking the request back: %v", withdrawn)
+	}
+	if names := durabletest.Names(t, cdir); len(names) != 1 || names[0] != "r1.res" {
+		t.Errorf("control directory holds %v, want the answer r1.res only", names)
 	}
 }

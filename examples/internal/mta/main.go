@@ -243,7 +243,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if err := c.tls.Check(); err != nil {
 		return nil, err
 	}
-	if c.stateDir == "" && !isPostgresURL(c.queueDir) {
+	if c.stateDir == "" && !IsPostgresURL(c.queueDir) {
 		c.stateDir = c.queueDir
 	}
 	if c.stateDir == "" && c.tls.needsState() {
@@ -333,10 +333,7 @@ func allowInsecureAuth(listen string, haveTLS bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if host == "localhost" {
-		return true, nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if IsLoopbackHost(host) {
 		return true, nil
 	}
 	return false, fmt.Errorf("-listen %s is not a loopback address: give -tls-cert and -tls-key, so that passwords are not sent in clear", listen)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/smtpkit/smtp/examples/internal/queue"
@@ -157,14 +158,10 @@ type Backend struct {
 	Admin func(ctx context.Context, spec string, o Options) (Admin, error)
 }
 
-// isPostgresURL reports whether spec names a PostgreSQL database.
-func isPostgresURL(spec string) bool {
-	for _, p := range []string{"postgres://", "postgresql://"} {
-		if len(spec) >= len(p) && spec[:len(p)] == p {
-			return true
-		}
-	}
-	return false
+// IsPostgresURL reports whether a -queue value names a PostgreSQL
+// database (the URI schemes libpq takes).
+func IsPostgresURL(spec string) bool {
+	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://")
 }
 
 // backendFor picks the backend of spec: the first that matches. A
@@ -175,7 +172,7 @@ func backendFor(spec string, backends []Backend) (Backend, error) {
 			return b, nil
 		}
 	}
-	if isPostgresURL(spec) {
+	if IsPostgresURL(spec) {
 		return Backend{}, fmt.Errorf("-queue %s: this relay was built without PostgreSQL support; "+
 			"build the one with it from its own module: go -C examples/relay-pg build -o relay . (see README)", redactURL(spec))
 	}
@@ -185,7 +182,7 @@ func backendFor(spec string, backends []Backend) (Backend, error) {
 // urlHasPassword reports whether a database URL holds a password, which
 // every local user reads in the relay's command line (ps).
 func urlHasPassword(s string) bool {
-	if !isPostgresURL(s) {
+	if !IsPostgresURL(s) {
 		return false
 	}
 	u, err := url.Parse(s)
@@ -202,7 +199,7 @@ func urlHasPassword(s string) bool {
 
 // redactURL hides the password of a database URL for messages and logs.
 func redactURL(s string) string {
-	if !isPostgresURL(s) {
+	if !IsPostgresURL(s) {
 		return s
 	}
 	u, err := url.Parse(s)

@@ -94,7 +94,7 @@ func OpenSecurity(f TLSFlags, stateDir, hostname string, log *slog.Logger, mlog 
 	if f.DNSResolver != "" {
 		s.dane = &dane.Resolver{Server: f.DNSResolver}
 		txt = s.dane
-		if host, _, _ := net.SplitHostPort(f.DNSResolver); !isLoopbackHost(host) {
+		if host, _, _ := net.SplitHostPort(f.DNSResolver); !IsLoopbackHost(host) {
 			log.Warn("-dns-resolver is not on this host: DANE trusts its AD bit, so the path to it must be trusted (RFC 4035 4.9.3)",
 				"resolver", f.DNSResolver)
 		}
@@ -121,8 +121,8 @@ func OpenSecurity(f TLSFlags, stateDir, hostname string, log *slog.Logger, mlog 
 	return s, nil
 }
 
-// isLoopbackHost reports whether host is a loopback address or localhost.
-func isLoopbackHost(host string) bool {
+// IsLoopbackHost reports whether host is a loopback address or localhost.
+func IsLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}

@@ -46,6 +46,10 @@ const (
 	// relay runs, so that a crash loses at most that much of a day (a
 	// graceful shutdown loses nothing).
 	countsSaveInterval = time.Hour
+	// maxReportResponse bounds what is read of the answer to a report
+	// posted to an https: rua (only its status matters; a short body read
+	// whole lets the connection be used again).
+	maxReportResponse = 64 << 10
 )
 
 // tlsReporter counts TLS sessions for TLS-RPT (RFC 8460) and, once a UTC
@@ -266,7 +270,7 @@ func (r *tlsReporter) post(ctx context.Context, u *url.URL, gz []byte) error {
 		return err
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxReportResponse))
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("%s", resp.Status)
 	}

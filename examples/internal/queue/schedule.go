@@ -66,18 +66,19 @@ func (s Schedule) Delay(attempts int) time.Duration {
 	return ds[i]
 }
 
-// maxAge returns the effective MaxAge.
-func (s Schedule) maxAge() time.Duration {
+// GiveUp returns the give-up time of a message created at created: its
+// arrival plus MaxAge (DefaultMaxAge when zero).
+func (s Schedule) GiveUp(created time.Time) time.Time {
 	if s.MaxAge <= 0 {
-		return DefaultMaxAge
+		return created.Add(DefaultMaxAge)
 	}
-	return s.MaxAge
+	return created.Add(s.MaxAge)
 }
 
 // Expired reports whether a message created at created is past its
 // give-up time at now.
 func (s Schedule) Expired(created, now time.Time) bool {
-	return !now.Before(created.Add(s.maxAge()))
+	return !now.Before(s.GiveUp(created))
 }
 
 // Next returns when to try again after a transient failure at now, given the
@@ -89,7 +90,7 @@ func (s Schedule) Next(attempts int, created, now time.Time) (next time.Time, ex
 		return time.Time{}, true
 	}
 	next = now.Add(s.Delay(attempts))
-	if deadline := created.Add(s.maxAge()); next.After(deadline) {
+	if deadline := s.GiveUp(created); next.After(deadline) {
 		next = deadline
 	}
 	return next, false

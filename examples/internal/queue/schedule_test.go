@@ -43,8 +43,9 @@ func TestScheduleDelay(t *testing.T) {
 			t.Errorf("default Delay(%d) = %v < 30m", a, def.Delay(a))
 		}
 	}
-	if def.maxAge() != 5*24*time.Hour {
-		t.Errorf("default MaxAge %v", def.maxAge())
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := def.GiveUp(created).Sub(created); got != 5*24*time.Hour {
+		t.Errorf("default MaxAge %v", got)
 	}
 }
 

@@ -1,11 +1,13 @@
 package pgqueue
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/smtpkit/smtp/examples/internal/mta"
 	"github.com/smtpkit/smtp/examples/internal/queue"
 )
 
@@ -52,5 +54,35 @@ func TestAttackSelfReclaimAfterOutage(t *testing.T) {
 	other := open(t, url, "relay2", 0, time.Minute, nil)
 	if w := claimOf(t, other); w.Msg.ID != m2.ID || w.Interrupted == "" {
 		t.Errorf("claimed %s (interrupted %q), want %s taken from its dead relay", w.Msg.ID, w.Interrupted, m2.ID)
+	}
+}
+
+// TestAttackNegativeSizeRow: a row whose state says a negative size (a
+// damaged or hand-edited row) made Data panic in bytes.Buffer.Grow, in a
+// delivery worker: the relay died, and at its restart claimed the same
+// message and died again. Data must report the damage as an error.
+func TestAttackNegativeSizeRow(t *testing.T) {
+	url := testDB(t)
+	q := open(t, url, "relay1", 0, time.Minute, nil)
+	m := submit(t, q, []byte("Subject: x\r\n\r\nx\r\n"), "b@y.test")
+	conn, err := pgx.Connect(ctxT(t), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctxT(t))
+	if _, err := conn.Exec(ctxT(t), `UPDATE smtpkit_relay_queue SET state = jsonb_set(state, '{size}', '-1'), size = -1`); err != nil {
+		t.Fatal(err)
+	}
+	w := claimOf(t, q)
+	if w.Msg.ID != m.ID {
+		t.Fatalf("claimed %s, want %s", w.Msg.ID, m.ID)
+	}
+	d, err := q.Data(ctxT(t), m.ID)
+	if err == nil {
+		d.Close()
+		t.Fatalf("Data of a row with size -1: no error, want one")
+	}
+	if errors.Is(err, mta.ErrNotFound) {
+		t.Errorf("Data: %v, want a damage error, not ErrNotFound (its bytes are there)", err)
 	}
 }

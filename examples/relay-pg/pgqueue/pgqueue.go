@@ -60,10 +60,8 @@ const (
 // Backend returns the mta.Backend for -queue postgres://... URLs.
 func Backend() mta.Backend {
 	return mta.Backend{
-		Name: "PostgreSQL",
-		Match: func(spec string) bool {
-			return hasPrefix(spec, "postgres://") || hasPrefix(spec, "postgresql://")
-		},
+		Name:  "PostgreSQL",
+		Match: mta.IsPostgresURL,
 		Open: func(ctx context.Context, url string, o mta.Options) (mta.Queue, error) {
 			return Open(ctx, url, o)
 		},
@@ -73,8 +71,6 @@ func Backend() mta.Backend {
 		},
 	}
 }
-
-func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 // Queue is a queue in a PostgreSQL database, shared by every relay that
 // opens it.
@@ -470,6 +466,10 @@ func (q *Queue) Data(ctx context.Context, id string) (mta.Data, error) {
 			}
 			return nil, err
 		}
+	}
+	if size < 0 {
+		// A damaged row: no retry can read it (and Grow would panic).
+		return nil, fmt.Errorf("message %s: damaged row, size %d", id, size)
 	}
 	rows, err := q.pool.Query(ctx, "SELECT chunk FROM smtpkit_relay_data WHERE id = $1 ORDER BY seq", id)
 	if err != nil {
