@@ -392,30 +392,47 @@ func WriteFile(t testing.TB, dir, name, data string, mode os.FileMode) string {
 
 // CheckPrivate fails the test for every file or directory under root
 // (root included) that group or others may access, and returns how many
-// regular files it checked.
+// regular files it checked. A program still running moves its queue files
+// between directories (active to deferred, then removed); when one vanishes
+// between the directory read and its stat, the walk starts over, up to
+// checkPrivateWalks times, so the answer is one consistent view.
 func CheckPrivate(t testing.TB, root string) (files int) {
 	t.Helper()
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+	for walk := 1; ; walk++ {
+		var bad []string
+		files = 0
+		err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := e.Info()
+			if err != nil {
+				return err
+			}
+			if fi.Mode().Perm()&0o077 != 0 {
+				bad = append(bad, fmt.Sprintf("%s: mode %04o lets group or others in", p, fi.Mode().Perm()))
+			}
+			if fi.Mode().IsRegular() {
+				files++
+			}
+			return nil
+		})
+		if errors.Is(err, fs.ErrNotExist) && walk < checkPrivateWalks {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		fi, err := e.Info()
-		if err != nil {
-			return err
+		for _, b := range bad {
+			t.Error(b)
 		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			t.Errorf("%s: mode %04o lets group or others in", p, fi.Mode().Perm())
-		}
-		if fi.Mode().IsRegular() {
-			files++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		return files
 	}
-	return files
 }
+
+// checkPrivateWalks bounds CheckPrivate's fresh starts.
+const checkPrivateWalks = 20
 
 // NoWebUI returns mailsink's args with its web UI turned off (-http ""),
 // unless args set -http themselves: the default, 127.0.0.1:8025, is one
