@@ -88,7 +88,9 @@ type DotReader struct {
 // It must be read until it returns an error (io.EOF at a clean end), or
 // drained with Discard, before r is used again. It points into r: calling
 // DotReader again reuses it. While it runs, r uses a pooled 32 KiB buffer,
-// returned when the data ends.
+// returned when ReadLine next reads from the source (or at Reset): the
+// commands pipelined after the data, and the next message's data, use it
+// as they find it.
 func (r *Reader) DotReader(l DataLimits) *DotReader {
 	r.resetLine()
 	r.grow(bigBufSize)
@@ -178,7 +180,6 @@ func (d *DotReader) room(want int) int {
 // end is called once the terminator has been consumed.
 func (d *DotReader) end() (int, error) {
 	d.state = stDone
-	d.r.shrink()
 	return 0, d.final()
 }
 
@@ -223,7 +224,6 @@ func (d *DotReader) Read(p []byte) (int, error) {
 					d.consume(3)
 					if n > 0 {
 						d.state = stDone
-						r.shrink()
 						return n, nil
 					}
 					return d.end()
