@@ -115,6 +115,14 @@ func (d *DotReader) Violations() ViolationCounts { return d.counts }
 // terminator, still checking the limits and the policy. It returns nil if
 // the data was valid, else the error Read would have returned at the end.
 func (d *DotReader) Discard() error {
+	if d.state == stDone {
+		// Read to the end already (a server drains after every
+		// message): no scratch buffer to clear.
+		if err := d.final(); err != io.EOF {
+			return err
+		}
+		return nil
+	}
 	var scratch [scratchSize]byte
 	for {
 		_, err := d.Read(scratch[:])
