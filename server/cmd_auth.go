@@ -59,8 +59,16 @@ func (c *conn) authOffered() bool {
 // allow, strongest first. The list is made once per connection.
 func (c *conn) mechanisms() []string {
 	if c.mechsDone || c.sess == nil {
-		return c.mechs
+		return c.mechs // inlined: asked before every command (authOffered)
 	}
+	return c.findMechanisms()
+}
+
+// findMechanisms makes the list of mechanisms, once per connection (kept
+// out of line so that mechanisms inlines).
+//
+//go:noinline
+func (c *conn) findMechanisms() []string {
 	c.mechsDone = true
 	var m []string
 	if _, ok := c.sess.(ScramAuthenticator); ok {

@@ -15,7 +15,7 @@ func (c *conn) cmdMail(arg []byte) *reply.Reply {
 		c.countError()
 		return c.cfg.canned.authRequired
 	}
-	from, params, err := envelope.ParseMailCommand(string(arg), c.parseOptions(true))
+	from, params, err := envelope.ParseMailCommand(c.argString(0, arg), c.parseOptions(true))
 	if err != nil {
 		c.countError()
 		return envelopeReply(err)
@@ -47,7 +47,7 @@ func (c *conn) cmdMail(arg []byte) *reply.Reply {
 
 // cmdRcpt answers RCPT TO (RFC 5321 4.1.1.3).
 func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
-	to, params, err := envelope.ParseRcptCommand(string(arg), c.parseOptions(false))
+	to, params, err := envelope.ParseRcptCommand(c.argString(1, arg), c.parseOptions(false))
 	if err != nil {
 		c.countError()
 		r := envelopeReply(err)
@@ -79,6 +79,21 @@ func (c *conn) cmdRcpt(arg []byte) *reply.Reply {
 	c.refused(r)
 	c.recipientEvent(to, r)
 	return r
+}
+
+// argString returns arg, the argument of a MAIL (i 0) or RCPT (i 1), as a
+// string: the paths given to the backend point into it, and it may keep
+// them. An argument equal to the last one of its command (one sender for
+// every message of a connection, as bulk senders and relays do) is the
+// same string again, not a new copy: strings cannot change, so sharing
+// one is safe.
+func (c *conn) argString(i int, arg []byte) string {
+	if c.lastArg[i] == string(arg) {
+		return c.lastArg[i]
+	}
+	s := string(arg)
+	c.lastArg[i] = s
+	return s
 }
 
 // ask runs a backend method with a context carrying CommandTimeout's

@@ -119,6 +119,7 @@ type busy struct {
 	opts      parseOptionsCache // of MAIL and RCPT (see parseOptions)
 	spare     []callCtx         // for backend calls (see newCall)
 	spareData []dataCall        // for Data calls (see newData)
+	lastArg   [2]string         // the last MAIL and RCPT arguments (see argString)
 
 	// The raw path's scratch (see idle.go).
 	rdBuf     []byte // rawRead's destination

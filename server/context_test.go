@@ -3,8 +3,10 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -181,5 +183,55 @@ func TestContextLookedAtWhileReturning(t *testing.T) {
 	sess.wg.Wait()
 	if len(sess.errs) > 0 {
 		t.Errorf("%d contexts ended otherwise: %v", len(sess.errs), sess.errs[0])
+	}
+}
+
+// A backend may keep the paths of MAIL and RCPT: each keeps what its
+// command said, whether the argument repeats the last one (which the
+// server does not copy again) or not, pipelined or not.
+func TestKeptPathsStay(t *testing.T) {
+	var mu sync.Mutex
+	var kept []envelope.Path
+	keep := func(p envelope.Path) error {
+		mu.Lock()
+		kept = append(kept, p)
+		mu.Unlock()
+		return nil
+	}
+	b := &testBackend{mail: keep, rcpt: keep}
+	lb := start(t, newServer(b))
+	c := dial(t, lb)
+	c.Send("EHLO client\r\n")
+	c.ReadReply()
+	var want []string
+	var batch strings.Builder
+	for i, m := range []struct{ from, params, to string }{
+		{"a@x.example", "", "r@y.example"},
+		{"a@x.example", "", "r@y.example"},
+		{"b@x.example", "", "r@y.example"},
+		{"a@x.example", "", "s@y.example"},
+		{"a@x.example", " SIZE=10", "s@y.example"},
+		{"a@x.example", "", "s@y.example"},
+	} {
+		want = append(want, m.from, m.to)
+		fmt.Fprintf(&batch, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>\r\nRSET\r\n", m.from, m.params, m.to)
+		if i%2 == 1 {
+			c.Send(batch.String()) // two transactions pipelined (RFC 2920)
+			batch.Reset()
+			for range 6 {
+				if r, err := c.ReadReply(); err != nil || !strings.HasPrefix(r, "250 ") {
+					t.Fatalf("%v, %v", r, err)
+				}
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var got []string
+	for _, p := range kept {
+		got = append(got, p.Address.String())
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("kept %q, sent %q", got, want)
 	}
 }

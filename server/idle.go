@@ -184,7 +184,7 @@ func (c *conn) readInto(fd uintptr) bool {
 		c.endWait()
 	}
 	var n int
-	var err error
+	var err errno
 	for {
 		n, err = sysRead(fd, c.rdBuf)
 		if err != errInterrupted {
@@ -207,7 +207,7 @@ func (c *conn) readInto(fd uintptr) bool {
 			return true
 		}
 		return false
-	case err != nil:
+	case err != 0:
 		c.rdErr = os.NewSyscallError("read", err)
 	case n == 0:
 		c.rdErr = io.EOF
@@ -334,7 +334,7 @@ func (c *conn) writeFrom(fd uintptr) bool {
 				}
 			}
 			return false
-		case err != nil:
+		case err != 0:
 			c.wrErr = os.NewSyscallError("write", err)
 			return true
 		}
@@ -482,7 +482,7 @@ var errPark = errors.New("smtp server: idle connection parked")
 func (c *conn) readIdle(fd uintptr) bool {
 	slab := c.srv.slabs.Get().(*[]byte)
 	var n int
-	var err error
+	var err errno
 	for {
 		n, err = sysRead(fd, *slab)
 		if err != errInterrupted {
@@ -493,7 +493,7 @@ func (c *conn) readIdle(fd uintptr) bool {
 	case err == errWouldBlock:
 		c.srv.slabs.Put(slab)
 		return false
-	case err != nil:
+	case err != 0:
 		c.idleErr = os.NewSyscallError("read", err)
 		c.srv.slabs.Put(slab)
 	case n == 0:

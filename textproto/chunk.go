@@ -19,7 +19,9 @@ type ChunkReader struct {
 // the end, or drained with Discard, before r is used again (RFC 3030 2:
 // even a chunk the server refuses must be read to stay in sync). It points
 // into r: calling ChunkReader again reuses it. For a chunk larger than the
-// small buffer, r borrows a pooled 32 KiB buffer until the chunk ends.
+// small buffer, r borrows a pooled 32 KiB buffer, returned when ReadLine next
+// reads from the source (or at Reset): a pipelined command after the chunk,
+// and the next chunk, use it as they find it.
 func (r *Reader) ChunkReader(size int64) *ChunkReader {
 	r.resetLine()
 	if size < 0 {
@@ -52,9 +54,6 @@ func (c *ChunkReader) Read(p []byte) (int, error) {
 	n := copy(p, r.buf[r.r:min(int64(r.w), int64(r.r)+c.left)])
 	r.r += n
 	c.left -= int64(n)
-	if c.left == 0 {
-		r.shrink()
-	}
 	return n, nil
 }
 
@@ -74,7 +73,6 @@ func (c *ChunkReader) Discard() error {
 		r.r += n
 		c.left -= int64(n)
 	}
-	r.shrink()
 	return nil
 }
 
@@ -101,9 +99,6 @@ func (c *ChunkReader) peek() ([]byte, error) {
 func (c *ChunkReader) advance(n int) {
 	c.r.r += n
 	c.left -= int64(n)
-	if c.left == 0 {
-		c.r.shrink()
-	}
 }
 
 // Remaining returns the number of octets of the chunk not yet read.

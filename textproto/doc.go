@@ -35,8 +35,11 @@
 // enough for any command line, so an idle connection waiting for its next
 // command costs little. While DATA, BDAT or a long line (AUTH, RFC 4954 4)
 // is in progress they borrow a 32 KiB buffer from a package-level
-// [sync.Pool] and give it back when the data ends (for the Reader: as soon
-// as what remains buffered fits in the small buffer again). The pool holds
+// [sync.Pool] and give it back when the data ends (the Writer), or before
+// the Reader next reads from its source for a line and what remains
+// buffered fits in the small buffer again: a Reader that waits for a
+// command holds only its small buffer, while one serving pipelined
+// commands and messages keeps the big one between them. The pool holds
 // only spare byte slices, no state a caller can observe. Lines longer than
 // 32 KiB (only when the caller asks for such a limit) use a buffer of their
 // own size.

@@ -88,7 +88,9 @@ type DotReader struct {
 // It must be read until it returns an error (io.EOF at a clean end), or
 // drained with Discard, before r is used again. It points into r: calling
 // DotReader again reuses it. While it runs, r uses a pooled 32 KiB buffer,
-// returned when the data ends.
+// returned when ReadLine next reads from the source (or at Reset): the
+// commands pipelined after the data, and the next message's data, use it
+// as they find it.
 func (r *Reader) DotReader(l DataLimits) *DotReader {
 	r.resetLine()
 	r.grow(bigBufSize)
@@ -113,6 +115,14 @@ func (d *DotReader) Violations() ViolationCounts { return d.counts }
 // terminator, still checking the limits and the policy. It returns nil if
 // the data was valid, else the error Read would have returned at the end.
 func (d *DotReader) Discard() error {
+	if d.state == stDone {
+		// Read to the end already (a server drains after every
+		// message): no scratch buffer to clear.
+		if err := d.final(); err != io.EOF {
+			return err
+		}
+		return nil
+	}
 	var scratch [scratchSize]byte
 	for {
 		_, err := d.Read(scratch[:])
@@ -178,7 +188,6 @@ func (d *DotReader) room(want int) int {
 // end is called once the terminator has been consumed.
 func (d *DotReader) end() (int, error) {
 	d.state = stDone
-	d.r.shrink()
 	return 0, d.final()
 }
 
@@ -223,7 +232,6 @@ func (d *DotReader) Read(p []byte) (int, error) {
 					d.consume(3)
 					if n > 0 {
 						d.state = stDone
-						r.shrink()
 						return n, nil
 					}
 					return d.end()
@@ -325,20 +333,28 @@ func (d *DotReader) line(s, dst []byte) (int, bool) {
 }
 
 // bulkLines returns the length of the run of whole lines at the start of
-// s that need no attention, checked with a few scans of the whole run
-// rather than line by line: the run goes from one CR to the next
-// (IndexByte), each followed by LF, and ends before the first line that
-// starts with a dot (the dot rules) or does not end with CRLF; it holds
-// no bare LF if it holds as many LFs as lines, and no NUL or 8-bit byte
-// the policy inspects. Each line is checked against MaxLineLength (the
-// first one counting d.lineLen). It returns 0 when the run is empty or
-// one of these checks fails: line then goes line by line.
+// s that need no attention (see crlfLines). Each line is checked against
+// MaxLineLength (the first one counting d.lineLen). It returns 0 when the
+// run is empty or a check fails: line then goes line by line.
 func (d *DotReader) bulkLines(s []byte) int {
 	maxText := len(s) // of a line; no limit
 	if d.maxLn > 0 {
 		maxText = d.maxLn - 2
 	}
-	w, lines, room := 0, 0, maxText-d.lineLen
+	return crlfLines(s, maxText-d.lineLen, maxText, d.p.NUL != Allow, d.p.EightBit != Allow)
+}
+
+// crlfLines returns the length of the run of whole lines at the start of
+// s that need no attention, checked with a few scans of the whole run
+// rather than line by line: the run goes from one CR to the next
+// (IndexByte), each followed by LF, and ends before the first line that
+// starts with a dot (the dot rules) or does not end with CRLF; it holds
+// no bare LF if it holds as many LFs as lines, and no NUL (nul) or 8-bit
+// byte (eight) when asked. The first line holds at most room octets of
+// text, the others maxText. It returns 0 when the run is empty or one of
+// these checks fails.
+func crlfLines(s []byte, room, maxText int, nul, eight bool) int {
+	w, lines := 0, 0
 	for {
 		t := s[w:]
 		cr := bytes.IndexByte(t, '\r')
@@ -354,8 +370,8 @@ func (d *DotReader) bulkLines(s []byte) int {
 	}
 	run := s[:w]
 	if w == 0 || bytes.Count(run, lfByte) != lines ||
-		(d.p.NUL != Allow && bytes.IndexByte(run, 0) >= 0) ||
-		(d.p.EightBit != Allow && indexNonASCII(run) >= 0) {
+		(nul && bytes.IndexByte(run, 0) >= 0) ||
+		(eight && indexNonASCII(run) >= 0) {
 		return 0
 	}
 	return w

@@ -437,3 +437,42 @@ func FuzzDotReaderFastPath(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDotWriterFastPath compares the DotWriter given the data in one Write
+// (whole CRLF lines take the fast path, crlfLines) with one byte per Write
+// (which never does), under every policy: the same bytes out, the same
+// error at the same offset.
+func FuzzDotWriterFastPath(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s), byte(0))
+		f.Add([]byte(s), byte(44))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, sel byte) {
+		p := fuzzPolicy(sel)
+		encode := func(step int) (string, string) {
+			var wire bytes.Buffer
+			d := NewWriter(&wire).DotWriter(p)
+			var err error
+			for b := data; len(b) > 0 && err == nil; {
+				k := min(step, len(b))
+				_, err = d.Write(b[:k])
+				b = b[k:]
+			}
+			if cerr := d.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return wire.String(), err.Error()
+			}
+			return wire.String(), ""
+		}
+		whole, wholeErr := encode(len(data))
+		one, oneErr := encode(1)
+		if wholeErr != oneErr {
+			t.Fatalf("error %q whole, %q one byte at a time", wholeErr, oneErr)
+		}
+		if wholeErr == "" && whole != one {
+			t.Fatalf("whole %q, one byte at a time %q", whole, one)
+		}
+	})
+}

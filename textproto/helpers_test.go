@@ -84,3 +84,35 @@ func readRest(t *testing.T, r *Reader) string {
 		}
 	}
 }
+
+// readSizes records the length of the buffer of every Read, to tell which
+// of the Reader's buffers a read went into.
+type readSizes struct {
+	r     io.Reader
+	sizes []int
+}
+
+func (s *readSizes) Read(p []byte) (int, error) {
+	s.sizes = append(s.sizes, len(p))
+	return s.r.Read(p)
+}
+
+// last is the buffer length of the latest Read.
+func (s *readSizes) last() int { return s.sizes[len(s.sizes)-1] }
+
+// checkSmallAtRead reads the line after what r has buffered, which must be
+// the end of the input, and fails unless the Reader gave its big buffer
+// back before that read: a Reader that waits for a line holds only its
+// inline buffer.
+func checkSmallAtRead(t *testing.T, name string, r *Reader, src *readSizes) {
+	t.Helper()
+	if _, err := r.ReadLine(0, Policy{}); err != io.EOF {
+		t.Fatalf("%s: at the end: %v", name, err)
+	}
+	if len(r.buf) != smallBufSize || r.pooled != nil {
+		t.Fatalf("%s: buffer %d kept while reading for a line", name, len(r.buf))
+	}
+	if n := src.last(); n > smallBufSize {
+		t.Fatalf("%s: read for a line into %d bytes", name, n)
+	}
+}

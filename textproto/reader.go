@@ -193,9 +193,6 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 	}
 	lim := max
 	r.printable = false
-	if r.scan == 0 && !r.skipping {
-		r.shrink()
-	}
 	p = p.intake()
 	for {
 		s := r.buf[r.r:r.w]
@@ -289,6 +286,13 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 			// Drop what is known to be part of the over-long line.
 			r.r += i
 			r.scan = 0
+		}
+		if r.scan == 0 && !r.skipping {
+			// About to read, maybe to wait: a big buffer borrowed for
+			// data or a long line goes back now, not when the data
+			// ended, so that pipelined commands after the data, and the
+			// next message's data, do not move it back and forth.
+			r.shrink()
 		}
 		if r.r == 0 && r.w == len(r.buf) {
 			// Full buffer and no line end: the limit is larger than the

@@ -95,7 +95,8 @@ func TestReadLine(t *testing.T) {
 
 func TestReadLineShrinks(t *testing.T) {
 	in := strings.Repeat("A", 5000) + "\r\nNOOP\r\n"
-	r := NewReader(strings.NewReader(in))
+	src := &readSizes{r: strings.NewReader(in)}
+	r := NewReader(src)
 	if _, err := r.ReadLine(MaxAuthLine, Policy{}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +107,7 @@ func TestReadLineShrinks(t *testing.T) {
 	if err != nil || string(line) != "NOOP" {
 		t.Fatalf("got %q, %v", line, err)
 	}
-	if len(r.buf) != smallBufSize || r.pooled != nil {
-		t.Fatalf("idle buffer = %d, want %d", len(r.buf), smallBufSize)
-	}
+	checkSmallAtRead(t, "after a long line", r, src)
 }
 
 // An endless line without a line end must not grow the buffer.

@@ -240,6 +240,15 @@ func (d *DotWriter) Write(b []byte) (int, error) {
 			w.WriteString(".")
 		}
 		rest := b[n:]
+		// Whole CRLF lines, none but the first starting with a dot, go
+		// out in one copy (the line by line path below decides the rest).
+		if k := crlfLines(rest, len(rest), len(rest), d.p.NUL != Allow, d.p.EightBit == Reject); k > 0 {
+			w.Write(rest[:k])
+			n += k
+			d.off += int64(k)
+			d.bol, d.crlf = true, true
+			continue
+		}
 		run := rest
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
 			run = rest[:i]
