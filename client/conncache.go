@@ -47,6 +47,10 @@ type ConnCache struct {
 	// MaxIdle bounds the idle connections held; zero means
 	// DefaultCacheMaxIdle. A connection that does not fit is closed.
 	MaxIdle int
+	// ProbeTimeout bounds the RSET that checks a cached connection
+	// before it is used again; a connection that fails it is closed and
+	// a new one opened. Zero means DefaultCacheProbeTimeout.
+	ProbeTimeout time.Duration
 
 	mu     sync.Mutex
 	idle   map[string][]*liveConn
@@ -159,6 +163,10 @@ func (cc *ConnCache) take(ctx context.Context, key string) *liveConn {
 	if maxLife <= 0 {
 		maxLife = DefaultCacheMaxLifetime
 	}
+	probe := cc.ProbeTimeout
+	if probe <= 0 {
+		probe = DefaultCacheProbeTimeout
+	}
 	for {
 		cc.mu.Lock()
 		ls := cc.idle[key]
@@ -176,7 +184,7 @@ func (cc *ConnCache) take(ctx context.Context, key string) *liveConn {
 			l.quit()
 			continue
 		}
-		pctx, cancel := context.WithTimeout(ctx, DefaultCacheProbeTimeout)
+		pctx, cancel := context.WithTimeout(ctx, probe)
 		err := l.c.Reset(pctx)
 		cancel()
 		if err != nil {

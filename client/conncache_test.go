@@ -95,6 +95,35 @@ func TestConnCacheStale(t *testing.T) {
 	}
 }
 
+// TestConnCacheProbeTimeout: a cached connection whose server does not
+// answer the RSET check is given up after ProbeTimeout, and the message
+// goes over a new connection, within a context whose deadline (10 s) comes
+// before DefaultCacheProbeTimeout.
+func TestConnCacheProbeTimeout(t *testing.T) {
+	fs := newFakeServer(t, "PIPELINING")
+	hung := make(chan struct{})
+	defer close(hung)
+	fs.onCommand = func(fc *fakeConn, line string) bool {
+		if line == "RSET" {
+			<-hung // no answer
+			return true
+		}
+		return false
+	}
+	cache := &ConnCache{IdleTimeout: time.Minute, ProbeTimeout: 100 * time.Millisecond}
+	defer cache.Close()
+	d := &Deliverer{Routes: map[string]string{"dom.example": fs.start()}, Cache: cache}
+	msg := strings.NewReader("hi\r\n")
+	for i := range 2 {
+		if out := d.Deliver(testCtx(t), oneRcpt("a@dom.example"), msg, msg.Size()); !out[0].Delivered() {
+			t.Fatalf("message %d: %+v", i, out[0])
+		}
+	}
+	if n := strings.Count(fs.bytes(), "EHLO"); n != 2 || cache.Reused() != 0 {
+		t.Errorf("%d EHLO, %d reused; want a new connection after the unanswered check", n, cache.Reused())
+	}
+}
+
 // TestDeliverTLSInfo: an outcome says the TLS version and whether the
 // certificate was verified for the exchanger, verified or not (RFC 7435
 // opportunistic TLS still reports it).

@@ -112,7 +112,17 @@ type Resolver struct {
 
 	mu    sync.Mutex
 	cache map[string]*Entry
-	locks map[string]*sync.Mutex
+	locks map[string]*domainLock
+}
+
+// domainLock serialises the lookups of one domain, so that concurrent
+// deliveries fetch a policy once. It is a channel, so that a caller whose
+// context ends stops waiting, and it leaves Resolver.locks with its last
+// user (refs counts those holding it or waiting for it), so that the map
+// holds only the domains being looked up.
+type domainLock struct {
+	held chan struct{} // holds a token while the lock is taken
+	refs int
 }
 
 func (r *Resolver) now() time.Time {
@@ -122,20 +132,34 @@ func (r *Resolver) now() time.Time {
 	return time.Now()
 }
 
-// domainLock serialises the lookups of one domain, so that concurrent
-// deliveries fetch a policy once.
-func (r *Resolver) domainLock(domain string) *sync.Mutex {
+// lock takes domain's lock and returns its unlock, or ctx's error when
+// ctx ends first.
+func (r *Resolver) lock(ctx context.Context, domain string) (unlock func(), err error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.locks == nil {
-		r.locks = map[string]*sync.Mutex{}
+		r.locks = map[string]*domainLock{}
 	}
-	l, ok := r.locks[domain]
-	if !ok {
-		l = &sync.Mutex{}
+	l := r.locks[domain]
+	if l == nil {
+		l = &domainLock{held: make(chan struct{}, 1)}
 		r.locks[domain] = l
 	}
-	return l
+	l.refs++
+	r.mu.Unlock()
+	release := func() {
+		r.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(r.locks, domain)
+		}
+		r.mu.Unlock()
+	}
+	select {
+	case l.held <- struct{}{}:
+		return func() { <-l.held; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }
 
 // cached returns domain's unexpired entry from memory or the Store.
@@ -195,22 +219,29 @@ func (r *Resolver) dueForRefresh(e *Entry, now time.Time) bool {
 //     leaves the cached policy in force, and no policy when none is
 //     cached; a good one replaces the cache.
 //
-// Result.Err tells the failures met, for reports.
+// Result.Err tells the failures met, for reports. A Lookup that waits for
+// another one of the same domain gives up when ctx ends (a *LookupError),
+// with the cached policy in force.
 func (r *Resolver) Lookup(ctx context.Context, domain string) *Result {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	l := r.domainLock(domain)
-	l.Lock()
-	defer l.Unlock()
-
-	now := r.now()
 	res := &Result{Domain: domain}
-	e := r.cached(ctx, domain, now)
+	var e *Entry
 	useCache := func() *Result {
 		if e != nil {
 			res.Policy, res.ID, res.Cached = e.Policy, e.ID, true
 		}
 		return res
 	}
+	unlock, err := r.lock(ctx, domain)
+	if err != nil {
+		res.Err = &LookupError{Domain: domain, Err: err}
+		e = r.cached(ctx, domain, r.now())
+		return useCache()
+	}
+	defer unlock()
+
+	now := r.now()
+	e = r.cached(ctx, domain, now)
 	var txt TXTResolver = net.DefaultResolver
 	if r.TXT != nil {
 		txt = r.TXT

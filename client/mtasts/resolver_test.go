@@ -386,3 +386,38 @@ func TestConcurrentLookupsFetchOnce(t *testing.T) {
 		t.Errorf("%d fetches", n)
 	}
 }
+
+// TestLookupWaitHonoursContext: a Lookup waiting for another one's fetch
+// of the same domain gives up when its context is done, instead of
+// waiting for that fetch (up to FetchTimeout) whatever its caller asked.
+func TestLookupWaitHonoursContext(t *testing.T) {
+	started, block := make(chan struct{}), make(chan struct{})
+	ps := newPolicyServer(t, wildcardCert(t))
+	ps.serve("mta-sts.example.com", func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	})
+	txt := &fakeTXT{}
+	txt.set("_mta-sts.example.com", "v=STSv1; id=1")
+	r := &mtasts.Resolver{TXT: txt, HTTPClient: ps.client()}
+	first := make(chan *mtasts.Result, 1)
+	go func() { first <- r.Lookup(context.Background(), "example.com") }()
+	<-started // the first Lookup holds the domain and waits for the server
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	second := make(chan *mtasts.Result, 1)
+	go func() { second <- r.Lookup(ctx, "example.com") }()
+	defer func() { close(block); <-first }()
+	select {
+	case res := <-second:
+		if res.Policy != nil || !errors.Is(res.Err, context.Canceled) || resultType(res.Err) != mtasts.ResultFetchError {
+			t.Errorf("%+v", res)
+		}
+	case <-time.After(30 * time.Second): // a hang guard, not a timing
+		t.Error("Lookup waited for the other fetch although its context was done")
+	}
+}
