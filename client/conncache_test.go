@@ -58,69 +58,61 @@ func waitWire(fs *fakeServer, s string) bool {
 	return strings.Contains(fs.bytes(), s)
 }
 
-// TestConnCacheStale: a cached connection the server dropped (RSET gets
-// no answer) is replaced by a new one, and the message is delivered; one
-// idle past IdleTimeout is closed with QUIT.
-func TestConnCacheStale(t *testing.T) {
-	fs := newFakeServer(t, "PIPELINING")
-	fs.onCommand = func(fc *fakeConn, line string) bool {
-		if line == "RSET" {
-			fc.conn.Close()
-			return true
-		}
-		return false
+// TestConnCacheCheckFails: a cached connection that fails the RSET check
+// is replaced by a new one and the message is delivered, whether the
+// server dropped it or does not answer (given up after ProbeTimeout,
+// within a context whose deadline, 10 s, comes before
+// DefaultCacheProbeTimeout).
+func TestConnCacheCheckFails(t *testing.T) {
+	cases := []struct {
+		name  string
+		probe time.Duration
+		rset  func(fc *fakeConn, hung <-chan struct{})
+	}{
+		{"Dropped", 0, func(fc *fakeConn, _ <-chan struct{}) { fc.conn.Close() }},
+		{"Unanswered", 100 * time.Millisecond, func(_ *fakeConn, hung <-chan struct{}) { <-hung }},
 	}
-	cache := &ConnCache{IdleTimeout: time.Minute}
-	defer cache.Close()
-	d := &Deliverer{Routes: map[string]string{"dom.example": fs.start()}, Cache: cache}
-	msg := strings.NewReader("hi\r\n")
-	for i := range 2 {
-		if out := d.Deliver(testCtx(t), oneRcpt("a@dom.example"), msg, msg.Size()); !out[0].Delivered() {
-			t.Fatalf("message %d: %+v", i, out[0])
-		}
-	}
-	if n := strings.Count(fs.bytes(), "EHLO"); n != 2 || cache.Reused() != 0 {
-		t.Errorf("%d EHLO, %d reused; want a new connection after the failed check", n, cache.Reused())
-	}
-
-	fs2 := newFakeServer(t, "PIPELINING")
-	short := &ConnCache{IdleTimeout: 10 * time.Millisecond}
-	defer short.Close()
-	d = &Deliverer{Routes: map[string]string{"dom.example": fs2.start()}, Cache: short}
-	if out := d.Deliver(testCtx(t), oneRcpt("a@dom.example"), msg, msg.Size()); !out[0].Delivered() {
-		t.Fatalf("%+v", out[0])
-	}
-	if !waitWire(fs2, "QUIT") {
-		t.Error("idle connection not closed with QUIT")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newFakeServer(t, "PIPELINING")
+			hung := make(chan struct{})
+			defer close(hung)
+			fs.onCommand = func(fc *fakeConn, line string) bool {
+				if line == "RSET" {
+					tc.rset(fc, hung)
+					return true
+				}
+				return false
+			}
+			cache := &ConnCache{IdleTimeout: time.Minute, ProbeTimeout: tc.probe}
+			defer cache.Close()
+			d := &Deliverer{Routes: map[string]string{"dom.example": fs.start()}, Cache: cache}
+			msg := strings.NewReader("hi\r\n")
+			for i := range 2 {
+				if out := d.Deliver(testCtx(t), oneRcpt("a@dom.example"), msg, msg.Size()); !out[0].Delivered() {
+					t.Fatalf("message %d: %+v", i, out[0])
+				}
+			}
+			if n := strings.Count(fs.bytes(), "EHLO"); n != 2 || cache.Reused() != 0 {
+				t.Errorf("%d EHLO, %d reused; want a new connection after the failed check", n, cache.Reused())
+			}
+		})
 	}
 }
 
-// TestConnCacheProbeTimeout: a cached connection whose server does not
-// answer the RSET check is given up after ProbeTimeout, and the message
-// goes over a new connection, within a context whose deadline (10 s) comes
-// before DefaultCacheProbeTimeout.
-func TestConnCacheProbeTimeout(t *testing.T) {
+// TestConnCacheIdleQuit: a connection idle past IdleTimeout is closed
+// with QUIT.
+func TestConnCacheIdleQuit(t *testing.T) {
 	fs := newFakeServer(t, "PIPELINING")
-	hung := make(chan struct{})
-	defer close(hung)
-	fs.onCommand = func(fc *fakeConn, line string) bool {
-		if line == "RSET" {
-			<-hung // no answer
-			return true
-		}
-		return false
-	}
-	cache := &ConnCache{IdleTimeout: time.Minute, ProbeTimeout: 100 * time.Millisecond}
-	defer cache.Close()
-	d := &Deliverer{Routes: map[string]string{"dom.example": fs.start()}, Cache: cache}
+	short := &ConnCache{IdleTimeout: 10 * time.Millisecond}
+	defer short.Close()
+	d := &Deliverer{Routes: map[string]string{"dom.example": fs.start()}, Cache: short}
 	msg := strings.NewReader("hi\r\n")
-	for i := range 2 {
-		if out := d.Deliver(testCtx(t), oneRcpt("a@dom.example"), msg, msg.Size()); !out[0].Delivered() {
-			t.Fatalf("message %d: %+v", i, out[0])
-		}
+	if out := d.Deliver(testCtx(t), oneRcpt("a@dom.example"), msg, msg.Size()); !out[0].Delivered() {
+		t.Fatalf("%+v", out[0])
 	}
-	if n := strings.Count(fs.bytes(), "EHLO"); n != 2 || cache.Reused() != 0 {
-		t.Errorf("%d EHLO, %d reused; want a new connection after the unanswered check", n, cache.Reused())
+	if !waitWire(fs, "QUIT") {
+		t.Error("idle connection not closed with QUIT")
 	}
 }
 
