@@ -287,13 +287,15 @@ func (r *Reader) ReadLine(max int, p Policy) ([]byte, error) {
 			r.r += i
 			r.scan = 0
 		}
-		if r.scan == 0 && !r.skipping {
-			// About to read, maybe to wait: a big buffer borrowed for
-			// data or a long line goes back now, not when the data
-			// ended, so that pipelined commands after the data, and the
-			// next message's data, do not move it back and forth.
-			r.shrink()
-		}
+		// About to read, maybe to wait: a big buffer borrowed for data
+		// or a long line goes back now, not when the data ended, so that
+		// pipelined commands after the data, and the next message's
+		// data, do not move it back and forth. Also in the middle of a
+		// line (scan counts from r.r, which shrink moves with the bytes)
+		// or of one being skipped: a client that sends the start of its
+		// next command with the end of the data, then waits, must not
+		// hold 32 KiB.
+		r.shrink()
 		if r.r == 0 && r.w == len(r.buf) {
 			// Full buffer and no line end: the limit is larger than the
 			// buffer (long AUTH lines), since a skipped line never

@@ -288,3 +288,74 @@ func TestLineBuffered(t *testing.T) {
 		t.Error("a second whole line is not reported")
 	}
 }
+
+// chunkSource returns its chunks one per Read (a peer that sent them
+// apart).
+type chunkSource []string
+
+func (s *chunkSource) Read(p []byte) (int, error) {
+	if len(*s) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, (*s)[0])
+	if (*s)[0] = (*s)[0][n:]; (*s)[0] == "" {
+		*s = (*s)[1:]
+	}
+	return n, nil
+}
+
+// A Reader that waits for the rest of a line holds only its inline buffer,
+// whatever borrowed the big one before: DATA, a BDAT chunk or a long line
+// whose end came with the start of the next command (a client that sends
+// "NO" and waits would otherwise hold 32 KiB per connection), or an
+// over-long line being skipped.
+func TestReadLineShrinksMidLine(t *testing.T) {
+	long := strings.Repeat("A", 5000)
+	chunk := strings.Repeat("z", 2000)
+	skipped := strings.Repeat("X", 3000)
+	for _, tc := range []struct {
+		name   string
+		chunks chunkSource
+		before func(r *Reader) error
+		err    errKind // of the line after
+	}{
+		{"data", chunkSource{"Subject: x\r\n\r\nhi\r\n.\r\nNO", "OP\r\n"}, func(r *Reader) error {
+			_, err := io.Copy(io.Discard, r.DotReader(DataLimits{}))
+			return err
+		}, errNone},
+		{"bdat", chunkSource{chunk + "NO", "OP\r\n"}, func(r *Reader) error {
+			_, err := io.Copy(io.Discard, r.ChunkReader(int64(len(chunk))))
+			return err
+		}, errNone},
+		{"long line", chunkSource{long + "\r\nNO", "OP\r\n"}, func(r *Reader) error {
+			_, err := r.ReadLine(MaxAuthLine, Policy{})
+			return err
+		}, errNone},
+		{"skipped line", chunkSource{"hi\r\n.\r\n" + skipped, "NOOP\r\n"}, func(r *Reader) error {
+			_, err := io.Copy(io.Discard, r.DotReader(DataLimits{}))
+			return err
+		}, errTooLong},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &readSizes{r: &tc.chunks}
+			r := NewReader(src)
+			if err := tc.before(r); err != nil {
+				t.Fatal(err)
+			}
+			reads := len(src.sizes)
+			line, err := r.ReadLine(0, Policy{})
+			checkErr(t, err, tc.err, 0)
+			if tc.err == errNone && string(line) != "NOOP" {
+				t.Fatalf("line %q", line)
+			}
+			for _, n := range src.sizes[reads:] {
+				if n > smallBufSize {
+					t.Fatalf("waited for the rest of a line with a %d-byte buffer (reads %v)", n, src.sizes[reads:])
+				}
+			}
+			if len(r.buf) != smallBufSize || r.pooled != nil {
+				t.Fatalf("buffer %d after the line", len(r.buf))
+			}
+		})
+	}
+}
