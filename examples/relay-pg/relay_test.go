@@ -438,3 +438,37 @@ func TestFlushRetriesDeadDestination(t *testing.T) {
 	})
 	relay.Stop()
 }
+
+// TestContractRelayOnPostgres: the relay of the contract (examples/relay,
+// built from the root module as the harnesses build it, alone in its
+// directory) given -queue postgres://... hands over to this module's relay
+// in its own process (the PID that listens is the one started): the
+// message is queued in PostgreSQL, delivered, and the queue is listed
+// empty through the same command.
+func TestContractRelayOnPostgres(t *testing.T) {
+	url := sharedDB(t)
+	sk := startSink(t, true)
+	contract := e2e.Build(t, "relay")
+	addr := e2e.FreeAddr(t)
+	p := e2e.Start(t, "", contract, "-listen", addr, "-auth", "alice:alice-pw", "-queue", url,
+		"-route", "y.test="+sk.addr, "-retry", "200ms", "-hostname", "contract.test")
+	p.WaitListen(addr, 2*time.Minute) // a first go build of this module may compile the driver
+	if code, stderr := submit(t, addr, 1); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	waitFor(t, "the message delivered", 30*time.Second, func() bool {
+		got, _ := sk.counts()
+		return len(got) == 1
+	})
+	waitFor(t, "an empty queue", 30*time.Second, func() bool {
+		code, out, _ := e2e.Run(t, 2*time.Minute, nil, contract, "-queue", url, "-list")
+		return code == 0 && out == ""
+	})
+	if err := p.Stop(); err != nil {
+		t.Error(err)
+	}
+	if s := p.Stderr.String(); !strings.Contains(s, "running ") || !strings.Contains(s, "the relay with both queues") ||
+		!strings.Contains(s, "status=sent") {
+		t.Errorf("stderr:\n%s", s)
+	}
+}

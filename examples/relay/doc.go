@@ -28,7 +28,8 @@
 //	                    relay says so at start). Not writable by group or
 //	                    others
 //	-queue DIR          the durable queue (default ./queue, created if missing);
-//	                    postgres://... with the relay of examples/relay-pg
+//	                    postgres://...: hands over to the relay of
+//	                    examples/relay-pg (see below)
 //	-route DOMAIN=HOST:PORT  repeatable; deliver DOMAIN's mail there instead of
 //	                    to its MX ("*" routes every other domain: a smart host)
 //	-retry LIST         delays between attempts, e.g. "1s,2s,4s", the last one
@@ -109,6 +110,14 @@
 // a key) or by an https POST; the counts are saved at shutdown and hourly.
 // A message with "TLS-Required: No" (RFC 8689 5), as the reports are, goes
 // without DANE and MTA-STS.
+//
+// PostgreSQL: the queue shared by several relays needs the pgx driver,
+// which the nested module examples/relay-pg holds (library users never
+// download it). Given -queue postgres://..., this command runs that relay
+// in its own place (exec: same PID, flags and streams): a relay-pg next to
+// this program, else one built from the source tree this program was
+// built from (into the user's cache directory; only a tree owned by this
+// user or root and not writable by others), else relay-pg from PATH.
 //
 // Bounces: a recipient's Remote-MTA and Diagnostic-Code (RFC 3464) are
 // those of a server's reply; a failure no server replied to (a connection

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -554,13 +555,31 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestPostgresNotBuiltIn: this module's relay has no PostgreSQL queue; it
-// says where the one that has it is.
-func TestPostgresNotBuiltIn(t *testing.T) {
-	code, _, stderr := e2e.Run(t, 10*time.Second, nil, relayBin, "-queue", "postgres://u:secret@127.0.0.1/mail", "-list")
-	if code == 0 || !strings.Contains(stderr, "built without PostgreSQL support") || !strings.Contains(stderr, "examples/relay-pg") ||
-		strings.Contains(stderr, "secret") {
+// TestPostgresHandOver: this module's relay has only the disk queue;
+// given -queue postgres://... it builds the relay of examples/relay-pg
+// from its source tree and runs it in its place, which then tries the
+// database (here none listens) and says so, password hidden.
+func TestPostgresHandOver(t *testing.T) {
+	code, _, stderr := e2e.Run(t, 5*time.Minute, nil, relayBin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
+	if code == 0 || !strings.Contains(stderr, "the relay with both queues") || !strings.Contains(stderr, "examples/relay-pg") ||
+		!strings.Contains(stderr, "connection refused") || strings.Contains(stderr, "secret") {
 		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestPostgresNoPGBuild: a relay built without its source path
+// (-trimpath) and with no relay-pg next to it or in PATH says how to get
+// the relay with both queues, password hidden.
+func TestPostgresNoPGBuild(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "relay")
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", bin, e2e.Module+"relay").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
+	cmd.Env = append(os.Environ(), "PATH="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "go -C examples/relay-pg build") || strings.Contains(string(out), "secret") {
+		t.Errorf("%v: %s", err, out)
 	}
 }
 

@@ -1,7 +1,16 @@
 package main
 
-import "github.com/smtpkit/smtp/examples/internal/mta"
+import (
+	"os"
 
-// main runs the relay with the embedded on-disk queue; the relay with a
-// queue on PostgreSQL is built from its own module, examples/relay-pg.
-func main() { mta.Main(mta.DiskBackend()) }
+	"github.com/smtpkit/smtp/examples/internal/cli"
+	"github.com/smtpkit/smtp/examples/internal/mta"
+)
+
+func main() {
+	if queue, ok := mta.QueueArg(os.Args[1:]); ok && mta.IsPostgresURL(queue) {
+		// Returns only when relay-pg could not be found, built or run.
+		cli.ExitOnError("relay", handOver(os.Args[1:]))
+	}
+	mta.Main(mta.DiskBackend())
+}

@@ -259,6 +259,17 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
+// QueueArg returns the -queue value of the relay's command line args
+// (DefaultQueue when none is given), and false when args do not parse
+// (Main then says why).
+func QueueArg(args []string) (string, bool) {
+	c, err := parseFlags(args, io.Discard)
+	if err != nil {
+		return "", false
+	}
+	return c.queueDir, true
+}
+
 // Main is the relay program: it parses the command line, then runs the
 // relay until SIGINT or SIGTERM, or runs an operator's command. backends
 // are the kinds of queue this binary supports (DiskBackend, and
