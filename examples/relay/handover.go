@@ -46,11 +46,18 @@ func handOver(args []string) error {
 // findPGProgram looks for the PostgreSQL build: next to this program (an
 // operator installed both), built from the source tree this program was
 // built from (go run, go build in a checkout), or in PATH.
+// A relay-pg that another local user could have put there or changed (in
+// a directory others can write to, as a relay copied to /tmp) is not run:
+// the relay would run their code as its user.
 func findPGProgram() (prog, how string, err error) {
+	var unsafe []string
 	if self, err := os.Executable(); err == nil {
 		p := filepath.Join(filepath.Dir(self), pgProgramName)
 		if isExecutable(p) {
-			return p, "next to this program", nil
+			if safePath(p) {
+				return p, "next to this program", nil
+			}
+			unsafe = append(unsafe, p)
 		}
 	}
 	var buildErr error
@@ -62,12 +69,18 @@ func findPGProgram() (prog, how string, err error) {
 		buildErr = err
 	}
 	if p, err := exec.LookPath(pgProgramName); err == nil {
-		return p, "found in PATH", nil
+		if safePath(p) {
+			return p, "found in PATH", nil
+		}
+		unsafe = append(unsafe, p)
 	}
-	if buildErr != nil {
-		return "", "", buildErr
+	if buildErr == nil {
+		buildErr = fmt.Errorf("no %s next to it, in its source tree or in PATH", pgProgramName)
 	}
-	return "", "", fmt.Errorf("no %s next to it, in its source tree or in PATH", pgProgramName)
+	if len(unsafe) > 0 {
+		buildErr = fmt.Errorf("%w (not running %s: another user can write to it or its directory)", buildErr, strings.Join(unsafe, ", "))
+	}
+	return "", "", buildErr
 }
 
 func isExecutable(p string) bool {

@@ -31,5 +31,8 @@ func trustedPath(p string) bool {
 	return err == nil
 }
 
+// safePath: without Unix ownership, a program is trusted where it is.
+func safePath(p string) bool { return trustedPath(p) }
+
 // lockFile: no flock here; builds of relays started at once may overlap.
 func lockFile(string) (unlock func(), err error) { return func() {}, nil }

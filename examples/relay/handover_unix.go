@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -42,4 +43,45 @@ func lockFile(p string) (unlock func(), err error) {
 		return nil, err
 	}
 	return func() { f.Close() }, nil
+}
+
+// safePath reports whether no other user can change what p names: p (a
+// file or directory) and, after symbolic links are resolved, every
+// directory above it are owned by this user or root, and none is
+// writable by group or others, but for a sticky directory above it (as
+// /tmp), where others cannot rename or remove what they do not own. The
+// links on the way are checked as they are named too.
+func safePath(p string) bool {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return false
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return false
+	}
+	return safeChain(abs) && safeChain(real)
+}
+
+// safeChain checks p and the directories above it as named (lstat).
+func safeChain(p string) bool {
+	for first := true; ; first = false {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return false
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok || (int(st.Uid) != os.Getuid() && st.Uid != 0) {
+			return false
+		}
+		sticky := !first && fi.IsDir() && fi.Mode()&os.ModeSticky != 0
+		if fi.Mode()&os.ModeSymlink == 0 && fi.Mode().Perm()&0o022 != 0 && !sticky {
+			return false
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return true
+		}
+		p = parent
+	}
 }

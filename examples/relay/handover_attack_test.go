@@ -1,0 +1,94 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/smtpkit/smtp/examples/internal/e2e"
+)
+
+// buildTrimmed builds the relay without its source path (-trimpath): it
+// hands over only to a relay-pg next to it or in PATH.
+func buildTrimmed(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "relay")
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", bin, e2e.Module+"relay").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// plantRelayPG writes a relay-pg into dir that says it ran, owned by uid
+// (-1: this user).
+func plantRelayPG(t *testing.T, dir string, uid int) {
+	t.Helper()
+	p := filepath.Join(dir, pgProgramName)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\necho relay-pg-ran >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if uid >= 0 {
+		if err := os.Chown(p, uid, uid); err != nil {
+			t.Skipf("cannot give a file to another user: %v", err)
+		}
+	}
+}
+
+// TestHandOverRefusesPlantedProgram: the relay runs a relay-pg next to it
+// or in PATH only when no other user could have put it there or changed
+// it: not one in a directory others can write to (a relay copied to
+// /tmp), nor one another user owns in a sticky directory, nor one others
+// can write to.
+func TestHandOverRefusesPlantedProgram(t *testing.T) {
+	nobody := 65534
+	if os.Getuid() == nobody {
+		nobody = 65533
+	}
+	cases := []struct {
+		name    string
+		inPath  bool        // relay-pg in PATH, else next to the relay
+		dirMode os.FileMode // of relay-pg's directory
+		fileUID int         // relay-pg's owner (-1: this user)
+		file    os.FileMode // relay-pg's mode
+		runs    bool
+	}{
+		{"NextToOwn", false, 0o755, -1, 0o755, true},
+		{"NextToWorldWritableDir", false, 0o777, -1, 0o755, false},
+		{"NextToGroupWritableDir", false, 0o775, -1, 0o755, false},
+		{"NextToOtherUsersInStickyDir", false, 0o1777, nobody, 0o755, false},
+		{"NextToWorldWritableFile", false, 0o755, -1, 0o757, false},
+		{"InPathOwn", true, 0o755, -1, 0o755, true},
+		{"InPathWorldWritableDir", true, 0o777, -1, 0o755, false},
+		{"InPathOtherUsersInStickyDir", true, 0o1777, nobody, 0o755, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			relayDir, pathDir := t.TempDir(), t.TempDir()
+			bin := buildTrimmed(t, relayDir)
+			dir := relayDir
+			if tc.inPath {
+				dir = pathDir
+			}
+			plantRelayPG(t, dir, tc.fileUID)
+			if err := os.Chmod(filepath.Join(dir, pgProgramName), tc.file); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tc.dirMode); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
+			cmd.Env = append(os.Environ(), "PATH="+pathDir)
+			out, _ := cmd.CombinedOutput()
+			if ran := strings.Contains(string(out), "relay-pg-ran"); ran != tc.runs {
+				t.Errorf("relay-pg ran: %v, want %v; output:\n%s", ran, tc.runs, out)
+			}
+			if !tc.runs && !strings.Contains(string(out), "go -C examples/relay-pg build") {
+				t.Errorf("no advice:\n%s", out)
+			}
+		})
+	}
+}
