@@ -130,7 +130,8 @@ func trustedTree(root string) bool {
 var errUntrusted = errors.New("writable by another user")
 
 // buildPGProgram builds the module in src into a per-user cache directory
-// and returns the program's path. Relays starting at once take turns (a
+// (refused when another user could write to it: the fallback, TMPDIR, is
+// shared) and returns the program's path. Relays starting at once take turns (a
 // lock file), and each go build finds the last one's result up to date.
 func buildPGProgram(src string) (string, error) {
 	cache, err := os.UserCacheDir()
@@ -141,6 +142,10 @@ func buildPGProgram(src string) (string, error) {
 	dir := filepath.Join(cache, "smtpkit", pgProgramName+"-"+hex.EncodeToString(sum[:8]))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
+	}
+	// Under a shared TMPDIR, another user may have made it first.
+	if !safePath(dir) {
+		return "", fmt.Errorf("not building relay-pg in %s: another user can write to it or a directory above it", dir)
 	}
 	unlock, err := lockFile(filepath.Join(dir, "lock"))
 	if err != nil {

@@ -3,9 +3,12 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -91,4 +94,55 @@ func TestHandOverRefusesPlantedProgram(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHandOverBuildDirOfAnotherUser: with no cache directory of its own
+// (no HOME nor XDG_CACHE_HOME) the relay builds relay-pg under TMPDIR,
+// shared by every user: a directory another user made there first (with
+// the name they can compute) is refused, not built into and run from.
+func TestHandOverBuildDirOfAnotherUser(t *testing.T) {
+	_, self, _, _ := runtime.Caller(0)
+	sum := sha256.Sum256([]byte(filepath.Join(filepath.Dir(self), "..", pgProgramName)))
+	tmp := t.TempDir()
+	if err := os.Chmod(tmp, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(tmp, "smtpkit", pgProgramName+"-"+hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(planted, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Dir(planted), planted} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, 65534, 65534); err != nil {
+			t.Skipf("cannot give a directory to another user: %v", err)
+		}
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_CACHE_HOME=") && !strings.HasPrefix(kv, "TMPDIR=") {
+			env = append(env, kv)
+		}
+	}
+	cmd := exec.Command(relayBin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
+	cmd.Env = append(env, "TMPDIR="+tmp, "GOCACHE="+goEnv(t, "GOCACHE"), "GOMODCACHE="+goEnv(t, "GOMODCACHE"))
+	out, _ := cmd.CombinedOutput()
+	if _, err := os.Stat(filepath.Join(planted, pgProgramName)); err == nil || strings.Contains(string(out), "built from") {
+		t.Errorf("built into and ran from %s:\n%s", planted, out)
+	}
+	if !strings.Contains(string(out), "another user") {
+		t.Errorf("does not say why:\n%s", out)
+	}
+}
+
+// goEnv returns a setting of go (its caches, named for a go that runs
+// with no HOME).
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
 }
