@@ -161,6 +161,9 @@ func buildPGProgram(src string) (string, error) {
 	prog := filepath.Join(dir, pgProgramName)
 	cmd := exec.CommandContext(ctx, goTool, "build", "-o", prog, ".")
 	cmd.Dir = src
+	// The module as it is in the tree: go would otherwise use a go.work
+	// from any directory above it, which another user may write.
+	cmd.Env = append(os.Environ(), "GOWORK=off")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

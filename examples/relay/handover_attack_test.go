@@ -146,3 +146,46 @@ func goEnv(t *testing.T, name string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// TestHandOverIgnoresWorkspace: the go build of relay-pg builds the
+// module of the relay's source tree as it is, whatever go.work lies above
+// it (go looks for one in every parent directory, up to /: a tree
+// checked out under /tmp/x, or a directory others share): here one that
+// go cannot use.
+func TestHandOverIgnoresWorkspace(t *testing.T) {
+	_, self, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(self), "..", "..")
+	ws := t.TempDir()
+	tree := filepath.Join(ws, "smtpkit")
+	files, err := exec.Command("git", "-C", root, "ls-files").Output()
+	if err != nil {
+		t.Skipf("git ls-files: %v", err)
+	}
+	for _, f := range strings.Fields(string(files)) {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			continue // deleted in the working tree
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tree, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(ws, "go.work"), []byte("go 1.20\nuse ./elsewhere\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "relay")
+	build := exec.Command("go", "build", "-o", bin, "./examples/relay")
+	build.Dir, build.Env = tree, append(os.Environ(), "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), "GOWORK=")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "built from "+filepath.Join(tree, "examples", pgProgramName)) || !strings.Contains(string(out), "connection refused") {
+		t.Errorf("relay-pg not built from the tree and run:\n%s", out)
+	}
+}
