@@ -34,13 +34,15 @@ const PGBuildTimeout = 5 * time.Minute
 // handOver finds the PostgreSQL build of the relay and runs it in this
 // process's place; it returns only on failure.
 func handOver(args []string) error {
-	prog, how, err := findPGProgram()
+	prog, how, release, err := findPGProgram()
 	if err != nil {
 		return fmt.Errorf("-queue is a PostgreSQL database, and this build of the relay has only the disk queue: %w; "+
 			"build the relay with both queues from its own module: go -C examples/relay-pg build -o relay-pg . (see README)", err)
 	}
 	fmt.Fprintf(os.Stderr, "relay: -queue is a PostgreSQL database: running %s (%s), the relay with both queues\n", prog, how)
-	return execProgram(prog, args)
+	err = execProgram(prog, args)
+	release()
+	return err
 }
 
 // findPGProgram looks for the PostgreSQL build: next to this program (an
@@ -48,29 +50,31 @@ func handOver(args []string) error {
 // built from (go run, go build in a checkout), or in PATH.
 // A relay-pg that another local user could have put there or changed (in
 // a directory others can write to, as a relay copied to /tmp) is not run:
-// the relay would run their code as its user.
-func findPGProgram() (prog, how string, err error) {
+// the relay would run their code as its user. release lets go of what
+// must stay put until the exec: the build lock.
+func findPGProgram() (prog, how string, release func(), err error) {
+	noop := func() {}
 	var unsafe []string
 	if self, err := os.Executable(); err == nil {
 		p := filepath.Join(filepath.Dir(self), pgProgramName)
 		if isExecutable(p) {
 			if safePath(p) {
-				return p, "next to this program", nil
+				return p, "next to this program", noop, nil
 			}
 			unsafe = append(unsafe, p)
 		}
 	}
 	var buildErr error
 	if src, ok := pgSourceDir(); ok {
-		p, err := buildPGProgram(src)
+		p, unlock, err := buildPGProgram(src)
 		if err == nil {
-			return p, "built from " + src, nil
+			return p, "built from " + src, unlock, nil
 		}
 		buildErr = err
 	}
 	if p, err := exec.LookPath(pgProgramName); err == nil {
 		if safePath(p) {
-			return p, "found in PATH", nil
+			return p, "found in PATH", noop, nil
 		}
 		unsafe = append(unsafe, p)
 	}
@@ -80,7 +84,7 @@ func findPGProgram() (prog, how string, err error) {
 	if len(unsafe) > 0 {
 		buildErr = fmt.Errorf("%w (not running %s: another user can write to it or its directory)", buildErr, strings.Join(unsafe, ", "))
 	}
-	return "", "", buildErr
+	return "", "", nil, buildErr
 }
 
 func isExecutable(p string) bool {
@@ -133,7 +137,10 @@ var errUntrusted = errors.New("writable by another user")
 // (refused when another user could write to it: the fallback, TMPDIR, is
 // shared) and returns the program's path. Relays starting at once take turns (a
 // lock file), and each go build finds the last one's result up to date.
-func buildPGProgram(src string) (string, error) {
+// The lock is held until unlock, which the caller runs after its exec
+// failed (the lock file is closed on exec): a relay started meanwhile on
+// an edited tree would otherwise rewrite the program being exec'd.
+func buildPGProgram(src string) (prog string, unlock func(), err error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
@@ -141,24 +148,23 @@ func buildPGProgram(src string) (string, error) {
 	sum := sha256.Sum256([]byte(src))
 	dir := filepath.Join(cache, "smtpkit", pgProgramName+"-"+hex.EncodeToString(sum[:8]))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	// Under a shared TMPDIR, another user may have made it first.
 	if !safePath(dir) {
-		return "", fmt.Errorf("not building relay-pg in %s: another user can write to it or a directory above it", dir)
+		return "", nil, fmt.Errorf("not building relay-pg in %s: another user can write to it or a directory above it", dir)
 	}
-	unlock, err := lockFile(filepath.Join(dir, "lock"))
+	unlock, err = lockFile(filepath.Join(dir, "lock"))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	defer unlock()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), PGBuildTimeout)
 	defer cancel()
-	prog := filepath.Join(dir, pgProgramName)
+	prog = filepath.Join(dir, pgProgramName)
 	cmd := exec.CommandContext(ctx, goTool, "build", "-o", prog, ".")
 	cmd.Dir = src
 	// The module as it is in the tree: go would otherwise use a go.work
@@ -167,6 +173,7 @@ func buildPGProgram(src string) (string, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
+		unlock()
 		msg := strings.TrimSpace(out.String())
 		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 			msg = msg[i+1:] // the last line says what failed
@@ -174,7 +181,7 @@ func buildPGProgram(src string) (string, error) {
 		if msg == "" {
 			msg = err.Error()
 		}
-		return "", errors.New("go build in " + src + " failed: " + msg)
+		return "", nil, errors.New("go build in " + src + " failed: " + msg)
 	}
-	return prog, nil
+	return prog, unlock, nil
 }

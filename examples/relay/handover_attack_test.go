@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/smtpkit/smtp/examples/internal/e2e"
@@ -187,5 +188,28 @@ func TestHandOverIgnoresWorkspace(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "built from "+filepath.Join(tree, "examples", pgProgramName)) || !strings.Contains(string(out), "connection refused") {
 		t.Errorf("relay-pg not built from the tree and run:\n%s", out)
+	}
+}
+
+// TestBuiltProgramLockedUntilExec: a relay that built relay-pg holds the
+// build lock until its exec (the lock file is closed on exec): were it
+// released before, a relay started meanwhile on an edited tree would
+// rewrite relay-pg (go build removes it and writes a new one) while this
+// one execs it: "text file busy", or a half-written program.
+func TestBuiltProgramLockedUntilExec(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	prog, how, release, err := findPGProgram()
+	if err != nil || !strings.HasPrefix(how, "built from") {
+		t.Fatalf("%s (%s): %v", prog, how, err)
+	}
+	defer release()
+	f, err := os.Open(filepath.Join(filepath.Dir(prog), "lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != syscall.EWOULDBLOCK {
+		t.Errorf("the build lock is free before the exec (flock: %v)", err)
 	}
 }
