@@ -213,3 +213,20 @@ func TestBuiltProgramLockedUntilExec(t *testing.T) {
 		t.Errorf("the build lock is free before the exec (flock: %v)", err)
 	}
 }
+
+// TestDKIMDNSWithPostgresQueue: -dkim-dns prints a key's record and
+// exits without a queue, so a command line that also names a PostgreSQL
+// queue (an operator's service line with -dkim-dns added) is run here,
+// not handed over: it needs no relay-pg, nor a build of one.
+func TestDKIMDNSWithPostgresQueue(t *testing.T) {
+	dir := t.TempDir()
+	_, edKey := dkimKeys(t)
+	edFile := e2e.WriteKey(t, dir, "ed.pem", edKey, false, 0o600)
+	cmd := exec.Command(buildTrimmed(t, dir), "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-dkim-dns", "example.org:ed:"+edFile)
+	cmd.Env = append(os.Environ(), "PATH="+t.TempDir())
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || !strings.HasPrefix(stdout.String(), "ed._domainkey.example.org. IN TXT ") {
+		t.Errorf("%v: stdout %q, stderr %q", err, stdout.String(), stderr.String())
+	}
+}

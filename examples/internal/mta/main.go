@@ -261,10 +261,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 
 // QueueArg returns the -queue value of the relay's command line args
 // (DefaultQueue when none is given), and false when args do not parse
-// (Main then says why).
+// (Main then says why) or their command uses no queue (-dkim-dns).
 func QueueArg(args []string) (string, bool) {
 	c, err := parseFlags(args, io.Discard)
-	if err != nil {
+	if err != nil || len(c.dkimDNS) > 0 {
 		return "", false
 	}
 	return c.queueDir, true
