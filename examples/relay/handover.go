@@ -168,8 +168,9 @@ func buildPGProgram(src string) (prog string, unlock func(), err error) {
 	cmd := exec.CommandContext(ctx, goTool, "build", "-o", prog, ".")
 	cmd.Dir = src
 	// The module as it is in the tree: go would otherwise use a go.work
-	// from any directory above it, which another user may write.
-	cmd.Env = append(os.Environ(), "GOWORK=off")
+	// from any directory above it, which another user may write. For
+	// this machine, whatever a shell set up to cross compile exports.
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

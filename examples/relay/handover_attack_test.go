@@ -230,3 +230,19 @@ func TestDKIMDNSWithPostgresQueue(t *testing.T) {
 		t.Errorf("%v: stdout %q, stderr %q", err, stdout.String(), stderr.String())
 	}
 }
+
+// TestHandOverBuildsForThisMachine: an operator's shell set up to cross
+// compile (GOARCH, GOOS exported) does not make the hand-over build a
+// relay-pg this machine cannot run ("exec format error").
+func TestHandOverBuildsForThisMachine(t *testing.T) {
+	arch := "arm64"
+	if runtime.GOARCH == arch {
+		arch = "amd64"
+	}
+	cmd := exec.Command(relayBin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), "GOARCH="+arch)
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "connection refused") {
+		t.Errorf("relay-pg did not run:\n%s", out)
+	}
+}
