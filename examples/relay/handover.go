@@ -71,6 +71,8 @@ func findPGProgram() (prog, how string, release func(), err error) {
 			return p, "built from " + src, unlock, nil
 		}
 		buildErr = err
+	} else if src != "" {
+		buildErr = fmt.Errorf("not building %s from %s: another user can write to it or to a directory above it", pgProgramName, src)
 	}
 	if p, err := exec.LookPath(pgProgramName); err == nil {
 		if safePath(p) {
@@ -94,10 +96,12 @@ func isExecutable(p string) bool {
 
 // pgSourceDir returns examples/relay-pg of the source tree this program
 // was compiled from (recorded in the binary unless built with -trimpath),
-// when it is there and trusted: every directory and Go source of the
-// repository owned by this user (or root) and not writable by others, for
-// the relay would otherwise compile and run what another local user put
-// there.
+// when it is there (else "") and trusted: every directory and Go source of
+// the repository owned by this user (or root) and not writable by others,
+// and so every directory above it (sticky ones aside: others could
+// otherwise rename the tree away and put theirs in its place while go
+// build reads it), for the relay would otherwise compile and run what
+// another local user put there.
 func pgSourceDir() (string, bool) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok || !filepath.IsAbs(file) {
@@ -107,7 +111,8 @@ func pgSourceDir() (string, bool) {
 	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
 		return "", false
 	}
-	return src, trustedTree(filepath.Join(src, "..", ".."))
+	root := filepath.Join(src, "..", "..")
+	return src, safePath(root) && trustedTree(root)
 }
 
 // trustedTree reports whether root and every directory, Go source file,

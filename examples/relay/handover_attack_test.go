@@ -154,34 +154,10 @@ func goEnv(t *testing.T, name string) string {
 // checked out under /tmp/x, or a directory others share): here one that
 // go cannot use.
 func TestHandOverIgnoresWorkspace(t *testing.T) {
-	_, self, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(self), "..", "..")
 	ws := t.TempDir()
-	tree := filepath.Join(ws, "smtpkit")
-	files, err := exec.Command("git", "-C", root, "ls-files").Output()
-	if err != nil {
-		t.Skipf("git ls-files: %v", err)
-	}
-	for _, f := range strings.Fields(string(files)) {
-		data, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			continue // deleted in the working tree
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, f)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(tree, f), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tree, bin := copyTree(t, ws)
 	if err := os.WriteFile(filepath.Join(ws, "go.work"), []byte("go 1.20\nuse ./elsewhere\n"), 0o644); err != nil {
 		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "relay")
-	build := exec.Command("go", "build", "-o", bin, "./examples/relay")
-	build.Dir, build.Env = tree, append(os.Environ(), "GOWORK=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), "GOWORK=")
@@ -244,5 +220,55 @@ func TestHandOverBuildsForThisMachine(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "connection refused") {
 		t.Errorf("relay-pg did not run:\n%s", out)
+	}
+}
+
+// copyTree copies the files of the repository (as in its working tree)
+// into dir/smtpkit and builds the relay from there.
+func copyTree(t *testing.T, dir string) (tree, bin string) {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(self), "..", "..")
+	tree = filepath.Join(dir, "smtpkit")
+	files, err := exec.Command("git", "-C", root, "ls-files").Output()
+	if err != nil {
+		t.Skipf("git ls-files: %v", err)
+	}
+	for _, f := range strings.Fields(string(files)) {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			continue // deleted in the working tree
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tree, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin = filepath.Join(t.TempDir(), "relay")
+	build := exec.Command("go", "build", "-o", bin, "./examples/relay")
+	build.Dir, build.Env = tree, append(os.Environ(), "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return tree, bin
+}
+
+// TestHandOverTreeInSharedDirectory: a source tree that is the user's own
+// but sits in a directory others can write to (not sticky) is not built
+// from: another user can rename it away and put theirs in its place
+// between the relay's check and go build's reading.
+func TestHandOverTreeInSharedDirectory(t *testing.T) {
+	shared := t.TempDir()
+	_, bin := copyTree(t, shared)
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), "PATH="+t.TempDir())
+	out, _ := cmd.CombinedOutput()
+	if strings.Contains(string(out), "built from") || !strings.Contains(string(out), "another user can write") {
+		t.Errorf("built from a tree in a shared directory, or does not say why not:\n%s", out)
 	}
 }
