@@ -42,7 +42,7 @@ func handOver(args []string) error {
 	fmt.Fprintf(os.Stderr, "relay: -queue is a PostgreSQL database: running %s (%s), the relay with both queues\n", prog, how)
 	err = execProgram(prog, args)
 	release()
-	return err
+	return fmt.Errorf("running %s: %w", prog, err)
 }
 
 // findPGProgram looks for the PostgreSQL build: next to this program (an

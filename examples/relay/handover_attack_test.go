@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
@@ -270,5 +271,23 @@ func TestHandOverTreeInSharedDirectory(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if strings.Contains(string(out), "built from") || !strings.Contains(string(out), "another user can write") {
 		t.Errorf("built from a tree in a shared directory, or does not say why not:\n%s", out)
+	}
+}
+
+// TestHandOverExecFailureNamesProgram: when the relay-pg found cannot be
+// run (not a program for this machine, a noexec mount), the error names
+// it, not only the system's word for it.
+func TestHandOverExecFailureNamesProgram(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildTrimmed(t, dir)
+	prog := filepath.Join(dir, pgProgramName)
+	if err := os.WriteFile(prog, []byte("not a program\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := e2e.Run(t, time.Minute, nil, bin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
+	last := strings.TrimSpace(stderr)
+	last = last[strings.LastIndexByte(last, '\n')+1:]
+	if code == 0 || !strings.Contains(last, prog) || !strings.Contains(last, "exec format error") {
+		t.Errorf("exit %d: %s", code, stderr)
 	}
 }
