@@ -117,7 +117,10 @@
 // in its own place (exec: same PID, flags and streams): a relay-pg next to
 // this program, else one built from the source tree this program was
 // built from (into the user's cache directory; only a tree owned by this
-// user or root and not writable by others), else relay-pg from PATH.
+// user or root and not writable by others), else relay-pg from PATH. A
+// program, tree or build directory another user could write to, or one
+// in a directory they could write to (sticky ones such as /tmp aside), is
+// refused: the relay would run their code.
 //
 // Bounces: a recipient's Remote-MTA and Diagnostic-Code (RFC 3464) are
 // those of a server's reply; a failure no server replied to (a connection
