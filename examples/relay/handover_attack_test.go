@@ -161,7 +161,7 @@ func TestHandOverIgnoresWorkspace(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), "GOWORK=")
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), goCache(t), "GOWORK=")
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "built from "+filepath.Join(tree, "examples", pgProgramName)) || !strings.Contains(string(out), "connection refused") {
 		t.Errorf("relay-pg not built from the tree and run:\n%s", out)
@@ -175,7 +175,9 @@ func TestHandOverIgnoresWorkspace(t *testing.T) {
 // one execs it: "text file busy", or a half-written program.
 func TestBuiltProgramLockedUntilExec(t *testing.T) {
 	cache := t.TempDir()
+	gc := goCache(t)
 	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("GOCACHE", strings.TrimPrefix(gc, "GOCACHE="))
 	prog, how, release, err := findPGProgram()
 	if err != nil || !strings.HasPrefix(how, "built from") {
 		t.Fatalf("%s (%s): %v", prog, how, err)
@@ -217,11 +219,24 @@ func TestHandOverBuildsForThisMachine(t *testing.T) {
 		arch = "amd64"
 	}
 	cmd := exec.Command(relayBin, "-queue", "postgres://u:secret@127.0.0.1:1/mail", "-list")
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), "GOARCH="+arch)
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir(), goCache(t), "GOARCH="+arch)
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "connection refused") {
 		t.Errorf("relay-pg did not run:\n%s", out)
 	}
+}
+
+// goCache returns GOCACHE=the go command's build cache, for the tests that
+// move XDG_CACHE_HOME (the relay's build directory): the build cache
+// defaults to a directory under it, and a fresh one would compile
+// everything again (20 s a test).
+func goCache(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOCACHE: %v", err)
+	}
+	return "GOCACHE=" + strings.TrimSpace(string(out))
 }
 
 // copyTree copies the files of the repository (as in its working tree)
