@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/smtpkit/smtp/examples/internal/cli"
 )
 
 // execProgram runs prog in this process's place (same PID: signals and
@@ -21,8 +23,8 @@ func trustedPath(p string) bool {
 	if err != nil {
 		return false
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && (int(st.Uid) == os.Getuid() || st.Uid == 0) && fi.Mode().Perm()&0o022 == 0
+	uid, ok := cli.FileOwner(fi)
+	return ok && cli.SelfOrRoot(uid) && fi.Mode().Perm()&0o022 == 0
 }
 
 // lockFile takes an exclusive flock on p (created if missing) and returns
@@ -70,8 +72,7 @@ func safeChain(p string) bool {
 		if err != nil {
 			return false
 		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok || (int(st.Uid) != os.Getuid() && st.Uid != 0) {
+		if uid, ok := cli.FileOwner(fi); !ok || !cli.SelfOrRoot(uid) {
 			return false
 		}
 		sticky := !first && fi.IsDir() && fi.Mode()&os.ModeSticky != 0

@@ -10,5 +10,5 @@ import (
 // openNoBlock opens path for reading.
 func openNoBlock(path string) (*os.File, error) { return os.Open(path) }
 
-// fileOwner says nothing where files have no owner id (Windows).
-func fileOwner(fs.FileInfo) (uid int, ok bool) { return 0, false }
+// FileOwner says nothing where files have no owner id (Windows).
+func FileOwner(fs.FileInfo) (uid int, ok bool) { return 0, false }

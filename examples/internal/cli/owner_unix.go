@@ -15,8 +15,9 @@ func openNoBlock(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
 
-// fileOwner returns the user id that owns the file.
-func fileOwner(fi fs.FileInfo) (uid int, ok bool) {
+// FileOwner returns the user id that owns the file; ok is false where
+// the system has none (Windows).
+func FileOwner(fi fs.FileInfo) (uid int, ok bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, false

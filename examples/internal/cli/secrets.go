@@ -111,7 +111,7 @@ func readProtected(path string, mask fs.FileMode) ([]byte, error) {
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&mask != 0 {
 		return nil, &InsecureFileError{Path: path, Mode: fi.Mode(), Mask: mask}
 	}
-	if uid, ok := fileOwner(fi); ok && uid != 0 && uid != os.Geteuid() {
+	if uid, ok := FileOwner(fi); ok && !SelfOrRoot(uid) {
 		return nil, &ForeignFileError{Path: path, UID: uid}
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
@@ -217,3 +217,8 @@ func ReadCredential(path string) (user, pass string, err error) {
 	}
 	return lines[0][0], lines[0][1], nil
 }
+
+// SelfOrRoot reports whether uid is this program's effective user or
+// root: the owners whose files (secrets, a queue, a program to run) no
+// other local user can have put there.
+func SelfOrRoot(uid int) bool { return uid == 0 || uid == os.Geteuid() }
