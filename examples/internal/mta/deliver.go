@@ -137,7 +137,21 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 	}
 	if err != nil {
 		d.log.Error("cannot read queued message data", "id", m.ID, "err", err)
-		m.NextAttempt = d.now().Add(d.schedule.Delay(m.Attempts + 1))
+		m.LastError = "cannot read the message data: " + err.Error()
+		now := d.now()
+		if d.schedule.Expired(m.Created, now) {
+			// RFC 5321 4.5.4.1 gives up at the give-up time; without
+			// its data the message cannot be bounced with its content
+			// either, so it is held for the operator, as one whose data
+			// is missing, instead of being retried for ever.
+			d.log.Error("queued message data unreadable past -max-age; placed on hold", "id", m.ID)
+			m.Held = true
+		} else {
+			m.NextAttempt = now.Add(d.schedule.Delay(m.Attempts + 1))
+			if giveUp := d.schedule.GiveUp(m.Created); m.NextAttempt.After(giveUp) {
+				m.NextAttempt = giveUp
+			}
+		}
 		d.finish(ctx, m)
 		return
 	}

@@ -361,6 +361,53 @@ func TestMissingDataNotRetried(t *testing.T) {
 	}
 }
 
+// TestUnreadableDataGivesUp: data that exists but cannot be opened (a
+// symbolic link to itself: ELOOP, even for root) is retried on the
+// schedule, and once the give-up time has passed the message is held
+// for the operator with the reason, as one without data is, instead of
+// being retried at the first delay for ever.
+func TestUnreadableDataGivesUp(t *testing.T) {
+	dir := t.TempDir()
+	tr := newFake()
+	r := newTestRelay(t, dir, tr)
+	id := r.add(t, "a@x.test", "b@y.test")
+	data := filepath.Join(dir, "data", id)
+	if err := os.Remove(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(id, data); err != nil {
+		t.Fatal(err)
+	}
+	start := r.now
+	next := r.process(context.Background(), id)
+	if next.IsZero() || !next.After(r.now) {
+		t.Fatalf("first failed read: next attempt %v, want a retry after %v", next, r.now)
+	}
+	m, _ := r.q.q.Get(id)
+	if !strings.Contains(m.LastError, "data") {
+		t.Errorf("LastError %q does not say the data could not be read", m.LastError)
+	}
+	// Attempts on the schedule until past the give-up time (MaxAge is
+	// an hour, the delay a minute): held then, never delivered.
+	for i := 0; i < 200 && !next.IsZero(); i++ {
+		r.now = next
+		next = r.process(context.Background(), id)
+	}
+	if !next.IsZero() {
+		t.Fatalf("still retried at %v, %v after the message was queued (max-age 1h)", next, next.Sub(start))
+	}
+	if r.now.Sub(start) < time.Hour {
+		t.Errorf("held after %v, before the give-up time", r.now.Sub(start))
+	}
+	m, _ = r.q.q.Get(id)
+	if !m.Held || !strings.Contains(m.LastError, "data") {
+		t.Errorf("after the give-up time: held %v, LastError %q", m.Held, m.LastError)
+	}
+	if n := tr.count("b@y.test"); n != 0 {
+		t.Errorf("%d deliveries of unreadable data", n)
+	}
+}
+
 // TestTraceName: a name from the network written into the Received field
 // loses spaces, controls, non-ASCII and the field's delimiters, and is cut
 // to maxTraceName bytes.
