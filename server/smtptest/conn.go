@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/smtpkit/smtp/reply"
@@ -264,7 +263,7 @@ func (c *Conn) closed() string {
 // isConnGone reports whether err says the peer closed the connection.
 func isConnGone(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		isResetOrPipe(err)
 }
 
 // Run plays the client side of a transcript: it sends the "C: " lines
