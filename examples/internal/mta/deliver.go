@@ -70,6 +70,10 @@ type deliverer struct {
 	dkim func() *dkimKeys
 }
 
+// unreadableData begins the LastError of a message whose data could not
+// be read.
+const unreadableData = "cannot read the message data: "
+
 // retryStoreDelay is how long a worker waits before it tries again to
 // record an outcome the queue refused (PostgreSQL down, say): the outcome
 // is kept until it is recorded or the claim is lost.
@@ -132,25 +136,38 @@ func (d *deliverer) process(ctx context.Context, w *Work) {
 		d.log.Error("queued message has no data; placed on hold", "id", m.ID)
 		m.Held = true
 		m.LastError = "message data missing"
+		d.mlog.Printf(m.ID, "placed on hold by the relay: %s", m.LastError)
 		d.finish(ctx, m)
 		return
 	}
 	if err != nil {
 		d.log.Error("cannot read queued message data", "id", m.ID, "err", err)
-		m.LastError = "cannot read the message data: " + err.Error()
+		// The failed read counts as an attempt, so that the schedule
+		// backs off as for any other failure.
+		again := strings.HasPrefix(m.LastError, unreadableData)
 		now := d.now()
-		if d.schedule.Expired(m.Created, now) {
+		m.Attempts++
+		m.LastAttempt = now
+		m.LastError = unreadableData + err.Error()
+		next, expired := d.schedule.Next(m.Attempts, m.Created, now)
+		if expired && again {
 			// RFC 5321 4.5.4.1 gives up at the give-up time; without
 			// its data the message cannot be bounced with its content
 			// either, so it is held for the operator, as one whose data
-			// is missing, instead of being retried for ever.
+			// is missing, instead of being retried for ever. Only when
+			// the read failed at the attempt before too: one failure
+			// at the last attempt (a passing one) gets one more, which
+			// bounces the message if its data can be read.
 			d.log.Error("queued message data unreadable past -max-age; placed on hold", "id", m.ID)
 			m.Held = true
+			d.mlog.Printf(m.ID, "placed on hold by the relay: %s", m.LastError)
 		} else {
-			m.NextAttempt = now.Add(d.schedule.Delay(m.Attempts + 1))
-			if giveUp := d.schedule.GiveUp(m.Created); m.NextAttempt.After(giveUp) {
-				m.NextAttempt = giveUp
+			if expired {
+				next = now.Add(d.schedule.Delay(m.Attempts))
 			}
+			m.NextAttempt = next
+			d.mlog.Printf(m.ID, "deferred, attempt=%d, next attempt %s: %s", m.Attempts,
+				next.UTC().Format(time.RFC3339), m.LastError)
 		}
 		d.finish(ctx, m)
 		return
