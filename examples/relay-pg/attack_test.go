@@ -206,7 +206,12 @@ func TestAttackTinyLease(t *testing.T) {
 func TestAttackPasswordInQueueURL(t *testing.T) {
 	url := strings.Replace(sharedDB(t), "postgres://postgres@", "postgres://postgres:pw-visible-in-ps@", 1)
 	relay, _ := startRelay(t, url, "relay1.test", e2e.FreeAddr(t))
-	waitFor(t, "the start line", 30*time.Second, func() bool { return strings.Contains(relay.Stderr.String(), "relay started") })
+	// The warning is written just after the start line: wait for it too
+	// (reading at the start line alone lost the race now and then).
+	waitFor(t, "the start line and the warning", 30*time.Second, func() bool {
+		s := relay.Stderr.String()
+		return strings.Contains(s, "relay started") && strings.Contains(s, "PGPASSFILE")
+	})
 	logs := relay.Stderr.String()
 	if !strings.Contains(logs, "PGPASSFILE") || strings.Contains(logs, "pw-visible-in-ps") {
 		t.Errorf("no warning about the password in -queue, or the password repeated:\n%s", logs)
