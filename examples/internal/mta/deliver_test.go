@@ -371,13 +371,7 @@ func TestUnreadableDataGivesUp(t *testing.T) {
 	tr := newFake()
 	r := newTestRelay(t, dir, tr)
 	id := r.add(t, "a@x.test", "b@y.test")
-	data := filepath.Join(dir, "data", id)
-	if err := os.Remove(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(id, data); err != nil {
-		t.Fatal(err)
-	}
+	breakData(t, dir, id)
 	start := r.now
 	next := r.process(context.Background(), id)
 	if next.IsZero() || !next.After(r.now) {
