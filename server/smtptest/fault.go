@@ -54,7 +54,10 @@ type Fault struct {
 	// Drop closes the connection instead of answering. For "DATA" and
 	// "BDAT" the whole message was read first: the client has sent its
 	// end and never hears whether the message was taken, the "outcome
-	// unknown" case of RFC 5321 6.1.
+	// unknown" case of RFC 5321 6.1. With Config.ProxyProtocol the
+	// connection is found by the client address of its PROXY header, so
+	// clients behind the proxy need headers with distinct addresses (as
+	// with CutAfter).
 	Drop bool
 
 	// Hang never answers: the server waits until it is closed (or its

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smtpkit/smtp/internal/proxyproto"
 	"github.com/smtpkit/smtp/server"
 )
 
@@ -50,7 +51,7 @@ type Server struct {
 	changed  chan struct{} // closed and replaced when messages changes
 	counts   map[string]int
 	conns    map[*server.Conn]*connState
-	netConns map[string]net.Conn // by remote address, for the faults that cut
+	netConns map[string]net.Conn // by the socket's remote address, for the faults that cut
 	trace    bytes.Buffer
 	started  bool
 	closed   bool
@@ -313,19 +314,78 @@ func (s *Server) event(c *server.Conn, e server.Event) {
 	case server.EventDisconnect:
 		s.mu.Lock()
 		delete(s.conns, c)
-		delete(s.netConns, c.RemoteAddr().String())
+		if key, _ := s.netConnOf(c); key != "" {
+			delete(s.netConns, key)
+		}
 		s.mu.Unlock()
 	}
+}
+
+// netConnOf returns the accepted connection of c and its key in
+// netConns, or "" and nil. Behind a PROXY header c's address is the
+// header's source, so the connection is the one whose header names it;
+// without one (LOCAL, an untrusted peer served directly) it is the
+// socket's. s.mu must be held.
+func (s *Server) netConnOf(c *server.Conn) (string, net.Conn) {
+	addr := c.RemoteAddr().String()
+	for key, nc := range s.netConns {
+		if hc, ok := nc.(*headConn); ok && hc.source() == addr {
+			return key, nc
+		}
+	}
+	if nc, ok := s.netConns[addr]; ok {
+		return addr, nc
+	}
+	return "", nil
 }
 
 // cut closes the network connection of c, below any TLS.
 func (s *Server) cut(c *server.Conn) {
 	s.mu.Lock()
-	nc := s.netConns[c.RemoteAddr().String()]
+	_, nc := s.netConnOf(c)
 	s.mu.Unlock()
 	if nc != nil {
 		nc.Close()
 	}
+}
+
+// headConn keeps the first bytes the server reads from a connection, where
+// its PROXY protocol header is, so that the faults can find the connection
+// by the client address the header gives.
+type headConn struct {
+	net.Conn
+	mu     sync.Mutex
+	head   []byte // the first bytes read, at most proxyproto.DefaultMaxHeaderLength
+	parsed bool   // source is the header's, or "" for a header without one
+	src    string
+}
+
+func (c *headConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.mu.Lock()
+	if room := proxyproto.DefaultMaxHeaderLength - len(c.head); room > 0 && !c.parsed {
+		c.head = append(c.head, b[:min(n, room)]...)
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+// source returns the client address the connection's PROXY header gives,
+// or "" when it has none (yet).
+func (c *headConn) source() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.parsed {
+		h, err := proxyproto.ReadHeader(bytes.NewReader(c.head))
+		if err != nil {
+			return "" // not all of it read yet, or no header
+		}
+		c.parsed, c.head = true, nil
+		if h.Source != nil {
+			c.src = h.Source.String()
+		}
+	}
+	return c.src
 }
 
 // listener registers each connection, for the faults that cut it, and
@@ -342,6 +402,9 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 	if l.s.trickle > 0 {
 		nc = newTrickleConn(nc, l.s.trickle)
+	}
+	if l.s.Config.ProxyProtocol {
+		nc = &headConn{Conn: nc}
 	}
 	l.s.mu.Lock()
 	l.s.netConns[nc.RemoteAddr().String()] = nc
