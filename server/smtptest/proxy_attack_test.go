@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/internal/proxyproto"
@@ -135,5 +136,81 @@ func TestAttackFaultSequentialSameSource(t *testing.T) {
 		if !errors.As(err, &ne) {
 			t.Fatalf("connection %d: err = %v (%T), want a *NetError", i, err, err)
 		}
+	}
+}
+
+// slowDialer sends its header one byte at a time.
+type slowDialer struct{ head []byte }
+
+func (d slowDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	for i := range d.head {
+		if _, err := c.Write(d.head[i : i+1]); err != nil {
+			c.Close()
+			return nil, err
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return c, nil
+}
+
+// TestAttackFaultProxyVariants: the kinds of header and server that held.
+func TestAttackFaultProxyVariants(t *testing.T) {
+	tcp := func(s string) *net.TCPAddr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
+	v2v6 := v2Header(t, proxyproto.Header{Command: proxyproto.Proxy, Source: tcp("[2001:db8::7]:1000"), Destination: tcp("[2001:db8::1]:25"),
+		TLVs: []proxyproto.TLV{{Type: proxyproto.TypeAuthority, Value: []byte("mx.example")}, {Type: proxyproto.TypeUniqueID, Value: make([]byte, 2000)}}})
+	v2local := v2Header(t, proxyproto.Header{Command: proxyproto.Local})
+	v1 := []byte("PROXY TCP4 192.0.2.7 192.0.2.1 1000 25\r\n")
+	for _, tc := range []struct {
+		name string
+		opts []smtptest.Option
+		head []byte
+		slow bool
+		dial func(context.Context, string, *client.Options) (*client.Client, error)
+	}{
+		{"v2-IPv6-TLVs", nil, v2v6, false, client.Dial},
+		{"v2-LOCAL", nil, v2local, false, client.Dial},
+		{"v1-UNKNOWN", nil, []byte("PROXY UNKNOWN\r\n"), false, client.Dial},
+		{"v1-in-pieces", nil, v1, true, client.Dial},
+		{"v2-in-pieces", nil, v2v6, true, client.Dial},
+		{"STARTTLS", []smtptest.Option{smtptest.STARTTLS()}, v1, false, client.DialStartTLS},
+		{"ImplicitTLS", []smtptest.Option{smtptest.ImplicitTLS()}, v1, false, client.DialTLS},
+		{"Trickle", []smtptest.Option{smtptest.Trickle(100 * time.Microsecond)}, v1, false, client.Dial},
+		{"LMTP", []smtptest.Option{smtptest.LMTP()}, v1, false, client.Dial},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := smtptest.NewUnstartedServer(t, append(tc.opts, smtptest.DropAt("DATA", 1))...)
+			ts.Config.ProxyProtocol = true
+			ts.Start()
+			other, err := tc.dial(ctxT(t), ts.Addr, &client.Options{Dialer: rawHeaderDialer{head: []byte("PROXY TCP4 192.0.2.8 192.0.2.1 2000 25\r\n")}, TLSConfig: ts.ClientTLSConfig(), LMTP: ts.Config.LMTP})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			var d client.ContextDialer = rawHeaderDialer{head: tc.head}
+			if tc.slow {
+				d = slowDialer{tc.head}
+			}
+			opts := &client.Options{Dialer: d, TLSConfig: ts.ClientTLSConfig(), LMTP: ts.Config.LMTP}
+			c, err := tc.dial(ctxT(t), ts.Addr, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_, err = c.Send(ctxT(t), newEnv(t, "a@example.org", "b@example.org"), strings.NewReader("x\r\n"))
+			var ou *client.OutcomeUnknownError
+			if !errors.As(err, &ou) {
+				t.Fatalf("err = %v (%T), want an *OutcomeUnknownError", err, err)
+			}
+			if err := other.Noop(ctxT(t)); err != nil {
+				t.Errorf("the other connection was hurt: %v", err)
+			}
+		})
 	}
 }
