@@ -214,3 +214,25 @@ func TestAttackFaultProxyVariants(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackFaultSameSourceAtOnce: two live connections whose headers
+// give the same client address cannot be told apart: the fault cuts
+// neither (it cut one at random, maybe the other).
+func TestAttackFaultSameSourceAtOnce(t *testing.T) {
+	for i := range 5 {
+		ts := smtptest.NewUnstartedServer(t, smtptest.DropAt("MAIL", 1))
+		ts.Config.ProxyProtocol = true
+		ts.Start()
+		other, err := client.Dial(ctxT(t), ts.Addr, &client.Options{Dialer: proxyDialer{"192.0.2.7:1000"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		_, err = send(t, ts, &client.Options{Dialer: proxyDialer{"192.0.2.7:1000"}}, "x\r\n")
+		asError(t, err, "MAIL", 451)
+		if err := other.Noop(ctxT(t)); err != nil {
+			t.Fatalf("round %d: the other connection was cut: %v", i, err)
+		}
+		ts.Close()
+	}
+}
