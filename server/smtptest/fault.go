@@ -56,8 +56,9 @@ type Fault struct {
 	// end and never hears whether the message was taken, the "outcome
 	// unknown" case of RFC 5321 6.1. With Config.ProxyProtocol the
 	// connection is found by the client address of its PROXY header, so
-	// clients behind the proxy need headers with distinct addresses (as
-	// with CutAfter).
+	// clients behind the proxy at the same time need headers with
+	// distinct addresses (as with CutAfter): with two, the fault cuts
+	// neither, answers 451, and says why in the test's log.
 	Drop bool
 
 	// Hang never answers: the server waits until it is closed (or its

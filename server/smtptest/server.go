@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -51,7 +54,7 @@ type Server struct {
 	changed  chan struct{} // closed and replaced when messages changes
 	counts   map[string]int
 	conns    map[*server.Conn]*connState
-	netConns map[string]net.Conn // by the socket's remote address, for the faults that cut
+	netConns map[string]net.Conn // live connections by the socket's remote address, for the faults that cut
 	trace    bytes.Buffer
 	started  bool
 	closed   bool
@@ -314,8 +317,12 @@ func (s *Server) event(c *server.Conn, e server.Event) {
 	case server.EventDisconnect:
 		s.mu.Lock()
 		delete(s.conns, c)
-		if key, _ := s.netConnOf(c); key != "" {
-			delete(s.netConns, key)
+		// A connection behind the proxy forgot itself when it was closed
+		// (see headConn.Close); its address is its header's, which
+		// another live connection may share.
+		addr := c.RemoteAddr().String()
+		if _, head := s.netConns[addr].(*headConn); !head {
+			delete(s.netConns, addr)
 		}
 		s.mu.Unlock()
 	}
@@ -324,18 +331,37 @@ func (s *Server) event(c *server.Conn, e server.Event) {
 // netConnOf returns the accepted connection of c and its key in
 // netConns, or "" and nil. Behind a PROXY header c's address is the
 // header's source, so the connection is the one whose header names it;
-// without one (LOCAL, an untrusted peer served directly) it is the
-// socket's. s.mu must be held.
+// without one (LOCAL, UNKNOWN, an untrusted peer served directly) it is
+// the socket's. Two live connections whose headers give the same source
+// cannot be told apart: none is returned, and the test's log says why.
+// s.mu must be held.
 func (s *Server) netConnOf(c *server.Conn) (string, net.Conn) {
 	addr := c.RemoteAddr().String()
-	for key, nc := range s.netConns {
-		if hc, ok := nc.(*headConn); ok && hc.source() == addr {
-			return key, nc
+	if nc, ok := s.netConns[addr]; ok {
+		if hc, head := nc.(*headConn); !head {
+			return addr, nc
+		} else if _, has := hc.source(); !has {
+			return addr, nc
 		}
 	}
-	if nc, ok := s.netConns[addr]; ok {
-		return addr, nc
+	var key string
+	var found net.Conn
+	n := 0
+	for k, nc := range s.netConns {
+		if hc, ok := nc.(*headConn); ok {
+			if src, has := hc.source(); has && src == addr {
+				key, found = k, nc
+				n++
+			}
+		}
 	}
+	switch n {
+	case 1:
+		return key, found
+	case 0:
+		return "", nil
+	}
+	fmt.Fprintf(&s.log, "smtptest: %d connections behind the proxy give the client address %q in their PROXY header: a fault cannot tell which to cut (give each client its own address)\n", n, addr)
 	return "", nil
 }
 
@@ -349,43 +375,86 @@ func (s *Server) cut(c *server.Conn) {
 	}
 }
 
-// headConn keeps the first bytes the server reads from a connection, where
-// its PROXY protocol header is, so that the faults can find the connection
-// by the client address the header gives.
+// headConn is a connection accepted with Config.ProxyProtocol from a
+// peer that must send a PROXY header. It keeps the first bytes the server
+// reads until they make a header, so that the faults can find the
+// connection by the client address the header gives, and it leaves
+// netConns when closed (a connection whose header is refused never
+// reaches the server's disconnect event).
 type headConn struct {
 	net.Conn
-	mu     sync.Mutex
-	head   []byte // the first bytes read, at most proxyproto.DefaultMaxHeaderLength
-	parsed bool   // source is the header's, or "" for a header without one
-	src    string
+	s   *Server
+	key string // in s.netConns
+
+	mu   sync.Mutex
+	head []byte // the bytes read so far, while done is false
+	done bool   // the header was parsed, or will never be
+	has  bool   // the header gives a source address: src
+	src  string
+
+	closeOnce sync.Once
 }
 
 func (c *headConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	c.mu.Lock()
-	if room := proxyproto.DefaultMaxHeaderLength - len(c.head); room > 0 && !c.parsed {
+	if !c.done && n > 0 {
+		room := proxyproto.DefaultMaxHeaderLength - len(c.head)
 		c.head = append(c.head, b[:min(n, room)]...)
+		h, perr := proxyproto.ReadHeader(bytes.NewReader(c.head))
+		switch {
+		case perr == nil:
+			c.done, c.head = true, nil
+			if h.Source != nil {
+				c.has, c.src = true, h.Source.String()
+			}
+		case len(c.head) >= proxyproto.DefaultMaxHeaderLength ||
+			!errors.Is(perr, io.EOF) && !errors.Is(perr, io.ErrUnexpectedEOF):
+			c.done, c.head = true, nil // no header: the server refuses it
+		}
 	}
 	c.mu.Unlock()
 	return n, err
 }
 
 // source returns the client address the connection's PROXY header gives,
-// or "" when it has none (yet).
-func (c *headConn) source() string {
+// and false when it gives none (LOCAL, UNKNOWN) or was not read yet.
+func (c *headConn) source() (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.parsed {
-		h, err := proxyproto.ReadHeader(bytes.NewReader(c.head))
-		if err != nil {
-			return "" // not all of it read yet, or no header
+	return c.src, c.has
+}
+
+func (c *headConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.s.mu.Lock()
+		if c.s.netConns[c.key] == net.Conn(c) {
+			delete(c.s.netConns, c.key)
 		}
-		c.parsed, c.head = true, nil
-		if h.Source != nil {
-			c.src = h.Source.String()
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// proxied reports whether a peer at addr must send a PROXY header: with
+// ProxyTrustedNetworks, the others are served directly (as the server's
+// proxyproto listener decides).
+func (s *Server) proxied(addr net.Addr) bool {
+	nets := s.Config.ProxyTrustedNetworks
+	if len(nets) == 0 {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap().WithZone("")
+	for _, p := range nets {
+		if p.Contains(ip) {
+			return true
 		}
 	}
-	return c.src
+	return false
 }
 
 // listener registers each connection, for the faults that cut it, and
@@ -403,11 +472,12 @@ func (l *listener) Accept() (net.Conn, error) {
 	if l.s.trickle > 0 {
 		nc = newTrickleConn(nc, l.s.trickle)
 	}
-	if l.s.Config.ProxyProtocol {
-		nc = &headConn{Conn: nc}
+	key := nc.RemoteAddr().String()
+	if l.s.Config.ProxyProtocol && l.s.proxied(nc.RemoteAddr()) {
+		nc = &headConn{Conn: nc, s: l.s, key: key}
 	}
 	l.s.mu.Lock()
-	l.s.netConns[nc.RemoteAddr().String()] = nc
+	l.s.netConns[key] = nc
 	l.s.mu.Unlock()
 	return nc, nil
 }
