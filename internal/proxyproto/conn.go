@@ -110,7 +110,7 @@ func NewConn(c net.Conn, opts Options) *Conn {
 	if pc.timeout == 0 {
 		pc.timeout = DefaultHeaderTimeout
 	}
-	if len(opts.TrustedSources) > 0 && !trusted(c.RemoteAddr(), opts.TrustedSources) {
+	if len(opts.TrustedSources) > 0 && !Trusted(c.RemoteAddr(), opts.TrustedSources) {
 		if opts.Untrusted != DirectUntrusted {
 			pc.hsErr = &UntrustedSourceError{Addr: c.RemoteAddr()}
 			pc.aborted.Store(true)
@@ -121,8 +121,8 @@ func NewConn(c net.Conn, opts Options) *Conn {
 	return pc
 }
 
-// trusted reports whether the peer address a lies in one of the prefixes.
-func trusted(a net.Addr, prefixes []netip.Prefix) bool {
+// Trusted reports whether the peer address a lies in one of the prefixes.
+func Trusted(a net.Addr, prefixes []netip.Prefix) bool {
 	var ip netip.Addr
 	switch a := a.(type) {
 	case *net.TCPAddr:

@@ -346,7 +346,7 @@ func TestTrusted(t *testing.T) {
 		{nil, false},
 	}
 	for _, tc := range cases {
-		assert.Equal(t, tc.want, trusted(tc.addr, p), "%v", tc.addr)
+		assert.Equal(t, tc.want, Trusted(tc.addr, p), "%v", tc.addr)
 	}
 }
 

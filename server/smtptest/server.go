@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -441,20 +440,7 @@ func (c *headConn) Close() error {
 // proxyproto listener decides).
 func (s *Server) proxied(addr net.Addr) bool {
 	nets := s.Config.ProxyTrustedNetworks
-	if len(nets) == 0 {
-		return true
-	}
-	ap, err := netip.ParseAddrPort(addr.String())
-	if err != nil {
-		return false
-	}
-	ip := ap.Addr().Unmap().WithZone("")
-	for _, p := range nets {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return len(nets) == 0 || proxyproto.Trusted(addr, nets)
 }
 
 // listener registers each connection, for the faults that cut it, and
