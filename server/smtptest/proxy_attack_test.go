@@ -56,9 +56,7 @@ func TestAttackFaultUnixEmptyPathCutsAnother(t *testing.T) {
 	unixHead := v2Header(t, proxyproto.Header{Command: proxyproto.Proxy,
 		Source: &net.UnixAddr{Name: "", Net: "unix"}, Destination: &net.UnixAddr{Name: "/run/smtp.sock", Net: "unix"}})
 	for i := range 5 {
-		ts := smtptest.NewUnstartedServer(t, smtptest.DropAt("MAIL", 1))
-		ts.Config.ProxyProtocol = true
-		ts.Start()
+		ts := newProxyServer(t, nil, smtptest.DropAt("MAIL", 1))
 		var others []*client.Client
 		for range 3 {
 			o, err := client.Dial(ctxT(t), ts.Addr, &client.Options{Dialer: rawHeaderDialer{head: []byte("PROXY UNKNOWN\r\n")}})
@@ -90,10 +88,7 @@ func TestAttackFaultUnixEmptyPathCutsAnother(t *testing.T) {
 func TestAttackFaultUntrustedPeerClaimsSource(t *testing.T) {
 	const fake = "PROXY TCP4 192.0.2.7 192.0.2.1 1000 25\r\n"
 	for i := range 5 {
-		ts := smtptest.NewUnstartedServer(t, smtptest.DropAt("MAIL", 1))
-		ts.Config.ProxyProtocol = true
-		ts.Config.ProxyTrustedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
-		ts.Start()
+		ts := newProxyServer(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}, smtptest.DropAt("MAIL", 1))
 		// The untrusted peer (127.0.0.1) sends the fake header as a command.
 		hostile, err := net.Dial("tcp", ts.Addr)
 		if err != nil {
@@ -127,9 +122,7 @@ func TestAttackFaultUntrustedPeerClaimsSource(t *testing.T) {
 // fault must cut it: a closed connection with the same source, not yet
 // forgotten, must not be taken for it.
 func TestAttackFaultSequentialSameSource(t *testing.T) {
-	ts := smtptest.NewUnstartedServer(t, smtptest.DropAt("MAIL", 0))
-	ts.Config.ProxyProtocol = true
-	ts.Start()
+	ts := newProxyServer(t, nil, smtptest.DropAt("MAIL", 0))
 	for i := range 300 {
 		_, err := send(t, ts, &client.Options{Dialer: proxyDialer{"192.0.2.7:1000"}}, "x\r\n")
 		var ne *client.NetError
@@ -185,9 +178,7 @@ func TestAttackFaultProxyVariants(t *testing.T) {
 		{"LMTP", []smtptest.Option{smtptest.LMTP()}, v1, false, client.Dial},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := smtptest.NewUnstartedServer(t, append(tc.opts, smtptest.DropAt("DATA", 1))...)
-			ts.Config.ProxyProtocol = true
-			ts.Start()
+			ts := newProxyServer(t, nil, append(tc.opts, smtptest.DropAt("DATA", 1))...)
 			other, err := tc.dial(ctxT(t), ts.Addr, &client.Options{Dialer: rawHeaderDialer{head: []byte("PROXY TCP4 192.0.2.8 192.0.2.1 2000 25\r\n")}, TLSConfig: ts.ClientTLSConfig(), LMTP: ts.Config.LMTP})
 			if err != nil {
 				t.Fatal(err)
@@ -220,15 +211,9 @@ func TestAttackFaultProxyVariants(t *testing.T) {
 // neither (it cut one at random, maybe the other).
 func TestAttackFaultSameSourceAtOnce(t *testing.T) {
 	for i := range 5 {
-		ts := smtptest.NewUnstartedServer(t, smtptest.DropAt("MAIL", 1))
-		ts.Config.ProxyProtocol = true
-		ts.Start()
-		other, err := client.Dial(ctxT(t), ts.Addr, &client.Options{Dialer: proxyDialer{"192.0.2.7:1000"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer other.Close()
-		_, err = send(t, ts, &client.Options{Dialer: proxyDialer{"192.0.2.7:1000"}}, "x\r\n")
+		ts := newProxyServer(t, nil, smtptest.DropAt("MAIL", 1))
+		other := dialBehindProxy(t, ts, "192.0.2.7:1000")
+		_, err := send(t, ts, &client.Options{Dialer: proxyDialer{"192.0.2.7:1000"}}, "x\r\n")
 		asError(t, err, "MAIL", 451)
 		if err := other.Noop(ctxT(t)); err != nil {
 			t.Fatalf("round %d: the other connection was cut: %v", i, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/smtpkit/smtp/client"
@@ -31,6 +32,29 @@ func (d proxyDialer) DialContext(ctx context.Context, network, addr string) (net
 		return nil, err
 	}
 	return c, nil
+}
+
+// newProxyServer starts a test server behind a PROXY protocol proxy (with
+// opts), whose peers in trusted, if any, must send a header.
+func newProxyServer(t *testing.T, trusted []netip.Prefix, opts ...smtptest.Option) *smtptest.Server {
+	t.Helper()
+	ts := smtptest.NewUnstartedServer(t, opts...)
+	ts.Config.ProxyProtocol = true
+	ts.Config.ProxyTrustedNetworks = trusted
+	ts.Start()
+	return ts
+}
+
+// dialBehindProxy connects to ts as a client at source behind the proxy;
+// the client is closed when the test ends.
+func dialBehindProxy(t *testing.T, ts *smtptest.Server, source string) *client.Client {
+	t.Helper()
+	c, err := client.Dial(ctxT(t), ts.Addr, &client.Options{Dialer: proxyDialer{source}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // TestFaultsBehindProxy: with ProxyProtocol the connection's address is
@@ -65,17 +89,11 @@ func TestFaultsBehindProxy(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := smtptest.NewUnstartedServer(t, tc.fault)
-			ts.Config.ProxyProtocol = true
-			ts.Start()
+			ts := newProxyServer(t, nil, tc.fault)
 			// Two connections behind the proxy at once: the fault must
 			// cut its own.
-			other, err := client.Dial(ctxT(t), ts.Addr, &client.Options{Dialer: proxyDialer{"192.0.2.8:2000"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer other.Close()
-			_, err = send(t, ts, &client.Options{Dialer: proxyDialer{"192.0.2.7:1000"}}, tc.body)
+			other := dialBehindProxy(t, ts, "192.0.2.8:2000")
+			_, err := send(t, ts, &client.Options{Dialer: proxyDialer{"192.0.2.7:1000"}}, tc.body)
 			tc.check(t, err)
 			if err := other.Noop(ctxT(t)); err != nil {
 				t.Errorf("the other connection was hurt: %v", err)

@@ -93,11 +93,7 @@ func TestAttackOneReadErrorAtGiveUpStillBounces(t *testing.T) {
 	if n := r.process(context.Background(), id); !n.IsZero() {
 		t.Fatalf("still queued, next %v", n)
 	}
-	ids := r.ids(t)
-	if len(ids) != 1 || ids[0] == id {
-		t.Fatalf("queue %v, want the bounce alone", ids)
-	}
-	data, _ := r.q.q.ReadData(ids[0])
+	_, data := r.onlyBounce(t, id)
 	if !strings.Contains(string(data), "Status: 4.4.7") {
 		t.Errorf("bounce:\n%s", data)
 	}

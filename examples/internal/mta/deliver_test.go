@@ -121,6 +121,21 @@ func (r *testRelay) add(t *testing.T, from string, rcpts ...string) string {
 	return m.ID
 }
 
+// onlyBounce returns the id and data of the one message in the queue,
+// which must not be id: the bounce that replaced it.
+func (r *testRelay) onlyBounce(t *testing.T, id string) (string, []byte) {
+	t.Helper()
+	ids := r.ids(t)
+	if len(ids) != 1 || ids[0] == id {
+		t.Fatalf("queue %v, want the bounce alone", ids)
+	}
+	data, err := r.q.q.ReadData(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids[0], data
+}
+
 func (r *testRelay) ids(t *testing.T) []string {
 	msgs, errs := r.q.q.Load()
 	if len(errs) > 0 {
@@ -181,15 +196,11 @@ func TestPermanentFailureBounces(t *testing.T) {
 	if next := r.process(context.Background(), id); !next.IsZero() {
 		t.Errorf("next %v, want done", next)
 	}
-	ids := r.ids(t)
-	if len(ids) != 1 || ids[0] == id {
-		t.Fatalf("queue %v, want the bounce alone", ids)
-	}
-	b, _ := r.q.q.Get(ids[0])
+	bid, data := r.onlyBounce(t, id)
+	b, _ := r.q.q.Get(bid)
 	if b.From != "" || len(b.Recipients) != 1 || b.Recipients[0].Addr != "a@x.test" {
 		t.Errorf("bounce envelope %+v", b)
 	}
-	data, _ := r.q.q.ReadData(ids[0])
 	for _, want := range []string{"report-type=delivery-status", "Final-Recipient: rfc822; nobody@y.test", "Status: 5.1.1",
 		"Action: failed", "Diagnostic-Code: smtp; 550 5.1.1 no such user", "Reporting-MTA: dns; relay.test", "Subject: test"} {
 		if !strings.Contains(string(data), want) {
@@ -197,7 +208,7 @@ func TestPermanentFailureBounces(t *testing.T) {
 		}
 	}
 	// The bounce is delivered like any message.
-	if next := r.process(context.Background(), ids[0]); !next.IsZero() || tr.count("a@x.test") != 1 {
+	if next := r.process(context.Background(), bid); !next.IsZero() || tr.count("a@x.test") != 1 {
 		t.Errorf("bounce not delivered: next %v count %d", next, tr.count("a@x.test"))
 	}
 }
