@@ -192,8 +192,12 @@ func appendV2IP(dst []byte, start int, proto byte, sip net.IP, sport int, dip ne
 	return dst, nil
 }
 
+// appendUnixPath writes name as a NUL-padded sun_path. "@name" is a Linux
+// abstract socket, written with a leading NUL, as package net does; "@"
+// alone is the file of that name, as unixName reads it (an abstract
+// socket without a name would be all NULs: no address at all).
 func appendUnixPath(dst []byte, name string) ([]byte, error) {
-	if abstract, ok := strings.CutPrefix(name, "@"); ok {
+	if abstract, ok := strings.CutPrefix(name, "@"); ok && abstract != "" {
 		name = "\x00" + abstract
 	}
 	if len(name) > unixPathLength {
