@@ -418,3 +418,36 @@ func TestCloseCancelsContextsFirst(t *testing.T) {
 	}
 	c.ExpectClosed()
 }
+
+// TestCloseSaysNothing: Close cuts every connection without a word, also
+// those whose backend returns at once from the cancel: the error a
+// cancelled backend returns is not answered (451) on a connection that
+// Close is about to cut. Many connections blocked in Data make the window
+// between the cancel and the cut of the last ones wide.
+func TestCloseSaysNothing(t *testing.T) {
+	const conns = 40
+	sessions := make(chan *blockingSession, conns)
+	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		sess := &blockingSession{testSession: &testSession{b: &testBackend{}, c: c},
+			entered: make(chan struct{}), ctxErr: make(chan error, 1)}
+		sessions <- sess
+		return sess, nil
+	}))
+	lb := start(t, s)
+	clients := make([]*smtptest.Conn, conns)
+	for i := range clients {
+		clients[i] = dial(t, lb)
+		clients[i].Run(`
+			` + dataS + `
+			C: x
+			C: .
+		`)
+	}
+	for range conns {
+		<-(<-sessions).entered
+	}
+	s.Close()
+	for _, c := range clients {
+		c.ExpectClosed()
+	}
+}
