@@ -284,10 +284,8 @@ func (c *conn) next() bool {
 	c.cmd, c.verb = session.Unknown, ""
 	if c.srv.shutdown.Load() && !c.sm.InTransaction() {
 		// Shutdown says 421 to an idle session (RFC 5321 3.8); Close
-		// cuts it without a word.
-		if !c.srv.closed.Load() {
-			c.reply(c.cfg.canned.shutdown)
-		}
+		// cuts it without a word (see reply).
+		c.reply(c.cfg.canned.shutdown)
 		return false
 	}
 	if c.errorPause && !c.commandBuffered() {
@@ -421,10 +419,8 @@ func (c *conn) readFailed(err error) bool {
 	}
 	switch {
 	case errors.Is(err, errShutdown):
-		if !c.srv.closed.Load() {
-			c.reply(c.cfg.canned.shutdown)
-			c.flush()
-		}
+		c.reply(c.cfg.canned.shutdown) // nothing after Close (see reply)
+		c.flush()
 		return false
 	case isTimeout(err):
 		// RFC 5321 4.5.3.2.7: the server may close after its timeout;
@@ -656,6 +652,15 @@ func (c *conn) reply(r *reply.Reply) {
 	wire := c.cfg.wireOf(r, enh) // a canned reply carries its enhanced code
 	if enh && wire == nil {
 		r = withEnhanced(r)
+	}
+	if !r.Code.IsPositive() && c.srv.closed.Load() {
+		// Close cuts every connection without a word: the error a
+		// backend returns because Close cancelled it (a 451), or the
+		// 421 of a shutdown, is not answered on a connection about to be
+		// cut. An acceptance still goes out if it can, so that the
+		// client does not send that message again.
+		c.closing = true
+		return
 	}
 	if r.Code == reply.CodeServiceNotAvailable {
 		c.closing = true

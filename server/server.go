@@ -854,7 +854,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops the server at once: it cancels the contexts given to the
 // backend (context.Cause is ErrServerClosed), then closes the listeners
 // and every connection, so that a backend whose read fails because of
-// Close finds its context already done and can tell why.
+// Close finds its context already done and can tell why. No client is
+// answered a refusal or a 421 after Close (what a cancelled backend
+// returns is not sent); an acceptance a backend returns in that moment
+// still goes out if the connection is not yet cut.
 func (s *Server) Close() error {
 	s.init()
 	s.mu.Lock()
