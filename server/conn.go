@@ -101,6 +101,7 @@ type conn struct {
 	cmd       session.Command // current command; Unknown between commands
 	verb      string          // current command, for events; "" between commands
 	closing   bool            // close after the reply is flushed
+	silenced  bool            // a reply was dropped after Close: so is every later one
 	endErr    error           // why the connection ended, for EventDisconnect
 }
 
@@ -173,6 +174,9 @@ func (c *conn) refuse(r *reply.Reply) {
 	if _, ok := c.nc.(*tls.Conn); ok {
 		// No greeting can be read before the handshake; just close.
 		return
+	}
+	if c.srv.closed.Load() {
+		return // nothing after Close (see reply)
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
 	c.nc.Write(r.AppendWire(nil, false))
@@ -653,13 +657,16 @@ func (c *conn) reply(r *reply.Reply) {
 	if enh && wire == nil {
 		r = withEnhanced(r)
 	}
-	if !r.Code.IsPositive() && c.srv.closed.Load() {
+	if c.silenced || !r.Code.IsPositive() && c.srv.closed.Load() {
 		// Close cuts every connection without a word: the error a
 		// backend returns because Close cancelled it (a 451), or the
 		// 421 of a shutdown, is not answered on a connection about to be
 		// cut. An acceptance still goes out if it can, so that the
-		// client does not send that message again.
-		c.closing = true
+		// client does not send that message again, but never after a
+		// dropped reply: the client reads replies in order (RFC 2920
+		// 3.1, one per recipient in LMTP, RFC 2033 4.2), so it must get
+		// a prefix of them.
+		c.silenced, c.closing = true, true
 		return
 	}
 	if r.Code == reply.CodeServiceNotAvailable {
