@@ -263,3 +263,46 @@ func TestAttackCloseSilentInEveryState(t *testing.T) {
 		c.ExpectClosed()
 	}
 }
+
+// loggedOutSession is a blockingSession that says when its Logout ran.
+type loggedOutSession struct {
+	*blockingSession
+	loggedOut chan struct{}
+}
+
+func (s *loggedOutSession) Logout(ctx context.Context) error {
+	close(s.loggedOut)
+	return s.blockingSession.Logout(ctx)
+}
+
+// TestCloseSaysNothingGated is TestCloseSaysNothing with the window held
+// open (see gateListener): the connection is cut only after its session
+// ended, so a 451 the session wrote after Close would reach the client
+// every time.
+func TestCloseSaysNothingGated(t *testing.T) {
+	sess := &loggedOutSession{
+		blockingSession: &blockingSession{entered: make(chan struct{}), ctxErr: make(chan error, 1)},
+		loggedOut:       make(chan struct{}),
+	}
+	s := newServer(server.BackendFunc(func(ctx context.Context, c *server.Conn) (server.Session, error) {
+		sess.testSession = &testSession{b: &testBackend{}, c: c}
+		return sess, nil
+	}))
+	gate := make(chan struct{})
+	l := &gateListener{Listener: mustListen(t), gate: gate}
+	go s.Serve(l)
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtptest.NewConn(t, nc)
+	c.Expect("220 mx.test ESMTP ready\r\n")
+	c.Run(dataS + "C: x\nC: .\n")
+	<-sess.entered
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	<-sess.loggedOut
+	close(gate)
+	<-closed
+	c.ExpectClosed()
+}
