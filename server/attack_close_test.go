@@ -41,6 +41,30 @@ func (c *gateConn) Close() error {
 	return c.Conn.Close()
 }
 
+// dialGated serves s through a gateListener and dials it; the
+// connection is cut by Close only once gate is closed (see closeGated).
+func dialGated(t *testing.T, s *server.Server) (*smtptest.Conn, chan struct{}) {
+	t.Helper()
+	l := &gateListener{Listener: mustListen(t), gate: make(chan struct{})}
+	go s.Serve(l)
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return smtptest.NewConn(t, nc), l.gate
+}
+
+// closeGated closes s and lets it cut the connections only once
+// loggedOut is closed: the session is over, so everything it wrote after
+// Close was sent.
+func closeGated(s *server.Server, gate chan struct{}, loggedOut <-chan struct{}) {
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	<-loggedOut
+	close(gate)
+	<-closed
+}
+
 // slowLMTPSession delivers a message to two recipients; the first one's
 // mailbox is full. Close comes while it delivers (it waits for the cancel,
 // standing for a delivery that takes time and finishes anyway).
@@ -76,21 +100,10 @@ func TestAttackCloseLMTPShiftsReplies(t *testing.T) {
 		return sess, nil
 	}))
 	s.LMTP = true
-	gate := make(chan struct{})
-	l := &gateListener{Listener: mustListen(t), gate: gate}
-	go s.Serve(l)
-	nc, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtptest.NewConn(t, nc)
+	c, gate := dialGated(t, s)
 	c.Run(lmtpS("full@c.example", "ok@c.example") + "C: hi\nC: .\n")
 	<-sess.entered
-	closed := make(chan struct{})
-	go func() { s.Close(); close(closed) }()
-	<-sess.loggedOut // the session is over: everything it wrote is sent
-	close(gate)
-	<-closed
+	closeGated(s, gate, sess.loggedOut)
 	var got []string
 	for {
 		r, err := c.ReadReply()
@@ -288,21 +301,10 @@ func TestCloseSaysNothingGated(t *testing.T) {
 		sess.testSession = &testSession{b: &testBackend{}, c: c}
 		return sess, nil
 	}))
-	gate := make(chan struct{})
-	l := &gateListener{Listener: mustListen(t), gate: gate}
-	go s.Serve(l)
-	nc, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtptest.NewConn(t, nc)
+	c, gate := dialGated(t, s)
 	c.Expect("220 mx.test ESMTP ready\r\n")
 	c.Run(dataS + "C: x\nC: .\n")
 	<-sess.entered
-	closed := make(chan struct{})
-	go func() { s.Close(); close(closed) }()
-	<-sess.loggedOut
-	close(gate)
-	<-closed
+	closeGated(s, gate, sess.loggedOut)
 	c.ExpectClosed()
 }
