@@ -5,7 +5,6 @@
 package cli
 
 import (
-	"bufio"
 	"crypto/subtle"
 	"crypto/tls"
 	"errors"
@@ -87,22 +86,33 @@ func LoadKeyPair(certFile, keyFile string) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// Printer writes lines to w through a buffer flushed FlushDelay after the
-// first unflushed line, so that a busy server does not pay a system call
-// per printed line. It is safe for concurrent use.
+// Printer writes lines to w, all the lines of a FlushDelay in one write:
+// each write is a system call that can cost a busy server its scheduler's
+// P (docs/perf-findings.md F37), so lines are gathered for FlushDelay
+// after the first unflushed one, or until PrinterMaxBuffer bytes wait. A
+// line printed while a write is under way does not wait for it. It is
+// safe for concurrent use.
 type Printer struct {
-	mu      sync.Mutex
-	w       *bufio.Writer
-	pending bool
+	mu      sync.Mutex // guards buf, spare and pending
+	buf     []byte     // the lines not yet handed to w
+	spare   []byte     // the buffer of the last write, for reuse
+	pending bool       // the timer is armed
 	timer   *time.Timer
+
+	wmu sync.Mutex // held while writing, so that writes go out in order
+	w   io.Writer
 }
+
+// PrinterMaxBuffer bounds the lines a Printer holds; past it, Line writes
+// them out without waiting for FlushDelay.
+const PrinterMaxBuffer = 1 << 20
 
 // FlushDelay is how long a printed line may wait in the Printer's buffer.
 const FlushDelay = 100 * time.Millisecond
 
 // NewPrinter returns a Printer writing to w.
 func NewPrinter(w io.Writer) *Printer {
-	p := &Printer{w: bufio.NewWriterSize(w, 16<<10)}
+	p := &Printer{w: w}
 	p.timer = time.AfterFunc(time.Hour, p.Flush)
 	p.timer.Stop()
 	return p
@@ -111,21 +121,38 @@ func NewPrinter(w io.Writer) *Printer {
 // Line writes b and a newline.
 func (p *Printer) Line(b []byte) {
 	p.mu.Lock()
-	p.w.Write(b)
-	p.w.WriteByte('\n')
-	if !p.pending {
+	p.buf = append(p.buf, b...)
+	p.buf = append(p.buf, '\n')
+	full := len(p.buf) >= PrinterMaxBuffer
+	if !p.pending && !full {
 		p.pending = true
 		p.timer.Reset(FlushDelay)
 	}
 	p.mu.Unlock()
+	if full {
+		p.Flush()
+	}
 }
 
 // Flush writes out the buffered lines.
 func (p *Printer) Flush() {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
 	p.mu.Lock()
 	p.pending = false
-	p.w.Flush()
+	out := p.buf
+	if len(out) == 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.buf, p.spare = p.spare[:0], nil
 	p.mu.Unlock()
+	p.w.Write(out) // a log line that cannot be written is dropped
+	if cap(out) <= PrinterMaxBuffer*2 {
+		p.mu.Lock()
+		p.spare = out[:0]
+		p.mu.Unlock()
+	}
 }
 
 // ParseRoute parses a -route value, DOMAIN=HOST:PORT, into the key

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"flag"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,5 +112,111 @@ func TestParseRoute(t *testing.T) {
 		if err != nil || dom != tc.domain || addr != tc.addr {
 			t.Errorf("ParseRoute(%q) = %q, %q, %v; want %q, %q", tc.in, dom, addr, err, tc.domain, tc.addr)
 		}
+	}
+}
+
+// countingWriter records each Write; gate, when set, holds every Write
+// until it is closed.
+type countingWriter struct {
+	mu     sync.Mutex
+	writes int
+	b      bytes.Buffer
+	gate   chan struct{}
+	inside chan struct{} // a Write has started
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	if w.gate != nil {
+		select {
+		case w.inside <- struct{}{}:
+		default:
+		}
+		<-w.gate
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.b.Write(p)
+}
+
+func (w *countingWriter) state() (int, string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes, w.b.String()
+}
+
+// A burst of lines is one write when the delay passes, not one per
+// buffer's worth: each write of a busy server is a system call that can
+// cost it its P (F37 in docs/perf-findings.md).
+func TestPrinterBurstIsOneWrite(t *testing.T) {
+	w := &countingWriter{}
+	p := NewPrinter(w)
+	line := bytes.Repeat([]byte("x"), 99)
+	const n = 2000 // 200 KB, twelve times the old buffer
+	for range n {
+		p.Line(line)
+	}
+	// The timer may fire while the burst runs on a loaded machine: one
+	// write then, not twelve.
+	if writes, _ := w.state(); writes > 1 {
+		t.Errorf("%d writes during a burst of %d lines, want at most 1", writes, n)
+	}
+	p.Flush()
+	writes, out := w.state()
+	if writes > 2 {
+		t.Errorf("%d writes for the burst, want at most 2", writes)
+	}
+	if want := strings.Repeat(string(line)+"\n", n); out != want {
+		t.Errorf("printed %d bytes, want %d", len(out), len(want))
+	}
+}
+
+// The buffer is bounded: past PrinterMaxBuffer the lines are written out
+// without waiting for the delay.
+func TestPrinterBufferBounded(t *testing.T) {
+	w := &countingWriter{}
+	p := NewPrinter(w)
+	line := bytes.Repeat([]byte("y"), 1023)
+	for range PrinterMaxBuffer/1024 + 10 {
+		p.Line(line)
+	}
+	if writes, out := w.state(); writes == 0 || len(out) < PrinterMaxBuffer {
+		t.Errorf("%d writes, %d bytes written, before the delay past %d bytes of lines", writes, len(out), PrinterMaxBuffer)
+	}
+	p.Flush()
+	if _, out := w.state(); len(out) != (PrinterMaxBuffer/1024+10)*1024 {
+		t.Errorf("%d bytes written, want %d", len(out), (PrinterMaxBuffer/1024+10)*1024)
+	}
+}
+
+// A line printed while a write is under way does not wait for it (a
+// slow terminal must not stall the connections that print), and lines
+// come out in order.
+func TestPrinterLineDoesNotWaitForWrite(t *testing.T) {
+	w := &countingWriter{gate: make(chan struct{}), inside: make(chan struct{}, 1)}
+	p := NewPrinter(w)
+	p.Line([]byte("one"))
+	flushed := make(chan struct{})
+	go func() {
+		p.Flush()
+		close(flushed)
+	}()
+	<-w.inside // the write of "one" is held
+	printed := make(chan struct{})
+	go func() {
+		p.Line([]byte("two"))
+		close(printed)
+	}()
+	select {
+	case <-printed:
+	case <-time.After(5 * time.Second):
+		close(w.gate)
+		t.Fatal("Line waited for the write under way")
+	}
+	close(w.gate)
+	<-flushed
+	p.Flush()
+	if _, out := w.state(); out != "one\ntwo\n" {
+		t.Errorf("printed %q", out)
 	}
 }
