@@ -99,8 +99,9 @@ type Printer struct {
 	pending bool       // the timer is armed
 	timer   *time.Timer
 
-	wmu sync.Mutex // held while writing, so that writes go out in order
-	w   io.Writer
+	wmu  sync.Mutex // held while writing, so that writes go out in order
+	w    io.Writer
+	torn bool // a failed write ended inside a line; guarded by wmu
 }
 
 // PrinterMaxBuffer bounds the lines a Printer holds; past it, Line writes
@@ -147,11 +148,27 @@ func (p *Printer) Flush() {
 	}
 	p.buf, p.spare = p.spare[:0], nil
 	p.mu.Unlock()
-	p.w.Write(out) // a log line that cannot be written is dropped
+	p.write(out)
 	if cap(out) <= PrinterMaxBuffer*2 {
 		p.mu.Lock()
 		p.spare = out[:0]
 		p.mu.Unlock()
+	}
+}
+
+// write writes out; lines that cannot be written are dropped. A write
+// that fails inside a line (a full disk takes the blocks that fit) leaves
+// a fragment: the next write ends it first, so that the lines after it
+// are lines of their own. p.wmu is held.
+func (p *Printer) write(out []byte) {
+	if p.torn {
+		if _, err := p.w.Write([]byte{'\n'}); err != nil {
+			return
+		}
+		p.torn = false
+	}
+	if n, err := p.w.Write(out); err != nil && n > 0 && out[n-1] != '\n' {
+		p.torn = true
 	}
 }
 
