@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtp/client"
+	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/examples/internal/e2e"
+)
+
+// stuckStdout is a stdout that takes no byte until the test ends, like a
+// pipe whose reader stopped reading (a test harness that started mailsink
+// with stdout=PIPE and never reads it; `mailsink | less` left open).
+type stuckStdout struct {
+	gate chan struct{}
+	once sync.Once
+}
+
+func newStuckStdout(t *testing.T) *stuckStdout {
+	s := &stuckStdout{gate: make(chan struct{})}
+	t.Cleanup(func() { s.once.Do(func() { close(s.gate) }) })
+	return s
+}
+
+func (s *stuckStdout) Write(p []byte) (int, error) {
+	<-s.gate
+	return len(p), nil
+}
+
+// runInProcess runs mailsink's run with stdout and returns its address
+// and a channel that receives run's result.
+func runInProcess(t *testing.T, ctx context.Context, stdout *stuckStdout, args ...string) (string, <-chan error) {
+	t.Helper()
+	addr := e2e.FreeAddr(t)
+	cfg, err := parseFlags(append([]string{"-listen", addr, "-http", ""}, args...), &e2e.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, stdout, &e2e.Buffer{}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr, done
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mailsink not listening on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAttackStdoutStuckExit: with a stdout nobody reads, SIGTERM (the
+// context's end) never stops mailsink: the session ended, Shutdown is
+// done, and run waits forever in the final Flush for a write that never
+// ends. Signals stay caught (NotifyContext is stopped only when run
+// returns), so only SIGKILL ends it; the same with the bufio.Writer
+// before.
+func TestAttackStdoutStuckExit(t *testing.T) {
+	stdout := newStuckStdout(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done := runInProcess(t, ctx, stdout, "-discard")
+	c, err := client.Dial(ctxT(t), addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctxT(t), env("a@x.test", "b@y.test"), strings.NewReader("Subject: x\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit(ctxT(t))
+	cancel() // SIGTERM
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second): // no session left: Shutdown is immediate
+		t.Fatal("mailsink did not stop: its final Flush waits for a stdout nobody reads")
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// TestAttackStdoutStuckStallsMail: with a stdout nobody reads, the line
+// of a message is printed before its 250 (Data calls print), so once
+// PrinterMaxBuffer of lines wait the sessions stop getting their 250:
+// about 44 messages of 100 long recipients (24 KB lines), or 7000 plain
+// ones, after which the application under test times out on every
+// message although mailsink stored each one. A catcher's line is a
+// notice, the message is what it is for: a stuck stdout should cost
+// lines (counted, said when stdout moves again), not mail.
+func TestAttackStdoutStuckStallsMail(t *testing.T) {
+	stdout := newStuckStdout(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, _ := runInProcess(t, ctx, stdout, "-discard")
+	c, err := client.Dial(ctxT(t), addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// 100 recipients of 235 octets (RFC 5321 4.5.3.1: local part 64,
+	// domain 255, path 256; 4.5.3.1.8: 100 recipients).
+	e := envelope.Envelope{From: envelope.Path{Address: envelope.Address{Local: "a", Domain: "x.test"}}}
+	dom := strings.Repeat("d", 55) + "." + strings.Repeat("e", 55) + "." + strings.Repeat("f", 55) + ".test"
+	for i := range 100 {
+		local := fmt.Sprintf("%03d%s", i, strings.Repeat("l", 61))
+		e.To = append(e.To, envelope.Recipient{Path: envelope.Path{Address: envelope.Address{Local: local, Domain: dom}}})
+	}
+	const n = 80 // about 1.9 MiB of lines
+	for i := range n {
+		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+		_, err := c.Send(sctx, e, strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+		scancel()
+		if err != nil {
+			t.Fatalf("message %d of %d: %v (stdout is stuck: the message was taken, its 250 waits for its line)", i+1, n, err)
+		}
+	}
+}
