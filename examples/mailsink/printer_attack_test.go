@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
+	"github.com/smtpkit/smtp/examples/internal/cli"
 	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
 
@@ -128,5 +133,86 @@ func TestAttackStdoutStuckStallsMail(t *testing.T) {
 		if err != nil {
 			t.Fatalf("message %d of %d: %v (stdout is stuck: the message was taken, its 250 waits for its line)", i+1, n, err)
 		}
+	}
+}
+
+// TestAttackStdoutClosedKillsSink: `mailsink | head -2`, `mailsink | tee
+// log` whose tee was killed, a harness that closes its end of the pipe:
+// the first write after the reader is gone gets EPIPE on fd 1, which the
+// Go runtime turns into SIGPIPE, and mailsink dies (status 141) in the
+// middle of whatever sessions are under way (the client of one sees
+// "connection lost after the end of the message": stored or not, it
+// cannot tell, and sends again). The lines are a notice; a catcher
+// should drop them and go on taking mail (signal.Ignore(SIGPIPE) makes
+// the write return EPIPE instead; Printer already drops a failed write).
+func TestAttackStdoutClosedKillsSink(t *testing.T) {
+	dir := t.TempDir()
+	addr := e2e.FreeAddr(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-listen", addr, "-http", "", "-maildir", filepath.Join(dir, "md"))
+	cmd.Stdout = w
+	var stderr e2e.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	status := func() any {
+		select {
+		case <-exited:
+			return waitErr
+		case <-time.After(5 * time.Second):
+			return "still running"
+		}
+	}
+	c := dialWhenListening(t, addr)
+	defer c.Close()
+	send := func() error {
+		_, err := c.Send(ctxT(t), env("a@x.test", "b@y.test"), strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+		return err
+	}
+	if err := send(); err != nil {
+		t.Fatal(err)
+	}
+	// The line is printed: read it, then the reader goes away.
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil || !strings.Contains(line, "from=<a@x.test>") {
+		t.Fatalf("line %q, %v", line, err)
+	}
+	r.Close()
+	for i := range 5 {
+		if err := send(); err != nil {
+			t.Fatalf("message %d after stdout's reader left: %v (mailsink: %v, stderr %q)", i+2, err, status(), stderr.String())
+		}
+		// Let the printer write (FlushDelay) before the next message.
+		time.Sleep(3 * cli.FlushDelay)
+	}
+}
+
+func dialWhenListening(t *testing.T, addr string) *client.Client {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := client.Dial(ctxT(t), addr, nil)
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mailsink not listening on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
