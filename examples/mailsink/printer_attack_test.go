@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/smtpkit/smtp/client"
 	"github.com/smtpkit/smtp/envelope"
@@ -214,5 +215,65 @@ func dialWhenListening(t *testing.T, addr string) *client.Client {
 			t.Fatalf("mailsink not listening on %s: %v", addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAttackPrintedLineEscapes: a hostile client's SMTPUTF8 addresses
+// reach mailsink's line on stdout raw (the Message-ID goes through
+// appendToken, from= and to= do not): a C1 CSI (U+009B, which terminals
+// take as ESC [: "\u009b2J" clears the screen, "\u009d" starts an OSC
+// such as 52, the clipboard) and a right-to-left override (U+202E, which
+// shows the rest of the line backwards: a forged from=/to=). The relay's
+// mail log escapes the same characters (mta.Printable); mailsink's line,
+// shown on the developer's terminal, should too.
+func TestAttackPrintedLineEscapes(t *testing.T) {
+	dir := t.TempDir()
+	addr, p := start(t, dir, "-discard")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	cmd := func(line, want string) {
+		t.Helper()
+		if line != "" {
+			fmt.Fprintf(conn, "%s\r\n", line)
+		}
+		for {
+			got, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			if len(got) < 4 || got[3] != '-' {
+				if !strings.HasPrefix(got, want) {
+					t.Fatalf("%q: %q, want %s", line, got, want)
+				}
+				return
+			}
+		}
+	}
+	cmd("", "220")
+	cmd("EHLO client", "250")
+	cmd("MAIL FROM:<a\u009b2J\u202eb@x.test> SMTPUTF8", "250")
+	cmd("RCPT TO:<\"c\u009d52;c;cHdu\u009c\u202ed\"@y.test>", "250")
+	cmd("DATA", "354")
+	cmd("x\r\n.", "250")
+	cmd("QUIT", "221")
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	out := p.Stdout.String()
+	if !strings.Contains(out, "x.test") {
+		t.Fatalf("no line printed: %q", out)
+	}
+	var raw []string
+	for _, c := range out {
+		if (unicode.IsControl(c) && c != '\n') || unicode.Is(unicode.Bidi_Control, c) {
+			raw = append(raw, fmt.Sprintf("%U", c))
+		}
+	}
+	if len(raw) > 0 {
+		t.Errorf("the printed line carries %v from the client raw: %q", raw, out)
 	}
 }
