@@ -53,4 +53,11 @@
 // SIGINT or SIGTERM shuts the server down gracefully: it stops accepting
 // connections and lets the sessions in progress finish (a second signal
 // closes them at once).
+//
+// The lines go to stdout in one write every 100 ms. Mail never waits for
+// them: when stdout takes nothing (a pipe nobody reads, a terminal held
+// with Ctrl-S) and 1 MiB of lines wait, further lines are dropped, and
+// when stdout is gone (mailsink | head) every line is; the next line that
+// gets out says how many were not printed. Addresses are printed with
+// control and bidirectional characters escaped (\u009b, \u202e).
 package main

@@ -31,6 +31,9 @@ const (
 	// ShutdownGrace is how long a graceful shutdown waits for sessions in
 	// progress before closing them.
 	ShutdownGrace = 30 * time.Second
+	// ExitFlushTimeout bounds the wait for stdout to take the last lines
+	// at exit: a pipe nobody reads must not keep mailsink from stopping.
+	ExitFlushTimeout = 5 * time.Second
 )
 
 // config is the parsed command line.
@@ -114,6 +117,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 }
 
 func main() {
+	// A stdout whose reader went away (mailsink | head) fails the
+	// printer's writes, whose lines are then dropped and counted, instead
+	// of killing the catcher in the middle of its sessions.
+	signal.Ignore(syscall.SIGPIPE)
 	cfg := cli.ParseOrExit("mailsink", parseFlags)
 	cli.RunOrExit("mailsink", func(ctx context.Context) error {
 		return run(ctx, cfg, os.Stdout, os.Stderr)
@@ -154,7 +161,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}()
 	select {
 	case err := <-errc:
-		sink.out.Flush()
+		flushOutput(sink)
 		return err
 	case <-ctx.Done():
 	}
@@ -179,11 +186,19 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		srv.Close()
 	}
 	<-errc
-	sink.out.Flush()
+	flushOutput(sink)
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil
+}
+
+// flushOutput writes out the lines still buffered, for ExitFlushTimeout
+// at most.
+func flushOutput(s *sink) {
+	ctx, cancel := context.WithTimeout(context.Background(), ExitFlushTimeout)
+	defer cancel()
+	s.out.FlushContext(ctx)
 }
 
 // startWeb serves the web UI and API until ctx ends, unless -http is ""
@@ -250,7 +265,7 @@ func newServer(cfg *config, stdout, stderr io.Writer) (*server.Server, *sink, er
 	}
 	s := newSink(dir)
 	s.store, s.log = store, log
-	s.users, s.out, s.quiet = users, cli.NewPrinter(stdout), cfg.quiet
+	s.users, s.out, s.quiet = users, cli.NewPrinter(stdout, log), cfg.quiet
 	s.acceptAny, s.lmtp, s.hostname = cfg.acceptAnyAuth, cfg.lmtp, cfg.hostname
 	if s.hostname == "" {
 		// The server's own default (server.Server.Hostname).

@@ -288,6 +288,9 @@ func (s *session) print(now time.Time, msgID string, size int64, path string) {
 		b = appendToken(b, msgID)
 		b = append(b, '>')
 	}
+	// The addresses come from the client: SMTPUTF8 lets them carry C1
+	// controls and bidirectional overrides, which act on a terminal.
+	mark := len(b)
 	b = append(b, " from=<"...)
 	if !s.from.Null {
 		b = s.from.Address.AppendTo(b)
@@ -301,6 +304,7 @@ func (s *session) print(now time.Time, msgID string, size int64, path string) {
 		b = t.Address.AppendTo(b)
 		b = append(b, '>')
 	}
+	b = cli.PrintableTail(b, mark)
 	b = append(b, " size="...)
 	b = strconv.AppendInt(b, size, 10)
 	b = append(b, " file="...)

@@ -5,11 +5,14 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -89,86 +92,154 @@ func LoadKeyPair(certFile, keyFile string) (*tls.Config, error) {
 // Printer writes lines to w, all the lines of a FlushDelay in one write:
 // each write is a system call that can cost a busy server its scheduler's
 // P (docs/perf-findings.md F37), so lines are gathered for FlushDelay
-// after the first unflushed one, or until PrinterMaxBuffer bytes wait. A
-// line printed while a write is under way does not wait for it. It is
-// safe for concurrent use.
+// after the first unflushed one, or until PrinterMaxBuffer bytes wait.
+// Line never waits for a write: the lines are a notice of work done (a
+// stored message), which must not wait for a terminal held with Ctrl-S
+// or a pipe nobody reads. Lines that find PrinterMaxBuffer bytes waiting
+// behind a write under way, and lines of a write that failed, are
+// dropped and counted; the next write that goes out ends with a line
+// saying how many. It is safe for concurrent use.
 type Printer struct {
-	mu      sync.Mutex // guards buf, spare and pending
+	mu      sync.Mutex // guards buf, spare, pending and dropped
 	buf     []byte     // the lines not yet handed to w
 	spare   []byte     // the buffer of the last write, for reuse
 	pending bool       // the timer is armed
+	dropped int        // lines not printed since the last note of them
 	timer   *time.Timer
 
-	wmu  sync.Mutex // held while writing, so that writes go out in order
-	w    io.Writer
-	torn bool // a failed write ended inside a line; guarded by wmu
+	wmu    sync.Mutex // held while writing, so that writes go out in order
+	w      io.Writer
+	log    *slog.Logger // told when writes start failing; nil: nobody
+	torn   bool         // a failed write ended inside a line (wmu)
+	failed bool         // the last write failed (wmu)
 }
 
-// PrinterMaxBuffer bounds the lines a Printer holds; past it, Line writes
-// them out without waiting for FlushDelay.
+// PrinterMaxBuffer bounds the lines a Printer holds: past it, the lines
+// are written out at once, or dropped while a write is under way.
 const PrinterMaxBuffer = 1 << 20
 
 // FlushDelay is how long a printed line may wait in the Printer's buffer.
 const FlushDelay = 100 * time.Millisecond
 
-// NewPrinter returns a Printer writing to w.
-func NewPrinter(w io.Writer) *Printer {
-	p := &Printer{w: w}
+// NewPrinter returns a Printer writing to w. log, if not nil, hears of the
+// first write of a run of failed ones.
+func NewPrinter(w io.Writer, log *slog.Logger) *Printer {
+	p := &Printer{w: w, log: log}
 	p.timer = time.AfterFunc(time.Hour, p.Flush)
 	p.timer.Stop()
 	return p
 }
 
-// Line writes b and a newline.
+// Line writes b and a newline; it never waits for the write.
 func (p *Printer) Line(b []byte) {
 	p.mu.Lock()
+	if len(p.buf) >= PrinterMaxBuffer {
+		// TryLock, as p.mu is held: Flush takes p.wmu first.
+		if !p.wmu.TryLock() {
+			// A write under way has taken longer than PrinterMaxBuffer
+			// bytes of lines: the output does not keep up.
+			p.dropped++
+			p.mu.Unlock()
+			return
+		}
+		out, lines, note := p.take()
+		go func() {
+			defer p.wmu.Unlock()
+			p.write(out, lines, note)
+		}()
+	}
 	p.buf = append(p.buf, b...)
 	p.buf = append(p.buf, '\n')
-	full := len(p.buf) >= PrinterMaxBuffer
-	if !p.pending && !full {
+	if !p.pending {
 		p.pending = true
 		p.timer.Reset(FlushDelay)
 	}
 	p.mu.Unlock()
-	if full {
-		p.Flush()
-	}
 }
 
-// Flush writes out the buffered lines.
+// Flush writes out the buffered lines; it waits for a write under way.
 func (p *Printer) Flush() {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	p.mu.Lock()
 	p.pending = false
-	out := p.buf
-	if len(out) == 0 {
-		p.mu.Unlock()
-		return
-	}
-	p.buf, p.spare = p.spare[:0], nil
+	out, lines, note := p.take()
 	p.mu.Unlock()
-	p.write(out)
-	if cap(out) <= PrinterMaxBuffer*2 {
-		p.mu.Lock()
-		p.spare = out[:0]
-		p.mu.Unlock()
+	p.write(out, lines, note)
+}
+
+// FlushContext is Flush that gives up when ctx ends first (at exit, with
+// an output that takes nothing); the write then goes on without it.
+func (p *Printer) FlushContext(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		p.Flush()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
-// write writes out; lines that cannot be written are dropped. A write
-// that fails inside a line (a full disk takes the blocks that fit) leaves
-// a fragment: the next write ends it first, so that the lines after it
-// are lines of their own. p.wmu is held.
-func (p *Printer) write(out []byte) {
-	if p.torn {
-		if _, err := p.w.Write([]byte{'\n'}); err != nil {
-			return
-		}
-		p.torn = false
+// take returns the buffered lines (out[:lines]), followed by a line
+// noting the dropped ones if any (note is how many it stands for), and
+// empties the buffer. p.mu is held.
+func (p *Printer) take() (out []byte, lines, note int) {
+	out, lines = p.buf, len(p.buf)
+	if p.dropped > 0 {
+		note, p.dropped = p.dropped, 0
+		out = fmt.Appendf(out, "(%d lines not printed: the output did not take them)\n", note)
 	}
-	if n, err := p.w.Write(out); err != nil && n > 0 && out[n-1] != '\n' {
-		p.torn = true
+	if len(out) == 0 {
+		return nil, 0, 0
+	}
+	p.buf, p.spare = p.spare[:0], nil
+	return out, lines, note
+}
+
+// write writes out and keeps its buffer for reuse; lines that cannot be
+// written are counted as dropped. A write that fails inside a line (a
+// full disk takes the blocks that fit) leaves a fragment: the next write
+// ends it first, so that the lines after it are lines of their own.
+// p.wmu is held.
+func (p *Printer) write(out []byte, lines, note int) {
+	if len(out) == 0 {
+		return
+	}
+	var n int
+	var err error
+	if p.torn {
+		_, err = p.w.Write([]byte{'\n'})
+	}
+	if err == nil {
+		p.torn = false
+		n, err = p.w.Write(out)
+	}
+	if err != nil {
+		p.torn = p.torn || n > 0 && out[n-1] != '\n'
+		// The lines not wholly written, and those the note stood for
+		// unless it went out whole.
+		lost := bytes.Count(out[min(n, lines):lines], []byte{'\n'})
+		if n < len(out) {
+			lost += note
+		}
+		if p.log != nil && !p.failed {
+			p.log.Warn("printing lines failed; they are dropped and counted until the output takes them again", "err", err)
+		}
+		p.failed = true
+		p.mu.Lock()
+		p.dropped += lost
+		p.mu.Unlock()
+	} else {
+		p.failed = false
+	}
+	if cap(out) <= 2*PrinterMaxBuffer {
+		p.mu.Lock()
+		p.spare = out[:0]
+		p.mu.Unlock()
 	}
 }
 

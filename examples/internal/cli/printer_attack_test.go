@@ -81,7 +81,7 @@ func parkedInLine(g string) bool {
 // defaults), where the 16 KiB bufio.Writer before held 16 KiB.
 func TestAttackPrinterStuckWriterBound(t *testing.T) {
 	w, release := heldWriter(t)
-	p := NewPrinter(w)
+	p := NewPrinter(w, nil)
 	p.Line([]byte("first"))
 	go p.Flush()
 	<-w.inside // the write of "first" is stuck
@@ -138,7 +138,7 @@ func (w *tornWriter) Write(p []byte) (int, error) {
 // one of the printed ones is not.
 func TestAttackPrinterTornLine(t *testing.T) {
 	w := &tornWriter{cut: len("one\ntw")}
-	p := NewPrinter(w)
+	p := NewPrinter(w, nil)
 	p.Line([]byte("one"))
 	p.Line([]byte("two"))
 	p.Flush() // fails after "one\ntw"

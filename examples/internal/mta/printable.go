@@ -5,45 +5,23 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/smtpkit/smtp/examples/internal/cli"
 )
 
 // Printable returns s with every character that would act on the
-// terminal showing it, instead of being shown, escaped as Go writes it
-// (\x1b, \u009b, \u202e): C0 and C1 controls and DEL (an ESC starts the
-// sequences that set a window title or clear the screen), format
-// characters (the bidirectional overrides that make a line read otherwise
-// than it is), separators other than the space, and bytes that are not
-// UTF-8. Printable Unicode (an SMTPUTF8 address) is kept, as Postfix logs
-// it. For the mail log and -list: the text comes from senders, recipients
-// and remote servers (RFC 5321 4.2 allows only printable text in replies;
-// a hostile server sends what it likes).
+// terminal showing it, instead of being shown, escaped as
+// cli.AppendPrintable does (\x1b, \u009b, \u202e). For the mail log
+// and -list: the text comes from senders, recipients and remote servers
+// (RFC 5321 4.2 allows only printable text in replies; a hostile server
+// sends what it likes).
 func Printable(s string) string {
-	i := 0
-	for i < len(s) && s[i] >= ' ' && s[i] < 0x7f {
-		i++
-	}
-	if i == len(s) {
-		return s
-	}
-	b := make([]byte, 0, len(s)+16)
-	b = append(b, s[:i]...)
-	for i < len(s) {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			b = fmt.Appendf(b, `\x%02x`, s[i])
-		case unicode.IsPrint(r):
-			b = append(b, s[i:i+n]...)
-		case r < 0x80:
-			b = fmt.Appendf(b, `\x%02x`, r)
-		case r <= 0xffff:
-			b = fmt.Appendf(b, `\u%04x`, r)
-		default:
-			b = fmt.Appendf(b, `\U%08x`, r)
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] >= 0x7f {
+			return string(cli.AppendPrintable(make([]byte, 0, len(s)+16), s))
 		}
-		i += n
 	}
-	return string(b)
+	return s
 }
 
 // jsonPrintable escapes in JSON text the characters Printable escapes and
