@@ -59,5 +59,6 @@
 // with Ctrl-S) and 1 MiB of lines wait, further lines are dropped, and
 // when stdout is gone (mailsink | head) every line is; the next line that
 // gets out says how many were not printed. Addresses are printed with
-// control and bidirectional characters escaped (\u009b, \u202e).
+// control, bidirectional and invisible characters escaped (\u009b,
+// \u202e, \u3164).
 package main

@@ -100,10 +100,11 @@ func LoadKeyPair(certFile, keyFile string) (*tls.Config, error) {
 // dropped and counted; the next write that goes out ends with a line
 // saying how many. It is safe for concurrent use.
 type Printer struct {
-	mu      sync.Mutex // guards buf, spare, pending and dropped
+	mu      sync.Mutex // guards buf, spare, pending, writing and dropped
 	buf     []byte     // the lines not yet handed to w
 	spare   []byte     // the buffer of the last write, for reuse
 	pending bool       // the timer is armed
+	writing bool       // lines taken from buf are being written
 	dropped int        // lines not printed since the last note of them
 	timer   *time.Timer
 
@@ -134,19 +135,23 @@ func NewPrinter(w io.Writer, log *slog.Logger) *Printer {
 func (p *Printer) Line(b []byte) {
 	p.mu.Lock()
 	if len(p.buf) >= PrinterMaxBuffer {
-		// TryLock, as p.mu is held: Flush takes p.wmu first.
-		if !p.wmu.TryLock() {
+		switch {
+		case p.writing:
 			// A write under way has taken longer than PrinterMaxBuffer
 			// bytes of lines: the output does not keep up.
 			p.dropped++
 			p.mu.Unlock()
 			return
+		case p.wmu.TryLock(): // not Lock, as p.mu is held: Flush takes p.wmu first
+			out, lines, note := p.take()
+			go func() {
+				defer p.wmu.Unlock()
+				p.write(out, lines, note)
+			}()
+		default:
+			// A Flush waits for p.mu to take the lines: this one goes
+			// with them.
 		}
-		out, lines, note := p.take()
-		go func() {
-			defer p.wmu.Unlock()
-			p.write(out, lines, note)
-		}()
 	}
 	p.buf = append(p.buf, b...)
 	p.buf = append(p.buf, '\n')
@@ -197,6 +202,7 @@ func (p *Printer) take() (out []byte, lines, note int) {
 		return nil, 0, 0
 	}
 	p.buf, p.spare = p.spare[:0], nil
+	p.writing = true
 	return out, lines, note
 }
 
@@ -236,11 +242,12 @@ func (p *Printer) write(out []byte, lines, note int) {
 	} else {
 		p.failed = false
 	}
+	p.mu.Lock()
+	p.writing = false
 	if cap(out) <= 2*PrinterMaxBuffer {
-		p.mu.Lock()
 		p.spare = out[:0]
-		p.mu.Unlock()
 	}
+	p.mu.Unlock()
 }
 
 // ParseRoute parses a -route value, DOMAIN=HOST:PORT, into the key
