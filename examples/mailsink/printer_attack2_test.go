@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"unicode"
@@ -20,46 +17,7 @@ import (
 // A policy call (Postfix logs UTF-8 as it is), but the '<' overlay acts
 // on the line's own syntax.
 func TestAttackPrintedLineMarksAndInvisibles(t *testing.T) {
-	dir := t.TempDir()
-	addr, p := start(t, dir, "-discard")
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	r := bufio.NewReader(conn)
-	cmd := func(line, want string) {
-		t.Helper()
-		if line != "" {
-			fmt.Fprintf(conn, "%s\r\n", line)
-		}
-		for {
-			got, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%q: %v", line, err)
-			}
-			if len(got) < 4 || got[3] != '-' {
-				if !strings.HasPrefix(got, want) {
-					t.Fatalf("%q: %q, want %s", line, got, want)
-				}
-				return
-			}
-		}
-	}
-	cmd("", "220")
-	cmd("EHLO client", "250")
-	cmd("MAIL FROM:<\u0338a\u034fdmin\u3164@x.test> SMTPUTF8", "250")
-	cmd("RCPT TO:<b\ufe0fob@y.test>", "250")
-	cmd("DATA", "354")
-	cmd("x\r\n.", "250")
-	cmd("QUIT", "221")
-	if err := p.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	out := p.Stdout.String()
-	if !strings.Contains(out, "x.test") {
-		t.Fatalf("no line printed: %q", out)
-	}
+	out := printedLine(t, "\u0338a\u034fdmin\u3164@x.test", "b\ufe0fob@y.test")
 	if i := strings.Index(out, "<"); i >= 0 {
 		if c, _ := utf8.DecodeRuneInString(out[i+1:]); unicode.Is(unicode.Mn, c) {
 			t.Errorf("%U printed raw right after '<': it draws over the delimiter: %q", c, out)

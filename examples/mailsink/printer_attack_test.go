@@ -227,8 +227,24 @@ func dialWhenListening(t *testing.T, addr string) *client.Client {
 // mail log escapes the same characters (mta.Printable); mailsink's line,
 // shown on the developer's terminal, should too.
 func TestAttackPrintedLineEscapes(t *testing.T) {
-	dir := t.TempDir()
-	addr, p := start(t, dir, "-discard")
+	out := printedLine(t, "a\u009b2J\u202eb@x.test", "\"c\u009d52;c;cHdu\u009c\u202ed\"@y.test")
+	var raw []string
+	for _, c := range out {
+		if (unicode.IsControl(c) && c != '\n') || unicode.Is(unicode.Bidi_Control, c) {
+			raw = append(raw, fmt.Sprintf("%U", c))
+		}
+	}
+	if len(raw) > 0 {
+		t.Errorf("the printed line carries %v from the client raw: %q", raw, out)
+	}
+}
+
+// printedLine sends one message from and to the given addresses (with
+// SMTPUTF8) over a raw connection to a new mailsink, stops it, and
+// returns what it printed.
+func printedLine(t *testing.T, from, to string) string {
+	t.Helper()
+	addr, p := start(t, t.TempDir(), "-discard")
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -255,8 +271,8 @@ func TestAttackPrintedLineEscapes(t *testing.T) {
 	}
 	cmd("", "220")
 	cmd("EHLO client", "250")
-	cmd("MAIL FROM:<a\u009b2J\u202eb@x.test> SMTPUTF8", "250")
-	cmd("RCPT TO:<\"c\u009d52;c;cHdu\u009c\u202ed\"@y.test>", "250")
+	cmd("MAIL FROM:<"+from+"> SMTPUTF8", "250")
+	cmd("RCPT TO:<"+to+">", "250")
 	cmd("DATA", "354")
 	cmd("x\r\n.", "250")
 	cmd("QUIT", "221")
@@ -267,13 +283,5 @@ func TestAttackPrintedLineEscapes(t *testing.T) {
 	if !strings.Contains(out, "x.test") {
 		t.Fatalf("no line printed: %q", out)
 	}
-	var raw []string
-	for _, c := range out {
-		if (unicode.IsControl(c) && c != '\n') || unicode.Is(unicode.Bidi_Control, c) {
-			raw = append(raw, fmt.Sprintf("%U", c))
-		}
-	}
-	if len(raw) > 0 {
-		t.Errorf("the printed line carries %v from the client raw: %q", raw, out)
-	}
+	return out
 }
