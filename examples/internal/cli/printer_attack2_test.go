@@ -4,38 +4,19 @@ import (
 	"bytes"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/smtpkit/smtp/examples/internal/e2e"
 )
-
-// syncBuffer is a working output: every Write is taken at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitParkedIn waits until a goroutine whose stack holds fn is parked
 // on a mutex.
 func waitParkedIn(t *testing.T, fn string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	buf := make([]byte, 1<<20)
 	for time.Now().Before(deadline) {
-		n := runtime.Stack(buf, true)
-		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		for _, g := range goroutineStacks() {
 			if strings.Contains(g, fn) && strings.Contains(g, "sync.(*Mutex).Lock") && strings.Contains(g, "[sync.Mutex.Lock") {
 				return
 			}
@@ -51,7 +32,7 @@ func waitParkedIn(t *testing.T, fn string) {
 // Flush was about to take the batch, yet Line's TryLock fails and the
 // line is thrown away ("1 lines not printed") though stdout works.
 func TestAttackPrinterDropsWithNoWriteUnderWay(t *testing.T) {
-	w := &syncBuffer{}
+	w := &e2e.Buffer{}
 	p := NewPrinter(w, nil)
 	p.Line(bytes.Repeat([]byte("x"), PrinterMaxBuffer))
 	p.timer.Stop() // only the Flush below runs

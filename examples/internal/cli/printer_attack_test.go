@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -27,18 +26,9 @@ func heldWriter(t *testing.T) (*countingWriter, func()) {
 func waitSettled(t *testing.T, n int, done *atomic.Int32) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	buf := make([]byte, 1<<20)
 	for {
-		for {
-			m := runtime.Stack(buf, true)
-			if m < len(buf) {
-				buf = buf[:m]
-				break
-			}
-			buf = make([]byte, 2*len(buf))
-		}
 		parked := 0
-		for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, g := range goroutineStacks() {
 			if parkedInLine(g) {
 				parked++
 			}
@@ -49,7 +39,6 @@ func waitSettled(t *testing.T, n int, done *atomic.Int32) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d Line calls neither returned nor parked", n-parked-int(done.Load()), n)
 		}
-		buf = buf[:cap(buf)]
 		time.Sleep(5 * time.Millisecond)
 	}
 }
@@ -109,24 +98,16 @@ func TestAttackPrinterStuckWriterBound(t *testing.T) {
 	p.Flush()
 }
 
-// tornWriter fails its first Write part-way, as write(2) does on a full
-// disk (ENOSPC after the blocks that fitted), then takes everything.
-type tornWriter struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	failed bool
-	cut    int
-}
-
-func (w *tornWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.failed {
-		w.failed = true
-		w.b.Write(p[:w.cut])
-		return w.cut, syscall.ENOSPC
+// goroutineStacks returns the stack of every goroutine, one a string.
+func goroutineStacks() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
 	}
-	return w.b.Write(p)
 }
 
 // TestAttackPrinterTornLine: when a write fails part-way (stdout
@@ -137,11 +118,15 @@ func (w *tornWriter) Write(p []byte) (int, error) {
 // message's line) misses it. Dropped lines are fine; a line that is not
 // one of the printed ones is not.
 func TestAttackPrinterTornLine(t *testing.T) {
-	w := &tornWriter{cut: len("one\ntw")}
+	// As write(2) on a full disk: ENOSPC after the blocks that fitted.
+	w := &failingWriter{fail: true, part: len("one\ntw")}
 	p := NewPrinter(w, nil)
 	p.Line([]byte("one"))
 	p.Line([]byte("two"))
 	p.Flush() // fails after "one\ntw"
+	w.mu.Lock()
+	w.fail = false
+	w.mu.Unlock()
 	p.Line([]byte("three"))
 	p.Flush()
 	w.mu.Lock()
