@@ -288,8 +288,9 @@ func (s *session) print(now time.Time, msgID string, size int64, path string) {
 		b = appendToken(b, msgID)
 		b = append(b, '>')
 	}
-	// The addresses come from the client: SMTPUTF8 lets them carry C1
-	// controls and bidirectional overrides, which act on a terminal.
+	// The addresses come from the client: SMTPUTF8 lets them carry any
+	// UTF-8 beyond ASCII (RFC 6531 3.3, RFC 6532 3.2), C1 controls and
+	// bidirectional overrides included, which act on a terminal.
 	mark := len(b)
 	b = append(b, " from=<"...)
 	if !s.from.Null {
